@@ -1,0 +1,116 @@
+// Package auditkeep holds the domain of the auditkeep audit log service: the
+// event model, filters, tenants and keys, the error type, and the contracts
+// that stores fulfil. It knows nothing of SQL, HTTP or HTML.
+package auditkeep
+
+import (
+	"context"
+	"regexp"
+	"time"
+)
+
+// Key scopes.
+const (
+	ScopeIngest = "ingest"
+	ScopeRead   = "read"
+	ScopeExport = "export"
+	ScopeAdmin  = "admin"
+)
+
+// KeyScopes lists every valid key scope.
+var KeyScopes = []string{ScopeIngest, ScopeRead, ScopeExport, ScopeAdmin}
+
+// Tenant is one customer organization; its events are isolated from every other's.
+type Tenant struct {
+	ID            string    `json:"id"`             // the name given at creation: lowercase letters, digits and '-'
+	RetentionDays int       `json:"retention_days"` // 0 means unlimited
+	Plan          string    `json:"plan,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+var tenantRe = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidTenantID reports whether s may name a tenant.
+func ValidTenantID(s string) bool { return tenantRe.MatchString(s) }
+
+// APIKey is a tenant's credential. The key itself is shown once at creation;
+// only its SHA-256 (Hash) is stored.
+type APIKey struct {
+	ID        string     `json:"id"`
+	Tenant    string     `json:"tenant"`
+	Name      string     `json:"name"`
+	Scopes    []string   `json:"scopes"`
+	Hash      string     `json:"-"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// HasScope reports whether the key carries scope.
+func (k *APIKey) HasScope(scope string) bool {
+	for _, s := range k.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// EventStore keeps events. Every method is scoped to one tenant; no call ever
+// reads or counts another tenant's events.
+type EventStore interface {
+	// Append stores events atomically: all of them or, on error, none. Each
+	// event has Tenant set and has been validated and normalised. An event
+	// whose (Tenant, ID) is already stored, or repeated earlier in events, is
+	// not stored again. On return, stored events carry their Seq (1, 2, 3, …
+	// per tenant, with no gaps, in commit order) and duplicates carry Seq 0.
+	// Returns EUNAVAILABLE when storage cannot be reached, ENOTFOUND when a
+	// tenant does not exist.
+	Append(ctx context.Context, events []*Event) error
+
+	// ListEvents returns one page of the tenant's events matching f, in f's
+	// order, and the cursor of the next page ("" when this is the last).
+	// Returns EINVALID for a filter the store cannot run.
+	ListEvents(ctx context.Context, tenant string, f Filter) ([]*Event, *Cursor, error)
+
+	// ScanEvents calls fn for every event matching f, in f's order, ignoring
+	// f.Limit, in constant memory; it stops at fn's first error and returns it.
+	ScanEvents(ctx context.Context, tenant string, f Filter, fn func(*Event) error) error
+
+	// GetEvent returns the tenant's event with id. Returns ENOTFOUND.
+	GetEvent(ctx context.Context, tenant, id string) (*Event, error)
+}
+
+// TenantStore keeps tenants, keys and settings.
+type TenantStore interface {
+	// CreateTenant stores a new tenant. Returns ECONFLICT if the ID is taken.
+	CreateTenant(ctx context.Context, t *Tenant) error
+	// GetTenant returns ENOTFOUND for an unknown tenant.
+	GetTenant(ctx context.Context, id string) (*Tenant, error)
+	// UpdateTenant stores the tenant's retention and plan. Returns ENOTFOUND.
+	UpdateTenant(ctx context.Context, t *Tenant) error
+	// CreateKey stores a key (its hash). Returns ENOTFOUND for an unknown tenant.
+	CreateKey(ctx context.Context, k *APIKey) error
+	// KeyByHash returns the key with the SHA-256 hex hash, revoked or not.
+	// Returns ENOTFOUND.
+	KeyByHash(ctx context.Context, hash string) (*APIKey, error)
+	// RevokeKey marks a key revoked. Returns ENOTFOUND when the tenant has no such key.
+	RevokeKey(ctx context.Context, tenant, id string, at time.Time) error
+	// GetSetting returns a setting's value; tenant "" holds the server's own.
+	// Returns ENOTFOUND when it was never set.
+	GetSetting(ctx context.Context, tenant, name string) ([]byte, error)
+	// PutSetting stores a setting's value, replacing any earlier one.
+	PutSetting(ctx context.Context, tenant, name string, value []byte) error
+	// InitSetting stores value only if the setting is absent, and returns the
+	// value stored now (value, or the earlier one): several nodes starting at
+	// once agree on one generated key.
+	InitSetting(ctx context.Context, tenant, name string, value []byte) ([]byte, error)
+}
+
+// Store is everything a storage backend provides.
+type Store interface {
+	EventStore
+	TenantStore
+	// Ping returns EUNAVAILABLE when storage cannot be reached.
+	Ping(ctx context.Context) error
+	Close() error
+}
