@@ -1,0 +1,340 @@
+package changes
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+// Limits of a generated description.
+const (
+	MaxDescribedValue   = 80 // characters of a value, name or field shown; longer ones end in "…"
+	MaxDescribedChanges = 5  // changes listed; the rest are counted ("and 3 more")
+)
+
+// defaultPatterns are the compiled DefaultRules; Describe hides values at
+// these paths even when they were not redacted.
+var defaultPatterns = sync.OnceValue(func() []pattern {
+	ps, err := DefaultRules().compile()
+	if err != nil {
+		panic("changes: default rules: " + err.Error())
+	}
+	return ps
+})
+
+// Describe returns a readable sentence for an event whose sender gave no
+// description, built from its type, action, actor (logins), target, scope,
+// status and changes:
+//
+//	Updated environment 'production' in project 'Shop': name changed from 'prod' to 'production'
+//	Created service 'api' in project 'Shop' › environment 'production'
+//	Deleted environment 'staging' in project 'Shop'
+//	Viewed secret 'db' in project 'Shop'
+//	Ran pod.restart on pod 'gpu-1'
+//	token.rotate on API token 'ci'
+//	Alice Martin logged in
+//	Failed login for alice@example.com
+//	Failed to update environment 'production': settings.cpu changed from 1 to 2
+//
+// Names are quoted with single quotes; an object without a name is shown by
+// its id. A scope entry that is the target itself is left out. Changes are
+// listed for every type but create, delete and read, at most
+// MaxDescribedChanges of them, then "and N more". A value that is redacted
+// (see IsHash), holds a redacted value, or sits at a path of DefaultRules is
+// never shown: "env.API_KEY changed (value hidden)", "env.NEW added". Values,
+// names and fields longer than MaxDescribedValue characters are cut, and
+// control characters become spaces. The sentence is plain text; it is not
+// escaped for HTML.
+func Describe(e *auditkeep.Event) string {
+	failed := e.Status == auditkeep.StatusFailure
+	var b strings.Builder
+	switch e.Type {
+	case auditkeep.TypeLogin:
+		if failed {
+			return "Failed login for " + loginName(e.Actor)
+		}
+		return actorName(e.Actor) + " logged in"
+	case auditkeep.TypeLogout:
+		if failed {
+			return "Failed logout for " + actorName(e.Actor)
+		}
+		return actorName(e.Actor) + " logged out"
+	case auditkeep.TypeCreate, auditkeep.TypeUpdate, auditkeep.TypeDelete, auditkeep.TypeRead:
+		verb := map[string][2]string{
+			auditkeep.TypeCreate: {"Created", "create"},
+			auditkeep.TypeUpdate: {"Updated", "update"},
+			auditkeep.TypeDelete: {"Deleted", "delete"},
+			auditkeep.TypeRead:   {"Viewed", "view"},
+		}[e.Type]
+		if failed {
+			b.WriteString("Failed to ")
+			b.WriteString(verb[1])
+		} else {
+			b.WriteString(verb[0])
+		}
+		b.WriteByte(' ')
+		if e.Target != nil {
+			b.WriteString(targetText(e.Target))
+		} else {
+			b.WriteString(actionNoun(e.Action))
+		}
+	case auditkeep.TypeExecute:
+		if failed {
+			b.WriteString("Failed to run ")
+		} else {
+			b.WriteString("Ran ")
+		}
+		b.WriteString(clip(e.Action))
+		if e.Target != nil {
+			b.WriteString(" on ")
+			b.WriteString(targetText(e.Target))
+		}
+	default: // info, or an unknown type
+		if failed {
+			b.WriteString("Failed ")
+		}
+		b.WriteString(clip(e.Action))
+		if e.Target != nil {
+			b.WriteString(" on ")
+			b.WriteString(targetText(e.Target))
+		}
+	}
+	if s := scopeText(e); s != "" {
+		b.WriteString(" in ")
+		b.WriteString(s)
+	}
+	switch e.Type {
+	case auditkeep.TypeCreate, auditkeep.TypeDelete, auditkeep.TypeRead:
+	default:
+		if s := changesText(e.Changes); s != "" {
+			b.WriteString(": ")
+			b.WriteString(s)
+		}
+	}
+	return b.String()
+}
+
+func actorName(a auditkeep.Actor) string {
+	return clip(firstNonEmpty(a.Name, a.Email, a.ID))
+}
+
+// loginName prefers the email, the identity a failed login was tried with.
+func loginName(a auditkeep.Actor) string {
+	return clip(firstNonEmpty(a.Email, a.Name, a.ID))
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			return s
+		}
+	}
+	return "unknown actor"
+}
+
+// typeNames spells object types whose words are not plain English.
+var typeNames = map[string]string{
+	"api_token": "API token",
+	"apitoken":  "API token",
+	"token":     "API token",
+	"api_key":   "API key",
+	"apikey":    "API key",
+	"ssh_key":   "SSH key",
+	"vm":        "VM",
+}
+
+// typeText turns an object type such as "pipeline_object" into words.
+func typeText(t string) string {
+	if n, ok := typeNames[strings.ToLower(t)]; ok {
+		return n
+	}
+	return clip(strings.NewReplacer("_", " ", "-", " ").Replace(t))
+}
+
+// objectText names an object: its type and quoted name, or its id.
+func objectText(typ, id, name string) string {
+	var s string
+	if strings.TrimSpace(name) != "" {
+		s = "'" + clip(name) + "'"
+	} else {
+		s = clip(id)
+	}
+	if t := typeText(typ); t != "" {
+		if s == "" {
+			return t
+		}
+		return t + " " + s
+	}
+	return s
+}
+
+func targetText(t *auditkeep.Target) string { return objectText(t.Type, t.ID, t.Name) }
+
+// actionNoun names the object of an action without a target: "project" for
+// "project.create", the whole action when it has one segment.
+func actionNoun(action string) string {
+	if i := strings.LastIndexByte(action, '.'); i > 0 {
+		return typeText(strings.ReplaceAll(action[:i], ".", " "))
+	}
+	return clip(action)
+}
+
+// scopeText renders the scope, less the target itself: "project 'Shop' › environment 'production'".
+func scopeText(e *auditkeep.Event) string {
+	var parts []string
+	for _, s := range e.Scope {
+		if e.Target != nil && s.Type == e.Target.Type && s.ID == e.Target.ID {
+			continue
+		}
+		if p := objectText(s.Type, s.ID, s.Name); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " › ")
+}
+
+// changesText lists changes: "a changed from 1 to 2, b added, and 3 more".
+func changesText(cs []auditkeep.Change) string {
+	var parts []string
+	more := 0
+	for _, c := range cs {
+		if c.Op == OpTruncated {
+			if n, err := strconv.Atoi(string(c.New)); err == nil && n > 0 {
+				more += n
+			}
+			continue
+		}
+		if len(parts) == MaxDescribedChanges {
+			more++
+			continue
+		}
+		parts = append(parts, changeText(c))
+	}
+	if more > 0 {
+		parts = append(parts, "and "+strconv.Itoa(more)+" more")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func changeText(c auditkeep.Change) string {
+	field := "value"
+	if c.Field != "" {
+		field = clip(c.Field)
+	}
+	op := c.Op
+	if op == "" {
+		switch {
+		case len(c.Old) == 0 && len(c.New) > 0:
+			op = auditkeep.ChangeAdded
+		case len(c.New) == 0 && len(c.Old) > 0:
+			op = auditkeep.ChangeRemoved
+		default:
+			op = auditkeep.ChangeChanged
+		}
+	}
+	segs := fieldSegments(c.Field)
+	hidden := hiddenValue(segs, c.Old) || hiddenValue(segs, c.New)
+	switch op {
+	case auditkeep.ChangeAdded:
+		if hidden || len(c.New) == 0 {
+			return field + " added"
+		}
+		return field + " added (" + valueText(c.New) + ")"
+	case auditkeep.ChangeRemoved:
+		if hidden || len(c.Old) == 0 {
+			return field + " removed"
+		}
+		return field + " removed (was " + valueText(c.Old) + ")"
+	default:
+		switch {
+		case hidden:
+			return field + " changed (value hidden)"
+		case len(c.Old) > 0 && len(c.New) > 0:
+			return field + " changed from " + valueText(c.Old) + " to " + valueText(c.New)
+		case len(c.New) > 0:
+			return field + " changed to " + valueText(c.New)
+		default:
+			return field + " changed"
+		}
+	}
+}
+
+// hiddenValue reports whether raw, at path, must not be shown: it is or
+// holds a redacted value, or sits at or holds a path of DefaultRules. Text
+// that is not valid JSON is hidden when its path is.
+func hiddenValue(path []segment, raw []byte) bool {
+	if matchAny(defaultPatterns(), path) {
+		return true
+	}
+	if len(raw) == 0 {
+		return false
+	}
+	v, err := parse(raw)
+	if err != nil {
+		return strings.Contains(string(raw), HashPrefix)
+	}
+	return holdsHidden(v, path)
+}
+
+func holdsHidden(v *value, path []segment) bool {
+	if matchAny(defaultPatterns(), path) {
+		return true
+	}
+	switch v.kind {
+	case kindString:
+		return IsHash(v.s)
+	case kindObject:
+		for i, k := range v.keys {
+			if holdsHidden(v.elems[i], append(path, segment{key: strings.ToLower(k)})) {
+				return true
+			}
+		}
+	case kindArray:
+		for i, e := range v.elems {
+			if holdsHidden(e, append(path, segment{index: i, isIndex: true})) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// valueText shows a JSON value: a string in single quotes, anything else as
+// compact JSON.
+func valueText(raw []byte) string {
+	v, err := parse(raw)
+	if err != nil {
+		return clip(string(raw))
+	}
+	if v.kind == kindString {
+		return "'" + clip(v.s) + "'"
+	}
+	return clip(string(v.appendJSON(nil)))
+}
+
+// clip replaces control and format characters by spaces and cuts s to
+// MaxDescribedValue characters, ending in "…" when cut.
+func clip(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) ||
+			r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+	if utf8.RuneCountInString(s) <= MaxDescribedValue {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == MaxDescribedValue-1 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}

@@ -1,0 +1,24 @@
+// Package changes computes what an audited action changed and how to tell
+// it: field-level differences of two JSON documents (Diff, Compare),
+// generated descriptions (Describe), and redaction of sensitive values by a
+// keyed hash (Rules, Redactor). It is pure computation: no storage, no I/O.
+//
+// The ingest pipeline uses it in this order, so that no clear sensitive
+// value reaches the stored changes or description:
+//
+//	r, err := changes.NewRedactor(tenantRules, tenantKey)
+//	// 1. Redact the documents, the sender's changes and the sender's description.
+//	if err := r.RedactEvent(e); err != nil { … }
+//	// 2. Diff the redacted documents: equal clear values have equal hashes,
+//	//    so "it changed" stays visible.
+//	if len(e.Changes) == 0 && (len(e.Before) > 0 || len(e.Snapshot) > 0) {
+//		e.Changes, err = changes.Diff(e.Before, e.Snapshot)
+//		// When diffing against an earlier stored snapshot, that snapshot may
+//		// have been redacted under older rules: run r.RedactEvent(e) again
+//		// (it is idempotent) to redact the new changes by path.
+//	}
+//	// 3. Describe from what is now redacted.
+//	if e.Description == "" {
+//		e.Description = changes.Describe(e)
+//	}
+package changes

@@ -1,0 +1,352 @@
+package changes
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// kind is the JSON type of a value.
+type kind uint8
+
+const (
+	kindNull kind = iota
+	kindBool
+	kindNumber
+	kindString
+	kindArray
+	kindObject
+)
+
+// value is a parsed JSON value that keeps the order of object keys and the
+// text of numbers.
+type value struct {
+	kind  kind
+	b     bool
+	s     string   // a string's content, or a number's text
+	keys  []string // object keys, in first-seen order
+	elems []*value // array elements, or object values aligned with keys
+}
+
+var errInvalidJSON = errors.New("not valid JSON")
+
+// isAbsent reports whether data holds no document: empty, only whitespace, or null.
+func isAbsent(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	return len(t) == 0 || string(t) == "null"
+}
+
+// parse parses one JSON document. An object key given twice keeps its first
+// position and its last value, as encoding/json keeps the last value.
+func parse(data []byte) (*value, error) {
+	// json.Valid bounds nesting (10,000 levels), so the recursion below is bounded.
+	if !json.Valid(data) {
+		return nil, errInvalidJSON
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return parseValue(dec)
+}
+
+func parseValue(dec *json.Decoder) (*value, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case nil:
+		return &value{kind: kindNull}, nil
+	case bool:
+		return &value{kind: kindBool, b: t}, nil
+	case json.Number:
+		return &value{kind: kindNumber, s: string(t)}, nil
+	case string:
+		return &value{kind: kindString, s: t}, nil
+	case json.Delim:
+		switch t {
+		case '[':
+			v := &value{kind: kindArray}
+			for dec.More() {
+				e, err := parseValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				v.elems = append(v.elems, e)
+			}
+			_, err := dec.Token() // ']'
+			return v, err
+		case '{':
+			v := &value{kind: kindObject}
+			var seen map[string]int
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				k, ok := kt.(string)
+				if !ok {
+					return nil, errInvalidJSON
+				}
+				e, err := parseValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				if seen == nil {
+					seen = make(map[string]int)
+				}
+				if i, dup := seen[k]; dup {
+					v.elems[i] = e
+					continue
+				}
+				seen[k] = len(v.keys)
+				v.keys = append(v.keys, k)
+				v.elems = append(v.elems, e)
+			}
+			_, err := dec.Token() // '}'
+			return v, err
+		}
+	}
+	return nil, errInvalidJSON
+}
+
+// field returns the value of an object's key, or nil.
+func (v *value) field(k string) *value {
+	for i, key := range v.keys {
+		if key == k {
+			return v.elems[i]
+		}
+	}
+	return nil
+}
+
+// index maps an object's keys to their values.
+func (v *value) index() map[string]*value {
+	m := make(map[string]*value, len(v.keys))
+	for i, k := range v.keys {
+		m[k] = v.elems[i]
+	}
+	return m
+}
+
+// appendJSON appends v as compact JSON, keeping key order and number text.
+func (v *value) appendJSON(b []byte) []byte { return v.appendTo(b, false) }
+
+// appendCanonical appends v's canonical JSON text: keys sorted by byte
+// order, no whitespace, numbers in canonical form (see canonicalNumber).
+func (v *value) appendCanonical(b []byte) []byte { return v.appendTo(b, true) }
+
+func (v *value) appendTo(b []byte, canonical bool) []byte {
+	switch v.kind {
+	case kindNull:
+		return append(b, "null"...)
+	case kindBool:
+		if v.b {
+			return append(b, "true"...)
+		}
+		return append(b, "false"...)
+	case kindNumber:
+		if canonical {
+			return append(b, canonicalNumber(v.s)...)
+		}
+		return append(b, v.s...)
+	case kindString:
+		return appendString(b, v.s)
+	case kindArray:
+		b = append(b, '[')
+		for i, e := range v.elems {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = e.appendTo(b, canonical)
+		}
+		return append(b, ']')
+	default:
+		order := make([]int, len(v.keys))
+		for i := range order {
+			order[i] = i
+		}
+		if canonical {
+			slices.SortFunc(order, func(i, j int) int { return strings.Compare(v.keys[i], v.keys[j]) })
+		}
+		b = append(b, '{')
+		for n, i := range order {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, v.keys[i])
+			b = append(b, ':')
+			b = v.elems[i].appendTo(b, canonical)
+		}
+		return append(b, '}')
+	}
+}
+
+// raw returns v as compact JSON.
+func (v *value) raw() json.RawMessage { return v.appendJSON(nil) }
+
+// appendString appends s as a JSON string, escaped as encoding/json does
+// but without HTML escaping.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+// equal reports whether a and b are the same JSON value; numbers compare by
+// their exact decimal value (1 == 1.0 == 1e0).
+func equal(a, b *value) bool {
+	if a.kind != b.kind {
+		return false
+	}
+	switch a.kind {
+	case kindNull:
+		return true
+	case kindBool:
+		return a.b == b.b
+	case kindString:
+		return a.s == b.s
+	case kindNumber:
+		return canonicalNumber(a.s) == canonicalNumber(b.s)
+	case kindArray:
+		return slices.EqualFunc(a.elems, b.elems, equal)
+	default:
+		if len(a.keys) != len(b.keys) {
+			return false
+		}
+		bi := b.index()
+		for i, k := range a.keys {
+			e, ok := bi[k]
+			if !ok || !equal(a.elems[i], e) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// canonicalNumber returns the exact decimal value of the JSON number s in
+// one form: no leading or trailing zeros, "-0" as "0", plain notation for
+// integers up to 21 digits and decimals down to 1e-6, exponent notation
+// ("1.5e+30") beyond. Numbers whose exponent has more than 15 digits are
+// returned as given.
+func canonicalNumber(s string) string {
+	neg, digits, exp, ok := splitNumber(s)
+	if !ok {
+		return s
+	}
+	if digits == "" {
+		return "0"
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	n := int64(len(digits))
+	point := n + exp // position of the decimal point from the first digit
+	switch {
+	case exp >= 0 && point <= 21:
+		b.WriteString(digits)
+		b.WriteString(strings.Repeat("0", int(exp)))
+	case exp < 0 && point > 0:
+		b.WriteString(digits[:point])
+		b.WriteByte('.')
+		b.WriteString(digits[point:])
+	case exp < 0 && point > -6:
+		b.WriteString("0.")
+		b.WriteString(strings.Repeat("0", int(-point)))
+		b.WriteString(digits)
+	default:
+		b.WriteByte(digits[0])
+		if len(digits) > 1 {
+			b.WriteByte('.')
+			b.WriteString(digits[1:])
+		}
+		b.WriteByte('e')
+		if point-1 >= 0 {
+			b.WriteByte('+')
+		}
+		b.WriteString(strconv.FormatInt(point-1, 10))
+	}
+	return b.String()
+}
+
+// splitNumber splits a valid JSON number into its sign, significant digits
+// (no leading or trailing zeros; "" for zero) and the power of ten they are
+// multiplied by.
+func splitNumber(s string) (neg bool, digits string, exp int64, ok bool) {
+	if strings.HasPrefix(s, "-") {
+		neg, s = true, s[1:]
+	}
+	mant, e, hasExp := strings.Cut(strings.ToLower(s), "e")
+	intPart, frac, _ := strings.Cut(mant, ".")
+	if hasExp {
+		eneg := false
+		switch {
+		case strings.HasPrefix(e, "-"):
+			eneg, e = true, e[1:]
+		case strings.HasPrefix(e, "+"):
+			e = e[1:]
+		}
+		e = strings.TrimLeft(e, "0")
+		if len(e) > 15 {
+			return false, "", 0, false
+		}
+		for _, c := range []byte(e) {
+			if c < '0' || c > '9' {
+				return false, "", 0, false
+			}
+			exp = exp*10 + int64(c-'0')
+		}
+		if eneg {
+			exp = -exp
+		}
+	}
+	digits = intPart + frac
+	exp -= int64(len(frac))
+	digits = strings.TrimLeft(digits, "0")
+	if digits == "" {
+		return false, "", 0, true
+	}
+	t := strings.TrimRight(digits, "0")
+	exp += int64(len(digits) - len(t))
+	return neg, t, exp, true
+}

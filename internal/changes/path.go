@@ -1,0 +1,261 @@
+package changes
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// A field path names a value inside a JSON document: object keys joined with
+// ".", array indexes in brackets, and keys that are not simple identifiers as
+// quoted JSON strings in brackets:
+//
+//	settings.cpu
+//	ports[1]
+//	labels["app.kubernetes.io/name"]
+//
+// The root of the document is the empty path "".
+
+// isIdent reports whether a key can be written bare in a path: a letter or
+// '_' followed by letters, digits, '_' or '-'.
+func isIdent(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// joinKey returns the path of key inside the value at path.
+func joinKey(path, key string) string {
+	if isIdent(key) {
+		if path == "" {
+			return key
+		}
+		return path + "." + key
+	}
+	return path + "[" + string(appendString(nil, key)) + "]"
+}
+
+// joinIndex returns the path of element i of the array at path.
+func joinIndex(path string, i int) string {
+	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+// segment is one step of a path or of a rule pattern.
+type segment struct {
+	key     string // the key, lowercased in patterns
+	index   int
+	isIndex bool
+	// Pattern segments only:
+	deep     bool // "**": any number of segments
+	glob     bool // key holds '*' wildcards; "*" alone also matches an index
+	anyIndex bool // "[*]"
+}
+
+var errPath = errors.New("not a field path")
+
+// parsePath splits a path into segments. With pattern set it also accepts
+// "**", '*' wildcards inside keys and "[*]".
+func parsePath(s string, pattern bool) ([]segment, error) {
+	var segs []segment
+	i := 0
+	afterDot := false
+	for i < len(s) {
+		switch {
+		case s[i] == '[':
+			if afterDot {
+				return nil, errPath // "a.[0]"
+			}
+			seg, n, err := parseBracket(s[i:], pattern)
+			if err != nil {
+				return nil, err
+			}
+			segs = append(segs, seg)
+			i += n
+			if i < len(s) && s[i] != '.' && s[i] != '[' {
+				return nil, errPath
+			}
+		case s[i] == '.':
+			if i == 0 || afterDot || i == len(s)-1 {
+				return nil, errPath
+			}
+			i++
+			afterDot = true
+			continue
+		default:
+			j := i
+			for j < len(s) && s[j] != '.' && s[j] != '[' {
+				j++
+			}
+			tok := s[i:j]
+			if len(segs) > 0 && !afterDot {
+				return nil, errPath // "a[0]b"
+			}
+			seg := segment{key: tok}
+			if pattern {
+				switch {
+				case tok == "**":
+					seg = segment{deep: true}
+				case strings.Contains(tok, "**"):
+					return nil, errors.New("** must be a whole segment")
+				case strings.Contains(tok, "*"):
+					seg.glob = true
+				}
+				seg.key = strings.ToLower(seg.key)
+			}
+			segs = append(segs, seg)
+			i = j
+		}
+		afterDot = false
+	}
+	return segs, nil
+}
+
+// parseBracket parses "[3]", "[*]" (patterns only) or a bracketed JSON
+// string at the start of s and returns the segment and its length.
+func parseBracket(s string, pattern bool) (segment, int, error) {
+	end := 1
+	if len(s) > 1 && s[1] == '"' {
+		// Find the closing quote, skipping escapes.
+		j := 2
+		for j < len(s) && s[j] != '"' {
+			if s[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(s) {
+			return segment{}, 0, errPath
+		}
+		var k string
+		if err := json.Unmarshal([]byte(s[1:j+1]), &k); err != nil {
+			return segment{}, 0, errPath
+		}
+		end = j + 1
+		if end >= len(s) || s[end] != ']' {
+			return segment{}, 0, errPath
+		}
+		if pattern {
+			k = strings.ToLower(k)
+		}
+		return segment{key: k}, end + 1, nil
+	}
+	j := strings.IndexByte(s, ']')
+	if j < 0 {
+		return segment{}, 0, errPath
+	}
+	body := s[1:j]
+	if pattern && body == "*" {
+		return segment{anyIndex: true, isIndex: true}, j + 1, nil
+	}
+	if body == "" || len(body) > 9 || strings.TrimLeft(body, "0123456789") != "" {
+		return segment{}, 0, errPath
+	}
+	n, _ := strconv.Atoi(body)
+	return segment{index: n, isIndex: true}, j + 1, nil
+}
+
+// fieldSegments splits a change's field into segments, lowercased for rule
+// matching. A field that is not a valid path (a sender may write anything)
+// is split at every '.', bracket parts dropped, so that "env.API_KEY" still
+// matches "env.*" however the rest is written.
+func fieldSegments(field string) []segment {
+	if field == "" {
+		return nil
+	}
+	segs, err := parsePath(field, false)
+	if err != nil {
+		segs = segs[:0]
+		for _, p := range strings.Split(field, ".") {
+			if k, _, ok := strings.Cut(p, "["); ok {
+				p = k
+			}
+			segs = append(segs, segment{key: p})
+		}
+	}
+	for i := range segs {
+		segs[i].key = strings.ToLower(segs[i].key)
+	}
+	return segs
+}
+
+// pattern is a compiled redaction rule.
+type pattern []segment
+
+// match reports whether path (keys lowercased) matches the pattern.
+func (p pattern) match(path []segment) bool {
+	// next[j] reports whether p[i+1:] matches path[j:]; cur is row i.
+	next := make([]bool, len(path)+1)
+	cur := make([]bool, len(path)+1)
+	next[len(path)] = true // empty pattern matches empty path
+	for i := len(p) - 1; i >= 0; i-- {
+		ps := p[i]
+		cur[len(path)] = ps.deep && next[len(path)]
+		for j := len(path) - 1; j >= 0; j-- {
+			switch {
+			case ps.deep:
+				cur[j] = next[j] || cur[j+1]
+			default:
+				cur[j] = segMatch(ps, path[j]) && next[j+1]
+			}
+		}
+		next, cur = cur, next
+	}
+	return next[0]
+}
+
+// segMatch reports whether one pattern segment matches one path segment.
+func segMatch(ps, s segment) bool {
+	switch {
+	case ps.anyIndex:
+		return s.isIndex
+	case ps.isIndex:
+		return s.isIndex && s.index == ps.index
+	case ps.glob && ps.key == "*":
+		return true // one segment: a key or an index
+	case s.isIndex:
+		return false
+	case ps.glob:
+		return globMatch(ps.key, s.key)
+	default:
+		return ps.key == s.key
+	}
+}
+
+// globMatch reports whether name matches pat, where '*' in pat matches any
+// run of bytes.
+func globMatch(pat, name string) bool {
+	px, nx := 0, 0
+	starPx, starNx := -1, 0
+	for px < len(pat) || nx < len(name) {
+		if px < len(pat) {
+			if pat[px] == '*' {
+				starPx, starNx = px, nx
+				px++
+				continue
+			}
+			if nx < len(name) && pat[px] == name[nx] {
+				px++
+				nx++
+				continue
+			}
+		}
+		if starPx >= 0 && starNx < len(name) {
+			starNx++
+			px, nx = starPx+1, starNx
+			continue
+		}
+		return false
+	}
+	return true
+}
