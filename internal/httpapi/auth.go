@@ -1,0 +1,132 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
+	"net/http"
+	"strings"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+// Required credentials of a route.
+const (
+	scopeIngest      = auditkeep.ScopeIngest
+	scopeRead        = auditkeep.ScopeRead
+	scopeExport      = auditkeep.ScopeExport
+	scopeAdmin       = auditkeep.ScopeAdmin
+	scopeRoot        = "root"          // only the operator's root key
+	scopeRootOrAdmin = "root_or_admin" // the root key, or an admin key of the tenant in the path
+)
+
+// principal is who made a request.
+type principal struct {
+	root bool
+	key  *auditkeep.APIKey // nil for root
+}
+
+// tenant returns the tenant a key belongs to ("" for root).
+func (p principal) tenant() string {
+	if p.key == nil {
+		return ""
+	}
+	return p.key.Tenant
+}
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) principal {
+	p, _ := ctx.Value(principalKey{}).(principal)
+	return p
+}
+
+// HashKey returns the SHA-256 hex digest under which a key is stored.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+var keyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewKey returns a new random API key: "ak_" and 52 base32 characters (256 bits).
+func NewKey() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "ak_" + strings.ToLower(keyEncoding.EncodeToString(b))
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 9)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// auth authenticates the bearer key and checks that it carries scope.
+func (s *Server) auth(scope string, next func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err == nil {
+			err = authorize(p, scope, r)
+		}
+		if err == nil {
+			err = next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) authenticate(r *http.Request) (principal, error) {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || token == "" {
+		return principal{}, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "missing credentials: send Authorization: Bearer <key>")
+	}
+	hash := HashKey(strings.TrimSpace(token))
+	if s.rootKey != "" && subtle.ConstantTimeCompare([]byte(hash), []byte(s.rootKey)) == 1 {
+		return principal{root: true}, nil
+	}
+	k, err := s.store.KeyByHash(r.Context(), hash)
+	if auditkeep.ErrorCode(err) == auditkeep.ENOTFOUND {
+		return principal{}, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "unknown API key")
+	}
+	if err != nil {
+		return principal{}, err
+	}
+	if k.RevokedAt != nil {
+		return principal{}, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "API key was revoked")
+	}
+	return principal{key: k}, nil
+}
+
+func authorize(p principal, scope string, r *http.Request) error {
+	switch scope {
+	case scopeRoot:
+		if !p.root {
+			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "this endpoint needs the operator's root key")
+		}
+	case scopeRootOrAdmin:
+		if p.root {
+			return nil
+		}
+		if !p.key.HasScope(auditkeep.ScopeAdmin) {
+			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "this endpoint needs a key with the admin scope")
+		}
+		if r.PathValue("tenant") != p.key.Tenant {
+			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "this key belongs to another tenant")
+		}
+	default:
+		if p.root {
+			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "the root key only manages tenants and keys; use a tenant key with the %s scope", scope)
+		}
+		if !p.key.HasScope(scope) {
+			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "this key lacks the %s scope", scope)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/search"
+)
+
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
+	max := int64(s.ingest.Limits.MaxBatchBytes)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &auditkeep.Error{Code: auditkeep.ETOOLARGE, Field: "body", Message: fmt.Sprintf("request body is larger than %d bytes", max)}
+		}
+		return auditkeep.FieldErrorf("body", "could not read the request body: %v", err)
+	}
+	res, err := s.ingest.Ingest(r.Context(), principalFrom(r.Context()).tenant(), body)
+	if err != nil {
+		return err
+	}
+	s.metrics.ingested.Add(float64(res.Accepted - res.Duplicates))
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+type pageBody struct {
+	Events     []*auditkeep.Event `json:"events"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.filter(r)
+	if err != nil {
+		return err
+	}
+	events, next, err := s.store.ListEvents(r.Context(), principalFrom(r.Context()).tenant(), f)
+	if err != nil {
+		return err
+	}
+	page := pageBody{Events: events}
+	if page.Events == nil {
+		page.Events = []*auditkeep.Event{}
+	}
+	if next != nil {
+		page.NextCursor = next.Encode()
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.store.GetEvent(r.Context(), principalFrom(r.Context()).tenant(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, e)
+	return nil
+}
+
+// filter reads the filter query parameters and q.
+func (s *Server) filter(r *http.Request) (auditkeep.Filter, error) {
+	q := r.URL.Query()
+	f, err := auditkeep.ParseFilterParams(q)
+	if err != nil {
+		return f, err
+	}
+	if text := q.Get("q"); text != "" {
+		g, err := search.Parse(text)
+		if err != nil {
+			return f, err
+		}
+		if f, err = search.Merge(f, g); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, auditkeep.Errorf(auditkeep.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+}

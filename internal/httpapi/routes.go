@@ -1,0 +1,40 @@
+package httpapi
+
+import "net/http"
+
+// routes is the one table of the API's endpoints.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern, name string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.instrument(name, h))
+	}
+
+	route("POST /v1/events", "ingest", s.auth(scopeIngest, s.handleIngest))
+	route("GET /v1/events", "list", s.auth(scopeRead, s.handleList))
+	route("GET /v1/events/{id}", "get", s.auth(scopeRead, s.handleGet))
+	route("GET /v1/export", "export", s.auth(scopeExport, s.handleExport))
+
+	route("POST /v1/tenants", "tenant_create", s.auth(scopeRoot, s.handleCreateTenant))
+	route("PUT /v1/tenants/{tenant}", "tenant_update", s.auth(scopeRoot, s.handleUpdateTenant))
+	route("POST /v1/tenants/{tenant}/keys", "key_create", s.auth(scopeRootOrAdmin, s.handleCreateKey))
+	route("DELETE /v1/tenants/{tenant}/keys/{id}", "key_revoke", s.auth(scopeRootOrAdmin, s.handleRevokeKey))
+
+	route("GET /healthz", "healthz", s.handleHealthz)
+	route("GET /readyz", "readyz", s.handleReadyz)
+	mux.Handle("GET /metrics", s.metricsHandler())
+
+	route("/v1/", "unknown", s.handleNotFound)
+	return securityHeaders(mux)
+}
+
+// securityHeaders sets the headers every answer carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,157 @@
+// Package httpapi serves auditkeep's JSON API over HTTP.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ingest"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Store is what the API reads and manages.
+type Store interface {
+	auditkeep.EventStore
+	auditkeep.TenantStore
+	Ping(ctx context.Context) error
+}
+
+// Server is the HTTP API.
+type Server struct {
+	store   Store
+	ingest  *ingest.Service
+	log     *slog.Logger
+	rootKey string // SHA-256 hex of the root key
+	metrics *metrics
+	handler http.Handler
+
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	// Registry gathers the server's metrics for /metrics.
+	Registry *prometheus.Registry
+
+	srv *http.Server
+	ln  net.Listener
+}
+
+// Config holds the server's settings.
+type Config struct {
+	RootKeyHash string // SHA-256 hex of the root key
+	Logger      *slog.Logger
+	Registry    *prometheus.Registry // nil: a new one
+}
+
+// New returns a server over store and ingest.
+func New(store Store, svc *ingest.Service, cfg Config) *Server {
+	s := &Server{store: store, ingest: svc, log: cfg.Logger, rootKey: cfg.RootKeyHash, Now: time.Now, Registry: cfg.Registry}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.Registry == nil {
+		s.Registry = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(s.Registry)
+	s.handler = s.routes()
+	return s
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Metrics returns the hook the committer calls after each commit.
+func (s *Server) ObserveCommit(stored []*auditkeep.Event, st ingest.CommitStats) {
+	s.metrics.observeCommit(len(stored), st)
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	err := s.srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// (and so their commits) to finish, or ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.Shutdown(ctx)
+}
+
+// errorStatus maps error codes to HTTP statuses: the one table.
+var errorStatus = map[string]int{
+	auditkeep.EINVALID:      http.StatusBadRequest,
+	auditkeep.EUNAUTHORIZED: http.StatusUnauthorized,
+	auditkeep.EFORBIDDEN:    http.StatusForbidden,
+	auditkeep.ENOTFOUND:     http.StatusNotFound,
+	auditkeep.ECONFLICT:     http.StatusConflict,
+	auditkeep.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	auditkeep.ERATELIMITED:  http.StatusTooManyRequests,
+	auditkeep.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	auditkeep.EINTERNAL:     http.StatusInternalServerError,
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// writeError answers with the SPEC's error shape. Internal errors are logged
+// with their detail and shown as "internal error".
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := auditkeep.ErrorCode(err)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if r.Context().Err() != nil {
+			return // the client went away
+		}
+		code = auditkeep.EUNAVAILABLE
+		err = auditkeep.Unavailable(err)
+	}
+	status, ok := errorStatus[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	switch code {
+	case auditkeep.EINTERNAL:
+		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	case auditkeep.EUNAVAILABLE:
+		s.log.Warn("storage unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
+	case auditkeep.ERATELIMITED:
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "1")
+		}
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: auditkeep.ErrorMessage(err), Field: auditkeep.ErrorField(err)}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}

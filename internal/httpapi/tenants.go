@@ -1,0 +1,149 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+// decodeBody decodes a small JSON request body strictly into v.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &auditkeep.Error{Code: auditkeep.ETOOLARGE, Field: "body", Message: "request body is larger than 1 MiB"}
+		}
+		if errors.Is(err, io.EOF) {
+			return auditkeep.FieldErrorf("body", "request body is empty; send a JSON object")
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return auditkeep.FieldErrorf(te.Field, "%s must be a JSON %s", te.Field, te.Type.Kind())
+		}
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			f = strings.Trim(f, `"`)
+			return auditkeep.FieldErrorf(f, "unknown field %q", f)
+		}
+		return auditkeep.FieldErrorf("body", "request body is not valid JSON: %v", err)
+	}
+	return nil
+}
+
+type tenantBody struct {
+	*auditkeep.Tenant
+	Name string `json:"name"`
+}
+
+func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name          string `json:"name"`
+		RetentionDays *int   `json:"retention_days"`
+		Plan          string `json:"plan"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.Name == "" {
+		return auditkeep.FieldErrorf("name", "name is required")
+	}
+	if !auditkeep.ValidTenantID(in.Name) {
+		return auditkeep.FieldErrorf("name", "name %q must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit", in.Name)
+	}
+	t := &auditkeep.Tenant{ID: in.Name, Plan: in.Plan, CreatedAt: s.Now().UTC()}
+	if in.RetentionDays != nil {
+		if *in.RetentionDays < 0 {
+			return auditkeep.FieldErrorf("retention_days", "retention_days must be a whole number of days from 1, or 0 for unlimited")
+		}
+		t.RetentionDays = *in.RetentionDays
+	}
+	if err := s.store.CreateTenant(r.Context(), t); err != nil {
+		return err
+	}
+	s.log.Info("tenant created", "tenant", t.ID)
+	writeJSON(w, http.StatusCreated, tenantBody{Tenant: t, Name: t.ID})
+	return nil
+}
+
+func (s *Server) handleUpdateTenant(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		RetentionDays *int    `json:"retention_days"`
+		Plan          *string `json:"plan"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	t, err := s.store.GetTenant(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		return err
+	}
+	if in.RetentionDays != nil {
+		if *in.RetentionDays < 0 {
+			return auditkeep.FieldErrorf("retention_days", "retention_days must be a whole number of days from 1, or 0 for unlimited")
+		}
+		t.RetentionDays = *in.RetentionDays
+	}
+	if in.Plan != nil {
+		t.Plan = *in.Plan
+	}
+	if err := s.store.UpdateTenant(r.Context(), t); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, tenantBody{Tenant: t, Name: t.ID})
+	return nil
+}
+
+type keyBody struct {
+	*auditkeep.APIKey
+	Key string `json:"key"`
+}
+
+func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name   string   `json:"name"`
+		Scopes []string `json:"scopes"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.Name == "" {
+		return auditkeep.FieldErrorf("name", "name is required")
+	}
+	if len(in.Name) > 128 {
+		return auditkeep.FieldErrorf("name", "name is longer than 128 bytes")
+	}
+	if len(in.Scopes) == 0 {
+		return auditkeep.FieldErrorf("scopes", "scopes is required: one or more of %s", strings.Join(auditkeep.KeyScopes, ", "))
+	}
+	for i, sc := range in.Scopes {
+		if !slices.Contains(auditkeep.KeyScopes, sc) {
+			return auditkeep.FieldErrorf("scopes", "scopes[%d] %q is not one of %s", i, sc, strings.Join(auditkeep.KeyScopes, ", "))
+		}
+	}
+	slices.Sort(in.Scopes)
+	key := NewKey()
+	k := &auditkeep.APIKey{ID: newID("key_"), Tenant: r.PathValue("tenant"), Name: in.Name,
+		Scopes: slices.Compact(in.Scopes), Hash: HashKey(key), CreatedAt: s.Now().UTC()}
+	if err := s.store.CreateKey(r.Context(), k); err != nil {
+		return err
+	}
+	s.log.Info("key created", "tenant", k.Tenant, "key_id", k.ID, "scopes", k.Scopes)
+	writeJSON(w, http.StatusCreated, keyBody{APIKey: k, Key: key})
+	return nil
+}
+
+func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
+	tenant, id := r.PathValue("tenant"), r.PathValue("id")
+	if err := s.store.RevokeKey(r.Context(), tenant, id, s.Now().UTC()); err != nil {
+		return err
+	}
+	s.log.Info("key revoked", "tenant", tenant, "key_id", id)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
