@@ -1,0 +1,118 @@
+package ledger_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ledger"
+)
+
+// memEvents is a fake event store: events per tenant, in seq order.
+type memEvents struct {
+	mu     sync.Mutex
+	events map[string][]*auditkeep.Event
+}
+
+func newMemEvents() *memEvents { return &memEvents{events: map[string][]*auditkeep.Event{}} }
+
+// add appends n events to tenant with the next seqs and returns them.
+func (m *memEvents) add(tenant string, n int) []*auditkeep.Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*auditkeep.Event
+	for range n {
+		e := sampleEvent(tenant, int64(len(m.events[tenant])+1))
+		m.events[tenant] = append(m.events[tenant], e)
+		out = append(out, e)
+	}
+	return out
+}
+
+func (m *memEvents) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filter, fn func(*auditkeep.Event) error) error {
+	if f.Order != auditkeep.OrderAsc {
+		return fmt.Errorf("memEvents scans in ascending order only")
+	}
+	m.mu.Lock()
+	evs := slices.Clone(m.events[tenant])
+	m.mu.Unlock()
+	for _, e := range evs {
+		if f.Cursor != nil && e.Seq <= f.Cursor.Seq {
+			continue
+		}
+		c := *e
+		if err := fn(&c); err != nil {
+			return fmt.Errorf("scan: %w", err)
+		}
+	}
+	return nil
+}
+
+func (m *memEvents) Tenants(ctx context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ts []string
+	for t := range m.events {
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
+	return ts, nil
+}
+
+// sampleEvent returns a realistic event of tenant at seq, every field set.
+func sampleEvent(tenant string, seq int64) *auditkeep.Event {
+	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC).Add(time.Duration(seq) * 1500 * time.Millisecond)
+	return &auditkeep.Event{
+		Tenant:      tenant,
+		Seq:         seq,
+		ReceivedAt:  at.Add(123456 * time.Nanosecond),
+		ID:          fmt.Sprintf("evt_%06d", seq),
+		OccurredAt:  at,
+		Action:      "environment.update",
+		Type:        auditkeep.TypeUpdate,
+		Actor:       auditkeep.Actor{Type: auditkeep.ActorUser, ID: "usr_42", Name: "Alice Martin", Email: "alice@example.com"},
+		Target:      &auditkeep.Target{Type: "environment", ID: fmt.Sprintf("env_%d", seq%7), Name: "production"},
+		Scope:       []auditkeep.ScopeEntry{{Type: "project", ID: "prj_1", Name: "Shop"}, {Type: "environment", ID: "env_7"}},
+		Team:        "platform",
+		Source:      "console",
+		Context:     auditkeep.Context{IP: "203.0.113.7", UserAgent: "Mozilla/5.0"},
+		Status:      auditkeep.StatusSuccess,
+		Description: "Updated environment 'production': name changed from 'prod' to 'production'",
+		Changes:     []auditkeep.Change{{Field: "name", Op: auditkeep.ChangeChanged, Old: json.RawMessage(`"prod"`), New: json.RawMessage(`"production"`)}},
+		Before:      json.RawMessage(`{"name": "prod", "cpu": 1.50}`),
+		Snapshot:    json.RawMessage(`{"name": "production", "cpu": 1.5}`),
+		Metadata:    json.RawMessage(fmt.Sprintf(`{"request_id": "req-%d"}`, seq)),
+	}
+}
+
+// newKeys returns a signer and its verifier key text.
+func newKeys(t testing.TB) (ledger.Signer, string) {
+	t.Helper()
+	skey, vkey, err := ledger.GenerateKey("log.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ledger.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, vkey
+}
+
+// integrated returns storage holding the tree of tenant's events in ev,
+// integrated in steps of batch leaves, and the verifier key.
+func integrated(t testing.TB, ev *memEvents, tenant string, batch int) (*ledger.MemoryStorage, string) {
+	t.Helper()
+	s, vkey := newKeys(t)
+	st := ledger.NewMemoryStorage()
+	in := ledger.NewIntegrator(ledger.IntegratorConfig{Storage: st, Events: ev, Signer: s, MaxBatch: batch})
+	if _, err := in.Integrate(context.Background(), tenant); err != nil {
+		t.Fatal(err)
+	}
+	return st, vkey
+}

@@ -1,0 +1,391 @@
+package ledger
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Default settings of an Integrator.
+const (
+	DefaultInterval = time.Second
+	DefaultMaxBatch = 10000
+)
+
+// IntegratorConfig configures an Integrator.
+type IntegratorConfig struct {
+	Storage Storage     // required
+	Events  Events      // required
+	Signer  note.Signer // required: signs every new checkpoint
+	// OriginPrefix is prefixed to the tenant to form a checkpoint's origin;
+	// "" means DefaultOriginPrefix.
+	OriginPrefix string
+	// Interval is how often every tenant that Events.Tenants names is
+	// checked, in case a Notify was missed (another node's commit); 0 means
+	// DefaultInterval.
+	Interval time.Duration
+	// MaxBatch bounds the leaves of one integration step (one atomic write);
+	// 0 means DefaultMaxBatch.
+	MaxBatch int
+	// Logger receives errors and gaps; nil means slog.Default().
+	Logger *slog.Logger
+	// Observe, when set, is called after every stored step, from the
+	// integrator's goroutine; it must not block. Feed Step.Lag to a histogram.
+	Observe func(Step)
+}
+
+// Step describes one stored integration step.
+type Step struct {
+	Tenant           string
+	OldSize, NewSize uint64
+	// Lag is the time from the received_at of the step's oldest event to the
+	// moment its checkpoint was stored: the integration lag (commit →
+	// checkpoint), at its worst for this step.
+	Lag time.Duration
+	// Duration is how long the step took, reading events included.
+	Duration time.Duration
+}
+
+// Stats are an Integrator's counters since Open.
+type Stats struct {
+	Steps       uint64    // integration steps stored
+	Leaves      uint64    // leaves integrated
+	Errors      uint64    // failed integration attempts (gaps included)
+	LastError   string    // the latest error, "" if none
+	LastErrorAt time.Time // when it happened
+}
+
+// GapError reports that a tenant's events are not contiguous: the event
+// after Size has seq Got instead of Size+1 (Got 0 when the scan yielded an
+// event that repeats or goes back). The integrator stops before the gap and
+// never skips it.
+type GapError struct {
+	Tenant string
+	Size   uint64
+	Got    int64
+}
+
+func (e *GapError) Error() string {
+	return fmt.Sprintf("tenant %s: event after seq %d has seq %d: events are not contiguous", e.Tenant, e.Size, e.Got)
+}
+
+// Integrator appends every tenant's committed events to its Merkle tree, in
+// seq order, and signs a checkpoint after each step. Several integrators
+// (nodes) may run against one Storage: its lock lets one at a time work on a
+// tenant. Open starts it, Close stops it.
+type Integrator struct {
+	cfg     IntegratorConfig
+	factory *compact.RangeFactory
+	logger  *slog.Logger
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	wake   chan struct{}
+
+	mu      sync.Mutex
+	pending map[string]struct{}
+	ranges  map[string]*compact.Range // the compact range of each tenant's stored tree, a cache
+	stats   Stats
+}
+
+// NewIntegrator returns an Integrator; it does nothing until Open.
+func NewIntegrator(cfg IntegratorConfig) *Integrator {
+	if cfg.OriginPrefix == "" {
+		cfg.OriginPrefix = DefaultOriginPrefix
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Integrator{
+		cfg:     cfg,
+		factory: &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren},
+		logger:  logger.With("component", "ledger"),
+		wake:    make(chan struct{}, 1),
+		pending: map[string]struct{}{},
+		ranges:  map[string]*compact.Range{},
+	}
+}
+
+// Open starts the integrator's goroutine, which first catches up every
+// tenant Events.Tenants names. Returns EINVALID when the config lacks
+// Storage, Events or Signer.
+func (in *Integrator) Open() error {
+	if in.cfg.Storage == nil || in.cfg.Events == nil || in.cfg.Signer == nil {
+		return auditkeep.Errorf(auditkeep.EINVALID, "ledger integrator needs storage, events and a signer")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in.cancel = cancel
+	in.wg.Add(1)
+	go func() {
+		defer in.wg.Done()
+		in.run(ctx)
+	}()
+	return nil
+}
+
+// Close stops the goroutine and waits for the step in progress to end.
+func (in *Integrator) Close() error {
+	if in.cancel != nil {
+		in.cancel()
+	}
+	in.wg.Wait()
+	return nil
+}
+
+// Notify tells the integrator that tenant has new committed events. It never
+// blocks.
+func (in *Integrator) Notify(tenant string) {
+	in.mu.Lock()
+	in.pending[tenant] = struct{}{}
+	in.mu.Unlock()
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns the integrator's counters.
+func (in *Integrator) Stats() Stats {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.stats
+}
+
+func (in *Integrator) run(ctx context.Context) {
+	ticker := time.NewTicker(in.cfg.Interval)
+	defer ticker.Stop()
+	in.integrateAll(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-in.wake:
+			in.mu.Lock()
+			tenants := make([]string, 0, len(in.pending))
+			for t := range in.pending {
+				tenants = append(tenants, t)
+			}
+			clear(in.pending)
+			in.mu.Unlock()
+			for _, t := range tenants {
+				in.integrateLogged(ctx, t)
+			}
+		case <-ticker.C:
+			in.integrateAll(ctx)
+		}
+	}
+}
+
+func (in *Integrator) integrateAll(ctx context.Context) {
+	tenants, err := in.cfg.Events.Tenants(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			in.fail(err)
+			in.logger.Error("list tenants to integrate", "err", err)
+		}
+		return
+	}
+	for _, t := range tenants {
+		if ctx.Err() != nil {
+			return
+		}
+		in.integrateLogged(ctx, t)
+	}
+}
+
+func (in *Integrator) integrateLogged(ctx context.Context, tenant string) {
+	if _, err := in.Integrate(ctx, tenant); err != nil && ctx.Err() == nil {
+		in.logger.Error("integrate", "tenant", tenant, "err", err)
+	}
+}
+
+func (in *Integrator) fail(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.stats.Errors++
+	in.stats.LastError = err.Error()
+	in.stats.LastErrorAt = time.Now()
+}
+
+// Integrate integrates every committed event of tenant not yet in its tree,
+// in steps of at most MaxBatch leaves, and returns the tree size reached. It
+// needs no Open; Open's goroutine calls it. When another integrator holds the
+// tenant's lock it returns at once with the stored size. On a gap it stores
+// the events before the gap and returns a *GapError (code EINTERNAL). Other
+// errors: EUNAVAILABLE from storage, EINVALID for an event that cannot be
+// encoded, ECONFLICT when the tree moved under it (the lock was lost).
+func (in *Integrator) Integrate(ctx context.Context, tenant string) (uint64, error) {
+	size, err := in.integrate(ctx, tenant)
+	if err != nil {
+		in.fail(err)
+	}
+	return size, err
+}
+
+func (in *Integrator) integrate(ctx context.Context, tenant string) (uint64, error) {
+	release, ok, err := in.cfg.Storage.TryLock(ctx, tenant)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		st, err := in.cfg.Storage.State(ctx, tenant)
+		return st.Size, err
+	}
+	defer release()
+	for {
+		size, n, err := in.step(ctx, tenant)
+		if err != nil || n < in.cfg.MaxBatch {
+			return size, err
+		}
+	}
+}
+
+// errBatchFull stops a scan after MaxBatch events.
+var errBatchFull = errors.New("batch full")
+
+// step stores one integration step and returns the size reached and the
+// number of leaves added.
+func (in *Integrator) step(ctx context.Context, tenant string) (uint64, int, error) {
+	start := time.Now()
+	st, err := in.cfg.Storage.State(ctx, tenant)
+	if err != nil {
+		return 0, 0, err
+	}
+	rng, err := in.rangeAt(ctx, tenant, st)
+	if err != nil {
+		return st.Size, 0, err
+	}
+	u := &Update{OldSize: st.Size, NewSize: st.Size}
+	var oldest time.Time
+	var gap error
+	f := auditkeep.Filter{Order: auditkeep.OrderAsc, Cursor: &auditkeep.Cursor{Seq: int64(st.Size), Order: auditkeep.OrderAsc}}
+	err = in.cfg.Events.ScanEvents(ctx, tenant, f, func(e *auditkeep.Event) error {
+		if want := int64(u.NewSize) + 1; e.Seq != want {
+			got := e.Seq
+			if e.Seq < want {
+				got = 0
+			}
+			gap = &auditkeep.Error{Code: auditkeep.EINTERNAL, Message: "ledger gap", Err: &GapError{Tenant: tenant, Size: u.NewSize, Got: got}}
+			return gap
+		}
+		h, err := LeafHash(e)
+		if err != nil {
+			return fmt.Errorf("seq %d: %w", e.Seq, err)
+		}
+		if err := rng.Append(h, func(id compact.NodeID, hash []byte) {
+			if id.Level > 0 {
+				u.Nodes = append(u.Nodes, Node{ID: id, Hash: hash})
+			}
+		}); err != nil {
+			return fmt.Errorf("append leaf %d: %w", e.Seq, err)
+		}
+		u.Leaves = append(u.Leaves, h)
+		u.NewSize++
+		if oldest.IsZero() || e.ReceivedAt.Before(oldest) {
+			oldest = e.ReceivedAt
+		}
+		if len(u.Leaves) >= in.cfg.MaxBatch {
+			return errBatchFull
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errBatchFull) && (gap == nil || !errors.Is(err, gap)) {
+		in.forget(tenant)
+		return st.Size, 0, err
+	}
+	if len(u.Leaves) > 0 {
+		if err := in.store(ctx, tenant, rng, u); err != nil {
+			return st.Size, 0, err
+		}
+		now := time.Now()
+		in.mu.Lock()
+		in.stats.Steps++
+		in.stats.Leaves += uint64(len(u.Leaves))
+		in.mu.Unlock()
+		if in.cfg.Observe != nil {
+			in.cfg.Observe(Step{Tenant: tenant, OldSize: u.OldSize, NewSize: u.NewSize, Lag: now.Sub(oldest), Duration: now.Sub(start)})
+		}
+	}
+	if gap != nil {
+		return u.NewSize, 0, gap
+	}
+	return u.NewSize, len(u.Leaves), nil
+}
+
+// store signs and stores u; rng holds the range of u.NewSize leaves.
+func (in *Integrator) store(ctx context.Context, tenant string, rng *compact.Range, u *Update) error {
+	root, err := rng.GetRootHash(nil)
+	if err != nil {
+		in.forget(tenant)
+		return err
+	}
+	u.Root = root
+	u.Checkpoint, err = SignCheckpoint(in.cfg.Signer, in.cfg.OriginPrefix+tenant, u.NewSize, root)
+	if err != nil {
+		in.forget(tenant)
+		return err
+	}
+	if err := in.cfg.Storage.Integrate(ctx, tenant, u); err != nil {
+		in.forget(tenant)
+		return err
+	}
+	in.mu.Lock()
+	in.ranges[tenant] = rng
+	in.mu.Unlock()
+	in.logger.Debug("integrated", "tenant", tenant, "size", u.NewSize, "root", hex.EncodeToString(root))
+	return nil
+}
+
+func (in *Integrator) forget(tenant string) {
+	in.mu.Lock()
+	delete(in.ranges, tenant)
+	in.mu.Unlock()
+}
+
+// rangeAt returns a fresh copy of the compact range of the tenant's stored
+// tree: from the cache when it matches st.Size, else from the O(log n)
+// stored perfect-subtree nodes, checked against st.Root.
+func (in *Integrator) rangeAt(ctx context.Context, tenant string, st State) (*compact.Range, error) {
+	in.mu.Lock()
+	cached := in.ranges[tenant]
+	in.mu.Unlock()
+	if cached != nil && cached.End() == st.Size {
+		hashes := append([][]byte(nil), cached.Hashes()...)
+		return in.factory.NewRange(0, st.Size, hashes)
+	}
+	ids := compact.RangeNodes(0, st.Size, nil)
+	hashes, err := in.cfg.Storage.Nodes(ctx, tenant, ids)
+	if err != nil {
+		return nil, err
+	}
+	rng, err := in.factory.NewRange(0, st.Size, hashes)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size > 0 {
+		root, err := rng.GetRootHash(nil)
+		if err != nil {
+			return nil, err
+		}
+		if !equal(root, st.Root) {
+			return nil, auditkeep.Errorf(auditkeep.EINTERNAL, "tenant %s: stored nodes do not build the stored root of size %d", tenant, st.Size)
+		}
+	}
+	return rng, nil
+}
