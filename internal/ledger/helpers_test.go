@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -23,11 +25,19 @@ func newMemEvents() *memEvents { return &memEvents{events: map[string][]*auditke
 
 // add appends n events to tenant with the next seqs and returns them.
 func (m *memEvents) add(tenant string, n int) []*auditkeep.Event {
+	return m.addAt(tenant, n, time.Time{})
+}
+
+// addAt is add with received_at set to at (unless zero).
+func (m *memEvents) addAt(tenant string, n int, at time.Time) []*auditkeep.Event {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []*auditkeep.Event
 	for range n {
 		e := sampleEvent(tenant, int64(len(m.events[tenant])+1))
+		if !at.IsZero() {
+			e.ReceivedAt = at
+		}
 		m.events[tenant] = append(m.events[tenant], e)
 		out = append(out, e)
 	}
@@ -105,14 +115,49 @@ func newKeys(t testing.TB) (ledger.Signer, string) {
 }
 
 // integrated returns storage holding the tree of tenant's events in ev,
-// integrated in steps of batch leaves, and the verifier key.
-func integrated(t testing.TB, ev *memEvents, tenant string, batch int) (*ledger.MemoryStorage, string) {
+// integrated in steps of batch leaves, and the signer and verifier key.
+func integrated(t testing.TB, ev *memEvents, tenant string, batch int) (*ledger.MemoryStorage, ledger.Signer, string) {
 	t.Helper()
 	s, vkey := newKeys(t)
+	return integrateWith(t, ev, tenant, batch, s), s, vkey
+}
+
+// integrateWith integrates tenant's events into new storage, signed by s.
+func integrateWith(t testing.TB, ev *memEvents, tenant string, batch int, s ledger.Signer) *ledger.MemoryStorage {
+	t.Helper()
 	st := ledger.NewMemoryStorage()
 	in := ledger.NewIntegrator(ledger.IntegratorConfig{Storage: st, Events: ev, Signer: s, MaxBatch: batch})
 	if _, err := in.Integrate(context.Background(), tenant); err != nil {
 		t.Fatal(err)
 	}
-	return st, vkey
+	return st
+}
+
+// leafHashOf is RFC 6962's leaf hash, written out: SHA-256(0x00 || data).
+func leafHashOf(data []byte) string {
+	h := sha256.Sum256(append([]byte{0}, data...))
+	return hex.EncodeToString(h[:])
+}
+
+// nodeHash is RFC 6962's interior node hash: SHA-256(0x01 || l || r).
+func nodeHash(l, r []byte) []byte {
+	h := sha256.Sum256(append(append([]byte{1}, l...), r...))
+	return h[:]
+}
+
+// referenceRoot is RFC 6962's MTH, recursively, from the RFC's definition.
+func referenceRoot(leaves [][]byte) []byte {
+	switch n := len(leaves); n {
+	case 0:
+		h := sha256.Sum256(nil)
+		return h[:]
+	case 1:
+		return leaves[0]
+	default:
+		k := 1
+		for k*2 < n {
+			k *= 2
+		}
+		return nodeHash(referenceRoot(leaves[:k]), referenceRoot(leaves[k:]))
+	}
 }
