@@ -1,0 +1,509 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/jackc/pgx/v5"
+)
+
+// maxIndexed is the most bytes of a value that an index column holds.
+const maxIndexed = 1024
+
+// eventColumns are the columns Append copies, in row order.
+var eventColumns = []string{"tenant_no", "seq", "id", "received_at", "occurred_at", "occurred_nsec",
+	"action", "type", "status", "actor_type", "actor_id", "actor_email", "actor_name",
+	"target_type", "target_id", "target_name", "scope_path", "team", "source", "ip", "tsv", "body"}
+
+// Append stores events in one transaction: all of them or, on error, none.
+// For each tenant it locks the tenant's row (its sequence counter) until the
+// commit, so appends of one tenant from any number of nodes are serialised
+// and seqs follow commit order; under that lock it checks which ids are
+// already stored. Stored events get Seq 1, 2, 3, … per tenant; an id already
+// stored or repeated earlier in events gets Seq 0. A zero ReceivedAt is set
+// to now. Returns ENOTFOUND when a tenant does not exist and EUNAVAILABLE
+// when the database cannot be reached; on error every Seq is 0.
+func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) (err error) {
+	if len(events) == 0 {
+		return nil
+	}
+	var tenants []string
+	for _, e := range events {
+		if !slices.Contains(tenants, e.Tenant) {
+			tenants = append(tenants, e.Tenant)
+		}
+	}
+	// Lock tenants in one order everywhere, so batches that span tenants
+	// cannot deadlock.
+	slices.Sort(tenants)
+
+	defer func() {
+		if err != nil {
+			for _, e := range events {
+				e.Seq = 0
+			}
+		}
+	}()
+	now := s.now().UTC()
+	for _, e := range events {
+		e.Seq = 0
+		if e.ReceivedAt.IsZero() {
+			e.ReceivedAt = now
+		}
+	}
+
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return dbError(err)
+	}
+	defer tx.Rollback(ctx)
+
+	// One round trip: lock the counters, then (under the locks) look up the
+	// ids already stored.
+	b := &pgx.Batch{}
+	type counter struct {
+		no   int32
+		last int64
+	}
+	counters := map[string]*counter{}
+	b.Queue(`SELECT id, no, last_seq FROM tenants WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, tenants).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id string
+				c := &counter{}
+				if err := rows.Scan(&id, &c.no, &c.last); err != nil {
+					return err
+				}
+				counters[id] = c
+			}
+			return rows.Err()
+		})
+	seen := map[string]map[string]bool{}
+	for _, t := range tenants {
+		var ids []string
+		for _, e := range events {
+			if e.Tenant == t {
+				ids = append(ids, e.ID)
+			}
+		}
+		stored := map[string]bool{}
+		seen[t] = stored
+		b.Queue(`SELECT id FROM events WHERE tenant_no = (SELECT no FROM tenants WHERE id = $1) AND id = ANY($2)`, t, ids).
+			Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var id string
+					if err := rows.Scan(&id); err != nil {
+						return err
+					}
+					stored[id] = true
+				}
+				return rows.Err()
+			})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return dbError(err)
+	}
+	for _, t := range tenants {
+		if counters[t] == nil {
+			return auditkeep.Errorf(auditkeep.ENOTFOUND, "tenant %q not found", t)
+		}
+	}
+
+	rows := make([][]any, 0, len(events))
+	var deleted [][]any
+	for _, e := range events {
+		c := counters[e.Tenant]
+		if seen[e.Tenant][e.ID] {
+			continue
+		}
+		seen[e.Tenant][e.ID] = true
+		c.last++
+		e.Seq = c.last
+		row, err := eventRow(c.no, e)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
+		if e.Type == auditkeep.TypeDelete && e.Target != nil {
+			deleted = append(deleted, []any{c.no, e.Target.Type, e.Target.ID})
+		}
+	}
+	if len(rows) == 0 {
+		return nil // every event was stored before
+	}
+
+	b = &pgx.Batch{}
+	nos, lasts := make([]int32, 0, len(tenants)), make([]int64, 0, len(tenants))
+	for _, t := range tenants {
+		nos, lasts = append(nos, counters[t].no), append(lasts, counters[t].last)
+	}
+	b.Queue(`UPDATE tenants t SET last_seq = u.last FROM unnest($1::integer[], $2::bigint[]) AS u(no, last) WHERE t.no = u.no`, nos, lasts)
+	for _, d := range deleted {
+		b.Queue(`INSERT INTO deleted_targets (tenant_no, target_type, target_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, d...)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return dbError(err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
+		return dbError(err)
+	}
+	return dbError(tx.Commit(ctx))
+}
+
+// eventRow returns e's row of events, in eventColumns order.
+func eventRow(tenantNo int32, e *auditkeep.Event) ([]any, error) {
+	body, err := encodeEvent(e)
+	if err != nil {
+		return nil, err
+	}
+	occurred := e.OccurredAt.UTC()
+	var ip *netip.Addr
+	if a, err := netip.ParseAddr(e.Context.IP); err == nil {
+		a = a.Unmap()
+		ip = &a
+	}
+	var targetType, targetID, targetName *string
+	if e.Target != nil {
+		targetType, targetID, targetName = optional(e.Target.Type), optional(e.Target.ID), optional(strings.ToLower(e.Target.Name))
+	}
+	return []any{
+		tenantNo, e.Seq, e.ID, e.ReceivedAt, occurred.Truncate(time.Microsecond), int16(occurred.Nanosecond() % 1000),
+		cut(e.Action, maxIndexed), e.Type, e.Status, cut(e.Actor.Type, maxIndexed), cut(strings.ToLower(e.Actor.ID), maxIndexed),
+		optional(strings.ToLower(e.Actor.Email)), optional(strings.ToLower(e.Actor.Name)),
+		targetType, targetID, targetName, optional(auditkeep.ScopePath(e.Scope)),
+		optional(e.Team), optional(e.Source), ip, searchVector(e), body,
+	}, nil
+}
+
+// optional returns nil for "", else s cut for an index.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	s = cut(s, maxIndexed)
+	return &s
+}
+
+// encodeEvent returns the stored JSON of e: Target.Deleted is never stored.
+func encodeEvent(e *auditkeep.Event) ([]byte, error) {
+	c := *e
+	if c.Target != nil && c.Target.Deleted {
+		t := *c.Target
+		t.Deleted = false
+		c.Target = &t
+	}
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return nil, auditkeep.Errorf(auditkeep.EINVALID, "event %q cannot be encoded: %v", e.ID, err)
+	}
+	return b, nil
+}
+
+// selectEvents is the head of every query that reads events; e is the alias.
+const selectEvents = `SELECT e.body, EXISTS (SELECT 1 FROM deleted_targets d
+	WHERE d.tenant_no = e.tenant_no AND d.target_type = e.target_type AND d.target_id = e.target_id)
+	FROM events e `
+
+// scanEvent decodes a row of selectEvents.
+func scanEvent(row pgx.CollectableRow) (*auditkeep.Event, error) {
+	var body []byte
+	var deleted bool
+	if err := row.Scan(&body, &deleted); err != nil {
+		return nil, err
+	}
+	e := &auditkeep.Event{}
+	if err := json.Unmarshal(body, e); err != nil {
+		return nil, fmt.Errorf("stored event: %w", err)
+	}
+	if e.Target != nil {
+		e.Target.Deleted = deleted
+	}
+	return e, nil
+}
+
+// GetEvent returns the tenant's event with id. Returns ENOTFOUND, and
+// EUNAVAILABLE when the database cannot be reached.
+func (s *Store) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Event, error) {
+	rows, _ := s.pool.Query(ctx, selectEvents+`WHERE e.tenant_no = (SELECT no FROM tenants WHERE id = $1) AND e.id = $2`, tenant, id)
+	e, err := pgx.CollectOneRow(rows, scanEvent)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "event %q not found", id)
+	}
+	if err != nil {
+		return nil, dbError(err)
+	}
+	return e, nil
+}
+
+// ListEvents returns one page of the tenant's events matching f, in f's
+// order, and the cursor of the next page (nil when no more events match).
+// Returns EINVALID for a filter it cannot run (an unknown field, a malformed
+// value, a cursor made for the other order) and EUNAVAILABLE when the
+// database cannot be reached.
+func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error) {
+	limit := f.PageSize()
+	events, err := s.listEvents(ctx, tenant, f, limit+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(events) <= limit {
+		return events, nil, nil
+	}
+	events = events[:limit]
+	order := auditkeep.OrderDesc
+	if !f.Desc() {
+		order = auditkeep.OrderAsc
+	}
+	return events, &auditkeep.Cursor{Seq: events[limit-1].Seq, Order: order}, nil
+}
+
+// scanPage is how many events ScanEvents reads per query.
+const scanPage = 500
+
+// ScanEvents calls fn for every event matching f, in f's order, ignoring
+// f.Limit. It reads a page at a time, holding no connection while fn runs,
+// and stops at fn's first error, which it returns. Returns EINVALID and
+// EUNAVAILABLE as ListEvents does.
+func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filter, fn func(*auditkeep.Event) error) error {
+	for {
+		events, err := s.listEvents(ctx, tenant, f, scanPage)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(events) < scanPage {
+			return nil
+		}
+		order := auditkeep.OrderDesc
+		if !f.Desc() {
+			order = auditkeep.OrderAsc
+		}
+		f.Cursor = &auditkeep.Cursor{Seq: events[len(events)-1].Seq, Order: order}
+	}
+}
+
+// listEvents returns up to limit events of the tenant matching f.
+func (s *Store) listEvents(ctx context.Context, tenant string, f auditkeep.Filter, limit int) ([]*auditkeep.Event, error) {
+	where, args, err := whereClause(tenant, f)
+	if err != nil {
+		return nil, err
+	}
+	dir := "DESC"
+	if !f.Desc() {
+		dir = "ASC"
+	}
+	args = append(args, limit)
+	q := fmt.Sprintf("%s WHERE %s ORDER BY e.seq %s LIMIT $%d", selectEvents, where, dir, len(args))
+	rows, _ := s.pool.Query(ctx, q, args...)
+	events, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	return events, nil
+}
+
+// Stats is a tenant's event count and latest seq.
+type Stats struct {
+	Events  int64 // events stored now
+	LastSeq int64 // the seq of the latest event; 0 when there is none
+}
+
+// Stats returns the tenant's event count and latest seq. Returns ENOTFOUND
+// for an unknown tenant and EUNAVAILABLE when the database cannot be reached.
+func (s *Store) Stats(ctx context.Context, tenant string) (Stats, error) {
+	var st Stats
+	err := s.pool.QueryRow(ctx, `SELECT t.last_seq, (SELECT count(*) FROM events e WHERE e.tenant_no = t.no)
+		FROM tenants t WHERE t.id = $1`, tenant).Scan(&st.LastSeq, &st.Events)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, auditkeep.Errorf(auditkeep.ENOTFOUND, "tenant %q not found", tenant)
+	}
+	return st, dbError(err)
+}
+
+// query builds a WHERE clause from bound arguments.
+type query struct {
+	conds []string
+	args  []any
+}
+
+// arg binds v and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return fmt.Sprintf("$%d", len(q.args))
+}
+
+func (q *query) where(format string, args ...any) {
+	q.conds = append(q.conds, fmt.Sprintf(format, args...))
+}
+
+// whereClause returns the condition and arguments that select the tenant's
+// events matching f (but for Limit). Every value is a bound argument.
+func whereClause(tenant string, f auditkeep.Filter) (string, []any, error) {
+	q := &query{}
+	q.where("e.tenant_no = (SELECT no FROM tenants WHERE id = %s)", q.arg(tenant))
+	if !f.From.IsZero() {
+		t := f.From.UTC()
+		q.where("(e.occurred_at, e.occurred_nsec) >= (%s, %s)", q.arg(t.Truncate(time.Microsecond)), q.arg(int16(t.Nanosecond()%1000)))
+	}
+	if !f.To.IsZero() {
+		t := f.To.UTC()
+		q.where("(e.occurred_at, e.occurred_nsec) <= (%s, %s)", q.arg(t.Truncate(time.Microsecond)), q.arg(int16(t.Nanosecond()%1000)))
+	}
+	if c := f.Cursor; c != nil {
+		order := c.Order
+		if order == "" {
+			order = auditkeep.OrderDesc
+		}
+		if (order == auditkeep.OrderAsc) == f.Desc() {
+			return "", nil, auditkeep.FieldErrorf("cursor", "cursor was made for order=%s", order)
+		}
+		if f.Desc() {
+			q.where("e.seq < %s", q.arg(c.Seq))
+		} else {
+			q.where("e.seq > %s", q.arg(c.Seq))
+		}
+	}
+	for _, t := range f.Terms {
+		cond, err := q.term(t)
+		if err != nil {
+			return "", nil, err
+		}
+		if t.Negate {
+			cond = "NOT coalesce(" + cond + ", false)"
+		}
+		q.conds = append(q.conds, cond)
+	}
+	var match []string
+	for _, t := range f.Text {
+		tq := textQuery(t)
+		if tq == "" {
+			continue
+		}
+		if t.Negate {
+			q.where("NOT (e.tsv @@ %s::tsquery)", q.arg(tq))
+		} else {
+			match = append(match, tq)
+		}
+	}
+	if len(match) > 0 {
+		q.where("e.tsv @@ %s::tsquery", q.arg(strings.Join(match, " & ")))
+	}
+	return strings.Join(q.conds, " AND "), q.args, nil
+}
+
+// term returns the condition of one term, ignoring Negate.
+func (q *query) term(t auditkeep.Term) (string, error) {
+	for _, v := range t.Values {
+		if err := auditkeep.ValidateTermValue(t.Field, t.Field, v); err != nil {
+			return "", err
+		}
+	}
+	if len(t.Values) == 0 {
+		return "false", nil
+	}
+	lower := func() []string {
+		out := make([]string, len(t.Values))
+		for i, v := range t.Values {
+			out[i] = strings.ToLower(v)
+		}
+		return out
+	}
+	switch t.Field {
+	case auditkeep.FieldAction:
+		var exact, conds []string
+		for _, v := range t.Values {
+			p, ok := strings.CutSuffix(v, "*")
+			switch {
+			case !ok:
+				exact = append(exact, v)
+			case p == "":
+				return "true", nil
+			default:
+				// A prefix as a range, which an index serves with any plan.
+				cond := "e.action >= " + q.arg(p)
+				if hi, ok := successor(p); ok {
+					cond += " AND e.action < " + q.arg(hi)
+				}
+				conds = append(conds, "("+cond+")")
+			}
+		}
+		if len(exact) > 0 {
+			conds = append(conds, "e.action = ANY("+q.arg(exact)+")")
+		}
+		return "(" + strings.Join(conds, " OR ") + ")", nil
+	case auditkeep.FieldActor:
+		v := q.arg(lower())
+		return fmt.Sprintf("(e.actor_id = ANY(%[1]s) OR e.actor_email = ANY(%[1]s) OR e.actor_name = ANY(%[1]s))", v), nil
+	case auditkeep.FieldTarget:
+		return "e.target_name = ANY(" + q.arg(lower()) + ")", nil
+	case auditkeep.FieldScope:
+		var conds []string
+		for _, v := range t.Values {
+			// The path itself, or a path below it: v/… sorts from v+"/"
+			// up to v+"0" ('0' follows '/').
+			conds = append(conds, fmt.Sprintf("e.scope_path = %s OR (e.scope_path >= %s AND e.scope_path < %s)",
+				q.arg(v), q.arg(v+"/"), q.arg(v+"0")))
+		}
+		return "(" + strings.Join(conds, " OR ") + ")", nil
+	case auditkeep.FieldIP:
+		var conds []string
+		for _, v := range t.Values {
+			p, _ := auditkeep.ParseIPFilter(v) // validated above
+			lo, hi := p.Addr(), lastAddr(p)
+			if lo == hi {
+				conds = append(conds, "e.ip = "+q.arg(lo))
+			} else {
+				conds = append(conds, fmt.Sprintf("(e.ip >= %s AND e.ip <= %s)", q.arg(lo), q.arg(hi)))
+			}
+		}
+		return "(" + strings.Join(conds, " OR ") + ")", nil
+	}
+	col := map[string]string{
+		auditkeep.FieldType:       "e.type",
+		auditkeep.FieldActorType:  "e.actor_type",
+		auditkeep.FieldTargetType: "e.target_type",
+		auditkeep.FieldTargetID:   "e.target_id",
+		auditkeep.FieldTeam:       "e.team",
+		auditkeep.FieldSource:     "e.source",
+		auditkeep.FieldStatus:     "e.status",
+	}[t.Field]
+	if col == "" {
+		return "", auditkeep.FieldErrorf(t.Field, "unknown filter %q", t.Field)
+	}
+	return col + " = ANY(" + q.arg(t.Values) + ")", nil
+}
+
+// successor returns the least string greater than every string with prefix
+// p, and false when there is none (p is all 0xff bytes).
+func successor(p string) (string, bool) {
+	b := []byte(p)
+	for len(b) > 0 && b[len(b)-1] == 0xff {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 {
+		return "", false
+	}
+	b[len(b)-1]++
+	return string(b), true
+}
+
+// lastAddr returns the last address of the prefix p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}

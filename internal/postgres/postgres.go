@@ -1,0 +1,210 @@
+// Package postgres implements auditkeep's store on PostgreSQL, for
+// deployments where several auditkeep nodes share one database.
+//
+// Events live in a table range-partitioned by month of received_at, with the
+// original JSON body kept byte for byte and the filterable fields in indexed
+// columns. Per-tenant sequence numbers come from a counter row in tenants
+// that Append locks until it commits, so seqs have no gaps and grow in commit
+// order however many nodes append at once.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+var _ auditkeep.Store = (*Store)(nil)
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+// Advisory lock class ids; the second key is a hash of the schema name, so
+// stores in different schemas of one database do not wait for each other.
+const (
+	lockMigrate   = 0x61756b01 // "auk" 1
+	lockPartition = 0x61756b02
+)
+
+// Store is the PostgreSQL store. It is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+	now    func() time.Time
+
+	ahead    int           // months of partitions kept ahead of now
+	interval time.Duration // between partition maintenance runs
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithLogger sets the logger of background work (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.logger = l } }
+
+// WithPartitionsAhead sets how many months of partitions beyond the current
+// one the store keeps created (default 2).
+func WithPartitionsAhead(months int) Option { return func(s *Store) { s.ahead = months } }
+
+// WithMaintenanceInterval sets how often the store checks its partitions
+// (default 6h).
+func WithMaintenanceInterval(d time.Duration) Option { return func(s *Store) { s.interval = d } }
+
+// Open connects to the database at url (a postgres:// URL or key=value DSN;
+// unknown URL parameters such as search_path become session settings),
+// migrates the schema, makes sure the event partitions for this month and the
+// next ones exist, and starts their maintenance. Returns EUNAVAILABLE when
+// the database cannot be reached.
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, auditkeep.Errorf(auditkeep.EINVALID, "database url: %v", err)
+	}
+	// Acknowledged means durable, whatever the server's default.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "auditkeep"
+	}
+	s := &Store{logger: slog.Default(), now: time.Now, ahead: 2, interval: 6 * time.Hour}
+	for _, o := range opts {
+		o(s)
+	}
+	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	now := s.now().UTC()
+	if err := s.EnsurePartitions(ctx, now, now.AddDate(0, s.ahead, 0)); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	mctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go s.maintain(mctx)
+	return s, nil
+}
+
+// Close stops background work and closes every connection.
+func (s *Store) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	s.pool.Close()
+	return nil
+}
+
+// Ping returns EUNAVAILABLE when the database cannot be reached.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// migrate applies the embedded migrations that the database lacks, in one
+// transaction under an advisory lock, so that nodes starting at once migrate
+// exactly once.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrationFS, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return dbError(err)
+	}
+	defer tx.Rollback(ctx)
+
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, lockMigrate); err != nil {
+		return dbError(err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return dbError(err)
+	}
+	rows, _ := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return dbError(err)
+	}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migration/")
+		num, _, _ := strings.Cut(base, "_")
+		version, err := strconv.Atoi(num)
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with its number", base)
+		}
+		if slices.Contains(applied, version) {
+			continue
+		}
+		sql, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, string(sql)); err != nil {
+			return fmt.Errorf("migration %s: %w", base, dbError(err))
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, version, base); err != nil {
+			return dbError(err)
+		}
+		s.logger.Info("database migrated", "migration", base)
+	}
+	return dbError(tx.Commit(ctx))
+}
+
+// unavailable wraps a failure to reach the database.
+func unavailable(err error) error { return auditkeep.Unavailable(err) }
+
+// dbError translates a driver error. Errors the server reports about a
+// statement are defects and stay internal, except those that say the server
+// cannot serve now (connection exceptions, shutdown, out of resources, I/O,
+// read-only after a failover, deadlock): those and every failure below SQL
+// (dial, I/O, closed connection, timeout) become EUNAVAILABLE. It returns nil
+// for nil and leaves an *auditkeep.Error as it is.
+func dbError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *auditkeep.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return unavailable(err)
+	}
+	switch {
+	case strings.HasPrefix(pe.Code, "08"), // connection exception
+		strings.HasPrefix(pe.Code, "53"),       // insufficient resources
+		strings.HasPrefix(pe.Code, "57P"),      // admin shutdown, cannot connect now
+		strings.HasPrefix(pe.Code, "58"),       // system error (I/O)
+		pe.Code == "25006",                     // read-only transaction: a standby after failover
+		pe.Code == "40001", pe.Code == "40P01": // serialization failure, deadlock
+		return unavailable(err)
+	}
+	return fmt.Errorf("postgres: %w", err)
+}
