@@ -12,7 +12,11 @@ func (s *Server) routes() http.Handler {
 	route("POST /v1/events", "ingest", s.auth(scopeIngest, s.handleIngest))
 	route("GET /v1/events", "list", s.auth(scopeRead, s.handleList))
 	route("GET /v1/events/{id}", "get", s.auth(scopeRead, s.handleGet))
+	route("GET /v1/events/{id}/diff", "diff", s.auth(scopeRead, s.handleDiff))
 	route("GET /v1/export", "export", s.auth(scopeExport, s.handleExport))
+	route("GET /v1/settings", "settings_get", s.auth(scopeAdmin, s.handleGetSettings))
+	route("PUT /v1/settings", "settings_put", s.auth(scopeAdmin, s.handlePutSettings))
+	route("POST /v1/hash", "hash", s.auth(scopeAdmin, s.handleHash))
 
 	route("POST /v1/tenants", "tenant_create", s.auth(scopeRoot, s.handleCreateTenant))
 	route("PUT /v1/tenants/{tenant}", "tenant_update", s.auth(scopeRoot, s.handleUpdateTenant))

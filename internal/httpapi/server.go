@@ -26,6 +26,7 @@ type Store interface {
 type Server struct {
 	store   Store
 	ingest  *ingest.Service
+	tracker *ingest.Tracker
 	log     *slog.Logger
 	rootKey string // SHA-256 hex of the root key
 	metrics *metrics
@@ -43,13 +44,14 @@ type Server struct {
 // Config holds the server's settings.
 type Config struct {
 	RootKeyHash string // SHA-256 hex of the root key
+	Tracker     *ingest.Tracker
 	Logger      *slog.Logger
 	Registry    *prometheus.Registry // nil: a new one
 }
 
 // New returns a server over store and ingest.
 func New(store Store, svc *ingest.Service, cfg Config) *Server {
-	s := &Server{store: store, ingest: svc, log: cfg.Logger, rootKey: cfg.RootKeyHash, Now: time.Now, Registry: cfg.Registry}
+	s := &Server{store: store, ingest: svc, log: cfg.Logger, rootKey: cfg.RootKeyHash, tracker: cfg.Tracker, Now: time.Now, Registry: cfg.Registry}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -33,6 +33,9 @@ type Committer struct {
 	MaxGroupEvents int
 	// CommitTimeout bounds one store call. Set before Open.
 	CommitTimeout time.Duration
+	// Prepare, when set, runs on each group, in order, just before it is
+	// stored; its error fails the group.
+	Prepare func(ctx context.Context, events []*auditkeep.Event) error
 	// OnCommit, when set, is called after each commit (successful or not)
 	// with the events stored by it, from the committer's goroutine.
 	OnCommit func(stored []*auditkeep.Event, st CommitStats)
@@ -171,6 +174,11 @@ func (c *Committer) append(ctx context.Context, events []*auditkeep.Event) (err 
 	}()
 	for _, e := range events {
 		e.Seq = 0
+	}
+	if c.Prepare != nil {
+		if err := c.Prepare(ctx, events); err != nil {
+			return err
+		}
 	}
 	return c.store.Append(ctx, events)
 }

@@ -1,0 +1,208 @@
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/changes"
+)
+
+// Setting names the tracker keeps per tenant.
+const (
+	SettingRedaction    = "redaction"     // changes.Rules as JSON
+	SettingRedactionKey = "redaction_key" // the tenant's HMAC key, 32 bytes
+)
+
+// TrackerStore is what change tracking reads: settings, and earlier events of
+// a target for diffs against the previous snapshot.
+type TrackerStore interface {
+	GetSetting(ctx context.Context, tenant, name string) ([]byte, error)
+	PutSetting(ctx context.Context, tenant, name string, value []byte) error
+	InitSetting(ctx context.Context, tenant, name string, value []byte) ([]byte, error)
+	ListEvents(ctx context.Context, tenant string, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error)
+}
+
+// Tracker keeps sensitive values out of storage and records what changed: it
+// redacts before, snapshot, metadata and changes with the tenant's rules and
+// key, computes changes from before and snapshot (or from the target's
+// previous snapshot), and writes a description when the sender gave none.
+type Tracker struct {
+	store TrackerStore
+	// TTL bounds how long a tenant's rules are cached; other nodes see a
+	// change of rules within it.
+	TTL time.Duration
+	now func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cachedRedactor
+}
+
+type cachedRedactor struct {
+	r  *changes.Redactor
+	at time.Time
+}
+
+// NewTracker returns a tracker over store.
+func NewTracker(store TrackerStore) *Tracker {
+	return &Tracker{store: store, TTL: 5 * time.Second, now: time.Now, cache: map[string]cachedRedactor{}}
+}
+
+// Redactor returns the tenant's redactor (rules and key), creating the key on
+// first use.
+func (t *Tracker) Redactor(ctx context.Context, tenant string) (*changes.Redactor, error) {
+	t.mu.Lock()
+	c, ok := t.cache[tenant]
+	t.mu.Unlock()
+	if ok && t.now().Sub(c.at) < t.TTL {
+		return c.r, nil
+	}
+	key := make([]byte, changes.KeySize)
+	rand.Read(key)
+	key, err := t.store.InitSetting(ctx, tenant, SettingRedactionKey, key)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := t.Rules(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	r, err := changes.NewRedactor(rules, key)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.cache[tenant] = cachedRedactor{r: r, at: t.now()}
+	t.mu.Unlock()
+	return r, nil
+}
+
+// Rules returns the tenant's redaction rules (the defaults until set).
+func (t *Tracker) Rules(ctx context.Context, tenant string) (changes.Rules, error) {
+	b, err := t.store.GetSetting(ctx, tenant, SettingRedaction)
+	if auditkeep.ErrorCode(err) == auditkeep.ENOTFOUND {
+		return changes.DefaultRules(), nil
+	}
+	if err != nil {
+		return changes.Rules{}, err
+	}
+	var rules changes.Rules
+	if err := json.Unmarshal(b, &rules); err != nil {
+		return changes.Rules{}, err
+	}
+	return rules, nil
+}
+
+// SetRules validates and stores the tenant's redaction rules. They apply to
+// events ingested afterwards; stored events never change. Returns EINVALID
+// naming the bad rule ("redaction.paths[2]").
+func (t *Tracker) SetRules(ctx context.Context, tenant string, rules changes.Rules) error {
+	if err := rules.Validate(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(rules)
+	if err != nil {
+		return err
+	}
+	if err := t.store.PutSetting(ctx, tenant, SettingRedaction, b); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	delete(t.cache, tenant)
+	t.mu.Unlock()
+	return nil
+}
+
+// needsPrevious reports whether e's changes come from its target's previous snapshot.
+func needsPrevious(e *auditkeep.Event) bool {
+	return e.Changes == nil && len(e.Before) == 0 && len(e.Snapshot) > 0 && e.Target != nil
+}
+
+// Step is the request-path part of change tracking (see Tracker). Events
+// whose changes need the target's previous snapshot are finished by Prepare,
+// in commit order.
+func (t *Tracker) Step(ctx context.Context, tenant string, e *auditkeep.Event) error {
+	r, err := t.Redactor(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	if err := r.RedactEvent(e); err != nil {
+		return err
+	}
+	if e.Changes == nil && len(e.Before) > 0 && len(e.Snapshot) > 0 {
+		if e.Changes, err = changes.Diff(e.Before, e.Snapshot); err != nil {
+			return err
+		}
+	}
+	if e.Description == "" && !needsPrevious(e) {
+		e.Description = changes.Describe(e)
+	}
+	return nil
+}
+
+// Prepare runs in the committer just before a group is stored: for events
+// that carry only a snapshot, it diffs against the previous snapshot of the
+// same target — earlier in the group, else the latest stored — and writes
+// their descriptions.
+func (t *Tracker) Prepare(ctx context.Context, events []*auditkeep.Event) error {
+	type targetKey struct{ tenant, typ, id string }
+	var latest map[targetKey]json.RawMessage
+	for _, e := range events {
+		if e.Target == nil || len(e.Snapshot) == 0 {
+			continue
+		}
+		k := targetKey{e.Tenant, e.Target.Type, e.Target.ID}
+		if needsPrevious(e) {
+			prev, ok := latest[k]
+			if !ok {
+				var err error
+				if prev, err = t.previousSnapshot(ctx, e); err != nil {
+					return err
+				}
+			}
+			if len(prev) > 0 {
+				d, err := changes.Diff(prev, e.Snapshot)
+				if err != nil {
+					return err
+				}
+				e.Changes = d
+			}
+			if e.Description == "" {
+				e.Description = changes.Describe(e)
+			}
+		}
+		if latest == nil {
+			latest = map[targetKey]json.RawMessage{}
+		}
+		latest[k] = e.Snapshot
+	}
+	return nil
+}
+
+// previousSnapshot finds the latest stored snapshot of e's target, looking
+// back through at most 500 of its events.
+func (t *Tracker) previousSnapshot(ctx context.Context, e *auditkeep.Event) (json.RawMessage, error) {
+	f := auditkeep.Filter{Limit: 100, Terms: []auditkeep.Term{
+		{Field: auditkeep.FieldTargetType, Values: []string{e.Target.Type}},
+		{Field: auditkeep.FieldTargetID, Values: []string{e.Target.ID}},
+	}}
+	for range 5 {
+		page, next, err := t.store.ListEvents(ctx, e.Tenant, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range page {
+			if len(p.Snapshot) > 0 && p.ID != e.ID {
+				return p.Snapshot, nil
+			}
+		}
+		if next == nil {
+			break
+		}
+		f.Cursor = next
+	}
+	return nil, nil
+}
