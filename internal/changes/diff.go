@@ -32,8 +32,8 @@ const (
 // Numbers are compared by exact decimal value (1 == 1.0 == 1e0); strings
 // after unescaping. An object key given twice counts with its last value.
 //
-// Paths are written as described at joinKey: "settings.cpu", "ports[1]",
-// `labels["app.kubernetes.io/name"]`. Changes are sorted by path, segment by
+// Paths are written as the package documentation describes: "settings.cpu",
+// "ports[1]", `labels["app.kubernetes.io/name"]`. Changes are sorted by path, segment by
 // segment: keys in byte order, indexes numerically. Old and New are the
 // values as compact JSON (key order and number text kept; strings
 // re-escaped); Old is absent for ChangeAdded and New for ChangeRemoved.

@@ -68,6 +68,10 @@ func TestDiff(t *testing.T) {
 		{"root type change", `[1]`, `{"a":1}`, `changed  [1]→{"a":1}`},
 		{"whitespace in values compacted", `{"a":{ "x" : [ 1 , 2 ] }}`, `{"a":"s"}`, `changed a {"x":[1,2]}→"s"`},
 		{"duplicate key keeps last", `{"a":1,"a":2}`, `{"a":2}`, ``},
+		{"duplicate key in a large object", `{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"ka":10,"kb":11,"kc":12,"kd":13,"ke":14,"kf":15,"kg":16,"kh":17,"k3":99,"kg":98}`,
+			`{"k0":0,"k1":1,"k2":2,"k3":99,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"ka":10,"kb":11,"kc":12,"kd":13,"ke":14,"kf":15,"kg":98,"kh":17}`, ``},
+		{"duplicate key in a large object differs", `{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"ka":10,"kb":11,"kc":12,"kd":13,"ke":14,"kf":15,"kg":16,"kh":17,"kg":98}`,
+			`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"ka":10,"kb":11,"kc":12,"kd":13,"ke":14,"kf":15,"kg":16,"kh":17}`, `changed kg 98→16`},
 		{"html kept unescaped", `{"a":"<b>"}`, `{"a":"&"}`, `changed a "<b>"→"&"`},
 	}
 	for _, tt := range tests {

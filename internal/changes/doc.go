@@ -3,6 +3,16 @@
 // generated descriptions (Describe), and redaction of sensitive values by a
 // keyed hash (Rules, Redactor). It is pure computation: no storage, no I/O.
 //
+// A field path names a value inside a JSON document: object keys joined
+// with ".", array indexes in brackets, and keys that are not simple
+// identifiers (a letter or '_', then letters, digits, '_' or '-') as quoted
+// JSON strings in brackets. The root of a document is the empty path "".
+//
+//	settings.cpu
+//	env.LOG_LEVEL
+//	ports[1]
+//	labels["app.kubernetes.io/name"]
+//
 // The ingest pipeline uses it in this order, so that no clear sensitive
 // value reaches the stored changes or description:
 //

@@ -43,74 +43,167 @@ func isAbsent(data []byte) bool {
 // parse parses one JSON document. An object key given twice keeps its first
 // position and its last value, as encoding/json keeps the last value.
 func parse(data []byte) (*value, error) {
-	// json.Valid bounds nesting (10,000 levels), so the recursion below is bounded.
+	// json.Valid bounds nesting (10,000 levels), so the recursion below is
+	// bounded, and lets the parser below trust the syntax.
 	if !json.Valid(data) {
 		return nil, errInvalidJSON
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	return parseValue(dec)
-}
-
-func parseValue(dec *json.Decoder) (*value, error) {
-	tok, err := dec.Token()
+	p := &parser{data: data}
+	v, err := p.value()
 	if err != nil {
 		return nil, err
 	}
-	switch t := tok.(type) {
-	case nil:
-		return &value{kind: kindNull}, nil
-	case bool:
-		return &value{kind: kindBool, b: t}, nil
-	case json.Number:
-		return &value{kind: kindNumber, s: string(t)}, nil
-	case string:
-		return &value{kind: kindString, s: t}, nil
-	case json.Delim:
-		switch t {
-		case '[':
-			v := &value{kind: kindArray}
-			for dec.More() {
-				e, err := parseValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				v.elems = append(v.elems, e)
-			}
-			_, err := dec.Token() // ']'
-			return v, err
-		case '{':
-			v := &value{kind: kindObject}
-			var seen map[string]int
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, errInvalidJSON
-				}
-				e, err := parseValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				if seen == nil {
-					seen = make(map[string]int)
-				}
-				if i, dup := seen[k]; dup {
-					v.elems[i] = e
-					continue
-				}
-				seen[k] = len(v.keys)
-				v.keys = append(v.keys, k)
-				v.elems = append(v.elems, e)
-			}
-			_, err := dec.Token() // '}'
-			return v, err
+	return v, nil
+}
+
+// parser reads a document that json.Valid accepted.
+type parser struct {
+	data []byte
+	i    int
+}
+
+func (p *parser) skipSpace() {
+	for p.i < len(p.data) {
+		switch p.data[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
 		}
 	}
-	return nil, errInvalidJSON
+}
+
+func (p *parser) value() (*value, error) {
+	p.skipSpace()
+	if p.i >= len(p.data) {
+		return nil, errInvalidJSON
+	}
+	switch c := p.data[p.i]; c {
+	case '{':
+		p.i++
+		v := &value{kind: kindObject}
+		var seen map[string]int
+		for {
+			p.skipSpace()
+			if p.data[p.i] == '}' {
+				p.i++
+				return v, nil
+			}
+			if p.data[p.i] == ',' {
+				p.i++
+				p.skipSpace()
+			}
+			k, err := p.string()
+			if err != nil {
+				return nil, err
+			}
+			p.skipSpace()
+			p.i++ // ':'
+			e, err := p.value()
+			if err != nil {
+				return nil, err
+			}
+			// Small objects look keys up by scanning; larger ones by a map.
+			j := -1
+			if seen != nil {
+				if n, dup := seen[k]; dup {
+					j = n
+				}
+			} else {
+				j = slices.Index(v.keys, k)
+				if len(v.keys) == 16 {
+					seen = make(map[string]int, 32)
+					for n, key := range v.keys {
+						seen[key] = n
+					}
+				}
+			}
+			if j >= 0 {
+				v.elems[j] = e
+				continue
+			}
+			if seen != nil {
+				seen[k] = len(v.keys)
+			}
+			v.keys = append(v.keys, k)
+			v.elems = append(v.elems, e)
+		}
+	case '[':
+		p.i++
+		v := &value{kind: kindArray}
+		for {
+			p.skipSpace()
+			if p.data[p.i] == ']' {
+				p.i++
+				return v, nil
+			}
+			if p.data[p.i] == ',' {
+				p.i++
+			}
+			e, err := p.value()
+			if err != nil {
+				return nil, err
+			}
+			v.elems = append(v.elems, e)
+		}
+	case '"':
+		s, err := p.string()
+		if err != nil {
+			return nil, err
+		}
+		return &value{kind: kindString, s: s}, nil
+	case 't':
+		p.i += len("true")
+		return &value{kind: kindBool, b: true}, nil
+	case 'f':
+		p.i += len("false")
+		return &value{kind: kindBool}, nil
+	case 'n':
+		p.i += len("null")
+		return &value{kind: kindNull}, nil
+	default:
+		j := p.i
+		for j < len(p.data) && strings.IndexByte("+-.0123456789eE", p.data[j]) >= 0 {
+			j++
+		}
+		if j == p.i {
+			return nil, errInvalidJSON
+		}
+		v := &value{kind: kindNumber, s: string(p.data[p.i:j])}
+		p.i = j
+		return v, nil
+	}
+}
+
+// string reads a string token; escapes and invalid UTF-8 are decoded as
+// encoding/json does.
+func (p *parser) string() (string, error) {
+	if p.i >= len(p.data) || p.data[p.i] != '"' {
+		return "", errInvalidJSON
+	}
+	start := p.i
+	escaped := false
+	j := p.i + 1
+	for j < len(p.data) && p.data[j] != '"' {
+		if p.data[j] == '\\' {
+			escaped = true
+			j++
+		}
+		j++
+	}
+	if j >= len(p.data) {
+		return "", errInvalidJSON
+	}
+	p.i = j + 1
+	raw := p.data[start+1 : j]
+	if !escaped && utf8.Valid(raw) {
+		return string(raw), nil
+	}
+	var s string
+	if err := json.Unmarshal(p.data[start:j+1], &s); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 // field returns the value of an object's key, or nil.

@@ -7,16 +7,6 @@ import (
 	"strings"
 )
 
-// A field path names a value inside a JSON document: object keys joined with
-// ".", array indexes in brackets, and keys that are not simple identifiers as
-// quoted JSON strings in brackets:
-//
-//	settings.cpu
-//	ports[1]
-//	labels["app.kubernetes.io/name"]
-//
-// The root of the document is the empty path "".
-
 // isIdent reports whether a key can be written bare in a path: a letter or
 // '_' followed by letters, digits, '_' or '-'.
 func isIdent(k string) bool {
@@ -195,8 +185,17 @@ type pattern []segment
 // match reports whether path (keys lowercased) matches the pattern.
 func (p pattern) match(path []segment) bool {
 	// next[j] reports whether p[i+1:] matches path[j:]; cur is row i.
-	next := make([]bool, len(path)+1)
-	cur := make([]bool, len(path)+1)
+	// Fast rejection: a last segment that is not "**" must match the path's last.
+	if n := len(p); n > 0 && !p[n-1].deep && (len(path) == 0 || !segMatch(p[n-1], path[len(path)-1])) {
+		return false
+	}
+	var bufNext, bufCur [32]bool
+	var next, cur []bool
+	if len(path) < len(bufNext) {
+		next, cur = bufNext[:len(path)+1], bufCur[:len(path)+1]
+	} else {
+		next, cur = make([]bool, len(path)+1), make([]bool, len(path)+1)
+	}
 	next[len(path)] = true // empty pattern matches empty path
 	for i := len(p) - 1; i >= 0; i-- {
 		ps := p[i]

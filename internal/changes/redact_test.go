@@ -463,3 +463,48 @@ func ExampleRedactor_RedactEvent() {
 	// Updated service 'api' in project 'Shop': cpu changed from 1 to 2, env.API_KEY changed (value hidden)
 	// false
 }
+
+func FuzzRedactEvent(f *testing.F) {
+	f.Add([]byte(`{"env":{"A":"x"},"users":[{"password":1.50,"name":"n"}],"labels":{"a.b":{"c":[true]}}}`), "env.X")
+	f.Add([]byte(`[{"Token":null}]`), `labels["a"]`)
+	f.Add([]byte(`"s"`), "a[0")
+	f.Fuzz(func(t *testing.T, doc []byte, field string) {
+		r, err := changes.NewRedactor(changes.DefaultRules(), testKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &auditkeep.Event{Snapshot: doc, Changes: []auditkeep.Change{{Field: field, Old: doc}}}
+		if err := r.RedactEvent(e); err != nil {
+			if auditkeep.ErrorCode(err) != auditkeep.EINVALID {
+				t.Fatalf("RedactEvent error %v; want EINVALID", err)
+			}
+			return
+		}
+		if len(doc) > 0 && !json.Valid(e.Snapshot) {
+			t.Fatalf("RedactEvent made invalid JSON %q of %q", e.Snapshot, doc)
+		}
+		first, _ := json.Marshal(e)
+		if err := r.RedactEvent(e); err != nil {
+			t.Fatalf("second RedactEvent: %v", err)
+		}
+		if second, _ := json.Marshal(e); !bytes.Equal(first, second) {
+			t.Fatalf("RedactEvent is not idempotent:\n%s\n%s", first, second)
+		}
+	})
+}
+
+func FuzzRules(f *testing.F) {
+	f.Add("**.password", "users[3].password")
+	f.Add(`labels["a.b"].*`, `labels["a.b"][2]`)
+	f.Add("a[*].**", "a")
+	f.Fuzz(func(t *testing.T, rule, path string) {
+		r, err := changes.NewRedactor(changes.Rules{Paths: []string{rule}}, testKey)
+		if err != nil {
+			if auditkeep.ErrorField(err) != "redaction.paths[0]" {
+				t.Fatalf("NewRedactor(%q) error %v; want one naming redaction.paths[0]", rule, err)
+			}
+			return
+		}
+		r.Matches(path) // must not panic
+	})
+}
