@@ -49,11 +49,7 @@ func parse(data []byte) (*value, error) {
 		return nil, errInvalidJSON
 	}
 	p := &parser{data: data}
-	v, err := p.value()
-	if err != nil {
-		return nil, err
-	}
-	return v, nil
+	return p.value()
 }
 
 // parser reads a document that json.Valid accepted.
@@ -204,16 +200,6 @@ func (p *parser) string() (string, error) {
 		return "", err
 	}
 	return s, nil
-}
-
-// field returns the value of an object's key, or nil.
-func (v *value) field(k string) *value {
-	for i, key := range v.keys {
-		if key == k {
-			return v.elems[i]
-		}
-	}
-	return nil
 }
 
 // index maps an object's keys to their values.
