@@ -161,3 +161,9 @@ func referenceRoot(leaves [][]byte) []byte {
 		return nodeHash(referenceRoot(leaves[:k]), referenceRoot(leaves[k:]))
 	}
 }
+
+// jsonLine encodes e as a bundle event line.
+func jsonLine(e *auditkeep.Event) ([]byte, error) {
+	b, err := json.Marshal(map[string]any{"type": "event", "event": e})
+	return append(b, '\n'), err
+}
