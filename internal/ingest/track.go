@@ -169,6 +169,15 @@ func (t *Tracker) Prepare(ctx context.Context, events []*auditkeep.Event) error 
 					return err
 				}
 				e.Changes = d
+				// The previous snapshot was redacted under the rules of its
+				// day: redact the changes again under today's.
+				r, err := t.Redactor(ctx, e.Tenant)
+				if err != nil {
+					return err
+				}
+				if err := r.RedactEvent(e); err != nil {
+					return err
+				}
 			}
 			if e.Description == "" {
 				e.Description = changes.Describe(e)
