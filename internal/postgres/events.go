@@ -34,16 +34,6 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) (err erro
 	if len(events) == 0 {
 		return nil
 	}
-	var tenants []string
-	for _, e := range events {
-		if !slices.Contains(tenants, e.Tenant) {
-			tenants = append(tenants, e.Tenant)
-		}
-	}
-	// Lock tenants in one order everywhere, so batches that span tenants
-	// cannot deadlock.
-	slices.Sort(tenants)
-
 	defer func() {
 		if err != nil {
 			for _, e := range events {
@@ -53,15 +43,31 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) (err erro
 	}()
 	now := s.now().UTC()
 	for _, e := range events {
-		e.Seq = 0
 		if e.ReceivedAt.IsZero() {
 			e.ReceivedAt = now
 		}
 	}
+	// A transaction whose connection broke before COMMIT was rolled back:
+	// running it again is safe.
+	return s.retry(ctx, idempotent, func() error { return s.append(ctx, events) })
+}
+
+// append is one attempt of Append.
+func (s *Store) append(ctx context.Context, events []*auditkeep.Event) error {
+	var tenants []string
+	for _, e := range events {
+		e.Seq = 0
+		if !slices.Contains(tenants, e.Tenant) {
+			tenants = append(tenants, e.Tenant)
+		}
+	}
+	// Lock tenants in one order everywhere, so batches that span tenants
+	// cannot deadlock.
+	slices.Sort(tenants)
 
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return dbError(err)
+		return err
 	}
 	defer tx.Rollback(ctx)
 
@@ -108,7 +114,7 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) (err erro
 			})
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return dbError(err)
+		return err
 	}
 	for _, t := range tenants {
 		if counters[t] == nil {
@@ -149,12 +155,15 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) (err erro
 		b.Queue(`INSERT INTO deleted_targets (tenant_no, target_type, target_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, d...)
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return dbError(err)
+		return err
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
-		return dbError(err)
+		return err
 	}
-	return dbError(tx.Commit(ctx))
+	if err := tx.Commit(ctx); err != nil {
+		return &commitError{err}
+	}
+	return nil
 }
 
 // eventRow returns e's row of events, in eventColumns order.
@@ -231,15 +240,17 @@ func scanEvent(row pgx.CollectableRow) (*auditkeep.Event, error) {
 // GetEvent returns the tenant's event with id. Returns ENOTFOUND, and
 // EUNAVAILABLE when the database cannot be reached.
 func (s *Store) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Event, error) {
-	rows, _ := s.pool.Query(ctx, selectEvents+`WHERE e.tenant_no = (SELECT no FROM tenants WHERE id = $1) AND e.id = $2`, tenant, id)
-	e, err := pgx.CollectOneRow(rows, scanEvent)
+	var e *auditkeep.Event
+	err := s.retry(ctx, idempotent, func() error {
+		rows, _ := s.pool.Query(ctx, selectEvents+`WHERE e.tenant_no = (SELECT no FROM tenants WHERE id = $1) AND e.id = $2`, tenant, id)
+		var err error
+		e, err = pgx.CollectOneRow(rows, scanEvent)
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "event %q not found", id)
 	}
-	if err != nil {
-		return nil, dbError(err)
-	}
-	return e, nil
+	return e, err
 }
 
 // ListEvents returns one page of the tenant's events matching f, in f's
@@ -305,12 +316,14 @@ func (s *Store) listEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	}
 	args = append(args, limit)
 	q := fmt.Sprintf("%s WHERE %s ORDER BY e.seq %s LIMIT $%d", selectEvents, where, dir, len(args))
-	rows, _ := s.pool.Query(ctx, q, args...)
-	events, err := pgx.CollectRows(rows, scanEvent)
-	if err != nil {
-		return nil, dbError(err)
-	}
-	return events, nil
+	var events []*auditkeep.Event
+	err = s.retry(ctx, idempotent, func() error {
+		rows, _ := s.pool.Query(ctx, q, args...)
+		var err error
+		events, err = pgx.CollectRows(rows, scanEvent)
+		return err
+	})
+	return events, err
 }
 
 // Stats is a tenant's event count and latest seq.
@@ -323,12 +336,14 @@ type Stats struct {
 // for an unknown tenant and EUNAVAILABLE when the database cannot be reached.
 func (s *Store) Stats(ctx context.Context, tenant string) (Stats, error) {
 	var st Stats
-	err := s.pool.QueryRow(ctx, `SELECT t.last_seq, (SELECT count(*) FROM events e WHERE e.tenant_no = t.no)
-		FROM tenants t WHERE t.id = $1`, tenant).Scan(&st.LastSeq, &st.Events)
+	err := s.retry(ctx, idempotent, func() error {
+		return s.pool.QueryRow(ctx, `SELECT t.last_seq, (SELECT count(*) FROM events e WHERE e.tenant_no = t.no)
+			FROM tenants t WHERE t.id = $1`, tenant).Scan(&st.LastSeq, &st.Events)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, auditkeep.Errorf(auditkeep.ENOTFOUND, "tenant %q not found", tenant)
 	}
-	return st, dbError(err)
+	return st, err
 }
 
 // query builds a WHERE clause from bound arguments.

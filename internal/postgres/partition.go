@@ -40,6 +40,13 @@ func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) error 
 	return nil
 }
 
+// tableExists tells whether the current schema has the table $1. It reads
+// pg_class with the statement's snapshot: to_regclass would consult a
+// catalog cache that misses tables committed while this session waited for
+// a lock.
+const tableExists = `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE n.nspname = current_schema() AND c.relname = $1)`
+
 func monthStart(t time.Time) time.Time {
 	t = t.UTC()
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
@@ -52,7 +59,7 @@ func monthStart(t time.Time) time.Time {
 func (s *Store) ensurePartition(ctx context.Context, lo time.Time) error {
 	name := fmt.Sprintf("events_p%04d%02d", lo.Year(), int(lo.Month()))
 	var exists bool
-	err := s.pool.QueryRow(ctx, `SELECT to_regclass(quote_ident(current_schema()) || '.' || $1) IS NOT NULL`, name).Scan(&exists)
+	err := s.pool.QueryRow(ctx, tableExists, name).Scan(&exists)
 	if err != nil || exists {
 		return dbError(err)
 	}
@@ -65,7 +72,8 @@ func (s *Store) ensurePartition(ctx context.Context, lo time.Time) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, lockPartition); err != nil {
 		return dbError(err)
 	}
-	if err := tx.QueryRow(ctx, `SELECT to_regclass(quote_ident(current_schema()) || '.' || $1) IS NOT NULL`, name).Scan(&exists); err != nil || exists {
+	// Another node may have made it while this one waited for the lock.
+	if err := tx.QueryRow(ctx, tableExists, name).Scan(&exists); err != nil || exists {
 		return dbError(err)
 	}
 	hi := lo.AddDate(0, 1, 0)

@@ -13,7 +13,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -78,6 +80,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	}
 	// Acknowledged means durable, whatever the server's default.
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "auditkeep"
 	}
@@ -115,8 +120,9 @@ func (s *Store) Close() error {
 
 // Ping returns EUNAVAILABLE when the database cannot be reached.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return unavailable(err)
+	err := s.retry(ctx, idempotent, func() error { return s.pool.Ping(ctx) })
+	if err != nil {
+		return unavailable(err) // whatever the cause, the store cannot serve
 	}
 	return nil
 }
@@ -140,11 +146,17 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, lockMigrate); err != nil {
 		return dbError(err)
 	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    integer PRIMARY KEY,
-		name       text NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+	var exists bool
+	if err := tx.QueryRow(ctx, tableExists, "schema_migrations").Scan(&exists); err != nil {
 		return dbError(err)
+	}
+	if !exists {
+		if _, err := tx.Exec(ctx, `CREATE TABLE schema_migrations (
+			version    integer PRIMARY KEY,
+			name       text NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return dbError(err)
+		}
 	}
 	rows, _ := tx.Query(ctx, `SELECT version FROM schema_migrations`)
 	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
@@ -176,34 +188,77 @@ func (s *Store) migrate(ctx context.Context) error {
 	return dbError(tx.Commit(ctx))
 }
 
+// Whether an operation may run again after its connection broke.
+const (
+	idempotent = true  // running it twice has the effect of once
+	once       = false // only when nothing reached the server
+)
+
+// retry runs op, and runs it once more when it failed because its connection
+// broke and running it again is safe: when the operation is idempotent or
+// nothing was sent. A connection breaks mostly because the server restarted
+// or the network was cut, which breaks the idle ones too: the pool is reset
+// first, so that the retry dials anew.
+func (s *Store) retry(ctx context.Context, again bool, op func() error) error {
+	err := op()
+	var ce *commitError
+	if err != nil && !errors.As(err, &ce) && brokenConn(err) && ctx.Err() == nil && (again || pgconn.SafeToRetry(err)) {
+		s.logger.Warn("database connection broke; retrying on a new one", "err", err)
+		s.pool.Reset()
+		err = op()
+	}
+	return dbError(err)
+}
+
+// brokenConn reports whether err is the failure of a connection rather than
+// of a statement.
+func brokenConn(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err)
+}
+
+// commitError is a failed COMMIT: whether the transaction committed is
+// unknown, so it is not run again.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "commit: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
 // unavailable wraps a failure to reach the database.
 func unavailable(err error) error { return auditkeep.Unavailable(err) }
 
 // dbError translates a driver error. Errors the server reports about a
 // statement are defects and stay internal, except those that say the server
 // cannot serve now (connection exceptions, shutdown, out of resources, I/O,
-// read-only after a failover, deadlock): those and every failure below SQL
-// (dial, I/O, closed connection, timeout) become EUNAVAILABLE. It returns nil
-// for nil and leaves an *auditkeep.Error as it is.
+// read-only after a failover, deadlock): those, broken connections, failed
+// commits and the ends of contexts become EUNAVAILABLE. It returns nil for
+// nil and leaves an *auditkeep.Error and pgx.ErrNoRows as they are.
 func dbError(err error) error {
-	if err == nil {
-		return nil
-	}
 	var ae *auditkeep.Error
-	if errors.As(err, &ae) {
+	if err == nil || errors.As(err, &ae) || errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		return unavailable(err)
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			strings.HasPrefix(pe.Code, "53"),       // insufficient resources
+			strings.HasPrefix(pe.Code, "57P"),      // admin shutdown, cannot connect now
+			strings.HasPrefix(pe.Code, "58"),       // system error (I/O)
+			pe.Code == "25006",                     // read-only transaction: a standby after failover
+			pe.Code == "40001", pe.Code == "40P01": // serialization failure, deadlock
+			return unavailable(err)
+		}
+		return fmt.Errorf("postgres: %w", err)
 	}
-	switch {
-	case strings.HasPrefix(pe.Code, "08"), // connection exception
-		strings.HasPrefix(pe.Code, "53"),       // insufficient resources
-		strings.HasPrefix(pe.Code, "57P"),      // admin shutdown, cannot connect now
-		strings.HasPrefix(pe.Code, "58"),       // system error (I/O)
-		pe.Code == "25006",                     // read-only transaction: a standby after failover
-		pe.Code == "40001", pe.Code == "40P01": // serialization failure, deadlock
+	var ce *commitError
+	if brokenConn(err) || errors.As(err, &ce) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return unavailable(err)
 	}
 	return fmt.Errorf("postgres: %w", err)

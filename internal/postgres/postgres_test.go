@@ -560,3 +560,177 @@ func TestInitSettingRace(t *testing.T) {
 		t.Errorf("GetSetting = %q; want %q", v, got[0])
 	}
 }
+
+// TestNodesAppendConcurrently runs two stores on one schema, as two nodes
+// would, appending batches with overlapping ids to one tenant at once.
+func TestNodesAppendConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := newSchema(t)
+	nodes := []*postgres.Store{open(t, url, quiet), open(t, url, quiet)}
+	createTenant(t, nodes[0], "acme")
+
+	const writers, batches, batchSize, idSpace = 6, 15, 20, 600
+	type result struct {
+		start, end int64 // positions in the order of calls and returns
+		seqs       []int64
+	}
+	var (
+		mu      sync.Mutex
+		clock   int64
+		results []result
+	)
+	tick := func() int64 { mu.Lock(); defer mu.Unlock(); clock++; return clock }
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			node := nodes[w%len(nodes)]
+			for b := range batches {
+				var batch []*auditkeep.Event
+				for i := range batchSize {
+					// Ids overlap across writers, batches and within a batch.
+					id := fmt.Sprintf("id%03d", (w*7+b*batchSize+i*3)%idSpace)
+					batch = append(batch, event("acme", id, i))
+				}
+				start := tick()
+				if err := node.Append(ctx, batch); err != nil {
+					t.Errorf("Append: %v", err)
+					return
+				}
+				r := result{start: start, end: tick()}
+				for _, e := range batch {
+					if e.Seq != 0 {
+						r.seqs = append(r.seqs, e.Seq)
+					}
+				}
+				mu.Lock()
+				results = append(results, r)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+
+	var stored []*auditkeep.Event
+	err := nodes[1].ScanEvents(ctx, "acme", auditkeep.Filter{Order: auditkeep.OrderAsc}, func(e *auditkeep.Event) error {
+		stored = append(stored, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ScanEvents: %v", err)
+	}
+	seen := map[string]bool{}
+	for i, e := range stored {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("event %d in seq order has seq %d; want %d (no gaps)", i, e.Seq, i+1)
+		}
+		if seen[e.ID] {
+			t.Fatalf("id %s stored twice", e.ID)
+		}
+		seen[e.ID] = true
+	}
+	acked := 0
+	for _, r := range results {
+		acked += len(r.seqs)
+		// A batch's events commit together: their seqs are consecutive.
+		for i := 1; i < len(r.seqs); i++ {
+			if r.seqs[i] != r.seqs[i-1]+1 {
+				t.Errorf("batch seqs %v are not consecutive", r.seqs)
+				break
+			}
+		}
+	}
+	if acked != len(stored) {
+		t.Errorf("Append gave seqs to %d events; %d are stored", acked, len(stored))
+	}
+	// Seq order is commit order: a batch that returned before another was
+	// sent has the lower seqs.
+	for _, a := range results {
+		for _, b := range results {
+			if a.end < b.start && len(a.seqs) > 0 && len(b.seqs) > 0 && a.seqs[len(a.seqs)-1] > b.seqs[0] {
+				t.Errorf("batch with seqs %v committed before batch with seqs %v was sent", a.seqs, b.seqs)
+			}
+		}
+	}
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := newSchema(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			s, err := postgres.Open(ctx, url, postgres.WithPartitionsAhead(1), quiet)
+			if err != nil {
+				t.Errorf("Open: %v", err)
+				return
+			}
+			s.Close()
+		})
+	}
+	wg.Wait()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, _ := conn.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil || !slices.Equal(versions, []int{1}) {
+		t.Errorf("schema_migrations versions = %v, %v; want [1]", versions, err)
+	}
+	var partitions int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass`).Scan(&partitions)
+	if err != nil || partitions != 3 { // default, this month, next month
+		t.Errorf("events has %d partitions, %v; want 3", partitions, err)
+	}
+}
+
+// TestPartitionTakesOverDefault appends an event for a month without a
+// partition, then creates it.
+func TestPartitionTakesOverDefault(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := newSchema(t)
+	s := open(t, url, postgres.WithPartitionsAhead(0), quiet)
+	createTenant(t, s, "acme")
+	future := time.Date(2031, 5, 10, 12, 0, 0, 0, time.UTC)
+	e := event("acme", "future", 0)
+	e.ReceivedAt = future
+	if err := s.Append(ctx, []*auditkeep.Event{e}); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	count := func(table string) int {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatalf("count %s: %v", table, err)
+		}
+		return n
+	}
+	if n := count("events_default"); n != 1 {
+		t.Fatalf("events_default has %d events; want 1", n)
+	}
+	if err := s.EnsurePartitions(ctx, future, future); err != nil {
+		t.Fatalf("EnsurePartitions: %v", err)
+	}
+	if d, p := count("events_default"), count("events_p203105"); d != 0 || p != 1 {
+		t.Errorf("after EnsurePartitions: default has %d events, events_p203105 %d; want 0 and 1", d, p)
+	}
+	e2 := event("acme", "future2", 1)
+	e2.ReceivedAt = future
+	if err := s.Append(ctx, []*auditkeep.Event{e2, event("acme", "future", 2)}); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	if p := count("events_p203105"); p != 2 {
+		t.Errorf("events_p203105 has %d events; want 2 (the repeated id is skipped)", p)
+	}
+	if got, err := s.GetEvent(ctx, "acme", "future"); err != nil || got.Seq != 1 {
+		t.Errorf("GetEvent(future) = %+v, %v; want seq 1", got, err)
+	}
+}

@@ -38,12 +38,15 @@ func (s *Store) CreateTenant(ctx context.Context, t *auditkeep.Tenant) error {
 		t.CreatedAt = s.now().UTC()
 	}
 	at, nsec := splitTime(t.CreatedAt)
-	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (id, retention_days, plan, created_at, created_nsec) VALUES ($1, $2, $3, $4, $5)`,
-		t.ID, t.RetentionDays, t.Plan, at, nsec)
+	err := s.retry(ctx, once, func() error {
+		_, err := s.pool.Exec(ctx, `INSERT INTO tenants (id, retention_days, plan, created_at, created_nsec) VALUES ($1, $2, $3, $4, $5)`,
+			t.ID, t.RetentionDays, t.Plan, at, nsec)
+		return err
+	})
 	if isCode(err, "23505") {
 		return auditkeep.Errorf(auditkeep.ECONFLICT, "tenant %q already exists", t.ID)
 	}
-	return dbError(err)
+	return err
 }
 
 // GetTenant returns the tenant. Returns ENOTFOUND for an unknown tenant and
@@ -51,13 +54,15 @@ func (s *Store) CreateTenant(ctx context.Context, t *auditkeep.Tenant) error {
 func (s *Store) GetTenant(ctx context.Context, id string) (*auditkeep.Tenant, error) {
 	t := &auditkeep.Tenant{}
 	var nsec int16
-	err := s.pool.QueryRow(ctx, `SELECT id, retention_days, plan, created_at, created_nsec FROM tenants WHERE id = $1`, id).
-		Scan(&t.ID, &t.RetentionDays, &t.Plan, &t.CreatedAt, &nsec)
+	err := s.retry(ctx, idempotent, func() error {
+		return s.pool.QueryRow(ctx, `SELECT id, retention_days, plan, created_at, created_nsec FROM tenants WHERE id = $1`, id).
+			Scan(&t.ID, &t.RetentionDays, &t.Plan, &t.CreatedAt, &nsec)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "tenant %q not found", id)
 	}
 	if err != nil {
-		return nil, dbError(err)
+		return nil, err
 	}
 	t.CreatedAt = joinTime(t.CreatedAt, nsec)
 	return t, nil
@@ -66,9 +71,13 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*auditkeep.Tenant, er
 // UpdateTenant stores the tenant's retention and plan. Returns ENOTFOUND for
 // an unknown tenant and EUNAVAILABLE when the database cannot be reached.
 func (s *Store) UpdateTenant(ctx context.Context, t *auditkeep.Tenant) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE tenants SET retention_days = $2, plan = $3 WHERE id = $1`, t.ID, t.RetentionDays, t.Plan)
+	var tag pgconn.CommandTag
+	err := s.retry(ctx, idempotent, func() (err error) {
+		tag, err = s.pool.Exec(ctx, `UPDATE tenants SET retention_days = $2, plan = $3 WHERE id = $1`, t.ID, t.RetentionDays, t.Plan)
+		return err
+	})
 	if err != nil {
-		return dbError(err)
+		return err
 	}
 	if tag.RowsAffected() == 0 {
 		return auditkeep.Errorf(auditkeep.ENOTFOUND, "tenant %q not found", t.ID)
@@ -95,16 +104,19 @@ func (s *Store) CreateKey(ctx context.Context, k *auditkeep.APIKey) error {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (tenant, id, name, scopes, hash, created_at, created_nsec, revoked_at, revoked_nsec)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		k.Tenant, k.ID, k.Name, scopes, k.Hash, at, nsec, revoked, revokedNsec)
+	err := s.retry(ctx, once, func() error {
+		_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (tenant, id, name, scopes, hash, created_at, created_nsec, revoked_at, revoked_nsec)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			k.Tenant, k.ID, k.Name, scopes, k.Hash, at, nsec, revoked, revokedNsec)
+		return err
+	})
 	switch {
 	case isCode(err, "23503"):
 		return auditkeep.Errorf(auditkeep.ENOTFOUND, "tenant %q not found", k.Tenant)
 	case isCode(err, "23505"):
 		return auditkeep.Errorf(auditkeep.ECONFLICT, "key %q already exists", k.ID)
 	}
-	return dbError(err)
+	return err
 }
 
 // KeyByHash returns the key with the SHA-256 hex hash, revoked or not.
@@ -113,14 +125,16 @@ func (s *Store) KeyByHash(ctx context.Context, hash string) (*auditkeep.APIKey, 
 	k := &auditkeep.APIKey{}
 	var nsec, revokedNsec int16
 	var revoked *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT tenant, id, name, scopes, hash, created_at, created_nsec, revoked_at, revoked_nsec
-		FROM api_keys WHERE hash = $1`, hash).
-		Scan(&k.Tenant, &k.ID, &k.Name, &k.Scopes, &k.Hash, &k.CreatedAt, &nsec, &revoked, &revokedNsec)
+	err := s.retry(ctx, idempotent, func() error {
+		return s.pool.QueryRow(ctx, `SELECT tenant, id, name, scopes, hash, created_at, created_nsec, revoked_at, revoked_nsec
+			FROM api_keys WHERE hash = $1`, hash).
+			Scan(&k.Tenant, &k.ID, &k.Name, &k.Scopes, &k.Hash, &k.CreatedAt, &nsec, &revoked, &revokedNsec)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "key not found")
 	}
 	if err != nil {
-		return nil, dbError(err)
+		return nil, err
 	}
 	k.CreatedAt = joinTime(k.CreatedAt, nsec)
 	if revoked != nil {
@@ -135,11 +149,15 @@ func (s *Store) KeyByHash(ctx context.Context, hash string) (*auditkeep.APIKey, 
 // such key and EUNAVAILABLE when the database cannot be reached.
 func (s *Store) RevokeKey(ctx context.Context, tenant, id string, at time.Time) error {
 	t, nsec := splitTime(at)
-	tag, err := s.pool.Exec(ctx, `UPDATE api_keys
-		SET revoked_at = coalesce(revoked_at, $3), revoked_nsec = CASE WHEN revoked_at IS NULL THEN $4 ELSE revoked_nsec END
-		WHERE tenant = $1 AND id = $2`, tenant, id, t, nsec)
+	var tag pgconn.CommandTag
+	err := s.retry(ctx, idempotent, func() (err error) {
+		tag, err = s.pool.Exec(ctx, `UPDATE api_keys
+			SET revoked_at = coalesce(revoked_at, $3), revoked_nsec = CASE WHEN revoked_at IS NULL THEN $4 ELSE revoked_nsec END
+			WHERE tenant = $1 AND id = $2`, tenant, id, t, nsec)
+		return err
+	})
 	if err != nil {
-		return dbError(err)
+		return err
 	}
 	if tag.RowsAffected() == 0 {
 		return auditkeep.Errorf(auditkeep.ENOTFOUND, "key %q not found", id)
@@ -152,12 +170,14 @@ func (s *Store) RevokeKey(ctx context.Context, tenant, id string, at time.Time) 
 // cannot be reached.
 func (s *Store) GetSetting(ctx context.Context, tenant, name string) ([]byte, error) {
 	var v []byte
-	err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE tenant = $1 AND name = $2`, tenant, name).Scan(&v)
+	err := s.retry(ctx, idempotent, func() error {
+		return s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE tenant = $1 AND name = $2`, tenant, name).Scan(&v)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "setting %q not found", name)
 	}
 	if err != nil {
-		return nil, dbError(err)
+		return nil, err
 	}
 	return v, nil
 }
@@ -168,9 +188,11 @@ func (s *Store) PutSetting(ctx context.Context, tenant, name string, value []byt
 	if value == nil {
 		value = []byte{}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO settings (tenant, name, value) VALUES ($1, $2, $3)
-		ON CONFLICT (tenant, name) DO UPDATE SET value = excluded.value`, tenant, name, value)
-	return dbError(err)
+	return s.retry(ctx, idempotent, func() error {
+		_, err := s.pool.Exec(ctx, `INSERT INTO settings (tenant, name, value) VALUES ($1, $2, $3)
+			ON CONFLICT (tenant, name) DO UPDATE SET value = excluded.value`, tenant, name, value)
+		return err
+	})
 }
 
 // InitSetting stores value only if the setting is absent, and returns the
@@ -182,10 +204,14 @@ func (s *Store) InitSetting(ctx context.Context, tenant, name string, value []by
 		value = []byte{}
 	}
 	for {
-		tag, err := s.pool.Exec(ctx, `INSERT INTO settings (tenant, name, value) VALUES ($1, $2, $3)
-			ON CONFLICT (tenant, name) DO NOTHING`, tenant, name, value)
+		var tag pgconn.CommandTag
+		err := s.retry(ctx, idempotent, func() (err error) {
+			tag, err = s.pool.Exec(ctx, `INSERT INTO settings (tenant, name, value) VALUES ($1, $2, $3)
+				ON CONFLICT (tenant, name) DO NOTHING`, tenant, name, value)
+			return err
+		})
 		if err != nil {
-			return nil, dbError(err)
+			return nil, err
 		}
 		if tag.RowsAffected() == 1 {
 			return value, nil
