@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,14 +27,18 @@ func CanonicalJSON(data []byte) ([]byte, error) {
 }
 
 func appendCanonical(dst, data []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := decodeValue(dec)
+	if !json.Valid(data) {
+		// json.Unmarshal words the syntax error.
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, fmt.Errorf("canonical json: %w", err)
+		}
+		return nil, errors.New("canonical json: not one JSON value")
+	}
+	p := parser{data: data}
+	v, err := p.value()
 	if err != nil {
 		return nil, fmt.Errorf("canonical json: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("canonical json: data after the value")
 	}
 	return appendValue(dst, v)
 }
@@ -46,65 +49,135 @@ type member struct {
 	value any
 }
 
-// object is a decoded JSON object whose members keep their input order until
-// they are sorted.
+// object is a decoded JSON object, its members sorted by name.
 type object []member
 
-// decodeValue reads one JSON value as nil, bool, string, json.Number, []any
-// or object.
-func decodeValue(dec *json.Decoder) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch tok := tok.(type) {
-	case json.Delim:
-		switch tok {
-		case '{':
-			var obj object
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				name, ok := k.(string)
-				if !ok {
-					return nil, fmt.Errorf("object member name is %T", k)
-				}
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				obj = append(obj, member{name, v})
-			}
-			if _, err := dec.Token(); err != nil { // '}'
-				return nil, err
-			}
-			slices.SortFunc(obj, func(a, b member) int { return compareUTF16(a.name, b.name) })
-			for i := 1; i < len(obj); i++ {
-				if obj[i].name == obj[i-1].name {
-					return nil, fmt.Errorf("duplicate object member %q", obj[i].name)
-				}
-			}
-			return obj, nil
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := dec.Token(); err != nil { // ']'
-				return nil, err
-			}
-			return arr, nil
+// parser decodes JSON text that json.Valid accepted into nil, bool, string,
+// float64, []any and object values.
+type parser struct {
+	data []byte
+	pos  int
+}
+
+func (p *parser) skipSpace() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
 		}
-		return nil, fmt.Errorf("unexpected %v", tok)
-	default:
-		return tok, nil
 	}
+}
+
+func (p *parser) value() (any, error) {
+	p.skipSpace()
+	if p.pos >= len(p.data) {
+		return nil, io.ErrUnexpectedEOF
+	}
+	switch c := p.data[p.pos]; {
+	case c == '{':
+		p.pos++
+		var obj object
+		for {
+			p.skipSpace()
+			if p.data[p.pos] == '}' {
+				p.pos++
+				break
+			}
+			if p.data[p.pos] == ',' {
+				p.pos++
+				p.skipSpace()
+			}
+			name, err := p.string()
+			if err != nil {
+				return nil, err
+			}
+			p.skipSpace()
+			p.pos++ // ':'
+			v, err := p.value()
+			if err != nil {
+				return nil, err
+			}
+			obj = append(obj, member{name, v})
+		}
+		slices.SortFunc(obj, func(a, b member) int { return compareUTF16(a.name, b.name) })
+		for i := 1; i < len(obj); i++ {
+			if obj[i].name == obj[i-1].name {
+				return nil, fmt.Errorf("duplicate object member %q", obj[i].name)
+			}
+		}
+		return obj, nil
+	case c == '[':
+		p.pos++
+		arr := []any{}
+		for {
+			p.skipSpace()
+			if p.data[p.pos] == ']' {
+				p.pos++
+				break
+			}
+			if p.data[p.pos] == ',' {
+				p.pos++
+			}
+			v, err := p.value()
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		return arr, nil
+	case c == '"':
+		return p.string()
+	case c == 't':
+		p.pos += len("true")
+		return true, nil
+	case c == 'f':
+		p.pos += len("false")
+		return false, nil
+	case c == 'n':
+		p.pos += len("null")
+		return nil, nil
+	default:
+		start := p.pos
+		for p.pos < len(p.data) && strings.IndexByte("+-.eE0123456789", p.data[p.pos]) >= 0 {
+			p.pos++
+		}
+		lit := string(p.data[start:p.pos])
+		f, err := strconv.ParseFloat(lit, 64)
+		if err != nil {
+			return nil, fmt.Errorf("number %s is not an IEEE 754 double", lit)
+		}
+		return f, nil
+	}
+}
+
+// string decodes the string literal at p.pos.
+func (p *parser) string() (string, error) {
+	start := p.pos
+	p.pos++ // '"'
+	plain := true
+	for {
+		c := p.data[p.pos]
+		if c == '"' {
+			break
+		}
+		if c == '\\' {
+			plain = false
+			p.pos++
+		}
+		p.pos++
+	}
+	p.pos++
+	lit := p.data[start:p.pos]
+	if plain && utf8.Valid(lit) {
+		return string(lit[1 : len(lit)-1]), nil
+	}
+	var s string
+	if err := json.Unmarshal(lit, &s); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 func appendValue(dst []byte, v any) ([]byte, error) {
@@ -116,12 +189,8 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 		dst = strconv.AppendBool(dst, v)
 	case string:
 		dst = appendString(dst, v)
-	case json.Number:
-		f, perr := strconv.ParseFloat(string(v), 64)
-		if perr != nil {
-			return nil, fmt.Errorf("number %s is not an IEEE 754 double", v)
-		}
-		dst, err = appendNumber(dst, f)
+	case float64:
+		dst, err = appendNumber(dst, v)
 	case []any:
 		dst = append(dst, '[')
 		for i, e := range v {
@@ -182,39 +251,50 @@ func appendNumber(dst []byte, f float64) ([]byte, error) {
 // case hex), everything else as UTF-8. Invalid UTF-8 becomes U+FFFD.
 func appendString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
+	valid := utf8.ValidString(s)
 	dst = append(dst, '"')
+	start := 0 // s[start:i] is pending, to be copied as it is
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= utf8.RuneSelf {
+			if valid {
+				i++
+				continue
+			}
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
 				dst = utf8.AppendRune(dst, utf8.RuneError)
-			} else {
-				dst = append(dst, s[i:i+size]...)
+				start = i + 1
 			}
 			i += size
 			continue
 		}
-		switch {
-		case c == '"' || c == '\\':
+		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
 			dst = append(dst, '\\', c)
-		case c == '\b':
+		case '\b':
 			dst = append(dst, '\\', 'b')
-		case c == '\t':
+		case '\t':
 			dst = append(dst, '\\', 't')
-		case c == '\n':
+		case '\n':
 			dst = append(dst, '\\', 'n')
-		case c == '\f':
+		case '\f':
 			dst = append(dst, '\\', 'f')
-		case c == '\r':
+		case '\r':
 			dst = append(dst, '\\', 'r')
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		default:
-			dst = append(dst, c)
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		}
 		i++
+		start = i
 	}
+	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
 

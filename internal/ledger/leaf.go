@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
@@ -10,46 +11,6 @@ import (
 
 // HashSize is the size of every hash of the tree (SHA-256).
 const HashSize = 32
-
-// leafEvent is the stored form of an event that its leaf covers. Its JSON
-// names and omission rules are those of auditkeep.Event, frozen here so that
-// the leaf encoding does not change when the event's wire form does.
-type leafEvent struct {
-	Tenant     string `json:"tenant"`
-	Seq        int64  `json:"seq"`
-	ReceivedAt string `json:"received_at"`
-
-	ID          string                 `json:"id"`
-	OccurredAt  string                 `json:"occurred_at"`
-	Action      string                 `json:"action"`
-	Type        string                 `json:"type"`
-	Actor       leafActor              `json:"actor"`
-	Target      *leafTarget            `json:"target,omitempty"`
-	Scope       []auditkeep.ScopeEntry `json:"scope,omitempty"`
-	Team        string                 `json:"team,omitempty"`
-	Source      string                 `json:"source,omitempty"`
-	Context     auditkeep.Context      `json:"context,omitzero"`
-	Status      string                 `json:"status"`
-	Description string                 `json:"description,omitempty"`
-	Changes     []auditkeep.Change     `json:"changes,omitempty"`
-	Before      json.RawMessage        `json:"before,omitempty"`
-	Snapshot    json.RawMessage        `json:"snapshot,omitempty"`
-	Metadata    json.RawMessage        `json:"metadata,omitempty"`
-}
-
-type leafActor struct {
-	Type  string `json:"type"`
-	ID    string `json:"id"`
-	Name  string `json:"name,omitempty"`
-	Email string `json:"email,omitempty"`
-}
-
-// leafTarget is auditkeep.Target without the read-time Deleted flag.
-type leafTarget struct {
-	Type string `json:"type"`
-	ID   string `json:"id"`
-	Name string `json:"name,omitempty"`
-}
 
 // leafTime formats t as the leaf encoding does: RFC 3339 in UTC with as many
 // fractional digits as needed (none for whole seconds), like
@@ -62,38 +23,155 @@ func leafTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // snapshot, metadata, changes[].old/new) is not valid JSON or holds a number
 // outside the range of a double or an object with duplicate member names.
 func LeafData(e *auditkeep.Event) ([]byte, error) {
-	le := leafEvent{
-		Tenant:      e.Tenant,
-		Seq:         e.Seq,
-		ReceivedAt:  leafTime(e.ReceivedAt),
-		ID:          e.ID,
-		OccurredAt:  leafTime(e.OccurredAt),
-		Action:      e.Action,
-		Type:        e.Type,
-		Actor:       leafActor(e.Actor),
-		Scope:       e.Scope,
-		Team:        e.Team,
-		Source:      e.Source,
-		Context:     e.Context,
-		Status:      e.Status,
-		Description: e.Description,
-		Changes:     e.Changes,
-		Before:      e.Before,
-		Snapshot:    e.Snapshot,
-		Metadata:    e.Metadata,
+	b, err := appendLeaf(make([]byte, 0, 1024), e)
+	if err != nil {
+		return nil, &auditkeep.Error{Code: auditkeep.EINVALID, Message: fmt.Sprintf("event %q (seq %d) cannot be encoded", e.ID, e.Seq), Err: err}
 	}
+	return b, nil
+}
+
+// appendLeaf writes the JCS form of e directly: the members of each object
+// in sorted order, empty optional members left out as auditkeep.Event's JSON
+// leaves them out. TestLeafDataIsJCSOfExport holds it equal to
+// CanonicalJSON of the event's JSON.
+func appendLeaf(b []byte, e *auditkeep.Event) ([]byte, error) {
+	var err error
+	b = append(b, `{"action":`...)
+	b = appendString(b, e.Action)
+	b = append(b, `,"actor":{`...)
+	if e.Actor.Email != "" {
+		b = append(b, `"email":`...)
+		b = appendString(b, e.Actor.Email)
+		b = append(b, ',')
+	}
+	b = append(b, `"id":`...)
+	b = appendString(b, e.Actor.ID)
+	if e.Actor.Name != "" {
+		b = append(b, `,"name":`...)
+		b = appendString(b, e.Actor.Name)
+	}
+	b = append(b, `,"type":`...)
+	b = appendString(b, e.Actor.Type)
+	b = append(b, '}')
+	if b, err = appendRaw(b, "before", e.Before); err != nil {
+		return nil, err
+	}
+	if len(e.Changes) > 0 {
+		b = append(b, `,"changes":[`...)
+		for i, c := range e.Changes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"field":`...)
+			b = appendString(b, c.Field)
+			if b, err = appendRaw(b, "new", c.New); err != nil {
+				return nil, fmt.Errorf("changes[%d]: %w", i, err)
+			}
+			if b, err = appendRaw(b, "old", c.Old); err != nil {
+				return nil, fmt.Errorf("changes[%d]: %w", i, err)
+			}
+			if c.Op != "" {
+				b = append(b, `,"op":`...)
+				b = appendString(b, c.Op)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if e.Context != (auditkeep.Context{}) {
+		b = append(b, `,"context":{`...)
+		if e.Context.IP != "" {
+			b = append(b, `"ip":`...)
+			b = appendString(b, e.Context.IP)
+		}
+		if e.Context.UserAgent != "" {
+			if e.Context.IP != "" {
+				b = append(b, ',')
+			}
+			b = append(b, `"user_agent":`...)
+			b = appendString(b, e.Context.UserAgent)
+		}
+		b = append(b, '}')
+	}
+	b = appendOptional(b, "description", e.Description)
+	b = append(b, `,"id":`...)
+	b = appendString(b, e.ID)
+	if b, err = appendRaw(b, "metadata", e.Metadata); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"occurred_at":`...)
+	b = appendString(b, leafTime(e.OccurredAt))
+	b = append(b, `,"received_at":`...)
+	b = appendString(b, leafTime(e.ReceivedAt))
+	if len(e.Scope) > 0 {
+		b = append(b, `,"scope":[`...)
+		for i, s := range e.Scope {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendTypedRef(b, s.Type, s.ID, s.Name)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"seq":`...)
+	if b, err = appendNumber(b, float64(e.Seq)); err != nil {
+		return nil, err
+	}
+	if b, err = appendRaw(b, "snapshot", e.Snapshot); err != nil {
+		return nil, err
+	}
+	b = appendOptional(b, "source", e.Source)
+	b = append(b, `,"status":`...)
+	b = appendString(b, e.Status)
 	if e.Target != nil {
-		le.Target = &leafTarget{Type: e.Target.Type, ID: e.Target.ID, Name: e.Target.Name}
+		b = append(b, `,"target":`...)
+		b = appendTypedRef(b, e.Target.Type, e.Target.ID, e.Target.Name)
 	}
-	b, err := json.Marshal(&le)
+	b = appendOptional(b, "team", e.Team)
+	b = append(b, `,"tenant":`...)
+	b = appendString(b, e.Tenant)
+	b = append(b, `,"type":`...)
+	b = appendString(b, e.Type)
+	return append(b, '}'), nil
+}
+
+// appendOptional appends the member ,"name":"v" unless v is empty.
+func appendOptional(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendString(b, v)
+}
+
+// appendRaw appends the member ,"name":<canonical raw> unless raw is empty.
+func appendRaw(b []byte, name string, raw json.RawMessage) ([]byte, error) {
+	if len(raw) == 0 {
+		return b, nil
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	b, err := appendCanonical(b, raw)
 	if err != nil {
-		return nil, &auditkeep.Error{Code: auditkeep.EINVALID, Message: "event " + e.ID + " cannot be encoded", Err: err}
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	c, err := CanonicalJSON(b)
-	if err != nil {
-		return nil, &auditkeep.Error{Code: auditkeep.EINVALID, Message: "event " + e.ID + " cannot be encoded", Err: err}
+	return b, nil
+}
+
+// appendTypedRef appends {"id":…,"name":…,"type":…}, name left out when empty.
+func appendTypedRef(b []byte, typ, id, name string) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, id)
+	if name != "" {
+		b = append(b, `,"name":`...)
+		b = appendString(b, name)
 	}
-	return c, nil
+	b = append(b, `,"type":`...)
+	b = appendString(b, typ)
+	return append(b, '}')
 }
 
 // LeafHash returns the RFC 6962 leaf hash of e: SHA-256(0x00 || LeafData(e)).

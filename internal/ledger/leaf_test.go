@@ -46,7 +46,19 @@ func TestLeafDataGolden(t *testing.T) {
 func TestLeafDataIsJCSOfExport(t *testing.T) {
 	minimal := &auditkeep.Event{Tenant: "acme", Seq: 1, ReceivedAt: time.Unix(1e9, 0).UTC(), ID: "x", OccurredAt: time.Unix(1e9, 0).UTC(),
 		Action: "user.login", Type: "login", Actor: auditkeep.Actor{Type: "user", ID: "u"}, Status: "success"}
-	for _, e := range []*auditkeep.Event{sampleEvent("acme", 3), minimal} {
+	odd := sampleEvent("acme", 9)
+	odd.Description = "quote \" backslash \\ tab \t nul \x00 del \x7f bad \xff\xfe utf-8 é 😀 \u2028 <script>&"
+	odd.Actor = auditkeep.Actor{Type: "user", ID: "u\x01", Email: "e@x"}
+	odd.Target = &auditkeep.Target{Type: "t", ID: ""}
+	odd.Context = auditkeep.Context{UserAgent: "ua only"}
+	odd.Scope = []auditkeep.ScopeEntry{{Type: "a", ID: "b"}}
+	odd.Changes = []auditkeep.Change{{Field: "f"}, {Field: "g", New: json.RawMessage(`[1, 2.50, {"b":true,"a":false}]`)}}
+	odd.Before, odd.Snapshot, odd.Metadata = json.RawMessage(`null`), json.RawMessage(`"s"`), json.RawMessage(`12e-1`)
+	odd.Team, odd.Source = "", ""
+	ipOnly := sampleEvent("acme", 10)
+	ipOnly.Context = auditkeep.Context{IP: "::1"}
+	ipOnly.Changes, ipOnly.Scope, ipOnly.Target = []auditkeep.Change{}, []auditkeep.ScopeEntry{}, nil
+	for _, e := range []*auditkeep.Event{sampleEvent("acme", 3), minimal, odd, ipOnly} {
 		e.Hash = "00ff"
 		b, err := json.Marshal(e)
 		if err != nil {
