@@ -23,8 +23,8 @@ Events go in batches of 1,000 through POST /v1/events.
 With --tenant, the key is the root key (or the tenant's admin key): the
 tenant is created if it does not exist, and a key with ingest, read and
 export scopes is created for it and printed. Without --tenant, the key is an
-ingest key of the tenant to fill. The same seed gives the same events: sending
-them again stores nothing new.`
+ingest key of the tenant to fill. The same seed gives the same event IDs:
+sending them again stores nothing new.`
 
 // demoBatch is the number of events per request.
 const demoBatch = client.MaxBatch
