@@ -76,6 +76,19 @@ func TestIntegrateBatchesAndResumes(t *testing.T) {
 	if got := in.Stats(); got.Steps != 6 || got.Leaves != 37 || got.Errors != 0 {
 		t.Errorf("Stats() = %+v; want 6 steps, 37 leaves, no error", got)
 	}
+	// Proofs need only the stored nodes, whatever sizes the steps ended at.
+	l := ledger.NewLog(st)
+	for _, m := range []uint64{1, 13, 64, 99, 100, 136} {
+		p, err := l.ConsistencyProof(ctx, "acme", m, 137)
+		if err != nil || ledger.VerifyConsistency(m, 137, p, referenceRoot(leaves[:m]), state.Root) != nil {
+			t.Errorf("ConsistencyProof(%d, 137) = %x, %v; want a proof that verifies", m, p, err)
+		}
+		ts := max(m, 99+m%3)
+		p, err = l.InclusionProof(ctx, "acme", int64(m), ts)
+		if err != nil || ledger.VerifyInclusion(leaves[m-1], int64(m), ts, p, referenceRoot(leaves[:ts])) != nil {
+			t.Errorf("InclusionProof(%d, %d) = %x, %v; want a proof that verifies", m, ts, p, err)
+		}
+	}
 	// Nothing new: nothing stored.
 	if size, err := in.Integrate(ctx, "acme"); err != nil || size != 137 || in.Stats().Steps != 6 {
 		t.Errorf("Integrate() with nothing new = %d, %v, %d steps; want 137, nil, 6", size, err, in.Stats().Steps)
