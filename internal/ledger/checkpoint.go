@@ -46,7 +46,7 @@ func GenerateKey(name string) (signerKey, verifierKey string, err error) {
 }
 
 // NewSigner parses a signer key made by GenerateKey. Returns EINVALID.
-func NewSigner(signerKey string) (note.Signer, error) {
+func NewSigner(signerKey string) (Signer, error) {
 	s, err := note.NewSigner(signerKey)
 	if err != nil {
 		return nil, &auditkeep.Error{Code: auditkeep.EINVALID, Message: "signer key is not valid", Err: err}
@@ -55,7 +55,7 @@ func NewSigner(signerKey string) (note.Signer, error) {
 }
 
 // NewVerifier parses a verifier key made by GenerateKey. Returns EINVALID.
-func NewVerifier(verifierKey string) (note.Verifier, error) {
+func NewVerifier(verifierKey string) (Verifier, error) {
 	v, err := note.NewVerifier(verifierKey)
 	if err != nil {
 		return nil, &auditkeep.Error{Code: auditkeep.EINVALID, Field: "key", Message: "verifier key is not valid (want name+hash+key)", Err: err}
@@ -64,7 +64,7 @@ func NewVerifier(verifierKey string) (note.Verifier, error) {
 }
 
 // SignCheckpoint returns the signed note of the checkpoint (origin, size, root).
-func SignCheckpoint(s note.Signer, origin string, size uint64, root []byte) ([]byte, error) {
+func SignCheckpoint(s Signer, origin string, size uint64, root []byte) ([]byte, error) {
 	body := log.Checkpoint{Origin: origin, Size: size, Hash: root}.Marshal()
 	msg, err := note.Sign(&note.Note{Text: string(body)}, s)
 	if err != nil {
@@ -84,7 +84,7 @@ func VerifyCheckpoint(text []byte, verifierKey string) (*Checkpoint, error) {
 	return verifyCheckpoint(text, v)
 }
 
-func verifyCheckpoint(text []byte, v note.Verifier) (*Checkpoint, error) {
+func verifyCheckpoint(text []byte, v Verifier) (*Checkpoint, error) {
 	n, err := note.Open(text, note.VerifierList(v))
 	if err != nil {
 		return nil, &auditkeep.Error{Code: auditkeep.EINVALID, Message: "checkpoint is not signed by key " + v.Name(), Err: err}

@@ -12,7 +12,6 @@ import (
 	"github.com/auditkeep/auditkeep"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // Default settings of an Integrator.
@@ -23,9 +22,9 @@ const (
 
 // IntegratorConfig configures an Integrator.
 type IntegratorConfig struct {
-	Storage Storage     // required
-	Events  Events      // required
-	Signer  note.Signer // required: signs every new checkpoint
+	Storage Storage // required
+	Events  Events  // required
+	Signer  Signer  // required: signs every new checkpoint
 	// OriginPrefix is prefixed to the tenant to form a checkpoint's origin;
 	// "" means DefaultOriginPrefix.
 	OriginPrefix string
