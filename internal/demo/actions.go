@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 
@@ -159,7 +160,11 @@ func (g *Generator) snapService(p *project, e *environment, s *service) []byte {
 		w.num("internal_port", s.port)
 		w.num("external_port", 443)
 		w.boolean("publicly_accessible", s.kind == "application")
-		w.str("protocol", "HTTP")
+		if s.kind == "database" {
+			w.str("protocol", "TCP")
+		} else {
+			w.str("protocol", "HTTP")
+		}
 		w.close()
 		w.end()
 	}
@@ -427,7 +432,28 @@ func (g *Generator) deployEnvironment() bool {
 
 func (g *Generator) updateService() bool {
 	p, e, s := g.anyService()
-	before := g.snapService(p, e, s)
+	before, after := g.change(func() []byte { return g.snapService(p, e, s) }, func() { g.mutateService(s) })
+	ev := g.event(s.kind+".update", auditkeep.TypeUpdate, &auditkeep.Target{Type: s.kind, ID: s.id, Name: s.name}, serviceScope(p, e, s))
+	ev.Before, ev.Snapshot = before, after
+	ev.Metadata = g.request("PUT", "/api/"+s.kind+"s/"+s.id, 200)
+	g.emit(ev)
+	return true
+}
+
+// change renders an object, mutates it until its rendering differs (an
+// update that changes nothing is not one), and returns both renderings.
+func (g *Generator) change(render func() []byte, mutate func()) (before, after []byte) {
+	before = render()
+	for range 8 {
+		mutate()
+		if after = render(); !bytes.Equal(before, after) {
+			break
+		}
+	}
+	return before, after
+}
+
+func (g *Generator) mutateService(s *service) {
 	for n := 1 + g.r.IntN(2); n > 0; n-- {
 		switch g.r.IntN(7) {
 		case 0:
@@ -459,12 +485,6 @@ func (g *Generator) updateService() bool {
 			}
 		}
 	}
-	ev := g.event(s.kind+".update", auditkeep.TypeUpdate, &auditkeep.Target{Type: s.kind, ID: s.id, Name: s.name}, serviceScope(p, e, s))
-	ev.Before = before
-	ev.Snapshot = g.snapService(p, e, s)
-	ev.Metadata = g.request("PUT", "/api/"+s.kind+"s/"+s.id, 200)
-	g.emit(ev)
-	return true
 }
 
 func (g *Generator) changeVariable() bool {
@@ -556,7 +576,15 @@ func (g *Generator) deleteService() bool {
 
 func (g *Generator) updateEnvironment() bool {
 	p, e := g.anyEnv()
-	before := g.snapEnv(p, e)
+	before, after := g.change(func() []byte { return g.snapEnv(p, e) }, func() { g.mutateEnv(e) })
+	ev := g.event("environment.update", auditkeep.TypeUpdate, &auditkeep.Target{Type: "environment", ID: e.id, Name: e.name}, envScope(p, e))
+	ev.Before, ev.Snapshot = before, after
+	ev.Metadata = g.request("PUT", "/api/environments/"+e.id, 200)
+	g.emit(ev)
+	return true
+}
+
+func (g *Generator) mutateEnv(e *environment) {
 	switch g.r.IntN(4) {
 	case 0:
 		if e.name == "prod" {
@@ -575,12 +603,6 @@ func (g *Generator) updateEnvironment() bool {
 			e.running = !e.running
 		}
 	}
-	ev := g.event("environment.update", auditkeep.TypeUpdate, &auditkeep.Target{Type: "environment", ID: e.id, Name: e.name}, envScope(p, e))
-	ev.Before = before
-	ev.Snapshot = g.snapEnv(p, e)
-	ev.Metadata = g.request("PUT", "/api/environments/"+e.id, 200)
-	g.emit(ev)
-	return true
 }
 
 func (g *Generator) createEnvironment() bool {
@@ -672,15 +694,15 @@ func (g *Generator) deleteProject() bool {
 
 func (g *Generator) updateProject() bool {
 	p := g.anyProject()
-	before := g.snapProject(p)
-	if g.chance(0.5) {
-		p.description = pick(g, projectDescriptions)
-	} else {
-		p.name = pick(g, projectNames)
-	}
+	before, after := g.change(func() []byte { return g.snapProject(p) }, func() {
+		if g.chance(0.5) {
+			p.description = pick(g, projectDescriptions)
+		} else {
+			p.name = pick(g, projectNames)
+		}
+	})
 	ev := g.event("project.update", auditkeep.TypeUpdate, &auditkeep.Target{Type: "project", ID: p.id, Name: p.name}, projectScope(p))
-	ev.Before = before
-	ev.Snapshot = g.snapProject(p)
+	ev.Before, ev.Snapshot = before, after
 	ev.Metadata = g.request("PUT", "/api/projects/"+p.id, 200)
 	g.emit(ev)
 	return true
@@ -767,14 +789,15 @@ func (g *Generator) modelAction() bool {
 	x := g.r.IntN(20)
 	switch {
 	case x < 2: // update the deployment
-		before := g.snapModel(m)
-		if g.chance(0.5) {
-			m.description = pick(g, []string{"", "Production model", "Experimental", "Deprecated: use v2 endpoint"})
-		} else {
-			m.labels = pick(g, []string{"", "team:ml", "owner:data,tier:1", "tier:2"})
-		}
+		before, after := g.change(func() []byte { return g.snapModel(m) }, func() {
+			if g.chance(0.5) {
+				m.description = pick(g, []string{"", "Production model", "Experimental", "Deprecated: use v2 endpoint"})
+			} else {
+				m.labels = pick(g, []string{"", "team:ml", "owner:data,tier:1", "tier:2"})
+			}
+		})
 		ev := g.event("deployment.update", auditkeep.TypeUpdate, &auditkeep.Target{Type: "deployment", ID: m.id, Name: m.name}, modelScope(p, m))
-		ev.Before, ev.Snapshot = before, g.snapModel(m)
+		ev.Before, ev.Snapshot = before, after
 		ev.Metadata = g.request("PATCH", "/api/deployments/"+m.id, 200)
 		g.emit(ev)
 	case x < 3 && len(p.models) > 1: // delete the deployment
@@ -824,19 +847,20 @@ func (g *Generator) modelAction() bool {
 		g.emit(ev)
 	default: // update a version
 		v := pick(g, m.versions)
-		before := g.snapVersion(m, v)
-		switch g.r.IntN(4) {
-		case 0:
-			v.instanceType = pick(g, instanceTypes)
-		case 1:
-			v.maxInst = 1 + g.r.IntN(10)
-		case 2:
-			v.idleSeconds = pick(g, []int{60, 300, 600, 1800, 3600})
-		default:
-			v.retention = pick(g, []string{"none", "metadata", "full"})
-		}
+		before, after := g.change(func() []byte { return g.snapVersion(m, v) }, func() {
+			switch g.r.IntN(4) {
+			case 0:
+				v.instanceType = pick(g, instanceTypes)
+			case 1:
+				v.maxInst = 1 + g.r.IntN(10)
+			case 2:
+				v.idleSeconds = pick(g, []int{60, 300, 600, 1800, 3600})
+			default:
+				v.retention = pick(g, []string{"none", "metadata", "full"})
+			}
+		})
 		ev := g.event("version.update", auditkeep.TypeUpdate, &auditkeep.Target{Type: "version", ID: v.id, Name: v.name}, versionScope(p, m, v))
-		ev.Before, ev.Snapshot = before, g.snapVersion(m, v)
+		ev.Before, ev.Snapshot = before, after
 		ev.Metadata = g.request("PATCH", "/api/versions/"+v.id, 200)
 		g.emit(ev)
 	}
@@ -964,24 +988,25 @@ func (g *Generator) clusterAction() bool {
 	c := pick(g, g.clusters)
 	target := &auditkeep.Target{Type: "cluster", ID: c.id, Name: c.name}
 	scope := []auditkeep.ScopeEntry{{Type: "cluster", ID: c.id, Name: c.name}}
-	before := g.snapCluster(c)
 	if g.chance(0.25) {
 		ev := g.event("cluster.deploy", auditkeep.TypeExecute, target, scope)
-		ev.Snapshot = before
+		ev.Snapshot = g.snapCluster(c)
 		ev.Metadata = g.request("POST", "/api/clusters/"+c.id+"/deploy", 202)
 		g.emit(ev)
 		return true
 	}
-	switch g.r.IntN(3) {
-	case 0:
-		c.maxNodes = max(c.minNodes, c.maxNodes+pick(g, []int{-2, -1, 1, 2, 4}))
-	case 1:
-		c.minNodes = min(c.maxNodes, 1+g.r.IntN(4))
-	default:
-		c.instanceType = pick(g, []string{"t3a.large", "t3a.xlarge", "t3a.2xlarge", "m6i.xlarge", "a2-highgpu-1g", "PRO2-M"})
-	}
+	before, after := g.change(func() []byte { return g.snapCluster(c) }, func() {
+		switch g.r.IntN(3) {
+		case 0:
+			c.maxNodes = max(c.minNodes, c.maxNodes+pick(g, []int{-2, -1, 1, 2, 4}))
+		case 1:
+			c.minNodes = min(c.maxNodes, 1+g.r.IntN(4))
+		default:
+			c.instanceType = pick(g, []string{"t3a.large", "t3a.xlarge", "t3a.2xlarge", "m6i.xlarge", "a2-highgpu-1g", "PRO2-M"})
+		}
+	})
 	ev := g.event("cluster.update", auditkeep.TypeUpdate, target, scope)
-	ev.Before, ev.Snapshot = before, g.snapCluster(c)
+	ev.Before, ev.Snapshot = before, after
 	ev.Metadata = g.request("PUT", "/api/clusters/"+c.id, 200)
 	g.emit(ev)
 	return true

@@ -1,6 +1,7 @@
 package demo_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/netip"
 	"reflect"
@@ -92,6 +93,9 @@ func TestEventsAreValid(t *testing.T) {
 		if e.Type == auditkeep.TypeUpdate && e.Status == auditkeep.StatusSuccess && strings.HasSuffix(e.Action, ".update") &&
 			(e.Before == nil || e.Snapshot == nil) {
 			t.Fatalf("event %d: a successful update without before and snapshot: %s", i, where())
+		}
+		if e.Before != nil && e.Snapshot != nil && bytes.Equal(e.Before, e.Snapshot) {
+			t.Fatalf("event %d: an update that changes nothing: %s", i, where())
 		}
 	}
 }
