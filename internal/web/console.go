@@ -1,0 +1,240 @@
+// Package web serves auditkeep's console: server-rendered pages (html/template)
+// with a little JavaScript, embedded in the binary. Event content is
+// attacker-controlled; it is only ever rendered as escaped text, and the
+// script builds live rows with textContent.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Identity is who a credential is, as the console needs to know it.
+type Identity struct {
+	Tenant  string
+	Name    string   // the key's name; "" for a viewer token
+	Scopes  []string // the key's scopes; none for a viewer token
+	Viewer  bool     // a viewer token: read-only, Locked filters
+	Locked  url.Values
+	Expires time.Time // a viewer token's expiry
+	// Handle is the backend's own record of the credential, passed back to it.
+	Handle any
+}
+
+// HasScope reports whether the identity carries scope.
+func (id *Identity) HasScope(scope string) bool { return slices.Contains(id.Scopes, scope) }
+
+// Page is one page of events, newest first.
+type Page struct {
+	Events []*auditkeep.Event
+	Next   string // cursor of the next page; "" on the last
+}
+
+// Backend is what the console needs of the API server.
+type Backend interface {
+	// Identify returns who cred is: an API key or a viewer token. Returns
+	// EUNAUTHORIZED for unknown, revoked, expired or forged credentials and
+	// EFORBIDDEN for credentials that cannot read events (the root key).
+	Identify(ctx context.Context, cred string) (*Identity, error)
+	// List returns the page of events matching the API filter parameters q
+	// (as GET /v1/events takes them), narrowed to a viewer's locked filters.
+	// Returns EINVALID naming a bad parameter.
+	List(ctx context.Context, id *Identity, q url.Values) (Page, error)
+	// Get returns one event. Returns ENOTFOUND when the tenant has none with
+	// eventID, or when it lies outside a viewer's locked filters.
+	Get(ctx context.Context, id *Identity, eventID string) (*auditkeep.Event, error)
+	// Export answers r with every event matching q in format (csv or
+	// ndjson), as GET /v1/export does; it writes its own errors.
+	Export(w http.ResponseWriter, r *http.Request, id *Identity, format string, q url.Values)
+	// Secret returns a random 32-byte server secret called name, the same on
+	// every node. Returns EUNAVAILABLE when storage fails.
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// Route is one of the console's endpoints.
+type Route struct {
+	Pattern string // a net/http ServeMux pattern
+	Name    string // for metrics
+	Handler http.HandlerFunc
+}
+
+// Console is the web console.
+type Console struct {
+	b    Backend
+	log  *slog.Logger
+	tmpl map[string]*template.Template
+
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	// SessionTTL is how long a sign-in lasts (12 h).
+	SessionTTL time.Duration
+}
+
+// New returns the console over b.
+func New(b Backend, log *slog.Logger) *Console {
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &Console{b: b, log: log, Now: time.Now, SessionTTL: 12 * time.Hour}
+	c.tmpl = map[string]*template.Template{}
+	for _, page := range []string{"events", "event", "signin", "error"} {
+		c.tmpl[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html"))
+	}
+	return c
+}
+
+// Routes returns the console's endpoints.
+func (c *Console) Routes() []Route {
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	return []Route{
+		{"GET /{$}", "events", c.handleEvents},
+		{"GET /events/{id}", "event", c.handleEvent},
+		{"GET /export", "export", c.handleExport},
+		{"GET /signin", "signin_form", c.handleSignInForm},
+		{"POST /signin", "signin", c.handleSignIn},
+		{"POST /signout", "signout", c.handleSignOut},
+		{"GET /static/", "static", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "public, max-age=300")
+			files.ServeHTTP(w, r)
+		}},
+	}
+}
+
+// viewer is the signed-in user of a page: a key's session, or a viewer token
+// given in the URL.
+type viewer struct {
+	id          *Identity
+	sess        *session // nil in viewer-token mode
+	viewerToken string
+}
+
+// identify finds who is asking. It answers the request itself (a redirect to
+// the sign-in page, or an error page) and returns false when nobody is.
+func (c *Console) identify(w http.ResponseWriter, r *http.Request) (*viewer, bool) {
+	if tok := r.URL.Query().Get("viewer_token"); tok != "" {
+		id, err := c.b.Identify(r.Context(), tok)
+		if err == nil && !id.Viewer {
+			err = auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "viewer_token is not a viewer token")
+		}
+		if err != nil {
+			c.fail(w, r, nil, err)
+			return nil, false
+		}
+		return &viewer{id: id, viewerToken: tok}, true
+	}
+	sess, err := c.readSession(r)
+	if err != nil {
+		if auditkeep.ErrorCode(err) == auditkeep.EUNAVAILABLE {
+			c.fail(w, r, nil, err)
+			return nil, false
+		}
+		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return nil, false
+	}
+	id, err := c.b.Identify(r.Context(), sess.Cred)
+	if err != nil {
+		if code := auditkeep.ErrorCode(err); code == auditkeep.EUNAUTHORIZED || code == auditkeep.EFORBIDDEN {
+			c.clearSession(w, r)
+			http.Redirect(w, r, "/signin?expired=1", http.StatusSeeOther)
+			return nil, false
+		}
+		c.fail(w, r, nil, err)
+		return nil, false
+	}
+	return &viewer{id: id, sess: sess}, true
+}
+
+// setHeaders sets the console's security headers: a CSP without inline
+// scripts, and framing allowed only in viewer-token mode.
+func setHeaders(w http.ResponseWriter, embeddable bool) {
+	h := w.Header()
+	ancestors := "'none'"
+	if embeddable {
+		ancestors = "*"
+		h.Del("X-Frame-Options")
+	} else {
+		h.Set("X-Frame-Options", "DENY")
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors "+ancestors)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	h.Set("Cache-Control", "no-store")
+}
+
+// render writes a page.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, data any, embeddable bool) {
+	setHeaders(w, embeddable)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	t := c.tmpl[page]
+	var buf bytesBuffer
+	if err := t.Execute(&buf, data); err != nil {
+		c.log.Error("console: render", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(status)
+	w.Write(buf.b)
+}
+
+type bytesBuffer struct{ b []byte }
+
+func (b *bytesBuffer) Write(p []byte) (int, error) { b.b = append(b.b, p...); return len(p), nil }
+
+// statusOf maps an error code to an HTTP status for console pages.
+func statusOf(err error) int {
+	switch auditkeep.ErrorCode(err) {
+	case auditkeep.EINVALID:
+		return http.StatusBadRequest
+	case auditkeep.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case auditkeep.EFORBIDDEN:
+		return http.StatusForbidden
+	case auditkeep.ENOTFOUND:
+		return http.StatusNotFound
+	case auditkeep.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+type errorPage struct {
+	base
+	Status  int
+	Message string
+}
+
+// fail renders an error page. Internal errors are logged and shown as
+// "internal error".
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *viewer, err error) {
+	status := statusOf(err)
+	if status == http.StatusInternalServerError {
+		c.log.Error("console", "path", r.URL.Path, "err", err)
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	c.render(w, r, status, "error", errorPage{base: c.base(v, "Error"), Status: status, Message: auditkeep.ErrorMessage(err)}, v != nil && v.viewerToken != "")
+}

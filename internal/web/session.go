@@ -1,0 +1,235 @@
+package web
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+// Cookies of the console. The session cookie holds the API key sealed
+// (AES-GCM under a server secret) with the session's CSRF token and expiry;
+// the browser's script can read neither (HttpOnly).
+const (
+	sessionCookie = "auditkeep_session"
+	csrfCookie    = "auditkeep_csrf" // before sign-in: the sign-in form's CSRF token
+	sessionSecret = "console_session_secret"
+)
+
+// session is one signed-in browser.
+type session struct {
+	Cred    string `json:"k"` // the API key
+	CSRF    string `json:"c"` // token every state-changing form carries
+	Expires int64  `json:"e"` // Unix seconds
+}
+
+var errNoSession = errors.New("no session")
+
+func randomToken() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (c *Console) aead(ctx context.Context) (cipher.AEAD, error) {
+	key, err := c.b.Secret(ctx, sessionSecret)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key[:32])
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// seal encrypts a session into a cookie value.
+func (c *Console) seal(ctx context.Context, s session) (string, error) {
+	a, err := c.aead(ctx)
+	if err != nil {
+		return "", err
+	}
+	plain, _ := json.Marshal(s)
+	nonce := make([]byte, a.NonceSize())
+	rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(a.Seal(nonce, nonce, plain, []byte(sessionCookie))), nil
+}
+
+// readSession returns the request's valid session, errNoSession when there
+// is none (absent, forged, expired), or EUNAVAILABLE.
+func (c *Console) readSession(r *http.Request) (*session, error) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || ck.Value == "" {
+		return nil, errNoSession
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil {
+		return nil, errNoSession
+	}
+	a, err := c.aead(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) < a.NonceSize() {
+		return nil, errNoSession
+	}
+	plain, err := a.Open(nil, raw[:a.NonceSize()], raw[a.NonceSize():], []byte(sessionCookie))
+	if err != nil {
+		return nil, errNoSession
+	}
+	var s session
+	if json.Unmarshal(plain, &s) != nil || s.Cred == "" || s.CSRF == "" || c.Now().Unix() >= s.Expires {
+		return nil, errNoSession
+	}
+	return &s, nil
+}
+
+// Credential returns the API key of r's console session, for the API's
+// endpoints that a signed-in browser may call (GET /v1/events, /v1/stream).
+func (c *Console) Credential(r *http.Request) (string, bool) {
+	s, err := c.readSession(r)
+	if err != nil {
+		return "", false
+	}
+	return s.Cred, true
+}
+
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+}
+
+func (c *Console) clearSession(w http.ResponseWriter, r *http.Request) {
+	setCookie(w, r, sessionCookie, "", -1)
+}
+
+// crossSite reports whether a browser sent a form from another site: the
+// second line of CSRF defence, after the token.
+func crossSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return true
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		u, err := url.Parse(o)
+		return err != nil || u.Host != r.Host
+	}
+	return false
+}
+
+func tokensEqual(a, b string) bool {
+	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+type signInPage struct {
+	base
+	Next    string
+	Message string
+}
+
+// safeNext keeps a post-sign-in redirect on this site's console.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/v1/") {
+		return "/"
+	}
+	return next
+}
+
+func (c *Console) signInForm(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	token := ""
+	if ck, err := r.Cookie(csrfCookie); err == nil && len(ck.Value) >= 32 {
+		token = ck.Value
+	} else {
+		token = randomToken()
+		setCookie(w, r, csrfCookie, token, 3600)
+	}
+	b := c.base(nil, "Sign in")
+	b.CSRF = token
+	next := r.FormValue("next")
+	if r.Method == http.MethodGet {
+		next = r.URL.Query().Get("next")
+	}
+	if r.URL.Query().Get("expired") != "" && msg == "" {
+		msg = "Your session ended or the key was revoked. Sign in again."
+	}
+	c.render(w, r, status, "signin", signInPage{base: b, Next: safeNext(next), Message: msg}, false)
+}
+
+func (c *Console) handleSignInForm(w http.ResponseWriter, r *http.Request) {
+	c.signInForm(w, r, http.StatusOK, "")
+}
+
+// handleSignIn checks the pasted key (it needs the read scope) and starts a
+// session. The form's CSRF token must match the csrf cookie.
+func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		c.signInForm(w, r, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	ck, err := r.Cookie(csrfCookie)
+	if err != nil || crossSite(r) || !tokensEqual(ck.Value, r.PostForm.Get("csrf")) {
+		c.signInForm(w, r, http.StatusForbidden, "The form expired; try again.")
+		return
+	}
+	key := strings.TrimSpace(r.PostForm.Get("key"))
+	if key == "" {
+		c.signInForm(w, r, http.StatusBadRequest, "Paste an API key with the read scope.")
+		return
+	}
+	id, err := c.b.Identify(r.Context(), key)
+	switch {
+	case err != nil && (auditkeep.ErrorCode(err) == auditkeep.EUNAUTHORIZED || auditkeep.ErrorCode(err) == auditkeep.EFORBIDDEN):
+		c.signInForm(w, r, http.StatusUnauthorized, "That key is not valid here: "+auditkeep.ErrorMessage(err)+".")
+		return
+	case err != nil:
+		c.fail(w, r, nil, err)
+		return
+	case id.Viewer:
+		c.signInForm(w, r, http.StatusUnauthorized, "A viewer token opens its own link; paste an API key here.")
+		return
+	case !id.HasScope(auditkeep.ScopeRead):
+		c.signInForm(w, r, http.StatusUnauthorized, "That key lacks the read scope.")
+		return
+	}
+	ttl := c.SessionTTL
+	value, err := c.seal(r.Context(), session{Cred: key, CSRF: randomToken(), Expires: c.Now().Add(ttl).Unix()})
+	if err != nil {
+		c.fail(w, r, nil, err)
+		return
+	}
+	setCookie(w, r, sessionCookie, value, int(ttl/time.Second))
+	setCookie(w, r, csrfCookie, "", -1)
+	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+// handleSignOut ends the session; the form carries the session's CSRF token.
+func (c *Console) handleSignOut(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		c.fail(w, r, nil, auditkeep.FieldErrorf("body", "the form could not be read"))
+		return
+	}
+	s, err := c.readSession(r)
+	if err != nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	if crossSite(r) || !tokensEqual(s.CSRF, r.PostForm.Get("csrf")) {
+		c.fail(w, r, nil, auditkeep.Errorf(auditkeep.EFORBIDDEN, "the sign-out form expired; reload the page and try again"))
+		return
+	}
+	c.clearSession(w, r)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}

@@ -1,0 +1,548 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/changes"
+)
+
+var funcs = template.FuncMap{
+	"utc": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"rfc": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
+	"eq2": func(a, b string) bool { return a == b },
+}
+
+// base is what every page shows: who is signed in, and the viewer mode.
+type base struct {
+	Title       string
+	Tenant      string
+	KeyName     string
+	CSRF        string // the session's token for the sign-out form
+	ViewerToken string
+	Viewer      bool
+	Locked      []lockedFilter
+	Expires     time.Time
+}
+
+type lockedFilter struct{ Name, Value string }
+
+func (c *Console) base(v *viewer, title string) base {
+	b := base{Title: title}
+	if v == nil {
+		return b
+	}
+	b.Tenant, b.KeyName, b.Viewer, b.ViewerToken = v.id.Tenant, v.id.Name, v.id.Viewer, v.viewerToken
+	if v.sess != nil {
+		b.CSRF = v.sess.CSRF
+	}
+	b.Expires = v.id.Expires
+	for name, vals := range v.id.Locked {
+		b.Locked = append(b.Locked, lockedFilter{name, strings.Join(vals, ", ")})
+	}
+	sort.Slice(b.Locked, func(i, j int) bool { return b.Locked[i].Name < b.Locked[j].Name })
+	return b
+}
+
+// row is one event in the table.
+type row struct {
+	ID, DetailURL            string
+	OccurredAt               time.Time
+	Actor, ActorType         string
+	ActorURL                 string
+	Action, Type, ActionURL  string
+	HasTarget, TargetDeleted bool
+	TargetType, TargetName   string
+	TargetURL                string
+	Scope                    []crumb
+	Source, SourceURL        string
+	IP, IPURL                string
+	Status                   string
+	Failure                  bool
+	Description              string
+}
+
+type crumb struct{ Type, Name, URL string }
+
+func actorLabel(a auditkeep.Actor) string {
+	switch {
+	case a.Name != "":
+		return a.Name
+	case a.Email != "":
+		return a.Email
+	}
+	return a.ID
+}
+
+func newRow(e *auditkeep.Event, vt string) row {
+	r := row{
+		ID: e.ID, DetailURL: link("/events/"+url.PathEscape(e.ID), url.Values{}, vt), OccurredAt: e.OccurredAt,
+		Actor: actorLabel(e.Actor), ActorType: e.Actor.Type, ActorURL: quick(vt, "actor", e.Actor.ID),
+		Action: e.Action, Type: e.Type, ActionURL: quick(vt, "action", e.Action),
+		Source: e.Source, SourceURL: quick(vt, "source", e.Source),
+		IP: e.Context.IP, IPURL: quick(vt, "ip", e.Context.IP),
+		Status: e.Status, Failure: e.Status == auditkeep.StatusFailure, Description: e.Description,
+	}
+	if t := e.Target; t != nil {
+		r.HasTarget, r.TargetType, r.TargetDeleted = true, t.Type, t.Deleted
+		r.TargetName = t.Name
+		if r.TargetName == "" {
+			r.TargetName = t.ID
+		}
+		r.TargetURL = quick(vt, "target_type", t.Type, "target_id", t.ID)
+	}
+	for i, s := range e.Scope {
+		name := s.Name
+		if name == "" {
+			name = s.ID
+		}
+		r.Scope = append(r.Scope, crumb{Type: s.Type, Name: name, URL: quick(vt, "scope", auditkeep.ScopePath(e.Scope[:i+1]))})
+	}
+	return r
+}
+
+// options feed the pickers: what the tenant's recent events hold.
+type options struct {
+	TargetTypes []string     `json:"target_types"`
+	Sources     []string     `json:"sources"`
+	Teams       []string     `json:"teams"`
+	Scopes      []*scopeNode `json:"scopes"`
+	Targets     []targetOpt  `json:"targets"`
+}
+
+type scopeNode struct {
+	Value    string       `json:"value"` // "type:id"
+	Label    string       `json:"label"`
+	Children []*scopeNode `json:"children,omitempty"`
+}
+
+type targetOpt struct {
+	Type  string `json:"type"`
+	ID    string `json:"id"`
+	Label string `json:"label"`
+	Scope string `json:"scope"`
+}
+
+// optionSample is how many recent events feed the pickers.
+const optionSample = 1000
+
+func buildOptions(events []*auditkeep.Event) options {
+	var o options
+	seen := map[string]bool{}
+	add := func(list *[]string, kind, v string) {
+		if v != "" && !seen[kind+"\x00"+v] {
+			seen[kind+"\x00"+v] = true
+			*list = append(*list, v)
+		}
+	}
+	roots := &scopeNode{}
+	nodes := map[string]*scopeNode{}
+	for _, e := range events {
+		add(&o.Sources, "source", e.Source)
+		add(&o.Teams, "team", e.Team)
+		if t := e.Target; t != nil {
+			add(&o.TargetTypes, "tt", t.Type)
+			if !seen["t\x00"+t.Type+"\x00"+t.ID] {
+				seen["t\x00"+t.Type+"\x00"+t.ID] = true
+				label := t.Name
+				if label == "" {
+					label = t.ID
+				}
+				if t.Deleted {
+					label += " (deleted)"
+				}
+				o.Targets = append(o.Targets, targetOpt{Type: t.Type, ID: t.ID, Label: label, Scope: auditkeep.ScopePath(e.Scope)})
+			}
+		}
+		parent := roots
+		for i := 0; i < len(e.Scope) && i < 3; i++ {
+			path := auditkeep.ScopePath(e.Scope[:i+1])
+			n, ok := nodes[path]
+			if !ok {
+				s := e.Scope[i]
+				label := s.Name
+				if label == "" {
+					label = s.ID
+				}
+				n = &scopeNode{Value: s.Type + ":" + s.ID, Label: label + " (" + s.Type + ")"}
+				nodes[path] = n
+				parent.Children = append(parent.Children, n)
+			}
+			parent = n
+		}
+	}
+	var sortNodes func([]*scopeNode)
+	sortNodes = func(ns []*scopeNode) {
+		sort.Slice(ns, func(i, j int) bool { return ns[i].Label < ns[j].Label })
+		for _, n := range ns {
+			sortNodes(n.Children)
+		}
+	}
+	sortNodes(roots.Children)
+	o.Scopes = roots.Children
+	sort.Strings(o.TargetTypes)
+	sort.Strings(o.Sources)
+	sort.Strings(o.Teams)
+	sort.Slice(o.Targets, func(i, j int) bool { return o.Targets[i].Label < o.Targets[j].Label })
+	return o
+}
+
+type choice struct {
+	Value, Label string
+	Selected     bool
+}
+
+// picker is one select of the form.
+type picker struct {
+	Name, Label string
+	Choices     []choice
+	Locked      bool
+}
+
+func choices(values []string, selected string, labels func(string) string) []choice {
+	var out []choice
+	found := false
+	for _, v := range values {
+		l := v
+		if labels != nil {
+			l = labels(v)
+		}
+		out = append(out, choice{Value: v, Label: l, Selected: v == selected})
+		found = found || v == selected
+	}
+	if selected != "" && !found {
+		out = append([]choice{{Value: selected, Label: selected, Selected: true}}, out...)
+	}
+	return out
+}
+
+type eventsPage struct {
+	base
+	Form          form
+	Error         string
+	Rows          []row
+	MoreURL       string // the next page, by cursor
+	Next          string // its cursor, for the script
+	FirstPage     bool
+	APIQuery      string // the API filter parameters of this view, for the script
+	Since         int64  // the newest seq shown
+	CanExport     bool
+	ExportCSV     string
+	ExportNDJSON  string
+	ExportNote    string
+	Types         []choice
+	Statuses      []choice
+	ActorTypes    []choice
+	Ranges        []choice
+	TargetTypes   picker
+	Targets       picker
+	ScopePickers  []picker
+	Sources       []string
+	Teams         []string
+	OptionsJSON   string
+	LockedNames   map[string]bool
+	ClearURL      string
+	ShownCount    int
+	FilterSummary string
+}
+
+func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
+	v, ok := c.identify(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	f := parseForm(q)
+	p := eventsPage{base: c.base(v, "Audit log"), Form: f, FirstPage: f.Get("cursor") == "", LockedNames: map[string]bool{}}
+	for name := range v.id.Locked {
+		p.LockedNames[name] = true
+	}
+	status := http.StatusOK
+	api, err := f.api(c.Now())
+	var page Page
+	if err == nil {
+		page, err = c.b.List(r.Context(), v.id, api)
+	}
+	if err != nil {
+		if auditkeep.ErrorCode(err) != auditkeep.EINVALID {
+			c.fail(w, r, v, err)
+			return
+		}
+		status = http.StatusBadRequest
+		p.Error = auditkeep.ErrorMessage(err)
+		if field := auditkeep.ErrorField(err); field != "" {
+			p.Error = field + ": " + p.Error
+		}
+	}
+	for _, e := range page.Events {
+		p.Rows = append(p.Rows, newRow(e, v.viewerToken))
+		p.Since = max(p.Since, e.Seq)
+	}
+	p.ShownCount = len(p.Rows)
+	if page.Next != "" {
+		cq := f.consoleQuery()
+		cq.Set("cursor", page.Next)
+		p.MoreURL = link("/", cq, v.viewerToken)
+		p.Next = page.Next
+	}
+	apiNoCursor := url.Values{}
+	for k, vals := range api {
+		if k != "cursor" {
+			apiNoCursor[k] = vals
+		}
+	}
+	p.APIQuery = apiNoCursor.Encode()
+	p.ClearURL = link("/", url.Values{}, v.viewerToken)
+
+	// Export.
+	eq := f.consoleQuery()
+	eq.Del("cursor")
+	switch {
+	case v.id.Viewer:
+		p.ExportNote = "Export is not available in this read-only view."
+	case !v.id.HasScope(auditkeep.ScopeExport):
+		p.ExportNote = "Export needs a key with the export scope; this key lacks it."
+	default:
+		p.CanExport = true
+		eq.Set("format", "csv")
+		p.ExportCSV = link("/export", eq, "")
+		eq.Set("format", "ndjson")
+		p.ExportNDJSON = link("/export", eq, "")
+	}
+
+	// Pickers, from the tenant's recent events.
+	var opts options
+	if sample, err := c.b.List(r.Context(), v.id, url.Values{"limit": {strconv.Itoa(optionSample)}}); err == nil {
+		opts = buildOptions(sample.Events)
+	}
+	p.Sources, p.Teams = opts.Sources, opts.Teams
+	p.Types = choices(auditkeep.Types, f.Get("type"), nil)
+	p.ActorTypes = choices(auditkeep.ActorTypes, f.Get("actor_type"), nil)
+	p.Statuses = choices([]string{auditkeep.StatusSuccess, auditkeep.StatusFailure}, f.Get("status"), nil)
+	p.Ranges = []choice{{"", "Any time", f.Range == ""}, {"24h", "Last 24 hours", f.Range == "24h"},
+		{"7d", "Last 7 days", f.Range == "7d"}, {"30d", "Last 30 days", f.Range == "30d"}, {"custom", "Custom range", f.Range == "custom"}}
+	p.TargetTypes = picker{Name: "target_type", Label: "Target type", Choices: choices(opts.TargetTypes, f.Get("target_type"), nil), Locked: p.LockedNames["target_type"]}
+	var tids []string
+	labelOf := map[string]string{}
+	scope := f.scopePath()
+	for _, t := range opts.Targets {
+		if t.Type == f.Get("target_type") && (scope == "" || t.Scope == scope || strings.HasPrefix(t.Scope, scope+"/")) {
+			tids = append(tids, t.ID)
+			labelOf[t.ID] = t.Label
+		}
+	}
+	p.Targets = picker{Name: "target_id", Label: "Target", Choices: choices(tids, f.Get("target_id"), func(id string) string { return labelOf[id] }), Locked: p.LockedNames["target_id"]}
+	levelNames := []string{"Project", "Environment / deployment", "Service / version"}
+	level := opts.Scopes
+	for i := range 3 {
+		var vals []string
+		lab := map[string]string{}
+		for _, n := range level {
+			vals = append(vals, n.Value)
+			lab[n.Value] = n.Label
+		}
+		pk := picker{Name: "s" + strconv.Itoa(i+1), Label: levelNames[i], Locked: p.LockedNames["scope"],
+			Choices: choices(vals, f.Scope[i], func(v string) string { return lab[v] })}
+		p.ScopePickers = append(p.ScopePickers, pk)
+		var next []*scopeNode
+		for _, n := range level {
+			if n.Value == f.Scope[i] {
+				next = n.Children
+			}
+		}
+		level = next
+	}
+	if b, err := json.Marshal(opts); err == nil {
+		p.OptionsJSON = string(b)
+	}
+	c.render(w, r, status, "events", p, v.viewerToken != "")
+}
+
+// field is one line of the details list.
+type field struct {
+	Label, Value, URL string
+	Mono              bool
+}
+
+type changeRow struct {
+	Field, Op, Old, New string
+	OldHidden           bool
+	NewHidden           bool
+}
+
+type eventPage struct {
+	base
+	Row         row
+	Fields      []field
+	Changes     []changeRow
+	Snapshot    string
+	Before      string
+	Metadata    string
+	Prev        *row
+	Compare     []changeRow
+	CompareNote string
+	BackURL     string
+}
+
+// hiddenPrefix marks a value replaced by a keyed hash: it changed, and stays secret.
+const hiddenPrefix = "hmac-sha256:"
+
+func changeRows(cs []auditkeep.Change) []changeRow {
+	var out []changeRow
+	for _, ch := range cs {
+		cr := changeRow{Field: ch.Field, Op: ch.Op}
+		cr.Old, cr.OldHidden = showValue(ch.Old)
+		cr.New, cr.NewHidden = showValue(ch.New)
+		out = append(out, cr)
+	}
+	return out
+}
+
+// showValue renders a change's JSON value: strings without quotes, hashes
+// as hidden.
+func showValue(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if strings.HasPrefix(s, hiddenPrefix) {
+			return "hidden", true
+		}
+		return s, false
+	}
+	return string(raw), false
+}
+
+func prettyJSON(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return buf.String()
+}
+
+func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request) {
+	v, ok := c.identify(w, r)
+	if !ok {
+		return
+	}
+	e, err := c.b.Get(r.Context(), v.id, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	vt := v.viewerToken
+	p := eventPage{base: c.base(v, e.Action), Row: newRow(e, vt), BackURL: link("/", url.Values{}, vt)}
+	add := func(label, value, url string, mono bool) {
+		if value != "" {
+			p.Fields = append(p.Fields, field{label, value, url, mono})
+		}
+	}
+	add("Event ID", e.ID, "", true)
+	add("Seq", strconv.FormatInt(e.Seq, 10), "", true)
+	add("Occurred at", e.OccurredAt.UTC().Format(time.RFC3339Nano), "", true)
+	add("Received at", e.ReceivedAt.UTC().Format(time.RFC3339Nano), "", true)
+	add("Action", e.Action, quick(vt, "action", e.Action), true)
+	add("Type", e.Type, quick(vt, "type", e.Type), false)
+	add("Status", e.Status, quick(vt, "status", e.Status), false)
+	add("Actor", actorLabel(e.Actor), quick(vt, "actor", e.Actor.ID), false)
+	add("Actor type", e.Actor.Type, quick(vt, "actor_type", e.Actor.Type), false)
+	add("Actor ID", e.Actor.ID, quick(vt, "actor", e.Actor.ID), true)
+	add("Actor email", e.Actor.Email, "", false)
+	if t := e.Target; t != nil {
+		add("Target type", t.Type, quick(vt, "target_type", t.Type), false)
+		add("Target ID", t.ID, quick(vt, "target_type", t.Type, "target_id", t.ID), true)
+		name := t.Name
+		if t.Deleted {
+			name = strings.TrimSpace(name + " (deleted)")
+		}
+		add("Target name", name, "", false)
+	}
+	for i, s := range e.Scope {
+		label := s.Name
+		if label == "" {
+			label = s.ID
+		}
+		add("Scope: "+s.Type, label+" ("+s.ID+")", quick(vt, "scope", auditkeep.ScopePath(e.Scope[:i+1])), false)
+	}
+	add("Team", e.Team, quick(vt, "team", e.Team), false)
+	add("Source", e.Source, quick(vt, "source", e.Source), false)
+	add("IP address", e.Context.IP, quick(vt, "ip", e.Context.IP), true)
+	add("User agent", e.Context.UserAgent, "", false)
+	add("Description", e.Description, "", false)
+	add("Tenant", e.Tenant, "", true)
+	add("Leaf hash", e.Hash, "", true)
+	p.Changes = changeRows(e.Changes)
+	p.Snapshot, p.Before, p.Metadata = prettyJSON(e.Snapshot), prettyJSON(e.Before), prettyJSON(e.Metadata)
+
+	// The previous event of the same target, and how its snapshot differs.
+	if t := e.Target; t != nil && t.ID != "" {
+		q := url.Values{"target_type": {t.Type}, "target_id": {t.ID}, "limit": {"1"},
+			"cursor": {auditkeep.Cursor{Seq: e.Seq, Order: auditkeep.OrderDesc}.Encode()}}
+		prev, err := c.b.List(r.Context(), v.id, q)
+		switch {
+		case err != nil:
+			p.CompareNote = "The previous event could not be read: " + auditkeep.ErrorMessage(err)
+		case len(prev.Events) == 0:
+			p.CompareNote = "This is the first event of this target."
+		default:
+			pr := newRow(prev.Events[0], vt)
+			p.Prev = &pr
+			cs, err := changes.Compare(prev.Events[0].Snapshot, e.Snapshot)
+			switch {
+			case err != nil:
+				p.CompareNote = "The snapshots cannot be compared: " + auditkeep.ErrorMessage(err)
+			case len(prev.Events[0].Snapshot) == 0 && len(e.Snapshot) == 0:
+				p.CompareNote = "Neither event holds a snapshot."
+			case len(cs) == 0:
+				p.CompareNote = "The snapshots are identical."
+			default:
+				p.Compare = changeRows(cs)
+			}
+		}
+	}
+	c.render(w, r, http.StatusOK, "event", p, vt != "")
+}
+
+// handleExport streams the export of the current filters, authorised by the
+// session's key (which needs the export scope).
+func (c *Console) handleExport(w http.ResponseWriter, r *http.Request) {
+	v, ok := c.identify(w, r)
+	if !ok {
+		return
+	}
+	if v.id.Viewer {
+		c.fail(w, r, v, auditkeep.Errorf(auditkeep.EFORBIDDEN, "export is not available with a viewer token"))
+		return
+	}
+	if !v.id.HasScope(auditkeep.ScopeExport) {
+		c.fail(w, r, v, auditkeep.Errorf(auditkeep.EFORBIDDEN, "export needs a key with the export scope; sign in with one"))
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if !slices.Contains([]string{"csv", "ndjson"}, format) {
+		c.fail(w, r, v, auditkeep.FieldErrorf("format", "format must be csv or ndjson"))
+		return
+	}
+	f := parseForm(r.URL.Query())
+	f.Values.Del("cursor")
+	api, err := f.api(c.Now())
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	c.b.Export(w, r, v.id, format, api)
+}

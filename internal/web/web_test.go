@@ -1,0 +1,344 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/web"
+)
+
+// fakeBackend serves fixed events to one key and one viewer token.
+type fakeBackend struct {
+	events  []*auditkeep.Event
+	queries []url.Values
+}
+
+const (
+	goodKey   = "ak_good"
+	exportKey = "ak_export"
+	viewerTok = "vt_good"
+)
+
+func (b *fakeBackend) Identify(ctx context.Context, cred string) (*web.Identity, error) {
+	switch cred {
+	case goodKey:
+		return &web.Identity{Tenant: "acme", Name: "laptop", Scopes: []string{"read"}}, nil
+	case exportKey:
+		return &web.Identity{Tenant: "acme", Name: "ops", Scopes: []string{"read", "export"}}, nil
+	case viewerTok:
+		return &web.Identity{Tenant: "acme", Viewer: true, Locked: url.Values{"target_id": {"env_7"}}, Expires: time.Now().Add(time.Hour)}, nil
+	}
+	return nil, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "unknown API key")
+}
+
+func (b *fakeBackend) List(ctx context.Context, id *web.Identity, q url.Values) (web.Page, error) {
+	b.queries = append(b.queries, q)
+	if q.Get("type") == "mutate" {
+		return web.Page{}, auditkeep.FieldErrorf("type", "type %q is not valid", "mutate")
+	}
+	if q.Has("cursor") && q.Get("limit") == "1" {
+		return web.Page{}, nil // no previous event
+	}
+	return web.Page{Events: b.events, Next: "next-cursor"}, nil
+}
+
+func (b *fakeBackend) Get(ctx context.Context, id *web.Identity, eventID string) (*auditkeep.Event, error) {
+	for _, e := range b.events {
+		if e.ID == eventID {
+			return e, nil
+		}
+	}
+	return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "event not found")
+}
+
+func (b *fakeBackend) Export(w http.ResponseWriter, r *http.Request, id *web.Identity, format string, q url.Values) {
+	io.WriteString(w, format+" "+q.Encode())
+}
+
+func (b *fakeBackend) Secret(ctx context.Context, name string) ([]byte, error) {
+	return []byte(strings.Repeat("s", 32)), nil
+}
+
+// hostile is an event whose every text field attacks the page.
+func hostile(id string) *auditkeep.Event {
+	x := `<script>window.__pwned=1</script><img src=x onerror="document.title='pwned'">`
+	return &auditkeep.Event{
+		Tenant: "acme", Seq: 7, ID: id, OccurredAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC),
+		Action: "env.update", Type: "update", Status: "failure",
+		Actor:  auditkeep.Actor{Type: "user", ID: "javascript:alert(1)", Name: x, Email: `"><svg onload=alert(1)>`},
+		Target: &auditkeep.Target{Type: "environment", ID: "env_7", Name: x, Deleted: true},
+		Scope:  []auditkeep.ScopeEntry{{Type: "project", ID: "prj_1", Name: x}},
+		Team:   x, Source: "javascript:alert(1)", Context: auditkeep.Context{IP: "203.0.113.7", UserAgent: x},
+		Description: x,
+		Changes: []auditkeep.Change{{Field: "env.SECRET", Op: "changed", Old: json.RawMessage(`"hmac-sha256:aa"`), New: json.RawMessage(`"hmac-sha256:bb"`)},
+			{Field: x, Op: "changed", Old: json.RawMessage(`"` + strings.ReplaceAll(x, `"`, `\"`) + `"`), New: json.RawMessage(`1`)}},
+		Snapshot: json.RawMessage(`{"name":"</pre><script>window.__pwned=1</script>"}`),
+	}
+}
+
+func newConsole(t *testing.T, b *fakeBackend) *httptest.Server {
+	t.Helper()
+	c := web.New(b, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	mux := http.NewServeMux()
+	for _, r := range c.Routes() {
+		mux.Handle(r.Pattern, r.Handler)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// client returns a browser-like client signed in with key.
+func client(t *testing.T, srv *httptest.Server, key string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if key == "" {
+		return c
+	}
+	res, err := c.Get(srv.URL + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, res)
+	csrf := formValue(t, body, "csrf")
+	res, err = c.PostForm(srv.URL+"/signin", url.Values{"csrf": {csrf}, "key": {key}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", res.StatusCode)
+	}
+	return c
+}
+
+func readAll(t *testing.T, res *http.Response) string {
+	t.Helper()
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func formValue(t *testing.T, body, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="` + name + `" value="([^"]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no %s field in %s", name, body)
+	}
+	return m[1]
+}
+
+func TestHostileContentIsText(t *testing.T) {
+	b := &fakeBackend{events: []*auditkeep.Event{hostile("e1")}}
+	srv := newConsole(t, b)
+	c := client(t, srv, goodKey)
+	for _, path := range []string{"/", "/events/e1", "/?viewer_token=" + viewerTok, "/events/e1?viewer_token=" + viewerTok} {
+		res, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, res)
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s = %d", path, res.StatusCode)
+		}
+		for _, bad := range []string{"<script>window", "<img src=x", "<svg", `href="javascript:`, "</pre><script>"} {
+			if strings.Contains(body, bad) {
+				t.Errorf("GET %s: page holds %q unescaped", path, bad)
+			}
+		}
+		if !strings.Contains(body, "&lt;script&gt;window.__pwned=1&lt;/script&gt;") {
+			t.Errorf("GET %s: the payload is not shown as escaped text", path)
+		}
+		// Every link is internal.
+		for _, m := range regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(body, -1) {
+			if m[1] != "#main" && (!strings.HasPrefix(m[1], "/") || strings.HasPrefix(m[1], "//")) {
+				t.Errorf("GET %s: link %q leaves the console", path, m[1])
+			}
+		}
+		csp := res.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("GET %s: CSP %q lacks %q", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("GET %s: CSP %q allows inline code", path, csp)
+		}
+		viewer := strings.Contains(path, "viewer_token")
+		if got := strings.Contains(csp, "frame-ancestors 'none'"); got == viewer {
+			t.Errorf("GET %s: CSP %q; framing should be allowed only in viewer mode", path, csp)
+		}
+		if viewer == (res.Header.Get("X-Frame-Options") == "DENY") {
+			t.Errorf("GET %s: X-Frame-Options %q", path, res.Header.Get("X-Frame-Options"))
+		}
+	}
+	res, _ := c.Get(srv.URL + "/events/e1")
+	body := readAll(t, res)
+	if strings.Contains(body, "hmac-sha256:") || !strings.Contains(body, ">hidden<") {
+		t.Errorf("redacted change values are not shown as hidden")
+	}
+	if !strings.Contains(body, "deleted") {
+		t.Errorf("the deleted target is not marked")
+	}
+}
+
+func TestFilterParameters(t *testing.T) {
+	b := &fakeBackend{}
+	srv := newConsole(t, b)
+	c := client(t, srv, goodKey)
+	tests := []struct {
+		query string
+		want  url.Values // parameters the API gets (from checked separately)
+	}{
+		{"target_id=env_7", url.Values{"target_id": {"env_7"}}},
+		{"s1=project:prj_1&s2=environment:env_7&type=update&q=actor:alice", url.Values{"scope": {"project:prj_1/environment:env_7"}, "type": {"update"}, "q": {"actor:alice"}}},
+		{"scope=project:prj_1/environment:env_7", url.Values{"scope": {"project:prj_1/environment:env_7"}}},
+		{"status=&ip=10.0.0.0/8&team=+platform+", url.Values{"ip": {"10.0.0.0/8"}, "team": {"platform"}}},
+		{"range=custom&from=2026-11-01T10:00&to=2026-11-02", url.Values{"from": {"2026-11-01T10:00:00Z"}, "to": {"2026-11-02"}}},
+		{"cursor=abc", url.Values{"cursor": {"abc"}}},
+	}
+	for _, tt := range tests {
+		b.queries = nil
+		res, err := c.Get(srv.URL + "/?" + tt.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, res)
+		if len(b.queries) == 0 {
+			t.Fatalf("GET /?%s made no query", tt.query)
+		}
+		if got := b.queries[0]; got.Encode() != tt.want.Encode() {
+			t.Errorf("GET /?%s queried %q; want %q", tt.query, got.Encode(), tt.want.Encode())
+		}
+	}
+	b.queries = nil
+	res, _ := c.Get(srv.URL + "/?range=24h")
+	readAll(t, res)
+	from, err := time.Parse(time.RFC3339, b.queries[0].Get("from"))
+	if d := time.Since(from); err != nil || d < 23*time.Hour || d > 25*time.Hour {
+		t.Errorf("range=24h queried from=%q; want about 24 hours ago", b.queries[0].Get("from"))
+	}
+	res, _ = c.Get(srv.URL + "/?type=mutate")
+	if body := readAll(t, res); res.StatusCode != 400 || !strings.Contains(body, "type") {
+		t.Errorf("bad filter: %d; want 400 naming the field", res.StatusCode)
+	}
+	res, _ = c.Get(srv.URL + "/?range=custom&from=yesterday")
+	if readAll(t, res); res.StatusCode != 400 {
+		t.Errorf("bad custom time: %d; want 400", res.StatusCode)
+	}
+}
+
+func TestSessionAndCSRF(t *testing.T) {
+	b := &fakeBackend{}
+	srv := newConsole(t, b)
+	anon := client(t, srv, "")
+	res, _ := anon.Get(srv.URL + "/?target_id=env_7")
+	readAll(t, res)
+	if loc := res.Header.Get("Location"); res.StatusCode != 303 || !strings.HasPrefix(loc, "/signin?next=") {
+		t.Errorf("signed out GET / = %d %q; want a redirect to sign in", res.StatusCode, loc)
+	}
+	// No CSRF token, or a wrong one: refused.
+	for _, form := range []url.Values{{"key": {goodKey}}, {"key": {goodKey}, "csrf": {"forged"}}} {
+		res, _ = anon.PostForm(srv.URL+"/signin", form)
+		readAll(t, res)
+		if res.StatusCode != 403 {
+			t.Errorf("sign in with %v = %d; want 403", form, res.StatusCode)
+		}
+	}
+	res, _ = anon.Get(srv.URL + "/signin")
+	csrf := formValue(t, readAll(t, res), "csrf")
+	res, _ = anon.PostForm(srv.URL+"/signin", url.Values{"csrf": {csrf}, "key": {"ak_wrong"}})
+	if body := readAll(t, res); res.StatusCode != 401 || !strings.Contains(body, "not valid") {
+		t.Errorf("sign in with a wrong key = %d; want 401", res.StatusCode)
+	}
+	// A cross-site form is refused even with the token.
+	req, _ := http.NewRequest("POST", srv.URL+"/signin", strings.NewReader(url.Values{"csrf": {csrf}, "key": {goodKey}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	res, _ = anon.Do(req)
+	if readAll(t, res); res.StatusCode != 403 {
+		t.Errorf("cross-site sign in = %d; want 403", res.StatusCode)
+	}
+	res, _ = anon.PostForm(srv.URL+"/signin", url.Values{"csrf": {csrf}, "key": {goodKey}, "next": {"//evil.example/"}})
+	readAll(t, res)
+	if res.StatusCode != 303 || res.Header.Get("Location") != "/" {
+		t.Fatalf("sign in = %d to %q; want 303 to /", res.StatusCode, res.Header.Get("Location"))
+	}
+	var sess *http.Cookie
+	for _, ck := range res.Cookies() {
+		if ck.Name == "auditkeep_session" {
+			sess = ck
+		}
+	}
+	if sess == nil || !sess.HttpOnly || sess.SameSite != http.SameSiteStrictMode || strings.Contains(sess.Value, goodKey) {
+		t.Fatalf("session cookie %+v; want HttpOnly, SameSite=Strict, the key sealed", sess)
+	}
+	res, _ = anon.Get(srv.URL + "/")
+	body := readAll(t, res)
+	if res.StatusCode != 200 || !strings.Contains(body, "laptop") {
+		t.Fatalf("signed in GET / = %d", res.StatusCode)
+	}
+	// A tampered cookie is no session.
+	bad := &http.Client{CheckRedirect: anon.CheckRedirect}
+	req, _ = http.NewRequest("GET", srv.URL+"/", nil)
+	req.AddCookie(&http.Cookie{Name: "auditkeep_session", Value: sess.Value[:len(sess.Value)-3] + "AAA"})
+	res, _ = bad.Do(req)
+	if readAll(t, res); res.StatusCode != 303 {
+		t.Errorf("tampered session cookie: %d; want a redirect to sign in", res.StatusCode)
+	}
+	// Sign out needs the session's token.
+	res, _ = anon.PostForm(srv.URL+"/signout", url.Values{"csrf": {csrf}})
+	if readAll(t, res); res.StatusCode != 403 {
+		t.Errorf("sign out with the wrong token = %d; want 403", res.StatusCode)
+	}
+	res, _ = anon.PostForm(srv.URL+"/signout", url.Values{"csrf": {formValue(t, body, "csrf")}})
+	readAll(t, res)
+	if res.StatusCode != 303 {
+		t.Errorf("sign out = %d; want 303", res.StatusCode)
+	}
+	res, _ = anon.Get(srv.URL + "/")
+	if readAll(t, res); res.StatusCode != 303 {
+		t.Errorf("after sign out GET / = %d; want a redirect to sign in", res.StatusCode)
+	}
+}
+
+func TestExport(t *testing.T) {
+	b := &fakeBackend{}
+	srv := newConsole(t, b)
+	reader := client(t, srv, goodKey)
+	res, _ := reader.Get(srv.URL + "/")
+	if body := readAll(t, res); !strings.Contains(body, "lacks") || strings.Contains(body, `id="export-csv"`) {
+		t.Errorf("a key without the export scope gets an export link or no explanation")
+	}
+	res, _ = reader.Get(srv.URL + "/export?format=csv")
+	if readAll(t, res); res.StatusCode != 403 {
+		t.Errorf("export without the scope = %d; want 403", res.StatusCode)
+	}
+	exporter := client(t, srv, exportKey)
+	res, _ = exporter.Get(srv.URL + "/?target_id=env_7&s1=project:prj_1")
+	body := readAll(t, res)
+	m := regexp.MustCompile(`id="export-csv" href="([^"]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no export link")
+	}
+	href := strings.ReplaceAll(m[1], "&amp;", "&")
+	res, _ = exporter.Get(srv.URL + href)
+	if got := readAll(t, res); got != "csv scope=project%3Aprj_1&target_id=env_7" {
+		t.Errorf("export of the view = %q; want csv of exactly its filters", got)
+	}
+}
