@@ -25,12 +25,16 @@ const (
 
 // principal is who made a request.
 type principal struct {
-	root bool
-	key  *auditkeep.APIKey // nil for root
+	root   bool
+	key    *auditkeep.APIKey // nil for root and viewer tokens
+	viewer *viewerGrant      // set for a viewer token (viewer.go)
 }
 
 // tenant returns the tenant a key belongs to ("" for root).
 func (p principal) tenant() string {
+	if p.viewer != nil {
+		return p.viewer.tenant
+	}
 	if p.key == nil {
 		return ""
 	}
@@ -68,6 +72,9 @@ func newID(prefix string) string {
 // auth authenticates the bearer key and checks that it carries scope.
 func (s *Server) auth(scope string, next func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if scope == scopeReadOrViewer {
+			r = s.withBrowserCredential(r)
+		}
 		p, err := s.authenticate(r)
 		if err == nil {
 			err = authorize(p, scope, r)
@@ -87,6 +94,9 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if !ok || token == "" {
 		return principal{}, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "missing credentials: send Authorization: Bearer <key>")
 	}
+	if strings.HasPrefix(token, viewerTokenPrefix) {
+		return s.viewerPrincipal(r.Context(), strings.TrimSpace(token))
+	}
 	hash := HashKey(strings.TrimSpace(token))
 	if s.rootKey != "" && subtle.ConstantTimeCompare([]byte(hash), []byte(s.rootKey)) == 1 {
 		return principal{root: true}, nil
@@ -105,6 +115,15 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 }
 
 func authorize(p principal, scope string, r *http.Request) error {
+	if p.viewer != nil {
+		if scope != scopeReadOrViewer {
+			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "a viewer token only reads events")
+		}
+		return nil
+	}
+	if scope == scopeReadOrViewer {
+		scope = scopeRead
+	}
 	switch scope {
 	case scopeRoot:
 		if !p.root {

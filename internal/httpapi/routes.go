@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/auditkeep/auditkeep/internal/web"
+)
 
 // routes is the one table of the API's endpoints.
 func (s *Server) routes() http.Handler {
@@ -10,10 +14,12 @@ func (s *Server) routes() http.Handler {
 	}
 
 	route("POST /v1/events", "ingest", s.auth(scopeIngest, s.handleIngest))
-	route("GET /v1/events", "list", s.auth(scopeRead, s.handleList))
-	route("GET /v1/events/{id}", "get", s.auth(scopeRead, s.handleGet))
+	route("GET /v1/events", "list", s.auth(scopeReadOrViewer, s.handleListScoped))
+	route("GET /v1/events/{id}", "get", s.auth(scopeReadOrViewer, s.handleGetScoped))
 	route("GET /v1/events/{id}/diff", "diff", s.auth(scopeRead, s.handleDiff))
 	route("GET /v1/export", "export", s.auth(scopeExport, s.handleExport))
+	route("GET /v1/stream", "stream", s.auth(scopeReadOrViewer, s.handleStream))
+	route("POST /v1/viewer-tokens", "viewer_token_create", s.auth(scopeAdmin, s.handleCreateViewerToken))
 	route("GET /v1/settings", "settings_get", s.auth(scopeAdmin, s.handleGetSettings))
 	route("PUT /v1/settings", "settings_put", s.auth(scopeAdmin, s.handlePutSettings))
 	route("POST /v1/hash", "hash", s.auth(scopeAdmin, s.handleHash))
@@ -28,6 +34,12 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /metrics", s.metricsHandler())
 
 	route("/v1/", "unknown", s.handleNotFound)
+
+	// The web console, at /.
+	s.browser.console = web.New(consoleBackend{s}, s.log)
+	for _, c := range s.browser.console.Routes() {
+		route(c.Pattern, "console_"+c.Name, c.Handler)
+	}
 	return securityHeaders(mux)
 }
 

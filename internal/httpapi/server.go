@@ -39,6 +39,8 @@ type Server struct {
 
 	srv *http.Server
 	ln  net.Listener
+
+	browser browserState // live streams, viewer tokens, console (stream.go)
 }
 
 // Config holds the server's settings.
@@ -69,6 +71,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Metrics returns the hook the committer calls after each commit.
 func (s *Server) ObserveCommit(stored []*auditkeep.Event, st ingest.CommitStats) {
 	s.metrics.observeCommit(len(stored), st)
+	s.notifyStream(stored)
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -92,6 +95,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops accepting connections and waits for in-flight requests
 // (and so their commits) to finish, or ctx to end.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopStreams()
 	if s.srv == nil {
 		return nil
 	}

@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/web"
+)
+
+// consoleBackend gives the web console the API's own authentication,
+// filtering and export, so that the console sees exactly what the API shows.
+type consoleBackend struct{ s *Server }
+
+var _ web.Backend = consoleBackend{}
+
+// Identify authenticates cred as a bearer credential would be.
+func (b consoleBackend) Identify(ctx context.Context, cred string) (*web.Identity, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("Authorization", "Bearer "+cred)
+	p, err := b.s.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case p.root:
+		return nil, auditkeep.Errorf(auditkeep.EFORBIDDEN, "the root key only manages tenants and keys; use a tenant key with the read scope")
+	case p.viewer != nil:
+		return &web.Identity{Tenant: p.viewer.tenant, Viewer: true, Locked: p.viewer.viewerParams(), Expires: p.viewer.expires, Handle: p}, nil
+	}
+	return &web.Identity{Tenant: p.key.Tenant, Name: p.key.Name, Scopes: p.key.Scopes, Handle: p}, nil
+}
+
+func principalOf(id *web.Identity) (principal, error) {
+	p, ok := id.Handle.(principal)
+	if !ok || (p.key == nil && p.viewer == nil) {
+		return principal{}, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "not signed in")
+	}
+	if p.viewer == nil && !p.key.HasScope(auditkeep.ScopeRead) {
+		return principal{}, auditkeep.Errorf(auditkeep.EFORBIDDEN, "this key lacks the read scope")
+	}
+	return p, nil
+}
+
+// List returns a page as GET /v1/events would.
+func (b consoleBackend) List(ctx context.Context, id *web.Identity, q url.Values) (web.Page, error) {
+	p, err := principalOf(id)
+	if err != nil {
+		return web.Page{}, err
+	}
+	f, err := b.s.filter(&http.Request{URL: &url.URL{RawQuery: q.Encode()}})
+	if err != nil {
+		return web.Page{}, err
+	}
+	events, next, err := b.s.listFor(ctx, p, f)
+	if err != nil {
+		return web.Page{}, err
+	}
+	page := web.Page{Events: events}
+	if next != nil {
+		page.Next = next.Encode()
+	}
+	return page, nil
+}
+
+// Get returns an event as GET /v1/events/{id} would.
+func (b consoleBackend) Get(ctx context.Context, id *web.Identity, eventID string) (*auditkeep.Event, error) {
+	p, err := principalOf(id)
+	if err != nil {
+		return nil, err
+	}
+	return b.s.eventFor(ctx, p, eventID)
+}
+
+// Export answers as GET /v1/export would, for the console's key.
+func (b consoleBackend) Export(w http.ResponseWriter, r *http.Request, id *web.Identity, format string, q url.Values) {
+	p, err := principalOf(id)
+	r2 := r.Clone(context.WithValue(r.Context(), principalKey{}, p))
+	q.Set("format", format)
+	r2.URL.RawQuery = q.Encode()
+	if err == nil {
+		err = authorize(p, scopeExport, r2)
+	}
+	if err == nil {
+		err = b.s.handleExport(w, r2)
+	}
+	if err != nil {
+		b.s.writeError(w, r2, err)
+	}
+}
+
+// Secret returns a server-wide secret.
+func (b consoleBackend) Secret(ctx context.Context, name string) ([]byte, error) {
+	return b.s.browser.secrets.get(ctx, b.s.store, name)
+}
