@@ -1,0 +1,259 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ledger"
+	"github.com/transparency-dev/merkle/compact"
+)
+
+// Ledger keeps the tenants' Merkle trees (internal/ledger) in the store's
+// database: leaf hashes, perfect-subtree nodes, the integrated state and the
+// checkpoint history, in the tables of migration 0002_ledger.sql. It is the
+// store's ledger.Storage and ledger.Events. Make one per Store (NewLedger):
+// its integrator lock is in-process, which is enough because one process
+// writes an SQLite database. It is safe for concurrent use.
+type Ledger struct {
+	s *Store
+
+	mu     sync.Mutex
+	locked map[string]bool // tenants whose integrator lock is held
+}
+
+var (
+	_ ledger.Storage = (*Ledger)(nil)
+	_ ledger.Events  = (*Ledger)(nil)
+)
+
+// NewLedger returns the ledger storage of s.
+func NewLedger(s *Store) *Ledger {
+	return &Ledger{s: s, locked: map[string]bool{}}
+}
+
+// Tenants returns the tenants whose newest event is not integrated yet.
+// Returns EUNAVAILABLE when storage fails.
+func (l *Ledger) Tenants(ctx context.Context) ([]string, error) {
+	rows, err := l.s.r.QueryContext(ctx, `SELECT t.id FROM tenants t LEFT JOIN ledger_state l ON l.tenant = t.id
+		WHERE t.last_seq > coalesce(l.size, 0) ORDER BY t.id`)
+	if err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, auditkeep.Unavailable(err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	return out, nil
+}
+
+// ScanEvents reads the tenant's events: Store.ScanEvents.
+func (l *Ledger) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filter, fn func(*auditkeep.Event) error) error {
+	return l.s.ScanEvents(ctx, tenant, f, fn)
+}
+
+// State returns the tenant's integrated state; Size 0 for a tenant never
+// integrated. Returns EUNAVAILABLE when storage fails.
+func (l *Ledger) State(ctx context.Context, tenant string) (ledger.State, error) {
+	return ledgerState(ctx, l.s.r, tenant)
+}
+
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func ledgerState(ctx context.Context, q queryRower, tenant string) (ledger.State, error) {
+	var st ledger.State
+	var size int64
+	err := q.QueryRowContext(ctx, "SELECT size, root, checkpoint FROM ledger_state WHERE tenant = ?", tenant).
+		Scan(&size, &st.Root, &st.Checkpoint)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ledger.State{}, nil
+	}
+	if err != nil {
+		return ledger.State{}, auditkeep.Unavailable(err)
+	}
+	st.Size = uint64(size)
+	return st, nil
+}
+
+// Nodes returns the hashes of the nodes ids, in the order of ids; level-0
+// nodes are leaf hashes. Returns ENOTFOUND when one is not stored,
+// EUNAVAILABLE when storage fails.
+func (l *Ledger) Nodes(ctx context.Context, tenant string, ids []compact.NodeID) ([][]byte, error) {
+	tx, err := l.s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	defer tx.Rollback()
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		var h []byte
+		if id.Level == 0 {
+			err = tx.QueryRowContext(ctx, "SELECT hash FROM ledger_leaves WHERE tenant = ? AND seq = ?", tenant, int64(id.Index)+1).Scan(&h)
+		} else {
+			err = tx.QueryRowContext(ctx, "SELECT hash FROM ledger_nodes WHERE tenant = ? AND level = ? AND idx = ?", tenant, int(id.Level), int64(id.Index)).Scan(&h)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "tree node %d/%d is not stored", id.Level, id.Index)
+		}
+		if err != nil {
+			return nil, auditkeep.Unavailable(err)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// LeafHashes returns the leaf hashes of seqs begin+1 .. end. Returns
+// EINVALID when begin > end, ENOTFOUND when end is beyond the integrated
+// size, EUNAVAILABLE when storage fails.
+func (l *Ledger) LeafHashes(ctx context.Context, tenant string, begin, end uint64) ([][]byte, error) {
+	if begin > end {
+		return nil, auditkeep.Errorf(auditkeep.EINVALID, "leaf range [%d, %d) is empty", begin, end)
+	}
+	tx, err := l.s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	defer tx.Rollback()
+	st, err := ledgerState(ctx, tx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	if end > st.Size {
+		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "leaf %d is not integrated (size %d)", end, st.Size)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT seq, hash FROM ledger_leaves WHERE tenant = ? AND seq > ? AND seq <= ? ORDER BY seq",
+		tenant, int64(begin), int64(end))
+	if err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	defer rows.Close()
+	out := make([][]byte, 0, end-begin)
+	for rows.Next() {
+		var seq int64
+		var h []byte
+		if err := rows.Scan(&seq, &h); err != nil {
+			return nil, auditkeep.Unavailable(err)
+		}
+		if seq != int64(begin)+int64(len(out))+1 {
+			return nil, auditkeep.Errorf(auditkeep.EINTERNAL, "tenant %s: leaf hash of seq %d is missing", tenant, int64(begin)+int64(len(out))+1)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	if uint64(len(out)) != end-begin {
+		return nil, auditkeep.Errorf(auditkeep.EINTERNAL, "tenant %s: leaf hash of seq %d is missing", tenant, int64(begin)+int64(len(out))+1)
+	}
+	return out, nil
+}
+
+// Checkpoint returns the signed checkpoint of the tree of size leaves.
+// Returns ENOTFOUND when none of that size was stored, EUNAVAILABLE when
+// storage fails.
+func (l *Ledger) Checkpoint(ctx context.Context, tenant string, size uint64) ([]byte, error) {
+	var c []byte
+	err := l.s.r.QueryRowContext(ctx, "SELECT checkpoint FROM ledger_checkpoints WHERE tenant = ? AND size = ?", tenant, int64(size)).Scan(&c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "no checkpoint of size %d", size)
+	}
+	if err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	return c, nil
+}
+
+// Integrate stores u in one transaction (fsynced on commit). Returns
+// ECONFLICT when the tenant's size is not u.OldSize, EINVALID when u holds
+// the wrong number of leaves, EUNAVAILABLE when storage fails.
+func (l *Ledger) Integrate(ctx context.Context, tenant string, u *ledger.Update) error {
+	if u.NewSize < u.OldSize || uint64(len(u.Leaves)) != u.NewSize-u.OldSize {
+		return auditkeep.Errorf(auditkeep.EINVALID, "update from %d to %d holds %d leaves", u.OldSize, u.NewSize, len(u.Leaves))
+	}
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	tx, err := l.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return auditkeep.Unavailable(err)
+	}
+	defer tx.Rollback()
+	st, err := ledgerState(ctx, tx, tenant)
+	if err != nil {
+		return err
+	}
+	if st.Size != u.OldSize {
+		return auditkeep.Errorf(auditkeep.ECONFLICT, "tree size is %d, not %d", st.Size, u.OldSize)
+	}
+	if err := insertLedger(ctx, tx, tenant, u); err != nil {
+		return auditkeep.Unavailable(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return auditkeep.Unavailable(err)
+	}
+	return nil
+}
+
+func insertLedger(ctx context.Context, tx *sql.Tx, tenant string, u *ledger.Update) error {
+	leaf, err := tx.PrepareContext(ctx, "INSERT INTO ledger_leaves (tenant, seq, hash) VALUES (?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	defer leaf.Close()
+	for i, h := range u.Leaves {
+		if _, err := leaf.ExecContext(ctx, tenant, int64(u.OldSize)+int64(i)+1, h); err != nil {
+			return err
+		}
+	}
+	node, err := tx.PrepareContext(ctx, "INSERT INTO ledger_nodes (tenant, level, idx, hash) VALUES (?, ?, ?, ?)")
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	for _, n := range u.Nodes {
+		if _, err := node.ExecContext(ctx, tenant, int(n.ID.Level), int64(n.ID.Index), n.Hash); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO ledger_checkpoints (tenant, size, checkpoint, created_at) VALUES (?, ?, ?, ?)",
+		tenant, int64(u.NewSize), u.Checkpoint, time.Now().UnixNano()); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO ledger_state (tenant, size, root, checkpoint) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tenant) DO UPDATE SET size = excluded.size, root = excluded.root, checkpoint = excluded.checkpoint`,
+		tenant, int64(u.NewSize), u.Root, u.Checkpoint)
+	return err
+}
+
+// TryLock takes the tenant's integrator lock without waiting; ok is false
+// when it is held. The lock is in-process. release may be called more than
+// once.
+func (l *Ledger) TryLock(ctx context.Context, tenant string) (release func(), ok bool, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.locked[tenant] {
+		return nil, false, nil
+	}
+	l.locked[tenant] = true
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			delete(l.locked, tenant)
+			l.mu.Unlock()
+		})
+	}, true, nil
+}
