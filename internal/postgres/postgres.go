@@ -90,6 +90,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	if s.interval <= 0 {
+		s.interval = 6 * time.Hour
+	}
+	s.ahead = max(s.ahead, 0)
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, unavailable(err)
