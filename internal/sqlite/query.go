@@ -1,0 +1,699 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+// scanPage is the page size ScanEvents reads at a time.
+const scanPage = 1000
+
+// Planner limits.
+const (
+	mergeMaxTerms = 16      // a driving term set up to this size is merged in k order; larger ones are sorted
+	existsMaxIDs  = 8       // a checked term set up to this size is probed per row; larger ones are materialised
+	inlineMaxIDs  = 500     // id lists up to this size are bound one parameter each; larger ones as a JSON array
+	timeProbeCap  = 50_000  // a time range holding fewer events than this (and than any term) drives the query
+	textTimeCap   = 5_000   // with full text and no term, a time range smaller than this drives instead
+	countCap      = 1 << 62 // "unknown, large"
+)
+
+// group is a set of term ids and the number of events posting them.
+type group struct {
+	ids   []int64
+	count int64
+}
+
+// plan is a filter resolved against a tenant's dictionary.
+type plan struct {
+	num       int64
+	desc      bool
+	hasTime   bool
+	from, to  int64
+	pos, neg  []group
+	textPos   string // FTS5 MATCH expression the events must match ("" for none)
+	textNeg   string // FTS5 MATCH expression the events must not match
+	empty     bool   // some condition matches nothing
+	textProbe bool   // whether a time probe is worth it with text and no term
+}
+
+// ListEvents returns one page of the tenant's events matching f, in f's
+// order, and the cursor of the next page (nil when this is the last).
+// Returns EINVALID for a filter the store cannot run, EUNAVAILABLE when
+// storage fails. An unknown tenant has no events.
+func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error) {
+	if err := checkCursor(&f); err != nil {
+		return nil, nil, err
+	}
+	num, err := s.tenantNum(ctx, tenant)
+	if err != nil || num == 0 {
+		return nil, nil, err
+	}
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, auditkeep.Unavailable(err)
+	}
+	defer tx.Rollback()
+	p, err := resolve(ctx, tx, num, &f)
+	if err != nil {
+		return nil, nil, err
+	}
+	var after int64
+	if f.Cursor != nil {
+		after = f.Cursor.Seq
+	}
+	events, more, err := p.page(ctx, tx, after, f.PageSize())
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *auditkeep.Cursor
+	if more {
+		next = &auditkeep.Cursor{Seq: events[len(events)-1].Seq, Order: order(&f)}
+	}
+	return events, next, nil
+}
+
+// ScanEvents calls fn for every event of the tenant matching f, in f's
+// order, ignoring f.Limit, reading scanPage events at a time (no
+// transaction is held while fn runs). It stops at fn's first error and
+// returns it. Returns EINVALID for a filter the store cannot run,
+// EUNAVAILABLE when storage fails.
+func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filter, fn func(*auditkeep.Event) error) error {
+	if err := checkCursor(&f); err != nil {
+		return err
+	}
+	num, err := s.tenantNum(ctx, tenant)
+	if err != nil || num == 0 {
+		return err
+	}
+	var p *plan
+	var after int64
+	if f.Cursor != nil {
+		after = f.Cursor.Seq
+	}
+	for {
+		events, more, err := s.scanPage(ctx, num, &f, &p, after)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if !more {
+			return nil
+		}
+		after = events[len(events)-1].Seq
+	}
+}
+
+func (s *Store) scanPage(ctx context.Context, num int64, f *auditkeep.Filter, p **plan, after int64) ([]*auditkeep.Event, bool, error) {
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, auditkeep.Unavailable(err)
+	}
+	defer tx.Rollback()
+	if *p == nil {
+		if *p, err = resolve(ctx, tx, num, f); err != nil {
+			return nil, false, err
+		}
+	}
+	return (*p).page(ctx, tx, after, scanPage)
+}
+
+// GetEvent returns the tenant's event with id. Returns ENOTFOUND,
+// EUNAVAILABLE when storage fails.
+func (s *Store) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Event, error) {
+	notFound := auditkeep.Errorf(auditkeep.ENOTFOUND, "event %q not found", id)
+	num, err := s.tenantNum(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	if num == 0 {
+		return nil, notFound
+	}
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	defer tx.Rollback()
+	lo, hi := tenantRange(num)
+	rows, err := tx.QueryContext(ctx, sqlFindID, idHash(num, id), lo, hi)
+	if err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	var found *auditkeep.Event
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			rows.Close()
+			return nil, auditkeep.Unavailable(err)
+		}
+		e, err := decodeBody(body)
+		if err != nil {
+			rows.Close()
+			return nil, auditkeep.Unavailable(err)
+		}
+		if e.ID == id {
+			found = e
+			break
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	if found == nil {
+		return nil, notFound
+	}
+	if err := markDeleted(ctx, tx, num, []*auditkeep.Event{found}); err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	return found, nil
+}
+
+func order(f *auditkeep.Filter) string {
+	if f.Desc() {
+		return auditkeep.OrderDesc
+	}
+	return auditkeep.OrderAsc
+}
+
+func checkCursor(f *auditkeep.Filter) error {
+	if f.Order != "" && f.Order != auditkeep.OrderAsc && f.Order != auditkeep.OrderDesc {
+		return auditkeep.FieldErrorf("order", "order must be asc or desc")
+	}
+	if f.Cursor != nil && f.Cursor.Order != order(f) {
+		return auditkeep.FieldErrorf("cursor", "cursor was made for order=%s", f.Cursor.Order)
+	}
+	return nil
+}
+
+// querier is what resolve and page need of a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// resolve turns f into term-id sets and full-text expressions. Returns
+// EINVALID for a term the store cannot run.
+func resolve(ctx context.Context, q querier, num int64, f *auditkeep.Filter) (*plan, error) {
+	p := &plan{num: num, desc: f.Desc(), from: math.MinInt64, to: math.MaxInt64}
+	if !f.From.IsZero() {
+		p.hasTime, p.from = true, unixNano(f.From)
+	}
+	if !f.To.IsZero() {
+		p.hasTime, p.to = true, unixNano(f.To)
+	}
+	if p.from > p.to {
+		p.empty = true
+	}
+	for i, t := range f.Terms {
+		g, all, err := resolveTerm(ctx, q, num, t, fmt.Sprintf("terms[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case all && t.Negate:
+			p.empty = true
+		case all:
+		case t.Negate:
+			if len(g.ids) > 0 {
+				p.neg = append(p.neg, g)
+			}
+		default:
+			if len(g.ids) == 0 {
+				p.empty = true
+			}
+			p.pos = append(p.pos, g)
+		}
+	}
+	var pos, neg []string
+	for _, t := range f.Text {
+		x := ftsExpr(t)
+		if x == "" {
+			continue
+		}
+		if t.Negate {
+			neg = append(neg, x)
+		} else {
+			pos = append(pos, x)
+		}
+	}
+	p.textPos = strings.Join(pos, " AND ")
+	p.textNeg = strings.Join(neg, " OR ")
+	return p, nil
+}
+
+// resolveTerm returns the term ids matching any of t's values; all is true
+// when the term matches every event (action "*").
+func resolveTerm(ctx context.Context, q querier, num int64, t auditkeep.Term, name string) (g group, all bool, err error) {
+	field, ok := fieldCodes[t.Field]
+	if !ok {
+		return g, false, auditkeep.FieldErrorf(name, "unknown filter %q", t.Field)
+	}
+	if len(t.Values) == 0 {
+		return g, false, auditkeep.FieldErrorf(name, "filter %q has no value", t.Field)
+	}
+	seen := map[int64]bool{}
+	add := func(query string, args ...any) error {
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return auditkeep.Unavailable(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, n int64
+			if err := rows.Scan(&id, &n); err != nil {
+				return auditkeep.Unavailable(err)
+			}
+			if !seen[id] {
+				seen[id] = true
+				g.ids = append(g.ids, id)
+				g.count += n
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return auditkeep.Unavailable(err)
+		}
+		return nil
+	}
+	const exact = "SELECT id, count FROM terms WHERE tenant = ? AND field = ? AND value = ?"
+	const between = "SELECT id, count FROM terms WHERE tenant = ? AND field = ? AND value >= ? AND value <= ?"
+	for _, v := range t.Values {
+		if err := auditkeep.ValidateTermValue(t.Field, name, v); err != nil {
+			return g, false, err
+		}
+		switch field {
+		case fAction:
+			if prefix, ok := strings.CutSuffix(v, "*"); ok {
+				if prefix == "" {
+					return g, true, nil
+				}
+				// Action names are ASCII: every name with the prefix sorts
+				// between the prefix and the prefix followed by 0x7f.
+				err = add(between, num, field, prefix, prefix+"\x7f")
+			} else {
+				err = add(exact, num, field, v)
+			}
+		case fActor:
+			if err = add(exact, num, field, v); err == nil {
+				err = add(`SELECT t.id, t.count FROM actor_names n JOIN terms t ON t.id = n.term
+					WHERE n.tenant = ? AND n.name = ?`, num, strings.ToLower(v))
+			}
+		case fTarget:
+			err = add(exact, num, field, strings.ToLower(v))
+		case fIP:
+			pfx, perr := auditkeep.ParseIPFilter(v)
+			if perr != nil {
+				return g, false, auditkeep.FieldErrorf(name, "%q is not an IP address or CIDR prefix", v)
+			}
+			lo, hi := ipRange(pfx)
+			err = add(between, num, field, lo, hi)
+		default:
+			err = add(exact, num, field, v)
+		}
+		if err != nil {
+			return g, false, err
+		}
+	}
+	return g, false, nil
+}
+
+// ftsExpr returns the FTS5 expression of a text term: each word (or the
+// whole phrase) as an FTS5 string, so that nothing the user typed is FTS5
+// syntax; "*" after the last one for a prefix. "" when there is no word.
+func ftsExpr(t auditkeep.TextTerm) string {
+	var parts []string
+	if t.Phrase {
+		parts = []string{t.Text}
+	} else {
+		parts = strings.Fields(t.Text)
+	}
+	// A word without a letter or digit has no token: drop it.
+	parts = slices.DeleteFunc(parts, func(w string) bool { return !strings.ContainsFunc(w, isWordRune) })
+	if len(parts) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, w := range parts {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteByte('"')
+		b.WriteString(strings.ReplaceAll(w, `"`, `""`))
+		b.WriteByte('"')
+		if t.Prefix && i == len(parts)-1 {
+			b.WriteString(" *")
+		}
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// qb builds a statement and its arguments. Only fixed SQL goes into the
+// text; every value is an argument.
+type qb struct {
+	b    strings.Builder
+	args []any
+}
+
+func (q *qb) sql(s string) *qb { q.b.WriteString(s); return q }
+
+func (q *qb) arg(s string, v any) *qb {
+	q.b.WriteString(s)
+	q.args = append(q.args, v)
+	return q
+}
+
+// ids writes "(?, ?, …)" or, for long lists, "(SELECT value FROM json_each(?))".
+func (q *qb) ids(ids []int64) *qb {
+	if len(ids) > inlineMaxIDs {
+		var b strings.Builder
+		b.WriteByte('[')
+		for i, id := range ids {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.FormatInt(id, 10))
+		}
+		b.WriteByte(']')
+		return q.arg("(SELECT value FROM json_each(?))", b.String())
+	}
+	q.b.WriteByte('(')
+	for i, id := range ids {
+		if i > 0 {
+			q.b.WriteString(", ")
+		}
+		q.arg("?", id)
+	}
+	q.b.WriteByte(')')
+	return q
+}
+
+// driver names what a query scans in k order.
+type driver int
+
+const (
+	byScan     driver = iota // the tenant's k range
+	byPostings               // one term set
+	byTime                   // the occurred_at index, then sorted
+	byText                   // the full-text index
+)
+
+// choose picks the driver: the smallest candidate set, by term counts and
+// a bounded count of the time range.
+func (p *plan) choose(ctx context.Context, q querier) (driver, int, error) {
+	best := -1
+	for i, g := range p.pos {
+		if best < 0 || g.count < p.pos[best].count {
+			best = i
+		}
+	}
+	timeBelow := func(limit int64) (bool, error) {
+		if !p.hasTime {
+			return false, nil
+		}
+		var n int64
+		err := q.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_time
+			WHERE (k >> 40) = ? AND occurred_at BETWEEN ? AND ? LIMIT ?)`, p.num, p.from, p.to, limit).Scan(&n)
+		if err != nil {
+			return false, auditkeep.Unavailable(err)
+		}
+		return n < limit, nil
+	}
+	switch {
+	case best >= 0:
+		if ok, err := timeBelow(min(p.pos[best].count, timeProbeCap)); err != nil || ok {
+			return byTime, -1, err
+		}
+		return byPostings, best, nil
+	case p.textPos != "":
+		if ok, err := timeBelow(textTimeCap); err != nil || ok {
+			return byTime, -1, err
+		}
+		return byText, -1, nil
+	default:
+		if ok, err := timeBelow(timeProbeCap); err != nil || ok {
+			return byTime, -1, err
+		}
+		return byScan, -1, nil
+	}
+}
+
+// page returns up to limit events after seq `after` (0: from the start) in
+// the plan's order, and whether there may be more.
+func (p *plan) page(ctx context.Context, q querier, after int64, limit int) ([]*auditkeep.Event, bool, error) {
+	if p.empty {
+		return nil, false, nil
+	}
+	lo, hi := tenantRange(p.num)
+	if after > 0 {
+		if p.desc {
+			hi = p.num<<40 | (after - 1)
+		} else {
+			lo = p.num<<40 | (after + 1)
+		}
+	}
+	if lo > hi {
+		return nil, false, nil
+	}
+	drv, best, err := p.choose(ctx, q)
+	if err != nil {
+		return nil, false, err
+	}
+	dir := " ASC"
+	if p.desc {
+		dir = " DESC"
+	}
+	var qq qb
+	switch drv {
+	case byPostings:
+		g := p.pos[best]
+		if len(g.ids) <= mergeMaxTerms {
+			// One arm per term, each in k order by the primary key; SQLite
+			// merges them (UNION also drops events posted under two of the
+			// terms, as scope prefixes are).
+			for i, id := range g.ids {
+				if i > 0 {
+					qq.sql(" UNION ")
+				}
+				qq.sql("SELECT p.k FROM postings p")
+				p.joinTime(&qq, "p.k")
+				qq.arg(" WHERE p.term = ?", id).arg(" AND p.k BETWEEN ?", lo).arg(" AND ?", hi)
+				p.checks(&qq, "p.k", best, lo, hi)
+			}
+			qq.sql(" ORDER BY 1" + dir)
+		} else {
+			qq.sql("SELECT DISTINCT p.k FROM postings p")
+			p.joinTime(&qq, "p.k")
+			qq.sql(" WHERE p.term IN ").ids(g.ids).arg(" AND p.k BETWEEN ?", lo).arg(" AND ?", hi)
+			p.checks(&qq, "p.k", best, lo, hi)
+			qq.sql(" ORDER BY p.k" + dir)
+		}
+	case byTime:
+		qq.arg("SELECT e.k FROM events e INDEXED BY events_time WHERE (e.k >> 40) = ?", p.num).
+			arg(" AND e.occurred_at BETWEEN ?", p.from).arg(" AND ?", p.to).
+			arg(" AND e.k BETWEEN ?", lo).arg(" AND ?", hi)
+		p.checks(&qq, "e.k", -1, lo, hi)
+		qq.sql(" ORDER BY e.k" + dir)
+	case byText:
+		qq.sql("SELECT events_fts.rowid FROM events_fts")
+		p.joinTime(&qq, "events_fts.rowid")
+		qq.arg(" WHERE events_fts MATCH ?", p.textPos).
+			arg(" AND events_fts.rowid BETWEEN ?", lo).arg(" AND ?", hi)
+		p.checks(&qq, "events_fts.rowid", -1, lo, hi)
+		qq.sql(" ORDER BY events_fts.rowid" + dir)
+	default:
+		qq.arg("SELECT e.k FROM events e WHERE e.k BETWEEN ?", lo).arg(" AND ?", hi)
+		if p.hasTime {
+			qq.arg(" AND e.occurred_at BETWEEN ?", p.from).arg(" AND ?", p.to)
+		}
+		p.checks(&qq, "e.k", -1, lo, hi)
+		qq.sql(" ORDER BY e.k" + dir)
+	}
+	qq.arg(" LIMIT ?", limit+1)
+
+	keys, err := queryKeys(ctx, q, qq.b.String(), qq.args)
+	if err != nil {
+		return nil, false, auditkeep.Unavailable(err)
+	}
+	more := len(keys) > limit
+	if more {
+		keys = keys[:limit]
+	}
+	events, err := loadEvents(ctx, q, keys)
+	if err != nil {
+		return nil, false, auditkeep.Unavailable(err)
+	}
+	if err := markDeleted(ctx, q, p.num, events); err != nil {
+		return nil, false, auditkeep.Unavailable(err)
+	}
+	return events, more, nil
+}
+
+// joinTime joins the events row of k when the time range must be checked.
+func (p *plan) joinTime(qq *qb, k string) {
+	if p.hasTime {
+		qq.sql(" JOIN events e ON e.k = " + k)
+	}
+}
+
+// checks appends the conditions of every term set but the driving one
+// (skip), the full-text conditions not driving, and the time range when
+// the events row is joined. k is the SQL expression of the candidate key.
+func (p *plan) checks(qq *qb, k string, skip int, lo, hi int64) {
+	if p.hasTime && !strings.HasPrefix(k, "e.") {
+		qq.arg(" AND e.occurred_at BETWEEN ?", p.from).arg(" AND ?", p.to)
+	}
+	set := func(g group, not bool) {
+		neg := ""
+		if not {
+			neg = "NOT "
+		}
+		if len(g.ids) <= existsMaxIDs {
+			qq.sql(" AND " + neg + "EXISTS (SELECT 1 FROM postings WHERE term IN ").ids(g.ids).sql(" AND k = " + k + ")")
+			return
+		}
+		qq.sql(" AND "+k+" "+neg+"IN (SELECT k FROM postings WHERE term IN ").ids(g.ids).
+			arg(" AND k BETWEEN ?", lo).arg(" AND ?", hi).sql(")")
+	}
+	for i, g := range p.pos {
+		if i != skip {
+			set(g, false)
+		}
+	}
+	for _, g := range p.neg {
+		set(g, true)
+	}
+	if p.textPos != "" && !strings.HasPrefix(k, "events_fts.") {
+		qq.sql(" AND "+k+" IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?").args1(p.textPos).
+			arg(" AND rowid BETWEEN ?", lo).arg(" AND ?", hi).sql(")")
+	}
+	if p.textNeg != "" {
+		qq.sql(" AND "+k+" NOT IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?").args1(p.textNeg).
+			arg(" AND rowid BETWEEN ?", lo).arg(" AND ?", hi).sql(")")
+	}
+}
+
+// args1 records the argument of a "?" already written.
+func (q *qb) args1(v any) *qb {
+	q.args = append(q.args, v)
+	return q
+}
+
+func queryKeys(ctx context.Context, q querier, query string, args []any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []int64
+	for rows.Next() {
+		var k int64
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// loadEvents reads the events of keys, in the order of keys.
+func loadEvents(ctx context.Context, q querier, keys []int64) ([]*auditkeep.Event, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var qq qb
+	qq.sql("SELECT k, body FROM events WHERE k IN ").ids(keys)
+	rows, err := q.QueryContext(ctx, qq.b.String(), qq.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byKey := make(map[int64]*auditkeep.Event, len(keys))
+	for rows.Next() {
+		var k int64
+		var body []byte
+		if err := rows.Scan(&k, &body); err != nil {
+			return nil, err
+		}
+		e, err := decodeBody(body)
+		if err != nil {
+			return nil, err
+		}
+		byKey[k] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	events := make([]*auditkeep.Event, 0, len(keys))
+	for _, k := range keys {
+		e, ok := byKey[k]
+		if !ok {
+			return nil, fmt.Errorf("event %d vanished", k)
+		}
+		events = append(events, e)
+	}
+	return events, nil
+}
+
+// markDeleted sets Target.Deleted on events whose target a delete event named.
+func markDeleted(ctx context.Context, q querier, num int64, events []*auditkeep.Event) error {
+	var ids []string
+	for _, e := range events {
+		if e.Target != nil && !slices.Contains(ids, e.Target.ID) {
+			ids = append(ids, e.Target.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var qq qb
+	qq.arg("SELECT type, id FROM deleted_targets WHERE tenant = ?", num).sql(" AND id IN (")
+	for i, id := range ids {
+		if i > 0 {
+			qq.sql(", ")
+		}
+		qq.arg("?", id)
+	}
+	qq.sql(")")
+	rows, err := q.QueryContext(ctx, qq.b.String(), qq.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	type target struct{ typ, id string }
+	deleted := map[target]bool{}
+	for rows.Next() {
+		var t target
+		if err := rows.Scan(&t.typ, &t.id); err != nil {
+			return err
+		}
+		deleted[t] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(deleted) == 0 {
+		return nil
+	}
+	for _, e := range events {
+		if e.Target != nil && deleted[target{e.Target.Type, e.Target.ID}] {
+			e.Target.Deleted = true
+		}
+	}
+	return nil
+}

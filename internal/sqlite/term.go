@@ -1,0 +1,221 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"net/netip"
+	"strings"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+// Field codes of the terms table. Stored: never renumber.
+const (
+	fAction     = 1
+	fType       = 2
+	fActor      = 3 // actor id; names and emails map to it in actor_names
+	fActorType  = 4
+	fTargetID   = 5
+	fTargetType = 6
+	fTarget     = 7 // target name, lowercased
+	fScope      = 8 // every prefix of the scope path
+	fTeam       = 9
+	fIP         = 10 // encoded by ipTerm
+	fSource     = 11
+	fStatus     = 12
+)
+
+// fieldCodes maps filter fields to field codes.
+var fieldCodes = map[string]int{
+	auditkeep.FieldAction:     fAction,
+	auditkeep.FieldType:       fType,
+	auditkeep.FieldActor:      fActor,
+	auditkeep.FieldActorType:  fActorType,
+	auditkeep.FieldTargetID:   fTargetID,
+	auditkeep.FieldTargetType: fTargetType,
+	auditkeep.FieldTarget:     fTarget,
+	auditkeep.FieldScope:      fScope,
+	auditkeep.FieldTeam:       fTeam,
+	auditkeep.FieldIP:         fIP,
+	auditkeep.FieldSource:     fSource,
+	auditkeep.FieldStatus:     fStatus,
+}
+
+// termKey names one term of one tenant.
+type termKey struct {
+	tenant int64
+	field  int
+	value  string
+}
+
+// eventTerms appends the terms an event posts (without duplicates).
+func eventTerms(dst []termKey, num int64, e *auditkeep.Event) []termKey {
+	add := func(field int, v string) {
+		if v != "" {
+			dst = append(dst, termKey{num, field, v})
+		}
+	}
+	add(fAction, e.Action)
+	add(fType, e.Type)
+	add(fActor, e.Actor.ID)
+	add(fActorType, e.Actor.Type)
+	if t := e.Target; t != nil {
+		add(fTargetID, t.ID)
+		add(fTargetType, t.Type)
+		add(fTarget, strings.ToLower(t.Name))
+	}
+	var path strings.Builder
+	for i, sc := range e.Scope {
+		if i > 0 {
+			path.WriteByte('/')
+		}
+		path.WriteString(sc.Type)
+		path.WriteByte(':')
+		path.WriteString(sc.ID)
+		add(fScope, path.String())
+	}
+	add(fTeam, e.Team)
+	if e.Context.IP != "" {
+		add(fIP, ipTerm(e.Context.IP))
+	}
+	add(fSource, e.Source)
+	add(fStatus, e.Status)
+	return dst
+}
+
+// ipTerm encodes an address so that the terms of a CIDR prefix form one
+// range of values: "4" or "6" and the address in hex. A value that is not
+// an address is kept as "x" and the text (no filter can match it).
+func ipTerm(s string) string {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return "x" + s
+	}
+	a = a.Unmap().WithZone("")
+	b := a.AsSlice()
+	if a.Is4() {
+		return "4" + hex.EncodeToString(b)
+	}
+	return "6" + hex.EncodeToString(b)
+}
+
+// ipRange returns the first and last term value of a prefix.
+func ipRange(p netip.Prefix) (lo, hi string) {
+	first := p.Masked().Addr()
+	b := first.AsSlice()
+	last := make([]byte, len(b))
+	copy(last, b)
+	for i := p.Bits(); i < len(b)*8; i++ {
+		last[i/8] |= 0x80 >> (i % 8)
+	}
+	fam := "6"
+	if first.Is4() {
+		fam = "4"
+	}
+	return fam + hex.EncodeToString(b), fam + hex.EncodeToString(last)
+}
+
+// dictionary caches term ids for the writer. Terms created by the current
+// transaction stay pending until it commits. When the cache grows past its
+// limit it is dropped and refilled from the database as terms are used.
+type dictionary struct {
+	limit   int
+	ids     map[termKey]int64
+	pending map[termKey]int64
+	names   map[actorName]struct{}
+	pnames  map[actorName]struct{}
+}
+
+type actorName struct {
+	tenant int64
+	name   string
+	term   int64
+}
+
+func newDictionary(limit int) *dictionary {
+	d := &dictionary{limit: limit}
+	d.reset()
+	return d
+}
+
+func (d *dictionary) reset() {
+	d.ids = map[termKey]int64{}
+	d.names = map[actorName]struct{}{}
+	d.pending = map[termKey]int64{}
+	d.pnames = map[actorName]struct{}{}
+}
+
+// commit keeps the pending terms.
+func (d *dictionary) commit() {
+	if len(d.ids)+len(d.pending) > d.limit || len(d.names)+len(d.pnames) > d.limit {
+		d.ids = map[termKey]int64{}
+		d.names = map[actorName]struct{}{}
+	}
+	for k, v := range d.pending {
+		d.ids[k] = v
+	}
+	for k := range d.pnames {
+		d.names[k] = struct{}{}
+	}
+	clear(d.pending)
+	clear(d.pnames)
+}
+
+// rollback forgets the pending terms.
+func (d *dictionary) rollback() {
+	clear(d.pending)
+	clear(d.pnames)
+}
+
+// writeStmts are the writer's prepared statements, bound to a transaction.
+type writeStmts struct {
+	findTerm, insertTerm, bumpTerm, insertEvent, insertPosting, insertFTS, insertName, findID *sql.Stmt
+}
+
+// id returns the term's id, creating the term if needed.
+func (d *dictionary) id(ctx context.Context, st *writeStmts, k termKey) (int64, error) {
+	if id, ok := d.ids[k]; ok {
+		return id, nil
+	}
+	if id, ok := d.pending[k]; ok {
+		return id, nil
+	}
+	var id int64
+	err := st.findTerm.QueryRowContext(ctx, k.tenant, k.field, k.value).Scan(&id)
+	if err == nil {
+		d.pending[k] = id // known to the database; safe to keep either way
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	res, err := st.insertTerm.ExecContext(ctx, k.tenant, k.field, k.value)
+	if err != nil {
+		return 0, err
+	}
+	if id, err = res.LastInsertId(); err != nil {
+		return 0, err
+	}
+	d.pending[k] = id
+	return id, nil
+}
+
+// addName records that an actor term appeared under a name or email.
+func (d *dictionary) addName(ctx context.Context, st *writeStmts, n actorName) error {
+	if n.name == "" {
+		return nil
+	}
+	if _, ok := d.names[n]; ok {
+		return nil
+	}
+	if _, ok := d.pnames[n]; ok {
+		return nil
+	}
+	if _, err := st.insertName.ExecContext(ctx, n.tenant, n.name, n.term); err != nil {
+		return err
+	}
+	d.pnames[n] = struct{}{}
+	return nil
+}

@@ -1,0 +1,190 @@
+// Package storetest is the conformance suite of auditkeep.Store: every
+// behaviour that a storage backend must show, as subtests, independent of
+// how the backend keeps its data.
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) auditkeep.Store { return openEmptyStore(t) })
+//	}
+//
+// open must return a new, empty store each time it is called and arrange
+// (with t.Cleanup) for it to be closed.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+// Run runs every subtest against stores made by open.
+func Run(t *testing.T, open func(t *testing.T) auditkeep.Store) {
+	t.Run("Tenants", func(t *testing.T) { testTenants(t, open(t)) })
+	t.Run("Keys", func(t *testing.T) { testKeys(t, open(t)) })
+	t.Run("Settings", func(t *testing.T) { testSettings(t, open(t)) })
+	t.Run("SettingsInitRace", func(t *testing.T) { testSettingsInitRace(t, open(t)) })
+	t.Run("Ping", func(t *testing.T) {
+		if err := open(t).Ping(context.Background()); err != nil {
+			t.Fatalf("Ping() = %v; want nil", err)
+		}
+	})
+	t.Run("AppendRoundTrip", func(t *testing.T) { testAppendRoundTrip(t, open(t)) })
+	t.Run("SeqPerTenant", func(t *testing.T) { testSeqPerTenant(t, open(t)) })
+	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open(t)) })
+	t.Run("AtomicUnknownTenant", func(t *testing.T) { testAtomicUnknownTenant(t, open(t)) })
+	t.Run("AtomicCancelled", func(t *testing.T) { testAtomicCancelled(t, open(t)) })
+	t.Run("GetEvent", func(t *testing.T) { testGetEvent(t, open(t)) })
+	t.Run("DeletedTargets", func(t *testing.T) { testDeletedTargets(t, open(t)) })
+	t.Run("PagingConcurrentAppends", func(t *testing.T) { testPagingConcurrent(t, open(t)) })
+	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open(t)) })
+
+	// The filter tests share one store holding the fixture.
+	t.Run("Read", func(t *testing.T) {
+		s := open(t)
+		ctx := context.Background()
+		createTenant(t, s, "acme")
+		createTenant(t, s, "globex") // the same fixture in another tenant: never seen by acme's reads
+		all := Fixture("acme")
+		appendAll(t, s, all, 10)
+		appendAll(t, s, Fixture("globex"), 1000)
+		t.Run("Order", func(t *testing.T) { testOrder(t, s, all) })
+		t.Run("Terms", func(t *testing.T) { testTerms(t, s, all) })
+		t.Run("Time", func(t *testing.T) { testTime(t, s, all) })
+		t.Run("Text", func(t *testing.T) { testText(t, s, all) })
+		t.Run("Scan", func(t *testing.T) { testScan(t, s, all) })
+		t.Run("Invalid", func(t *testing.T) {
+			_, _, err := s.ListEvents(ctx, "acme", auditkeep.Filter{Terms: []auditkeep.Term{{Field: "colour", Values: []string{"red"}}}})
+			if code := auditkeep.ErrorCode(err); code != auditkeep.EINVALID {
+				t.Errorf("ListEvents(unknown field) error = %v (%s); want %s", err, code, auditkeep.EINVALID)
+			}
+		})
+	})
+}
+
+func createTenant(t *testing.T, s auditkeep.Store, id string) *auditkeep.Tenant {
+	t.Helper()
+	tn := &auditkeep.Tenant{ID: id, RetentionDays: 30, Plan: "team", CreatedAt: Base.Add(-time.Hour)}
+	if err := s.CreateTenant(context.Background(), tn); err != nil {
+		t.Fatalf("CreateTenant(%q) = %v", id, err)
+	}
+	return tn
+}
+
+// appendAll appends events in batches of size and checks that each got a seq.
+func appendAll(t *testing.T, s auditkeep.Store, events []*auditkeep.Event, size int) {
+	t.Helper()
+	for i := 0; i < len(events); i += size {
+		batch := events[i:min(i+size, len(events))]
+		if err := s.Append(context.Background(), batch); err != nil {
+			t.Fatalf("Append(events[%d:%d]) = %v", i, i+len(batch), err)
+		}
+		for _, e := range batch {
+			if e.Seq <= 0 {
+				t.Fatalf("Append: event %s got Seq %d; want > 0", e.ID, e.Seq)
+			}
+		}
+	}
+}
+
+// listAll pages through every event of tenant matching f with pages of
+// size limit, checking the cursor contract on the way; it returns the
+// events in the order read.
+func listAll(t *testing.T, s auditkeep.Store, tenant string, f auditkeep.Filter, limit int) []*auditkeep.Event {
+	t.Helper()
+	f.Limit = limit
+	var out []*auditkeep.Event
+	for pages := 0; ; pages++ {
+		if pages > 10000 {
+			t.Fatal("ListEvents: more than 10,000 pages; the cursor does not advance")
+		}
+		page, next, err := s.ListEvents(context.Background(), tenant, f)
+		if err != nil {
+			t.Fatalf("ListEvents(%s) = %v", describe(f), err)
+		}
+		if len(page) > limit {
+			t.Fatalf("ListEvents(%s) returned %d events; limit is %d", describe(f), len(page), limit)
+		}
+		out = append(out, page...)
+		if next == nil {
+			return out
+		}
+		if len(page) == 0 {
+			t.Fatalf("ListEvents(%s) returned an empty page with a next cursor", describe(f))
+		}
+		f.Cursor = next
+	}
+}
+
+func ids(events []*auditkeep.Event) []string {
+	out := make([]string, len(events))
+	for i, e := range events {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// seqOrder returns the ids of events sorted by seq (desc when desc).
+func seqOrder(events []*auditkeep.Event, desc bool) []string {
+	c := slices.Clone(events)
+	slices.SortFunc(c, func(a, b *auditkeep.Event) int {
+		if desc {
+			return int(b.Seq - a.Seq)
+		}
+		return int(a.Seq - b.Seq)
+	})
+	return ids(c)
+}
+
+// canonical returns the event's JSON without Target.Deleted.
+func canonical(t *testing.T, e *auditkeep.Event) string {
+	t.Helper()
+	c := *e
+	if c.Target != nil {
+		tg := *c.Target
+		tg.Deleted = false
+		c.Target = &tg
+	}
+	b, err := json.Marshal(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func describe(f auditkeep.Filter) string {
+	s := ""
+	if !f.From.IsZero() {
+		s += " from=" + f.From.Format(time.RFC3339Nano)
+	}
+	if !f.To.IsZero() {
+		s += " to=" + f.To.Format(time.RFC3339Nano)
+	}
+	for _, tm := range f.Terms {
+		neg := ""
+		if tm.Negate {
+			neg = "-"
+		}
+		s += fmt.Sprintf(" %s%s:%q", neg, tm.Field, tm.Values)
+	}
+	for _, tt := range f.Text {
+		s += fmt.Sprintf(" text%+v", tt)
+	}
+	if f.Order != "" {
+		s += " order=" + f.Order
+	}
+	if s == "" {
+		return "{}"
+	}
+	return "{" + s[1:] + "}"
+}
+
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if got := auditkeep.ErrorCode(err); got != code {
+		t.Errorf("%s error = %v (code %q); want code %q", what, err, got, code)
+	}
+}
