@@ -8,8 +8,9 @@ import (
 
 // ActionCounts returns how many of the tenant's stored events carry each
 // action. It counts with an index-only scan of events_action (tenant_no,
-// action, seq), so its cost grows with the tenant's events: about one second
-// per ten million on a small machine. An unknown tenant, or one without
+// action, seq) — or a parallel sequential scan when the tenant holds most of
+// the table — so its cost grows with the tenant's events: 0.26–0.44 s for
+// 200,000 events on a busy 2-core machine. An unknown tenant, or one without
 // events, has none. Returns EUNAVAILABLE when the database cannot be reached.
 func (s *Store) ActionCounts(ctx context.Context, tenant string) (map[string]int64, error) {
 	out := map[string]int64{}
