@@ -163,9 +163,6 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	tw := &teeWriter{w: w, max: m.opts.MaxSnapshotBytes}
 	defer func() {
 		if p := recover(); p != nil {
-			if !tw.wroteHeader {
-				tw.status = http.StatusInternalServerError
-			}
 			m.record(r, tw, ann, true)
 			panic(p)
 		}
@@ -177,7 +174,11 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 // record builds the request's event and hands it to the recorder.
 func (m *middleware) record(r *http.Request, tw *teeWriter, ann *annotations, panicked bool) {
 	status := tw.status
-	if !tw.wroteHeader {
+	switch {
+	case tw.wroteHeader:
+	case panicked:
+		status = http.StatusInternalServerError
+	default:
 		status = http.StatusOK // net/http answers 200 to a handler that wrote nothing
 	}
 	rt := m.route(r)
@@ -398,12 +399,16 @@ func (m *middleware) route(r *http.Request) route {
 		rt.target = &auditkeep.Target{Type: last.typ, ID: last.id}
 	case lastLiteral == "":
 		return route{}
-	case !isPlural(lastLiteral) && len(pairs) > 0 && r.Method == http.MethodPost:
-		// An operation on the resource: POST /deployments/{id}/restart.
+	case !isPlural(lastLiteral) && r.Method == http.MethodPost:
+		// An operation: POST /deployments/{id}/restart, or POST /login.
+		rt.verb = true
+		if len(pairs) == 0 {
+			rt.action = word(lastLiteral)
+			break
+		}
 		ids = pairs
 		last := pairs[len(pairs)-1]
 		rt.action = last.typ + "." + word(lastLiteral)
-		rt.verb = true
 		rt.target = &auditkeep.Target{Type: last.typ, ID: last.id}
 	default:
 		// A collection: POST /projects/{project}/environments creates one,

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -165,8 +166,9 @@ func NewRecorder(c *Client, opts RecorderOptions) *Recorder {
 // error, after MaxAttempts.
 //
 // In both modes Record returns an EINVALID *auditkeep.Error, without sending,
-// for an event without a valid Action or an Actor.ID, and ErrClosed after
-// Close.
+// for an event without a valid Action or an Actor.ID, or whose documents
+// (Before, Snapshot, Metadata, Changes) are not valid JSON; and ErrClosed
+// after Close.
 func (r *Recorder) Record(ctx context.Context, e auditkeep.Event) error {
 	if err := prepare(&e); err != nil {
 		return err
@@ -212,6 +214,19 @@ func prepare(e *auditkeep.Event) error {
 	}
 	if e.Actor.ID == "" {
 		return auditkeep.FieldErrorf("actor.id", "actor.id is required")
+	}
+	for _, d := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"before", e.Before}, {"snapshot", e.Snapshot}, {"metadata", e.Metadata}} {
+		if len(d.raw) > 0 && !json.Valid(d.raw) {
+			return auditkeep.FieldErrorf(d.name, "%s is not valid JSON", d.name)
+		}
+	}
+	for i, c := range e.Changes {
+		if len(c.Old) > 0 && !json.Valid(c.Old) || len(c.New) > 0 && !json.Valid(c.New) {
+			return auditkeep.FieldErrorf(fmt.Sprintf("changes[%d]", i), "changes[%d] holds a value that is not valid JSON", i)
+		}
 	}
 	if e.ID == "" {
 		id, err := uuid.NewV7()
