@@ -17,7 +17,8 @@ const demoSynopsis = `demo [--tenant TENANT] [--events N] [--seed N] [--senders 
 
 Fills a tenant with a realistic cloud platform's audit history: people, API
 tokens and the platform itself acting on projects, environments, services,
-secrets, models, GPU pods, members and tokens, over the last days (up to 25).
+secrets, models, GPU pods, members and tokens, over the last days (up to
+about 20), ending a few minutes ago.
 Events go in batches of 1,000 through POST /v1/events.
 
 With --tenant, the key is the root key (or the tenant's admin key): the
@@ -73,11 +74,10 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	}
 
 	// Spread the history over the last days, at a few thousand events a
-	// day, ending before now (the server refuses events from the future).
-	now := time.Now()
-	perDay := max(3000, float64(*events)/25)
-	span := time.Duration(float64(*events) / perDay * 1.1 * float64(24*time.Hour))
-	gen := demo.New(*seed, now.Add(-span), demo.Options{EventsPerDay: perDay})
+	// day or more, ending a few minutes ago (the server refuses events from
+	// the future; the few that would be later are sent as of now).
+	opts := demo.Options{EventsPerDay: max(3000, float64(*events)/20)}
+	gen := demo.New(*seed, demo.Start(*events, time.Now().Add(-5*time.Minute), opts), opts)
 
 	fmt.Fprintf(e.stderr, "Sending %s events (seed %d) with %d senders...\n", thousands(int64(*events)), *seed, *senders)
 	var stop func()

@@ -34,6 +34,22 @@ type Options struct {
 	EventsPerDay float64
 }
 
+func (o Options) withDefaults() Options {
+	if o.Organization == "" {
+		o.Organization = "Acme"
+	}
+	if o.Users <= 0 {
+		o.Users = 25
+	}
+	if o.Projects <= 0 {
+		o.Projects = 4
+	}
+	if o.EventsPerDay <= 0 {
+		o.EventsPerDay = 3000
+	}
+	return o
+}
+
 // Generator produces one organization's events in time order.
 type Generator struct {
 	r       *rand.Rand
@@ -44,7 +60,10 @@ type Generator struct {
 	idSalt  uint64
 	objects uint64 // identifiers issued
 	events  uint64 // events issued
-	w       jw
+	// expected is the number of events the hourly rates call for since the
+	// start: pauses between sessions keep events close to it.
+	expected float64
+	w        jw
 
 	// the organization
 	users       []*user
@@ -98,18 +117,7 @@ const systemUA = "platform-control-plane/3.2.0"
 
 // New returns a generator whose first event occurs shortly after start.
 func New(seed int64, start time.Time, opts Options) *Generator {
-	if opts.Organization == "" {
-		opts.Organization = "Acme"
-	}
-	if opts.Users <= 0 {
-		opts.Users = 25
-	}
-	if opts.Projects <= 0 {
-		opts.Projects = 4
-	}
-	if opts.EventsPerDay <= 0 {
-		opts.EventsPerDay = 3000
-	}
+	opts = opts.withDefaults()
 	g := &Generator{
 		r:       rand.New(rand.NewPCG(uint64(seed), 0x61756469746b6565)),
 		opts:    opts,
@@ -119,7 +127,7 @@ func New(seed int64, start time.Time, opts Options) *Generator {
 	}
 	g.domain = g.orgSlug + ".example"
 	g.idSalt = mix(uint64(seed) ^ 0x5eed)
-	g.baseRate = opts.EventsPerDay / 86400 / meanActivity
+	g.baseRate = baseRate(opts.EventsPerDay)
 	for i := range 3 {
 		g.officeIPs = append(g.officeIPs, "203.0.113."+strconv.Itoa(10+i*17))
 	}
@@ -175,25 +183,86 @@ var meanActivity = func() float64 {
 }()
 
 // rate returns the expected events per second at t.
-func (g *Generator) rate(t time.Time) float64 {
+func (g *Generator) rate(t time.Time) float64 { return rateAt(g.baseRate, t) }
+
+// rateAt returns the events per second at t for a base rate (the rate at
+// activity 1). It is constant within each hour.
+func rateAt(base float64, t time.Time) float64 {
 	day := 0
 	if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
 		day = 1
 	}
-	return g.baseRate * activity[day][t.Hour()]
+	return base * activity[day][t.Hour()]
 }
 
-// meanSession is the expected number of events in a session.
-const meanSession = 5.0
+func baseRate(perDay float64) float64 { return perDay / 86400 / meanActivity }
+
+// expectedEvents returns the number of events expected in [from, to).
+func expectedEvents(base float64, from, to time.Time) float64 {
+	var n float64
+	for from.Before(to) {
+		next := from.Truncate(time.Hour).Add(time.Hour)
+		if next.After(to) {
+			next = to
+		}
+		n += rateAt(base, from) * next.Sub(from).Seconds()
+		from = next
+	}
+	return n
+}
+
+// timeAfter returns the time after from by which n events are expected.
+func timeAfter(base float64, from time.Time, n float64) time.Time {
+	for {
+		next := from.Truncate(time.Hour).Add(time.Hour)
+		r := rateAt(base, from)
+		if dt := next.Sub(from).Seconds(); r*dt < n {
+			n -= r * dt
+			from = next
+			continue
+		}
+		return from.Add(time.Duration(n / r * float64(time.Second)))
+	}
+}
+
+// Start returns the start time from which a generator with opts produces
+// about n events by end: with it, a history of n events ends near end.
+func Start(n int, end time.Time, opts Options) time.Time {
+	base := baseRate(opts.withDefaults().EventsPerDay)
+	left := float64(n)
+	t := end.UTC()
+	for {
+		prev := t.Add(-time.Nanosecond).Truncate(time.Hour)
+		r := rateAt(base, prev)
+		if dt := t.Sub(prev).Seconds(); r*dt < left {
+			left -= r * dt
+			t = prev
+			continue
+		}
+		return t.Add(-time.Duration(left / r * float64(time.Second)))
+	}
+}
+
+// meanSession is about the number of events in a session.
+const meanSession = 4.0
 
 // intraGap is the mean pause between two actions of a session at rate.
 func intraGap(rate float64) float64 { return math.Min(40, 0.3/rate) }
 
-// advance moves the clock forward by an exponential pause of mean seconds,
-// at least a millisecond.
+// setNow moves the clock forward to t (to the millisecond), counting the
+// events expected meanwhile.
+func (g *Generator) setNow(t time.Time) {
+	t = t.Truncate(time.Millisecond)
+	if !t.After(g.now) {
+		t = g.now.Add(time.Millisecond)
+	}
+	g.expected += expectedEvents(g.baseRate, g.now, t)
+	g.now = t
+}
+
+// advance moves the clock forward by an exponential pause of mean seconds.
 func (g *Generator) advance(mean float64) {
-	d := time.Duration(g.r.ExpFloat64() * mean * float64(time.Second))
-	g.now = g.now.Add(max(d, time.Millisecond)).Truncate(time.Millisecond)
+	g.setNow(g.now.Add(time.Duration(g.r.ExpFloat64() * mean * float64(time.Second))))
 }
 
 func (g *Generator) step() {
@@ -216,8 +285,10 @@ func (g *Generator) step() {
 // startSession pauses until the next burst of activity, picks who acts and
 // how, and emits the session's opening events (logins).
 func (g *Generator) startSession() {
-	r := g.rate(g.now)
-	g.advance(math.Max(0.5, meanSession/r-(meanSession-1)*intraGap(r)))
+	// The pause keeps the events generated in step with the events expected
+	// at the hourly rates: bursty, yet on average exactly EventsPerDay.
+	ahead := float64(g.events) - g.expected
+	g.setNow(timeAfter(g.baseRate, g.now, max(0.05, ahead+meanSession*(g.r.ExpFloat64()-1))))
 	s := &g.sess
 	*s = session{}
 	weights := sessionWeights
@@ -379,7 +450,7 @@ func (g *Generator) event(action, typ string, target *auditkeep.Target, scope []
 // emit queues e, a millisecond after the previous event of the same step.
 func (g *Generator) emit(e *auditkeep.Event) {
 	if n := len(g.queue); n > 0 && !g.queue[n-1].OccurredAt.Before(e.OccurredAt) {
-		g.now = g.queue[n-1].OccurredAt.Add(time.Millisecond + time.Duration(g.r.IntN(400))*time.Millisecond)
+		g.setNow(g.queue[n-1].OccurredAt.Add(time.Millisecond + time.Duration(g.r.IntN(400))*time.Millisecond))
 		e.OccurredAt = g.now
 	}
 	g.queue = append(g.queue, *e)

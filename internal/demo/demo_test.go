@@ -228,8 +228,30 @@ func TestWorkingHours(t *testing.T) {
 		t.Errorf("per day: weekdays' working hours %d events, weekends %d; want weekdays busier", work/5, weekend/2)
 	}
 	span := events[len(events)-1].OccurredAt.Sub(start)
-	if days := span.Hours() / 24; days < 21 || days > 35 {
-		t.Errorf("%d events at %d a day span %.1f days; want about 28", len(events), perDay, days)
+	if days := span.Hours() / 24; days < 27 || days > 29 {
+		t.Errorf("%d events at %d a day span %.1f days; want 28", len(events), perDay, days)
+	}
+}
+
+// TestStart checks that a history started at Start(n, end) ends near end.
+func TestStart(t *testing.T) {
+	end := time.Date(2026, 11, 26, 10, 17, 0, 0, time.UTC) // a Thursday
+	for _, tt := range []struct {
+		n      int
+		perDay float64
+	}{{1000, 3000}, {20000, 3000}, {20000, 800}, {100000, 50000}} {
+		opts := demo.Options{EventsPerDay: tt.perDay}
+		start := demo.Start(tt.n, end, opts)
+		g := demo.New(4, start, opts)
+		var last time.Time
+		for range tt.n {
+			last = g.Next().OccurredAt
+		}
+		// Allow the time of a few sessions at the rate of the hour before end.
+		if d := last.Sub(end); d < -30*time.Minute || d > 30*time.Minute {
+			t.Errorf("%d events at %.0f a day from Start(%d, %v) = %v end at %v; want within 30 minutes of the end",
+				tt.n, tt.perDay, tt.n, end, start, last)
+		}
 	}
 }
 
