@@ -49,7 +49,7 @@ type Option func(*Client)
 
 // WithHTTPClient makes the client send its requests through hc (for
 // timeouts, proxies, TLS settings or tests). The default is a client without
-// a overall timeout, since exports may stream for a long time: bound calls
+// an overall timeout, since exports may stream for a long time: bound calls
 // with their context.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) {
