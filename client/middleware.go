@@ -89,7 +89,8 @@ type MiddlewareOptions struct {
 //   - type from the method: POST create, PUT and PATCH update, DELETE delete;
 //   - status failure for a 4xx or 5xx answer (or a panic), else success;
 //   - the JSON response body of a successful request as snapshot, up to
-//     MaxSnapshotBytes;
+//     MaxSnapshotBytes (for an operation such as a restart, only when the
+//     body is the target's state: an object with the target's "id");
 //   - the client IP (see TrustedProxies), the User-Agent, and the source;
 //   - metadata {"method", "route", "path", "status_code"}.
 //
@@ -235,7 +236,7 @@ func (m *middleware) record(r *http.Request, tw *teeWriter, ann *annotations, pa
 	if rt.pattern != "" {
 		meta["route"] = rt.pattern
 	}
-	if body, ok := tw.json(); ok && e.Status == auditkeep.StatusSuccess {
+	if body, ok := tw.json(); ok && e.Status == auditkeep.StatusSuccess && (!rt.verb || describes(body, e.Target)) {
 		e.Snapshot = body
 		fillFromResponse(&e, body)
 		if t := e.Target; derivedScope && t != nil && t.ID != "" && !strings.Contains(t.ID, "/") {
@@ -285,6 +286,20 @@ func fillFromResponse(e *auditkeep.Event, body []byte) {
 	if name := scalar(obj.Name); name != "" && e.Target.Name == "" && (id == "" || id == e.Target.ID) {
 		e.Target.Name = cleanText(name, 256, false)
 	}
+}
+
+// describes reports whether a response body is the state of target: an
+// object whose "id" is the target's. The answer to an operation such as
+// POST /deployments/{id}/restart is often a status instead, which would make
+// a meaningless snapshot.
+func describes(body []byte, target *auditkeep.Target) bool {
+	if target == nil || body[0] != '{' {
+		return false
+	}
+	var obj struct {
+		ID json.RawMessage `json:"id"`
+	}
+	return json.Unmarshal(body, &obj) == nil && scalar(obj.ID) == target.ID
 }
 
 // scalar returns a JSON string's content or a number's text, else "".

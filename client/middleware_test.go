@@ -441,3 +441,20 @@ func TestMiddlewareMuxFallback(t *testing.T) {
 		}
 	}
 }
+
+func TestMiddlewareOperationSnapshot(t *testing.T) {
+	h, f := auditedMux(t, client.MiddlewareOptions{}, map[string]http.HandlerFunc{
+		"POST /deployments/{id}/restart":  jsonReply(202, `{"status":"restarting"}`),
+		"POST /deployments/{id}/rollback": jsonReply(200, `{"id":"dep_9","name":"web","version":3}`),
+	})
+	tests := []struct{ path, snapshot string }{
+		{"/deployments/dep_9/restart", ""},
+		{"/deployments/dep_9/rollback", `{"id":"dep_9","name":"web","version":3}`},
+	}
+	for _, tt := range tests {
+		e := serve(t, h, f, httptest.NewRequest("POST", tt.path, nil))
+		if e == nil || string(e.Snapshot) != tt.snapshot {
+			t.Errorf("POST %s recorded %+v; want snapshot %q", tt.path, e, tt.snapshot)
+		}
+	}
+}
