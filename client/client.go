@@ -1,13 +1,3 @@
-// Package client is the Go client of the auditkeep HTTP API (v1).
-//
-// A platform records events with Ingest; tools read them with ListEvents,
-// Events, GetEvent and Export; operators manage tenants and keys with the
-// root key. Every method takes a context and returns an *APIError (which
-// errors.As can find) when the server answers with an error status, and a
-// wrapped transport error when it cannot be reached.
-//
-//	c := client.New("http://127.0.0.1:8080", os.Getenv("AUDITKEEP_KEY"))
-//	res, err := c.Ingest(ctx, []auditkeep.Event{{Action: "token.create", Actor: auditkeep.Actor{ID: "usr_42"}}})
 package client
 
 import (
