@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -28,6 +29,9 @@ const DefaultSourceHeader = "X-Audit-Source"
 // snapshot, leaving room for the rest of the event within the server's
 // 64 KiB limit per event.
 const DefaultMaxSnapshotBytes = 48 << 10
+
+// recordTimeout bounds how long a Blocking recorder may hold a request.
+const recordTimeout = 30 * time.Second
 
 // maxJSONDepth is the deepest snapshot kept; the server refuses deeper documents.
 const maxJSONDepth = 56
@@ -100,7 +104,8 @@ type MiddlewareOptions struct {
 // the request's context and r.Pattern is set. Requests that no route
 // matched (r.Pattern is empty) are not recorded unless Describe names an
 // action. With a Blocking recorder the handler's return, and so the end of
-// the response, waits for the event to be stored.
+// the response, waits for the event to be stored (at most 30 seconds; the
+// request's cancellation does not abandon the event).
 //
 // It panics when rec is nil.
 func Middleware(rec *Recorder, opts MiddlewareOptions) func(http.Handler) http.Handler {
@@ -261,7 +266,10 @@ func (m *middleware) record(r *http.Request, tw *teeWriter, ann *annotations, pa
 	if e.Target != nil && (e.Target.Type == "" || e.Target.ID == "") {
 		e.Target = nil // the server requires both; the scope still places the action
 	}
-	if err := m.rec.Record(r.Context(), e); err != nil {
+	// The action has happened: record it even if the client has gone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), recordTimeout)
+	defer cancel()
+	if err := m.rec.Record(ctx, e); err != nil {
 		m.opts.OnError(r, err)
 	}
 }

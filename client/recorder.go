@@ -35,6 +35,7 @@ const (
 	DefaultMaxBackoff    = 30 * time.Second
 	// DefaultBlockingAttempts is MaxAttempts in Blocking mode when none is set.
 	DefaultBlockingAttempts = 3
+	DefaultAttemptTimeout   = 30 * time.Second
 )
 
 // RecorderOptions configure a Recorder. The zero value is usable: an
@@ -55,6 +56,10 @@ type RecorderOptions struct {
 	// jitter. A Retry-After answer (429, 503) sets the delay instead, still
 	// capped at MaxBackoff. Defaults DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// AttemptTimeout bounds one request to the server, so that a server
+	// that accepts connections but never answers is retried rather than
+	// waited for (default DefaultAttemptTimeout).
+	AttemptTimeout time.Duration
 	// MaxAttempts bounds the attempts to send one batch. Zero means: in the
 	// asynchronous mode, retry until Close's context ends; in Blocking mode,
 	// DefaultBlockingAttempts (each Record is also bounded by its context).
@@ -134,6 +139,9 @@ func NewRecorder(c *Client, opts RecorderOptions) *Recorder {
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
 		opts.MaxBackoff = opts.MinBackoff
+	}
+	if opts.AttemptTimeout <= 0 {
+		opts.AttemptTimeout = DefaultAttemptTimeout
 	}
 	if opts.Blocking && opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = DefaultBlockingAttempts
@@ -399,7 +407,9 @@ func (r *Recorder) deliver(ctx context.Context, events []auditkeep.Event, notify
 			r.lose(&r.failed, events, err, notify)
 			return errors.Join(append(errs, err)...)
 		}
-		res, err := r.c.Ingest(ctx, events)
+		actx, cancel := context.WithTimeout(ctx, r.opts.AttemptTimeout)
+		res, err := r.c.Ingest(actx, events)
+		cancel()
 		if err == nil {
 			r.sent.Add(uint64(len(events)))
 			r.dups.Add(uint64(res.Duplicates))

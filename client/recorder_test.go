@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -316,5 +318,26 @@ func TestBlockingMaxAttempts(t *testing.T) {
 	}
 	if s := r.Stats(); s.Recorded != 2 || s.Sent != 1 || s.Failed != 1 {
 		t.Errorf("Stats() = %+v; want 2 recorded, 1 sent, 1 failed", s)
+	}
+}
+
+func TestRecorderAttemptTimeout(t *testing.T) {
+	f := &fakeIngest{seen: map[string]int{}}
+	release := make(chan struct{})
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			<-release // a server that accepted the request and hangs
+			return
+		}
+		f.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer close(release)
+	r := newRecorder(client.New(srv.URL, "k"), fastRetries(client.RecorderOptions{AttemptTimeout: 50 * time.Millisecond}))
+	r.Record(context.Background(), ev("token.create"))
+	closeRecorder(t, r)
+	if got := len(f.stored()); got != 1 || calls.Load() != 2 {
+		t.Errorf("stored %d events in %d requests; want 1 in 2 (the hung one abandoned)", got, calls.Load())
 	}
 }
