@@ -23,6 +23,9 @@ func (s *Server) routes() http.Handler {
 	route("GET /v1/settings", "settings_get", s.auth(scopeAdmin, s.handleGetSettings))
 	route("PUT /v1/settings", "settings_put", s.auth(scopeAdmin, s.handlePutSettings))
 	route("POST /v1/hash", "hash", s.auth(scopeAdmin, s.handleHash))
+	route("GET /v1/actions", "actions_list", s.auth(scopeRead, s.handleListActions))
+	route("GET /v1/actions/{action}/schema", "action_schema_get", s.auth(scopeRead, s.handleGetActionSchema))
+	route("PUT /v1/actions/{action}/schema", "action_schema_put", s.auth(scopeAdmin, s.handlePutActionSchema))
 
 	route("POST /v1/tenants", "tenant_create", s.auth(scopeRoot, s.handleCreateTenant))
 	route("PUT /v1/tenants/{tenant}", "tenant_update", s.auth(scopeRoot, s.handleUpdateTenant))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/catalog"
 	"github.com/auditkeep/auditkeep/internal/ingest"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -41,12 +42,15 @@ type Server struct {
 	ln  net.Listener
 
 	browser browserState // live streams, viewer tokens, console (stream.go)
+
+	catalog *catalog.Catalog // nil: no action catalog (actions.go)
 }
 
 // Config holds the server's settings.
 type Config struct {
 	RootKeyHash string // SHA-256 hex of the root key
 	Tracker     *ingest.Tracker
+	Catalog     *catalog.Catalog
 	Logger      *slog.Logger
 	Registry    *prometheus.Registry // nil: a new one
 }
@@ -61,6 +65,7 @@ func New(store Store, svc *ingest.Service, cfg Config) *Server {
 		s.Registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.Registry)
+	s.catalog = cfg.Catalog
 	s.handler = s.routes()
 	return s
 }
