@@ -1,13 +1,14 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,22 +22,27 @@ type tenantState struct {
 }
 
 const (
-	sqlFindTerm      = "SELECT id FROM terms WHERE tenant = ? AND field = ? AND value = ?"
-	sqlInsertTerm    = "INSERT INTO terms (tenant, field, value) VALUES (?, ?, ?)"
-	sqlBumpTerm      = "UPDATE terms SET count = count + ? WHERE id = ?"
-	sqlInsertEvent   = "INSERT INTO events (k, occurred_at, id_hash, body) VALUES (?, ?, ?, ?)"
-	sqlInsertPosting = "INSERT INTO postings (term, k) VALUES (?, ?)"
-	sqlInsertFTS     = "INSERT INTO events_fts (rowid, actor_name, actor_email, target, action, team, ip, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-	sqlInsertName    = "INSERT OR IGNORE INTO actor_names (tenant, name, term) VALUES (?, ?, ?)"
-	sqlFindID        = "SELECT body FROM events WHERE id_hash = ? AND k BETWEEN ? AND ?"
+	sqlFindTerm   = "SELECT id FROM terms WHERE tenant = ? AND field = ? AND value = ?"
+	sqlInsertTerm = "INSERT INTO terms (tenant, field, value) VALUES (?, ?, ?)"
+	sqlBumpTerm   = "UPDATE terms SET count = count + ? WHERE id = ?"
+	sqlInsertName = "INSERT OR IGNORE INTO actor_names (tenant, name, term) VALUES (?, ?, ?)"
+	sqlFindID     = "SELECT k, body FROM events WHERE id_hash = ? AND k BETWEEN ? AND ?"
+)
+
+// Rows per multi-row INSERT.
+const (
+	eventRows   = 16
+	postingRows = 256
+	ftsRows     = 32
+	idChunk     = 500 // id hashes per idempotency query
 )
 
 // Append stores events atomically: all of them or, on error, none. An event
 // whose (Tenant, ID) is already stored, or repeated earlier in events, is
 // not stored again. On return, stored events carry their Seq (1, 2, 3, …
-// per tenant, with no gaps, in commit order) and duplicates carry Seq 0;
-// nothing else of the events is changed. The transaction is fsynced before
-// Append returns. Returns ENOTFOUND when a tenant does not exist and
+// per tenant, with no gaps, in the order of events) and duplicates carry
+// Seq 0; nothing else of the events is changed. The transaction is fsynced
+// before Append returns. Returns ENOTFOUND when a tenant does not exist and
 // EUNAVAILABLE when storage fails (including a cancelled ctx).
 func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) error {
 	if len(events) == 0 {
@@ -45,9 +51,13 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) error {
 	if err := ctx.Err(); err != nil {
 		return auditkeep.Unavailable(err)
 	}
+	bodies, err := encodeBodies(events)
+	if err != nil {
+		return auditkeep.Errorf(auditkeep.EINTERNAL, "encode event: %v", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	seqs, states, err := s.appendTx(ctx, events)
+	seqs, states, err := s.appendTx(ctx, events, bodies)
 	if err != nil {
 		s.dict.rollback()
 		var ae *auditkeep.Error
@@ -66,9 +76,12 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) error {
 	return nil
 }
 
+// posting is one row of the inverted index.
+type posting struct{ term, k int64 }
+
 // appendTx writes events in one transaction and returns their seqs (0 for
 // duplicates) and the tenants' new states.
-func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event) ([]int64, map[string]*tenantState, error) {
+func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies [][]byte) ([]int64, map[string]*tenantState, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, err
@@ -90,32 +103,47 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event) ([]int6
 			return nil, nil, err
 		}
 		states[e.Tenant] = ts
+		if err := s.dict.load(ctx, tx, ts.num); err != nil {
+			return nil, nil, err
+		}
 	}
 
-	seqs := make([]int64, len(events))
+	// Idempotency: drop ids repeated in the batch, then those stored.
+	hashes := make([]int64, len(events))
+	fresh := make([]bool, len(events))
 	seen := make(map[string]struct{}, len(events))
-	counts := map[int64]int64{}
-	var terms []termKey
+	byTenant := map[int64][]int{}
 	for i, e := range events {
-		ts := states[e.Tenant]
 		key := e.Tenant + "\x00" + e.ID
 		if _, dup := seen[key]; dup {
 			continue
 		}
 		seen[key] = struct{}{}
-		h := idHash(ts.num, e.ID)
-		if found, err := findByID(ctx, st.findID, ts.num, h, e.ID); err != nil {
+		num := states[e.Tenant].num
+		hashes[i] = idHash(num, e.ID)
+		fresh[i] = true
+		byTenant[num] = append(byTenant[num], i)
+	}
+	for num, idx := range byTenant {
+		if err := dropStored(ctx, tx, events, hashes, fresh, num, idx); err != nil {
 			return nil, nil, err
-		} else if found != nil {
+		}
+	}
+
+	evRows := st.batch(ctx, tx, "INSERT INTO events (k, occurred_at, id_hash, body) VALUES ", 4, eventRows)
+	ftsIns := st.batch(ctx, tx, "INSERT INTO events_fts (rowid, actor_name, actor_email, target, action, team, ip, description) VALUES ", 8, ftsRows)
+	seqs := make([]int64, len(events))
+	counts := map[int64]int64{}
+	var postings []posting
+	var terms []termKey
+	for i, e := range events {
+		if !fresh[i] {
 			continue
 		}
+		ts := states[e.Tenant]
 		seq := ts.lastSeq + 1
 		k := ts.num<<40 | seq
-		body, err := encodeBody(e, seq)
-		if err != nil {
-			return nil, nil, fmt.Errorf("encode event %d: %w", i, err)
-		}
-		if _, err := st.insertEvent.ExecContext(ctx, k, unixNano(e.OccurredAt), h, body); err != nil {
+		if err := evRows.add(k, unixNano(e.OccurredAt), hashes[i], bodies[i]); err != nil {
 			return nil, nil, err
 		}
 		terms = eventTerms(terms[:0], ts.num, e)
@@ -124,9 +152,7 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event) ([]int6
 			if err != nil {
 				return nil, nil, err
 			}
-			if _, err := st.insertPosting.ExecContext(ctx, id, k); err != nil {
-				return nil, nil, err
-			}
+			postings = append(postings, posting{id, k})
 			counts[id]++
 			if tk.field == fActor {
 				for _, n := range []string{e.Actor.Name, e.Actor.Email} {
@@ -142,14 +168,36 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event) ([]int6
 				return nil, nil, err
 			}
 		}
-		if _, err := st.insertFTS.ExecContext(ctx, k, e.Actor.Name, e.Actor.Email, targetName(e), e.Action, e.Team, e.Context.IP, e.Description); err != nil {
+		if err := ftsIns.add(k, e.Actor.Name, e.Actor.Email, targetName(e), e.Action, e.Team, e.Context.IP, e.Description); err != nil {
 			return nil, nil, err
 		}
 		ts.lastSeq = seq
 		seqs[i] = seq
 	}
-	for id, n := range counts {
-		if _, err := st.bumpTerm.ExecContext(ctx, n, id); err != nil {
+	if err := evRows.flush(); err != nil {
+		return nil, nil, err
+	}
+	if err := ftsIns.flush(); err != nil {
+		return nil, nil, err
+	}
+	// In key order, each term's postings go in one run at the end of its range.
+	slices.SortFunc(postings, func(a, b posting) int { return cmp.Or(cmp.Compare(a.term, b.term), cmp.Compare(a.k, b.k)) })
+	pIns := st.batch(ctx, tx, "INSERT INTO postings (term, k) VALUES ", 2, postingRows)
+	for _, p := range postings {
+		if err := pIns.add(p.term, p.k); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := pIns.flush(); err != nil {
+		return nil, nil, err
+	}
+	ids := make([]int64, 0, len(counts))
+	for id := range counts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if _, err := st.bumpTerm.ExecContext(ctx, counts[id], id); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -158,11 +206,65 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event) ([]int6
 			return nil, nil, err
 		}
 	}
+	if err := st.closeBatches(); err != nil {
+		return nil, nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, nil, err
 	}
 	return seqs, states, nil
 }
+
+// dropStored clears fresh[i] for the events idx of tenant num whose id is
+// already stored.
+func dropStored(ctx context.Context, tx *sql.Tx, events []*auditkeep.Event, hashes []int64, fresh []bool, num int64, idx []int) error {
+	lo, hi := tenantRange(num)
+	for len(idx) > 0 {
+		chunk := idx[:min(idChunk, len(idx))]
+		idx = idx[len(chunk):]
+		var q qb
+		q.sql("SELECT k, body FROM events WHERE id_hash IN (")
+		for j, i := range chunk {
+			if j > 0 {
+				q.sql(", ")
+			}
+			q.arg("?", hashes[i])
+		}
+		q.arg(") AND k BETWEEN ?", lo).arg(" AND ?", hi)
+		rows, err := tx.QueryContext(ctx, q.b.String(), q.args...)
+		if err != nil {
+			return err
+		}
+		stored := map[string]bool{}
+		for rows.Next() {
+			var k int64
+			var body []byte
+			if err := rows.Scan(&k, &body); err != nil {
+				rows.Close()
+				return err
+			}
+			e, err := decodeBody(body, "", k&seqMask)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			stored[e.ID] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, i := range chunk {
+			if stored[events[i].ID] {
+				fresh[i] = false
+			}
+		}
+	}
+	return nil
+}
+
+// seqMask extracts the seq from a key.
+const seqMask = 1<<40 - 1
 
 // tenantState returns a copy of the tenant's state, from the cache or the
 // database. Returns ENOTFOUND for an unknown tenant.
@@ -182,15 +284,19 @@ func (s *Store) tenantState(ctx context.Context, tx *sql.Tx, id string) (*tenant
 	return &ts, nil
 }
 
+// writeStmts are the writer's statements, prepared in a transaction.
+type writeStmts struct {
+	findTerm, insertTerm, bumpTerm, insertName *sql.Stmt
+	batches                                    []*batcher
+}
+
 func prepareWrite(ctx context.Context, tx *sql.Tx) (*writeStmts, error) {
 	st := &writeStmts{}
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&st.findTerm, sqlFindTerm}, {&st.insertTerm, sqlInsertTerm}, {&st.bumpTerm, sqlBumpTerm},
-		{&st.insertEvent, sqlInsertEvent}, {&st.insertPosting, sqlInsertPosting}, {&st.insertFTS, sqlInsertFTS},
-		{&st.insertName, sqlInsertName}, {&st.findID, sqlFindID},
+		{&st.findTerm, sqlFindTerm}, {&st.insertTerm, sqlInsertTerm}, {&st.bumpTerm, sqlBumpTerm}, {&st.insertName, sqlInsertName},
 	} {
 		stmt, err := tx.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -203,40 +309,84 @@ func prepareWrite(ctx context.Context, tx *sql.Tx) (*writeStmts, error) {
 }
 
 func (st *writeStmts) close() {
-	for _, s := range []*sql.Stmt{st.findTerm, st.insertTerm, st.bumpTerm, st.insertEvent, st.insertPosting, st.insertFTS, st.insertName, st.findID} {
+	for _, s := range []*sql.Stmt{st.findTerm, st.insertTerm, st.bumpTerm, st.insertName} {
 		if s != nil {
 			s.Close()
 		}
 	}
+	st.closeBatches()
 }
 
-// findByID returns the stored event of the tenant with the id, or nil.
-func findByID(ctx context.Context, stmt *sql.Stmt, num, hash int64, id string) (*stored, error) {
-	lo, hi := tenantRange(num)
-	rows, err := stmt.QueryContext(ctx, hash, lo, hi)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			return nil, err
+func (st *writeStmts) closeBatches() error {
+	var errs []error
+	for _, b := range st.batches {
+		for _, s := range []*sql.Stmt{b.one, b.many} {
+			if s != nil {
+				errs = append(errs, s.Close())
+			}
 		}
-		e, err := decodeBody(body)
+		b.one, b.many = nil, nil
+	}
+	return errors.Join(errs...)
+}
+
+// batcher inserts rows with multi-row INSERT statements of rows rows,
+// prepared on first use.
+type batcher struct {
+	ctx        context.Context
+	tx         *sql.Tx
+	prefix     string
+	cols, rows int
+	one, many  *sql.Stmt
+	buf        []any
+}
+
+func (st *writeStmts) batch(ctx context.Context, tx *sql.Tx, prefix string, cols, rows int) *batcher {
+	b := &batcher{ctx: ctx, tx: tx, prefix: prefix, cols: cols, rows: rows}
+	st.batches = append(st.batches, b)
+	return b
+}
+
+func (b *batcher) stmt(rows int) string {
+	tuple := "(?" + strings.Repeat(", ?", b.cols-1) + ")"
+	return b.prefix + tuple + strings.Repeat(", "+tuple, rows-1)
+}
+
+func (b *batcher) add(vals ...any) error {
+	b.buf = append(b.buf, vals...)
+	if len(b.buf) < b.cols*b.rows {
+		return nil
+	}
+	if b.many == nil {
+		s, err := b.tx.PrepareContext(b.ctx, b.stmt(b.rows))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if e.ID == id {
-			return &stored{e: e}, nil
-		}
+		b.many = s
 	}
-	return nil, rows.Err()
+	_, err := b.many.ExecContext(b.ctx, b.buf...)
+	b.buf = b.buf[:0]
+	return err
 }
 
-// stored is an event read back from the database.
-type stored struct {
-	e *auditkeep.Event
+func (b *batcher) flush() error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	if b.one == nil {
+		s, err := b.tx.PrepareContext(b.ctx, b.stmt(1))
+		if err != nil {
+			return err
+		}
+		b.one = s
+	}
+	for i := 0; i < len(b.buf); i += b.cols {
+		if _, err := b.one.ExecContext(b.ctx, b.buf[i:i+b.cols]...); err != nil {
+			return err
+		}
+	}
+	b.buf = b.buf[:0]
+	return nil
 }
 
 // idHash is the first 8 bytes of SHA-256(tenant num, id): a strong hash,

@@ -34,7 +34,10 @@ type group struct {
 
 // plan is a filter resolved against a tenant's dictionary.
 type plan struct {
+	tenant    string
 	num       int64
+	events    int64 // the tenant's last seq (about its number of events), read by page
+	minWindow int64 // smallest window of keys read for a large term set
 	desc      bool
 	hasTime   bool
 	from, to  int64
@@ -62,7 +65,7 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filte
 		return nil, nil, auditkeep.Unavailable(err)
 	}
 	defer tx.Rollback()
-	p, err := resolve(ctx, tx, num, &f)
+	p, err := resolve(ctx, tx, tenant, num, &f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -100,7 +103,7 @@ func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filte
 		after = f.Cursor.Seq
 	}
 	for {
-		events, more, err := s.scanPage(ctx, num, &f, &p, after)
+		events, more, err := s.scanPage(ctx, tenant, num, &f, &p, after)
 		if err != nil {
 			return err
 		}
@@ -116,14 +119,14 @@ func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	}
 }
 
-func (s *Store) scanPage(ctx context.Context, num int64, f *auditkeep.Filter, p **plan, after int64) ([]*auditkeep.Event, bool, error) {
+func (s *Store) scanPage(ctx context.Context, tenant string, num int64, f *auditkeep.Filter, p **plan, after int64) ([]*auditkeep.Event, bool, error) {
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, auditkeep.Unavailable(err)
 	}
 	defer tx.Rollback()
 	if *p == nil {
-		if *p, err = resolve(ctx, tx, num, f); err != nil {
+		if *p, err = resolve(ctx, tx, tenant, num, f); err != nil {
 			return nil, false, err
 		}
 	}
@@ -153,12 +156,13 @@ func (s *Store) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Eve
 	}
 	var found *auditkeep.Event
 	for rows.Next() {
+		var k int64
 		var body []byte
-		if err := rows.Scan(&body); err != nil {
+		if err := rows.Scan(&k, &body); err != nil {
 			rows.Close()
 			return nil, auditkeep.Unavailable(err)
 		}
-		e, err := decodeBody(body)
+		e, err := decodeBody(body, tenant, k&seqMask)
 		if err != nil {
 			rows.Close()
 			return nil, auditkeep.Unavailable(err)
@@ -206,8 +210,8 @@ type querier interface {
 
 // resolve turns f into term-id sets and full-text expressions. Returns
 // EINVALID for a term the store cannot run.
-func resolve(ctx context.Context, q querier, num int64, f *auditkeep.Filter) (*plan, error) {
-	p := &plan{num: num, desc: f.Desc(), from: math.MinInt64, to: math.MaxInt64}
+func resolve(ctx context.Context, q querier, tenant string, num int64, f *auditkeep.Filter) (*plan, error) {
+	p := &plan{tenant: tenant, num: num, desc: f.Desc(), from: math.MinInt64, to: math.MaxInt64, minWindow: 4096}
 	if !f.From.IsZero() {
 		p.hasTime, p.from = true, unixNano(f.From)
 	}
@@ -459,7 +463,11 @@ func (p *plan) page(ctx context.Context, q querier, after int64, limit int) ([]*
 	if p.empty {
 		return nil, false, nil
 	}
+	if err := q.QueryRowContext(ctx, "SELECT last_seq FROM tenants WHERE num = ?", p.num).Scan(&p.events); err != nil {
+		return nil, false, auditkeep.Unavailable(err)
+	}
 	lo, hi := tenantRange(p.num)
+	hi = min(hi, p.num<<40|p.events)
 	if after > 0 {
 		if p.desc {
 			hi = p.num<<40 | (after - 1)
@@ -474,6 +482,61 @@ func (p *plan) page(ctx context.Context, q querier, after int64, limit int) ([]*
 	if err != nil {
 		return nil, false, err
 	}
+	keys, err := p.keys(ctx, q, drv, best, lo, hi, limit+1)
+	if err != nil {
+		return nil, false, auditkeep.Unavailable(err)
+	}
+	more := len(keys) > limit
+	if more {
+		keys = keys[:limit]
+	}
+	events, err := loadEvents(ctx, q, p.tenant, keys)
+	if err != nil {
+		return nil, false, auditkeep.Unavailable(err)
+	}
+	if err := markDeleted(ctx, q, p.num, events); err != nil {
+		return nil, false, auditkeep.Unavailable(err)
+	}
+	return events, more, nil
+}
+
+// keys returns up to limit keys between lo and hi in the plan's order. A
+// driving term set too large to merge is read in windows of keys sized by
+// its density, so that sorting its postings costs about one page.
+func (p *plan) keys(ctx context.Context, q querier, drv driver, best int, lo, hi int64, limit int) ([]int64, error) {
+	if drv != byPostings || len(p.pos[best].ids) <= mergeMaxTerms || p.events == 0 {
+		query, args := p.build(drv, best, lo, hi, limit)
+		return queryKeys(ctx, q, query, args)
+	}
+	density := float64(max(p.pos[best].count, 1)) / float64(p.events)
+	w := max(int64(float64(2*limit)/density), p.minWindow)
+	var keys []int64
+	for lo <= hi && len(keys) < limit {
+		wlo, whi := lo, hi
+		if p.desc {
+			wlo = max(lo, hi-w+1)
+		} else {
+			whi = min(hi, lo+w-1)
+		}
+		query, args := p.build(drv, best, wlo, whi, limit-len(keys))
+		got, err := queryKeys(ctx, q, query, args)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, got...)
+		if p.desc {
+			hi = wlo - 1
+		} else {
+			lo = whi + 1
+		}
+		w *= 4
+	}
+	return keys, nil
+}
+
+// build returns the statement selecting up to limit keys between lo and hi
+// in the plan's order, driven by drv (and for byPostings, p.pos[best]).
+func (p *plan) build(drv driver, best int, lo, hi int64, limit int) (string, []any) {
 	dir := " ASC"
 	if p.desc {
 		dir = " DESC"
@@ -524,24 +587,9 @@ func (p *plan) page(ctx context.Context, q querier, after int64, limit int) ([]*
 		p.checks(&qq, "e.k", -1, lo, hi)
 		qq.sql(" ORDER BY e.k" + dir)
 	}
-	qq.arg(" LIMIT ?", limit+1)
+	qq.arg(" LIMIT ?", limit)
+	return qq.b.String(), qq.args
 
-	keys, err := queryKeys(ctx, q, qq.b.String(), qq.args)
-	if err != nil {
-		return nil, false, auditkeep.Unavailable(err)
-	}
-	more := len(keys) > limit
-	if more {
-		keys = keys[:limit]
-	}
-	events, err := loadEvents(ctx, q, keys)
-	if err != nil {
-		return nil, false, auditkeep.Unavailable(err)
-	}
-	if err := markDeleted(ctx, q, p.num, events); err != nil {
-		return nil, false, auditkeep.Unavailable(err)
-	}
-	return events, more, nil
 }
 
 // joinTime joins the events row of k when the time range must be checked.
@@ -612,7 +660,7 @@ func queryKeys(ctx context.Context, q querier, query string, args []any) ([]int6
 }
 
 // loadEvents reads the events of keys, in the order of keys.
-func loadEvents(ctx context.Context, q querier, keys []int64) ([]*auditkeep.Event, error) {
+func loadEvents(ctx context.Context, q querier, tenant string, keys []int64) ([]*auditkeep.Event, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -630,7 +678,7 @@ func loadEvents(ctx context.Context, q querier, keys []int64) ([]*auditkeep.Even
 		if err := rows.Scan(&k, &body); err != nil {
 			return nil, err
 		}
-		e, err := decodeBody(body)
+		e, err := decodeBody(body, tenant, k&seqMask)
 		if err != nil {
 			return nil, err
 		}

@@ -121,11 +121,13 @@ func ipRange(p netip.Prefix) (lo, hi string) {
 // transaction stay pending until it commits. When the cache grows past its
 // limit it is dropped and refilled from the database as terms are used.
 type dictionary struct {
-	limit   int
-	ids     map[termKey]int64
-	pending map[termKey]int64
-	names   map[actorName]struct{}
-	pnames  map[actorName]struct{}
+	limit    int
+	ids      map[termKey]int64
+	pending  map[termKey]int64
+	names    map[actorName]struct{}
+	pnames   map[actorName]struct{}
+	complete map[int64]bool // tenants whose every term is in ids: a miss is a new term
+	tried    map[int64]bool // tenants whose terms load tried to load
 }
 
 type actorName struct {
@@ -141,6 +143,8 @@ func newDictionary(limit int) *dictionary {
 }
 
 func (d *dictionary) reset() {
+	d.complete = map[int64]bool{}
+	d.tried = map[int64]bool{}
 	d.ids = map[termKey]int64{}
 	d.names = map[actorName]struct{}{}
 	d.pending = map[termKey]int64{}
@@ -152,6 +156,7 @@ func (d *dictionary) commit() {
 	if len(d.ids)+len(d.pending) > d.limit || len(d.names)+len(d.pnames) > d.limit {
 		d.ids = map[termKey]int64{}
 		d.names = map[actorName]struct{}{}
+		clear(d.complete) // and tried stays: no reload of what did not fit
 	}
 	for k, v := range d.pending {
 		d.ids[k] = v
@@ -163,15 +168,45 @@ func (d *dictionary) commit() {
 	clear(d.pnames)
 }
 
-// rollback forgets the pending terms.
+// rollback forgets the pending terms, and the completeness of tenants
+// loaded by the failed transaction.
 func (d *dictionary) rollback() {
 	clear(d.pending)
 	clear(d.pnames)
 }
 
-// writeStmts are the writer's prepared statements, bound to a transaction.
-type writeStmts struct {
-	findTerm, insertTerm, bumpTerm, insertEvent, insertPosting, insertFTS, insertName, findID *sql.Stmt
+// load reads every term of the tenant into the cache, once, if they fit;
+// then a cache miss means a new term and costs no lookup.
+func (d *dictionary) load(ctx context.Context, tx *sql.Tx, num int64) error {
+	if d.tried[num] {
+		return nil
+	}
+	d.tried[num] = true
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM terms WHERE tenant = ?", num).Scan(&n); err != nil {
+		return err
+	}
+	if len(d.ids)+n > d.limit/2 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT id, field, value FROM terms WHERE tenant = ?", num)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		k := termKey{tenant: num}
+		if err := rows.Scan(&id, &k.field, &k.value); err != nil {
+			return err
+		}
+		d.ids[k] = id
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	d.complete[num] = true
+	return nil
 }
 
 // id returns the term's id, creating the term if needed.
@@ -183,13 +218,15 @@ func (d *dictionary) id(ctx context.Context, st *writeStmts, k termKey) (int64, 
 		return id, nil
 	}
 	var id int64
-	err := st.findTerm.QueryRowContext(ctx, k.tenant, k.field, k.value).Scan(&id)
-	if err == nil {
-		d.pending[k] = id // known to the database; safe to keep either way
-		return id, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, err
+	if !d.complete[k.tenant] {
+		err := st.findTerm.QueryRowContext(ctx, k.tenant, k.field, k.value).Scan(&id)
+		if err == nil {
+			d.pending[k] = id
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
 	}
 	res, err := st.insertTerm.ExecContext(ctx, k.tenant, k.field, k.value)
 	if err != nil {

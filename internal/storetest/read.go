@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -390,5 +391,44 @@ func testScan(t *testing.T, s auditkeep.Store, all []*auditkeep.Event) {
 	}
 	if len(want) <= 2 {
 		t.Fatalf("bad test case: %d events", len(want))
+	}
+}
+
+// testManyValues: filters whose values match many distinct stored values
+// (a CIDR over 120 addresses, an action prefix over 40 actions) page
+// correctly in both orders.
+func testManyValues(t *testing.T, s auditkeep.Store) {
+	createTenant(t, s, "acme")
+	var all []*auditkeep.Event
+	for i := range 720 {
+		e := simple("acme", fmt.Sprintf("m%d", i/10), 10)[i%10]
+		e.Context.IP = fmt.Sprintf("10.%d.%d.%d", i%3, (i/3)%2, i%120)
+		e.Action = fmt.Sprintf("resource%d.%s", i%40, []string{"create", "update"}[i%2])
+		e.Status = []string{auditkeep.StatusSuccess, auditkeep.StatusFailure}[(i/7)%2]
+		all = append(all, e)
+	}
+	appendAll(t, s, all, 100)
+	for _, f := range []auditkeep.Filter{
+		terms(term("ip", "10.0.0.0/16")),
+		terms(term("ip", "10.1.0.0/15", "10.0.1.0/24")),
+		terms(term("action", "resource1*")),
+		terms(term("action", "resource1*"), term("ip", "10.2.0.0/16")),
+		terms(term("ip", "10.0.0.0/16"), term("status", "failure")),
+		terms(not("ip", "10.0.0.0/16")),
+		{Terms: []auditkeep.Term{term("ip", "10.0.0.0/8")}, From: all[100].OccurredAt, To: all[600].OccurredAt},
+	} {
+		want := expect(all, f)
+		if len(want) == 0 || len(want) == len(all) {
+			t.Fatalf("bad test case %s: the reference selects %d of %d events", describe(f), len(want), len(all))
+		}
+		for _, order := range []string{auditkeep.OrderDesc, auditkeep.OrderAsc} {
+			f.Order = order
+			want := expect(all, f)
+			for _, limit := range []int{7, 1000} {
+				if got := ids(listAll(t, s, "acme", f, limit)); !slices.Equal(got, want) {
+					t.Errorf("ListEvents(%s, limit %d) = %d events\n  %v\nwant %d\n  %v", describe(f), limit, len(got), got, len(want), want)
+				}
+			}
+		}
 	}
 }
