@@ -350,6 +350,7 @@ func (r *Recorder) lastError() error {
 func (r *Recorder) run() {
 	defer close(r.done)
 	var batch []auditkeep.Event
+	size := 0 // estimated bytes of batch as sent
 	timer := time.NewTimer(r.opts.FlushInterval)
 	timer.Stop()
 	defer timer.Stop()
@@ -357,11 +358,16 @@ func (r *Recorder) run() {
 		timer.Stop()
 		if len(batch) > 0 {
 			r.deliver(r.ctx, batch, true)
-			batch = nil
+			batch, size = nil, 0
 		}
 	}
 	add := func(e auditkeep.Event) {
+		n := estimateSize(&e)
+		if len(batch) > 0 && size+n > maxBatchBytes {
+			send()
+		}
 		batch = append(batch, e)
+		size += n
 		if len(batch) == 1 {
 			timer.Reset(r.opts.FlushInterval)
 		}
@@ -491,6 +497,27 @@ func (r *Recorder) backoff(attempt int) time.Duration {
 	}
 	half := d / 2
 	return half + rand.N(d-half+1)
+}
+
+// maxBatchBytes is the most a batch is meant to weigh, estimated, below the
+// server's 5 MiB per request; a batch refused as too large anyway is split.
+const maxBatchBytes = 4 << 20
+
+// estimateSize is roughly the size of e's JSON encoding.
+func estimateSize(e *auditkeep.Event) int {
+	n := 300 + len(e.ID) + len(e.Action) + len(e.Actor.ID) + len(e.Actor.Name) + len(e.Actor.Email) +
+		len(e.Team) + len(e.Source) + len(e.Context.IP) + len(e.Context.UserAgent) + len(e.Description) +
+		len(e.Before) + len(e.Snapshot) + len(e.Metadata)
+	if e.Target != nil {
+		n += 40 + len(e.Target.Type) + len(e.Target.ID) + len(e.Target.Name)
+	}
+	for _, s := range e.Scope {
+		n += 40 + len(s.Type) + len(s.ID) + len(s.Name)
+	}
+	for _, c := range e.Changes {
+		n += 40 + len(c.Field) + len(c.Old) + len(c.New)
+	}
+	return n
 }
 
 // batchIndex returns i from a field such as "events[3].actor.id" when it

@@ -341,3 +341,21 @@ func TestRecorderAttemptTimeout(t *testing.T) {
 		t.Errorf("stored %d events in %d requests; want 1 in 2 (the hung one abandoned)", got, calls.Load())
 	}
 }
+
+func TestRecorderBatchesByBytes(t *testing.T) {
+	f, c := newFakeIngest(t)
+	r := newRecorder(c, client.RecorderOptions{FlushInterval: time.Hour})
+	snapshot := []byte(`{"blob":"` + strings.Repeat("x", 40<<10) + `"}`) // 300 events weigh 12 MiB
+	for range 300 {
+		e := ev("blob.update")
+		e.Snapshot = snapshot
+		if err := r.Record(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeRecorder(t, r)
+	requests, batches := f.counts()
+	if len(f.stored()) != 300 || requests != len(batches) || len(batches) < 3 {
+		t.Errorf("stored %d in %d requests, batches %v; want 300 in batches under 5 MiB, none refused", len(f.stored()), requests, batches)
+	}
+}
