@@ -27,7 +27,8 @@ var eventColumns = []string{"tenant_no", "seq", "id", "received_at", "occurred_a
 // commit, so appends of one tenant from any number of nodes are serialised
 // and seqs follow commit order; under that lock it checks which ids are
 // already stored. Stored events get Seq 1, 2, 3, … per tenant; an id already
-// stored or repeated earlier in events gets Seq 0. A zero ReceivedAt is set
+// stored or repeated earlier in events gets Seq 0. A successful delete event
+// marks its target deleted for every read. A zero ReceivedAt is set
 // to now. Returns ENOTFOUND when a tenant does not exist and EUNAVAILABLE
 // when the database cannot be reached; on error every Seq is 0.
 func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) (err error) {
@@ -137,7 +138,7 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event) error {
 			return err
 		}
 		rows = append(rows, row)
-		if e.Type == auditkeep.TypeDelete && e.Target != nil {
+		if e.Type == auditkeep.TypeDelete && e.Status != auditkeep.StatusFailure && e.Target != nil {
 			deleted = append(deleted, []any{c.no, e.Target.Type, e.Target.ID})
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -229,7 +230,10 @@ func TestDeletedTargets(t *testing.T) {
 	before := event("acme", "before", 0)
 	other := event("acme", "other", 1)
 	other.Target = &auditkeep.Target{Type: "environment", ID: "env_8", Name: "staging"}
-	if err := s.Append(ctx, []*auditkeep.Event{before, other}); err != nil {
+	failed := event("acme", "failed", 1)
+	failed.Type, failed.Action, failed.Status = auditkeep.TypeDelete, "environment.delete", auditkeep.StatusFailure
+	failed.Target = other.Target
+	if err := s.Append(ctx, []*auditkeep.Event{before, other, failed}); err != nil {
 		t.Fatalf("Append: %v", err)
 	}
 	del := event("acme", "delete", 2)
@@ -242,7 +246,8 @@ func TestDeletedTargets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListEvents: %v", err)
 	}
-	want := map[string]bool{"before": true, "other": false, "delete": true, "after": true}
+	// The failed delete of env_8 deleted nothing.
+	want := map[string]bool{"before": true, "other": false, "failed": false, "delete": true, "after": true}
 	for _, e := range got {
 		if e.Target.Deleted != want[e.ID] {
 			t.Errorf("event %s: Target.Deleted = %v; want %v", e.ID, e.Target.Deleted, want[e.ID])
@@ -675,10 +680,18 @@ func TestMigrateConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	files, err := filepath.Glob("migration/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations found: %v", err)
+	}
+	var want []int
+	for i := range files {
+		want = append(want, i+1)
+	}
 	rows, _ := conn.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
 	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil || !slices.Equal(versions, []int{1}) {
-		t.Errorf("schema_migrations versions = %v, %v; want [1]", versions, err)
+	if err != nil || !slices.Equal(versions, want) {
+		t.Errorf("schema_migrations versions = %v, %v; want %v, once each", versions, err, want)
 	}
 	var partitions int
 	err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass`).Scan(&partitions)
