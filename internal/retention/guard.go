@@ -1,0 +1,72 @@
+package retention
+
+import (
+	"context"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+// Guarded is the store that the HTTP API reads through.
+type Guarded interface {
+	auditkeep.EventStore
+	auditkeep.TenantStore
+	Ping(ctx context.Context) error
+}
+
+// Guard wraps a store so that no read returns an event past its tenant's
+// retention, even before the job has removed it: ListEvents and ScanEvents
+// raise Filter.From to the tenant's ReadCutoff, GetEvent answers ENOTFOUND
+// for an expired event. Writes and every other method pass through.
+type Guard struct {
+	Guarded
+	s *Service
+}
+
+// Guard returns store guarded by the service's retention.
+func (s *Service) Guard(store Guarded) *Guard { return &Guard{Guarded: store, s: s} }
+
+// Unwrap returns the guarded store.
+func (g *Guard) Unwrap() Guarded { return g.Guarded }
+
+func (g *Guard) narrow(ctx context.Context, tenant string, f *auditkeep.Filter) error {
+	cut, err := g.s.ReadCutoff(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	if !cut.IsZero() && cut.After(f.From) {
+		f.From = cut
+	}
+	return nil
+}
+
+// ListEvents implements auditkeep.EventStore, without expired events.
+func (g *Guard) ListEvents(ctx context.Context, tenant string, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error) {
+	if err := g.narrow(ctx, tenant, &f); err != nil {
+		return nil, nil, err
+	}
+	return g.Guarded.ListEvents(ctx, tenant, f)
+}
+
+// ScanEvents implements auditkeep.EventStore, without expired events.
+func (g *Guard) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filter, fn func(*auditkeep.Event) error) error {
+	if err := g.narrow(ctx, tenant, &f); err != nil {
+		return err
+	}
+	return g.Guarded.ScanEvents(ctx, tenant, f, fn)
+}
+
+// GetEvent implements auditkeep.EventStore: an expired event is ENOTFOUND.
+func (g *Guard) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Event, error) {
+	e, err := g.Guarded.GetEvent(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	cut, err := g.s.ReadCutoff(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	if !cut.IsZero() && e.OccurredAt.Before(cut) {
+		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "event %q not found", id)
+	}
+	return e, nil
+}

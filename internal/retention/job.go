@@ -1,0 +1,363 @@
+package retention
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/archive"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Status is the outcome of the retention job for one tenant, as GET
+// /v1/retention shows it. It is kept in the tenant's settings
+// ("retention_status"), so that every node shows the same.
+type Status struct {
+	LastRunAt     time.Time `json:"last_run_at,omitzero"`
+	LastSuccessAt time.Time `json:"last_success_at,omitzero"`
+	Cutoff        time.Time `json:"cutoff,omitzero"`   // events before it were due at the last run
+	HeldBy        []string  `json:"held_by,omitempty"` // hold ids that stopped the whole tenant's purge
+	Archived      int64     `json:"archived_events"`   // events archived, all runs
+	Removed       int64     `json:"removed_events"`    // events removed from the live store, all runs
+	Segments      int64     `json:"segments"`          // segments written, all runs
+	LastSegment   string    `json:"last_segment,omitempty"`
+	Pending       bool      `json:"pending,omitempty"` // the last run stopped with events still due (errors, not yet integrated)
+	Errors        int64     `json:"errors"`            // failed runs
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
+}
+
+// statusSetting is the tenant setting holding its Status.
+const statusSetting = "retention_status"
+
+// Report sums up one Run.
+type Report struct {
+	Tenants  int // tenants with a limited retention looked at
+	Archived int // events archived
+	Removed  int // events removed
+	Segments int
+	Errors   int // tenants whose purge failed
+}
+
+type metrics struct {
+	errors, archived, removed, segments, runs prometheus.Counter
+	duration                                  prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		errors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "auditkeep_retention_errors_total", Help: "Tenant purges that failed (archive or store errors); the events stay and are retried at the next run."}),
+		archived: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditkeep_retention_archived_events_total", Help: "Events written to the archive."}),
+		removed:  prometheus.NewCounter(prometheus.CounterOpts{Name: "auditkeep_retention_removed_events_total", Help: "Expired events removed from the live store after their archive was confirmed."}),
+		segments: prometheus.NewCounter(prometheus.CounterOpts{Name: "auditkeep_retention_segments_total", Help: "Archive segments written."}),
+		runs:     prometheus.NewCounter(prometheus.CounterOpts{Name: "auditkeep_retention_runs_total", Help: "Retention job runs."}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "auditkeep_retention_run_seconds", Help: "Duration of retention job runs.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.errors, m.archived, m.removed, m.segments, m.runs, m.duration} {
+			if err := reg.Register(c); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if !errors.As(err, &are) {
+					panic(err)
+				}
+			}
+		}
+	}
+	return m
+}
+
+// Run runs the job once over every tenant whose retention is limited: for
+// each, in bounded batches, it reads expired events that no hold covers,
+// writes them to the archive, and removes them from the live store once
+// the archive has confirmed them. A tenant's failure is logged, counted
+// and kept in its Status; its events stay and the next run tries again.
+// The error is ctx's, or the store's when tenants cannot be listed.
+func (s *Service) Run(ctx context.Context) (Report, error) {
+	var rep Report
+	if s.arch == nil {
+		return rep, auditkeep.Errorf(auditkeep.EINVALID, "retention: no archive configured")
+	}
+	start := time.Now()
+	s.metrics.runs.Inc()
+	defer func() { s.metrics.duration.Observe(time.Since(start).Seconds()) }()
+	tenants, err := s.store.RetentionTenants(ctx)
+	if err != nil {
+		return rep, err
+	}
+	for _, t := range tenants {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		rep.Tenants++
+		r, err := s.RunTenant(ctx, t.ID)
+		rep.Archived += r.Archived
+		rep.Removed += r.Removed
+		rep.Segments += r.Segments
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			rep.Errors++
+		}
+	}
+	return rep, nil
+}
+
+// RunTenant purges one tenant (see Run). It returns what it did and the
+// error that stopped it, if any (also recorded in the tenant's Status and
+// counted in auditkeep_retention_errors_total). A tenant another node is
+// purging is skipped.
+func (s *Service) RunTenant(ctx context.Context, tenant string) (Report, error) {
+	var rep Report
+	release, ok, err := s.store.RetentionLock(ctx, tenant)
+	if err != nil {
+		return rep, s.failed(ctx, tenant, err)
+	}
+	if !ok {
+		return rep, nil
+	}
+	defer release()
+	st := s.loadStatus(ctx, tenant)
+	now := s.now().UTC()
+	st.LastRunAt = now
+	st.Pending, st.HeldBy = false, nil
+	rep, err = s.purge(ctx, tenant, now, st)
+	st.Archived += int64(rep.Archived)
+	st.Removed += int64(rep.Removed)
+	st.Segments += int64(rep.Segments)
+	if err != nil {
+		st.Pending = true
+		if ctx.Err() == nil {
+			st.Errors++
+			st.LastError, st.LastErrorAt = auditkeep.ErrorMessage(err)+detail(err), now
+			s.metrics.errors.Inc()
+			s.log.Error("retention: purge failed; the events stay and are retried at the next run", "tenant", tenant, "err", err)
+		}
+	} else {
+		st.LastSuccessAt = now
+	}
+	s.saveStatus(ctx, tenant, st)
+	if rep.Removed > 0 || rep.Archived > 0 {
+		s.log.Info("retention: purged", "tenant", tenant, "archived", rep.Archived, "removed", rep.Removed, "segments", rep.Segments)
+		s.record(ctx, tenant, SystemActor, "retention.purge", "delete", nil,
+			map[string]any{"archived": rep.Archived, "removed": rep.Removed, "segments": rep.Segments, "cutoff": st.Cutoff, "last_segment": st.LastSegment},
+			fmt.Sprintf("Archived %d and removed %d events that occurred before %s", rep.Archived, rep.Removed, st.Cutoff.Format(time.RFC3339)))
+	}
+	return rep, err
+}
+
+// detail returns ": cause" for errors whose cause an operator needs to see
+// (archive and storage failures), "" otherwise.
+func detail(err error) string {
+	var e *auditkeep.Error
+	if errors.As(err, &e) && e.Err != nil {
+		return ": " + e.Err.Error()
+	}
+	return ""
+}
+
+func (s *Service) failed(ctx context.Context, tenant string, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	s.metrics.errors.Inc()
+	st := s.loadStatus(ctx, tenant)
+	st.Errors++
+	st.LastError, st.LastErrorAt = auditkeep.ErrorMessage(err)+detail(err), s.now().UTC()
+	s.saveStatus(ctx, tenant, st)
+	s.log.Error("retention: purge failed", "tenant", tenant, "err", err)
+	return err
+}
+
+func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *Status) (Report, error) {
+	var rep Report
+	t, err := s.store.GetTenant(ctx, tenant)
+	if err != nil {
+		return rep, err
+	}
+	cut := Cutoff(now, t.RetentionDays)
+	st.Cutoff = cut
+	if cut.IsZero() {
+		return rep, nil
+	}
+	holds, err := s.store.ListHolds(ctx, tenant)
+	if err != nil {
+		return rep, err
+	}
+	f := auditkeep.Filter{To: cut.Add(-time.Nanosecond), Order: auditkeep.OrderAsc, Limit: auditkeep.MaxLimit}
+	var held []string
+	for _, h := range holds {
+		if h.Scope == "" {
+			st.HeldBy = append(st.HeldBy, h.ID)
+		}
+		held = append(held, h.Scope)
+	}
+	if len(st.HeldBy) > 0 {
+		return rep, nil // the whole tenant is held
+	}
+	if len(held) > 0 {
+		f.Terms = []auditkeep.Term{{Field: auditkeep.FieldScope, Values: held, Negate: true}}
+	}
+	var treeSize uint64
+	if s.tree != nil {
+		ts, err := s.tree.State(ctx, tenant)
+		if err != nil {
+			return rep, err
+		}
+		treeSize = ts.Size
+	}
+	for {
+		batch, more, err := s.expired(ctx, tenant, &f, treeSize)
+		if err != nil {
+			return rep, err
+		}
+		if len(batch) == 0 {
+			if more {
+				st.Pending = true // expired events wait for the ledger
+			}
+			return rep, nil
+		}
+		var seqs []int64
+		for _, seg := range split(batch, s.maxSpan) {
+			var proof *archive.Proof
+			if s.tree != nil {
+				if proof, err = archive.BuildProof(ctx, s.tree, tenant, seg[0].Seq, seg[len(seg)-1].Seq); err != nil {
+					return rep, err
+				}
+			}
+			m, err := s.arch.Write(ctx, seg, proof)
+			if err != nil {
+				// Remove what the archive has confirmed; the rest stays.
+				if len(seqs) > 0 {
+					n, derr := s.store.DeleteEvents(ctx, tenant, seqs)
+					rep.Removed += n
+					s.metrics.removed.Add(float64(n))
+					err = errors.Join(err, derr)
+				}
+				return rep, err
+			}
+			rep.Segments++
+			rep.Archived += len(seg)
+			st.LastSegment = m.Name
+			s.metrics.segments.Inc()
+			s.metrics.archived.Add(float64(len(seg)))
+			for _, e := range seg {
+				seqs = append(seqs, e.Seq)
+			}
+		}
+		n, err := s.store.DeleteEvents(ctx, tenant, seqs)
+		rep.Removed += n
+		s.metrics.removed.Add(float64(n))
+		if err != nil {
+			return rep, err
+		}
+		if !more {
+			return rep, nil
+		}
+		// Let ingest take its turn before the next batch.
+		select {
+		case <-ctx.Done():
+			return rep, ctx.Err()
+		case <-time.After(s.pause):
+		}
+	}
+}
+
+// expired reads the next batch of expired events after f's cursor (at
+// most BatchSize, only integrated ones when treeSize applies) and advances
+// the cursor. more reports whether events are left after the batch.
+func (s *Service) expired(ctx context.Context, tenant string, f *auditkeep.Filter, treeSize uint64) (batch []*auditkeep.Event, more bool, err error) {
+	for len(batch) < s.batch {
+		f.Limit = min(auditkeep.MaxLimit, s.batch-len(batch))
+		page, next, err := s.store.ListEvents(ctx, tenant, *f)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, e := range page {
+			if s.tree != nil && uint64(e.Seq) > treeSize {
+				return batch, true, nil // not integrated yet: archived at a later run with its proof
+			}
+			batch = append(batch, e)
+		}
+		if len(page) > 0 {
+			f.Cursor = &auditkeep.Cursor{Seq: page[len(page)-1].Seq, Order: auditkeep.OrderAsc}
+		}
+		if next == nil {
+			return batch, false, nil
+		}
+	}
+	return batch, true, nil
+}
+
+// split groups events (in seq order) into segments: one UTC day of
+// occurred_at each, in seq order, a new segment when the seq range would
+// span more than maxSpan seqs.
+func split(events []*auditkeep.Event, maxSpan int64) [][]*auditkeep.Event {
+	byDay := map[string][]*auditkeep.Event{}
+	var days []string
+	for _, e := range events {
+		d := e.OccurredAt.UTC().Format(time.DateOnly)
+		if _, ok := byDay[d]; !ok {
+			days = append(days, d)
+		}
+		byDay[d] = append(byDay[d], e)
+	}
+	var out [][]*auditkeep.Event
+	for _, d := range days {
+		evs := byDay[d]
+		start := 0
+		for i := 1; i <= len(evs); i++ {
+			if i == len(evs) || evs[i].Seq-evs[start].Seq >= maxSpan {
+				out = append(out, evs[start:i])
+				start = i
+			}
+		}
+	}
+	return out
+}
+
+func (s *Service) loadStatus(ctx context.Context, tenant string) *Status {
+	st := &Status{}
+	if b, err := s.store.GetSetting(ctx, tenant, statusSetting); err == nil {
+		_ = json.Unmarshal(b, st)
+	}
+	return st
+}
+
+func (s *Service) saveStatus(ctx context.Context, tenant string, st *Status) {
+	b, _ := json.Marshal(st)
+	if err := s.store.PutSetting(context.WithoutCancel(ctx), tenant, statusSetting, b); err != nil {
+		s.log.Warn("retention: could not store the status", "tenant", tenant, "err", err)
+	}
+}
+
+// TenantStatus is a tenant's retention as GET /v1/retention shows it.
+type TenantStatus struct {
+	Tenant        string  `json:"tenant"`
+	RetentionDays int     `json:"retention_days"`
+	Plan          string  `json:"plan,omitempty"`
+	Holds         []*Hold `json:"holds"`
+	Archive       string  `json:"archive,omitempty"` // the archive URL, without credentials
+	Status        *Status `json:"status"`
+}
+
+// TenantStatus returns the tenant's retention, holds and the job's status
+// for it. Returns ENOTFOUND for an unknown tenant.
+func (s *Service) TenantStatus(ctx context.Context, tenant string) (*TenantStatus, error) {
+	t, err := s.store.GetTenant(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := s.ListHolds(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	ts := &TenantStatus{Tenant: t.ID, RetentionDays: t.RetentionDays, Plan: t.Plan, Holds: hs, Status: s.loadStatus(ctx, tenant)}
+	if s.arch != nil {
+		ts.Archive = s.arch.URL()
+	}
+	return ts, nil
+}

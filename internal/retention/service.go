@@ -1,0 +1,311 @@
+// Package retention enforces each tenant's retention: events older than the
+// tenant's retention (by occurred_at) are written to an archive
+// (internal/archive) and, once the archive has confirmed them, removed from
+// the live store in bounded batches; legal holds keep events whatever the
+// retention says; reads never show an expired event, even before the job
+// has run (Guard); late events already past retention are refused (Step).
+//
+// Holds, retention changes and purges are recorded as events in the
+// tenant's own log (actions hold.create, hold.delete, retention.update,
+// retention.purge), through the same ingest path as any event, so they get
+// a seq and a leaf in the tenant's ledger.
+package retention
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/archive"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Store is what the retention service needs of a store.
+type Store interface {
+	HoldStore
+	GetTenant(ctx context.Context, id string) (*auditkeep.Tenant, error)
+	ListEvents(ctx context.Context, tenant string, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error)
+	GetSetting(ctx context.Context, tenant, name string) ([]byte, error)
+	PutSetting(ctx context.Context, tenant, name string, value []byte) error
+
+	// RetentionTenants returns every tenant whose retention is limited
+	// (retention_days > 0).
+	RetentionTenants(ctx context.Context) ([]*auditkeep.Tenant, error)
+
+	// DeleteEvents removes, in one transaction, the tenant's events of the
+	// given seqs that no active legal hold covers (holds are read in that
+	// transaction), and returns how many it removed. Seqs not stored are
+	// ignored. Seqs of other events never change. Returns EUNAVAILABLE
+	// when storage fails.
+	DeleteEvents(ctx context.Context, tenant string, seqs []int64) (int, error)
+
+	// RetentionLock takes the tenant's retention lock without waiting
+	// (one purge per tenant at a time, across every node); ok is false when
+	// another holder has it. release frees it and may be called twice.
+	RetentionLock(ctx context.Context, tenant string) (release func(), ok bool, err error)
+}
+
+// Recorder ingests one event (a JSON object, as POST /v1/events takes it)
+// into tenant's log; ingest.Service.Ingest fulfils it.
+type Recorder func(ctx context.Context, tenant string, body []byte) error
+
+// Appender commits validated events (Tenant and ReceivedAt set), as
+// ingest.Service.Store does; restore uses it.
+type Appender func(ctx context.Context, events []*auditkeep.Event) error
+
+// Config configures a Service.
+type Config struct {
+	Store   Store            // required
+	Archive *archive.Archive // required for the job and restore
+	// Tree, when set, is the ledger's storage: events are archived only
+	// once integrated, each segment with its proof. When nil, segments
+	// have no proof.
+	Tree     archive.TreeSource
+	Plans    Plans    // nil: DefaultPlans
+	Recorder Recorder // records hold, retention and purge events; nil: not recorded
+	Appender Appender // restore into a tenant; nil: restore into a tenant is refused
+
+	Interval  time.Duration // between runs; 0: 1h
+	BatchSize int           // events archived and removed per transaction; 0: 5000
+	Pause     time.Duration // pause between batches, so that ingest takes turns; 0: 20ms
+	MaxSpan   int64         // most seqs one segment's range spans; 0: 4 × BatchSize
+	CacheTTL  time.Duration // how long reads trust a tenant's cached retention; 0: 5s
+
+	Now      func() time.Time      // the clock; nil: time.Now
+	Logger   *slog.Logger          // nil: slog.Default()
+	Registry prometheus.Registerer // nil: metrics are not registered
+}
+
+// Service runs retention: the purge job (Open/Close), holds, plans,
+// the read guard's cutoffs, restore.
+type Service struct {
+	store    Store
+	arch     *archive.Archive
+	tree     archive.TreeSource
+	plans    Plans
+	recorder Recorder
+	appender Appender
+	interval time.Duration
+	batch    int
+	pause    time.Duration
+	maxSpan  int64
+	ttl      time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+	metrics  *metrics
+
+	cacheMu sync.Mutex
+	cache   map[string]cached
+
+	statusMu sync.Mutex
+	status   map[string]*Status
+
+	wake   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type cached struct {
+	days int
+	held bool // any active hold
+	at   time.Time
+}
+
+// New returns a service. Call Open to start the job.
+func New(cfg Config) *Service {
+	s := &Service{
+		store: cfg.Store, arch: cfg.Archive, tree: cfg.Tree, plans: cfg.Plans,
+		recorder: cfg.Recorder, appender: cfg.Appender,
+		interval: cfg.Interval, batch: cfg.BatchSize, pause: cfg.Pause, maxSpan: cfg.MaxSpan, ttl: cfg.CacheTTL,
+		now: cfg.Now, log: cfg.Logger,
+		cache: map[string]cached{}, status: map[string]*Status{}, wake: make(chan struct{}, 1),
+	}
+	if s.plans == nil {
+		s.plans = DefaultPlans()
+	}
+	if s.interval <= 0 {
+		s.interval = time.Hour
+	}
+	if s.batch <= 0 {
+		s.batch = 5000
+	}
+	if s.pause <= 0 {
+		s.pause = 20 * time.Millisecond
+	}
+	if s.maxSpan <= 0 {
+		s.maxSpan = 4 * int64(s.batch)
+	}
+	if s.ttl <= 0 {
+		s.ttl = 5 * time.Second
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.metrics = newMetrics(cfg.Registry)
+	return s
+}
+
+// Plans returns the configured plans.
+func (s *Service) Plans() Plans { return s.plans }
+
+// Archive returns the archive (nil when none is configured).
+func (s *Service) Archive() *archive.Archive { return s.arch }
+
+// Open starts the job: a run at once, then one every Interval (and when
+// Trigger is called) until Close.
+func (s *Service) Open() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(s.interval)
+		defer t.Stop()
+		for {
+			if _, err := s.Run(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("retention run failed", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-s.wake:
+			}
+		}
+	}()
+}
+
+// Trigger asks the job for a run now (without waiting for it).
+func (s *Service) Trigger() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops the job, waiting for the batch in progress to end (a batch
+// is archived and removed, or left in place, never half removed).
+func (s *Service) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+		s.wg.Wait()
+	}
+	return nil
+}
+
+// TenantUpdated is called after a tenant's retention or plan changed: it
+// forgets the cached retention and records retention.update in the
+// tenant's log with the old and new values.
+func (s *Service) TenantUpdated(ctx context.Context, old, updated *auditkeep.Tenant, by Actor) {
+	s.invalidate(updated.ID)
+	if old.RetentionDays == updated.RetentionDays && old.Plan == updated.Plan {
+		return
+	}
+	s.log.Info("tenant retention changed", "tenant", updated.ID, "retention_days", updated.RetentionDays, "plan", updated.Plan)
+	s.record(ctx, updated.ID, by, "retention.update", "update", &auditkeep.Target{Type: "tenant", ID: updated.ID},
+		map[string]any{"old": map[string]any{"retention_days": old.RetentionDays, "plan": old.Plan},
+			"new": map[string]any{"retention_days": updated.RetentionDays, "plan": updated.Plan}},
+		"Changed retention from "+daysText(old.RetentionDays)+" to "+daysText(updated.RetentionDays))
+	s.Trigger()
+}
+
+func daysText(d int) string {
+	if d == 0 {
+		return "unlimited"
+	}
+	b, _ := json.Marshal(d)
+	if d == 1 {
+		return "1 day"
+	}
+	return string(b) + " days"
+}
+
+func (s *Service) invalidate(tenant string) {
+	s.cacheMu.Lock()
+	delete(s.cache, tenant)
+	s.cacheMu.Unlock()
+}
+
+// policy returns the tenant's retention days and whether any hold is
+// active, cached for CacheTTL.
+func (s *Service) policy(ctx context.Context, tenant string) (cached, error) {
+	now := s.now()
+	s.cacheMu.Lock()
+	c, ok := s.cache[tenant]
+	s.cacheMu.Unlock()
+	if ok && now.Sub(c.at) < s.ttl && !now.Before(c.at) {
+		return c, nil
+	}
+	t, err := s.store.GetTenant(ctx, tenant)
+	if err != nil {
+		return cached{}, err
+	}
+	c = cached{days: t.RetentionDays, at: now}
+	if c.days > 0 {
+		hs, err := s.store.ListHolds(ctx, tenant)
+		if err != nil {
+			return cached{}, err
+		}
+		c.held = len(hs) > 0
+	}
+	s.cacheMu.Lock()
+	if len(s.cache) > 100000 {
+		clear(s.cache)
+	}
+	s.cache[tenant] = c
+	s.cacheMu.Unlock()
+	return c, nil
+}
+
+// Cutoff returns the instant before which the tenant's events have
+// expired: now − retention_days. It is zero when retention is unlimited.
+func Cutoff(now time.Time, days int) time.Time {
+	if days <= 0 {
+		return time.Time{}
+	}
+	return now.Add(-time.Duration(days) * 24 * time.Hour)
+}
+
+// ReadCutoff returns the earliest occurred_at that reads of the tenant may
+// show: now − retention. It is zero (no limit) when retention is unlimited
+// or when a legal hold is active: held events stay readable for the
+// investigation, and expired events that no hold covers leave at the next
+// run. Unknown tenants have no limit (their reads find nothing anyway).
+func (s *Service) ReadCutoff(ctx context.Context, tenant string) (time.Time, error) {
+	if tenant == "" {
+		return time.Time{}, nil
+	}
+	c, err := s.policy(ctx, tenant)
+	if auditkeep.ErrorCode(err) == auditkeep.ENOTFOUND {
+		return time.Time{}, nil
+	}
+	if err != nil || c.held {
+		return time.Time{}, err
+	}
+	return Cutoff(s.now(), c.days), nil
+}
+
+// Step is an ingest step: it refuses an event whose occurred_at is already
+// past the tenant's retention (it would be removed at once and could not be
+// archived with its proof yet), with EINVALID naming "occurred_at".
+func (s *Service) Step(ctx context.Context, tenant string, e *auditkeep.Event) error {
+	c, err := s.policy(ctx, tenant)
+	if err != nil {
+		if auditkeep.ErrorCode(err) == auditkeep.ENOTFOUND {
+			return nil // the store reports the unknown tenant
+		}
+		return err
+	}
+	cut := Cutoff(s.now(), c.days)
+	if !cut.IsZero() && e.OccurredAt.Before(cut) {
+		return auditkeep.FieldErrorf("occurred_at", "occurred_at %s is older than the tenant's retention of %s (events before %s are removed); such an event is refused, not stored",
+			e.OccurredAt.UTC().Format(time.RFC3339), daysText(c.days), cut.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
