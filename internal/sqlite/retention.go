@@ -1,0 +1,258 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/retention"
+)
+
+// What the retention service needs of the store (internal/retention).
+var _ retention.Store = (*Store)(nil)
+
+// RetentionTenants returns every tenant whose retention_days is above 0.
+// Returns EUNAVAILABLE when storage fails.
+func (s *Store) RetentionTenants(ctx context.Context) ([]*auditkeep.Tenant, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT id, retention_days, plan, created_at FROM tenants WHERE retention_days > 0 ORDER BY id")
+	if err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	defer rows.Close()
+	var out []*auditkeep.Tenant
+	for rows.Next() {
+		t := &auditkeep.Tenant{}
+		var created int64
+		if err := rows.Scan(&t.ID, &t.RetentionDays, &t.Plan, &created); err != nil {
+			return nil, auditkeep.Unavailable(err)
+		}
+		t.CreatedAt = time.Unix(0, created).UTC()
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	return out, nil
+}
+
+// CreateHold stores an active legal hold. Returns ENOTFOUND for an unknown
+// tenant, ECONFLICT when the tenant has a hold with this id, EUNAVAILABLE
+// when storage fails.
+func (s *Store) CreateHold(ctx context.Context, h *retention.Hold) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return auditkeep.Unavailable(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", h.Tenant).Scan(&n); err != nil {
+		return auditkeep.Unavailable(err)
+	}
+	if n == 0 {
+		return notFoundTenant(h.Tenant)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO legal_holds (tenant, id, scope, reason, created_by, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING`,
+		h.Tenant, h.ID, h.Scope, h.Reason, h.CreatedBy, h.CreatedAt.UnixNano())
+	if err != nil {
+		return auditkeep.Unavailable(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return auditkeep.Unavailable(err)
+	} else if n == 0 {
+		return auditkeep.Errorf(auditkeep.ECONFLICT, "hold %q already exists", h.ID)
+	}
+	if err := tx.Commit(); err != nil {
+		return auditkeep.Unavailable(err)
+	}
+	return nil
+}
+
+// DeleteHold removes the tenant's hold id. Returns ENOTFOUND when the
+// tenant has no such hold, EUNAVAILABLE when storage fails.
+func (s *Store) DeleteHold(ctx context.Context, tenant, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, err := s.w.ExecContext(ctx, "DELETE FROM legal_holds WHERE tenant = ? AND id = ?", tenant, id)
+	if err != nil {
+		return auditkeep.Unavailable(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return auditkeep.Unavailable(err)
+	} else if n == 0 {
+		return auditkeep.Errorf(auditkeep.ENOTFOUND, "no active hold %q", id)
+	}
+	return nil
+}
+
+// ListHolds returns the tenant's active holds, oldest first. Returns
+// EUNAVAILABLE when storage fails.
+func (s *Store) ListHolds(ctx context.Context, tenant string) ([]*retention.Hold, error) {
+	return listHolds(ctx, s.r, tenant)
+}
+
+func listHolds(ctx context.Context, q querier, tenant string) ([]*retention.Hold, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, scope, reason, created_by, created_at FROM legal_holds
+		WHERE tenant = ? ORDER BY created_at, id`, tenant)
+	if err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	defer rows.Close()
+	var out []*retention.Hold
+	for rows.Next() {
+		h := &retention.Hold{Tenant: tenant}
+		var created int64
+		if err := rows.Scan(&h.ID, &h.Scope, &h.Reason, &h.CreatedBy, &created); err != nil {
+			return nil, auditkeep.Unavailable(err)
+		}
+		h.CreatedAt = time.Unix(0, created).UTC()
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	return out, nil
+}
+
+// DeleteEvents removes, in one transaction that holds the writer, the
+// tenant's events of seqs that no legal hold covers (the holds are read in
+// that transaction), with their postings, full-text entries and the terms'
+// counts. The tenant's last seq is kept, so seqs never restart; targets
+// that a removed delete event named stay deleted. Returns the number of
+// events removed; ENOTFOUND for an unknown tenant, EUNAVAILABLE when
+// storage fails.
+func (s *Store) DeleteEvents(ctx context.Context, tenant string, seqs []int64) (int, error) {
+	if len(seqs) == 0 {
+		return 0, nil
+	}
+	num, err := s.tenantNum(ctx, tenant)
+	if err != nil {
+		return 0, err
+	}
+	if num == 0 {
+		return 0, notFoundTenant(tenant)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.deleteTx(ctx, tenant, num, seqs)
+	if err != nil {
+		var ae *auditkeep.Error
+		if errors.As(err, &ae) {
+			return 0, err
+		}
+		return 0, auditkeep.Unavailable(err)
+	}
+	return n, nil
+}
+
+func (s *Store) deleteTx(ctx context.Context, tenant string, num int64, seqs []int64) (int, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	holds, err := listHolds(ctx, tx, tenant)
+	if err != nil {
+		return 0, err
+	}
+	stmts := map[string]*sql.Stmt{}
+	for name, q := range map[string]string{
+		"body":    "SELECT body FROM events WHERE k = ?",
+		"term":    "SELECT id FROM terms WHERE tenant = ? AND field = ? AND value = ?",
+		"posting": "DELETE FROM postings WHERE term = ? AND k = ?",
+		"fts":     "DELETE FROM events_fts WHERE rowid = ?",
+		"event":   "DELETE FROM events WHERE k = ?",
+		"count":   "UPDATE terms SET count = max(count - ?, 0) WHERE id = ?",
+	} {
+		st, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return 0, err
+		}
+		defer st.Close()
+		stmts[name] = st
+	}
+	termIDs := map[termKey]int64{}
+	counts := map[int64]int64{}
+	var terms []termKey
+	removed := 0
+	for _, seq := range seqs {
+		if seq < 1 || seq >= 1<<40 {
+			continue
+		}
+		k := num<<40 | seq
+		var body []byte
+		err := stmts["body"].QueryRowContext(ctx, k).Scan(&body)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		e, err := decodeBody(body, tenant, seq)
+		if err != nil {
+			return 0, err
+		}
+		if held(holds, e) {
+			continue
+		}
+		terms = eventTerms(terms[:0], num, e)
+		for _, tk := range terms {
+			id, ok := termIDs[tk]
+			if !ok {
+				err := stmts["term"].QueryRowContext(ctx, tk.tenant, tk.field, tk.value).Scan(&id)
+				if errors.Is(err, sql.ErrNoRows) {
+					termIDs[tk] = 0
+					continue
+				}
+				if err != nil {
+					return 0, err
+				}
+				termIDs[tk] = id
+			}
+			if id == 0 {
+				continue
+			}
+			res, err := stmts["posting"].ExecContext(ctx, id, k)
+			if err != nil {
+				return 0, err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				counts[id]++
+			}
+		}
+		if _, err := stmts["fts"].ExecContext(ctx, k); err != nil {
+			return 0, err
+		}
+		if _, err := stmts["event"].ExecContext(ctx, k); err != nil {
+			return 0, err
+		}
+		removed++
+	}
+	for id, n := range counts {
+		if _, err := stmts["count"].ExecContext(ctx, n, id); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return removed, nil
+}
+
+// held reports whether any hold covers e.
+func held(holds []*retention.Hold, e *auditkeep.Event) bool {
+	if len(holds) == 0 {
+		return false
+	}
+	path := auditkeep.ScopePath(e.Scope)
+	for _, h := range holds {
+		if h.Covers(path) {
+			return true
+		}
+	}
+	return false
+}
