@@ -1,0 +1,110 @@
+package sqlite
+
+import (
+	"encoding/json"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+func TestFTSExpr(t *testing.T) {
+	for _, tc := range []struct {
+		in   auditkeep.TextTerm
+		want string
+	}{
+		{auditkeep.TextTerm{Text: "alice"}, `("alice")`},
+		{auditkeep.TextTerm{Text: "alice@example.com"}, `("alice@example.com")`},
+		{auditkeep.TextTerm{Text: "prod db", Phrase: true}, `("prod db")`},
+		{auditkeep.TextTerm{Text: "prod db"}, `("prod" AND "db")`},
+		{auditkeep.TextTerm{Text: "prod", Prefix: true}, `("prod" *)`},
+		{auditkeep.TextTerm{Text: "image not fou", Phrase: true, Prefix: true}, `("image not fou" *)`},
+		{auditkeep.TextTerm{Text: `say "hi"`, Phrase: true}, `("say ""hi""")`},
+		{auditkeep.TextTerm{Text: `a" OR "b`}, `("a""" AND "OR" AND """b")`},
+		{auditkeep.TextTerm{Text: `NEAR(a b)`}, `("NEAR(a" AND "b)")`},
+		{auditkeep.TextTerm{Text: `" * -- ^`}, ``},
+		{auditkeep.TextTerm{Text: "   "}, ``},
+	} {
+		if got := ftsExpr(tc.in); got != tc.want {
+			t.Errorf("ftsExpr(%+v) = %s; want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestIPTerm(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"203.0.113.7", "4cb007107"},
+		{"::ffff:203.0.113.7", "4cb007107"},
+		{"2001:db8::1", "620010db8000000000000000000000001"},
+		{"fe80::1%eth0", "6fe800000000000000000000000000001"},
+		{"not an ip", "xnot an ip"},
+	} {
+		if got := ipTerm(tc.in); got != tc.want {
+			t.Errorf("ipTerm(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		prefix  string
+		in, out []string
+	}{
+		{"203.0.113.0/24", []string{"203.0.113.0", "203.0.113.255", "::ffff:203.0.113.9"}, []string{"203.0.112.255", "203.0.114.0", "2001:db8::1"}},
+		{"203.0.113.7/32", []string{"203.0.113.7"}, []string{"203.0.113.6", "203.0.113.8"}},
+		{"0.0.0.0/0", []string{"0.0.0.0", "255.255.255.255"}, []string{"::1"}},
+		{"2001:db8::/32", []string{"2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"}, []string{"2001:db9::", "203.0.113.7"}},
+		{"::/0", []string{"::", "2001:db8::1"}, []string{"10.0.0.1"}},
+	} {
+		lo, hi := ipRange(netip.MustParsePrefix(tc.prefix))
+		for _, a := range tc.in {
+			if v := ipTerm(a); v < lo || v > hi {
+				t.Errorf("ipRange(%s) = [%s, %s] leaves out %s (%s)", tc.prefix, lo, hi, a, v)
+			}
+		}
+		for _, a := range tc.out {
+			if v := ipTerm(a); v >= lo && v <= hi {
+				t.Errorf("ipRange(%s) = [%s, %s] holds %s (%s)", tc.prefix, lo, hi, a, v)
+			}
+		}
+	}
+}
+
+func TestBodyCodec(t *testing.T) {
+	at := time.Date(2026, 11, 26, 9, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	e := &auditkeep.Event{Tenant: "acme", Seq: 42, ID: "evt_1", OccurredAt: at, ReceivedAt: at.UTC(), Action: "token.create",
+		Type: "create", Actor: auditkeep.Actor{Type: "user", ID: "usr_1"}, Status: "success",
+		Target:   &auditkeep.Target{Type: "token", ID: "tok_1", Deleted: true},
+		Snapshot: json.RawMessage(`{"b":1,"a":[1,2,{"x":null}]}`)}
+	body, err := encodeBody(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body[0] != codecFlate1 {
+		t.Fatalf("encodeBody: codec %#x; want %#x", body[0], codecFlate1)
+	}
+	if !e.Target.Deleted || e.Seq != 42 || e.Tenant != "acme" {
+		t.Errorf("encodeBody changed its argument: %+v", e)
+	}
+	got, err := decodeBody(body, "acme", 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *e
+	tg := *e.Target
+	tg.Deleted = false
+	want.Target = &tg
+	wj, _ := json.Marshal(&want)
+	gj, _ := json.Marshal(got)
+	if string(gj) != string(wj) {
+		t.Errorf("decodeBody(encodeBody(e)) =\n%s\nwant\n%s", gj, wj)
+	}
+	// Plain JSON bodies are read too; unknown codecs are errors.
+	plain, _ := json.Marshal(&auditkeep.Event{ID: "evt_2"})
+	if got, err := decodeBody(plain, "acme", 7); err != nil || got.ID != "evt_2" || got.Seq != 7 || got.Tenant != "acme" {
+		t.Errorf("decodeBody(plain) = %+v, %v; want evt_2, seq 7 of acme", got, err)
+	}
+	for _, bad := range [][]byte{nil, {0x7f, 1, 2}, {codecFlate1, 0xff, 0xff}} {
+		if _, err := decodeBody(bad, "acme", 1); err == nil {
+			t.Errorf("decodeBody(%x) = nil error; want one", bad)
+		}
+	}
+}
