@@ -103,7 +103,19 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 			rep.Errors++
 		}
 	}
+	if d, ok := s.store.(PartitionDropper); ok && rep.Removed > 0 {
+		if _, err := d.DropEmptyPartitions(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("retention: dropping emptied partitions", "err", err)
+		}
+	}
 	return rep, nil
+}
+
+// PartitionDropper is a store that keeps events in time partitions
+// (PostgreSQL): after a run that removed events, the partitions it emptied
+// are dropped, which gives their space back at once.
+type PartitionDropper interface {
+	DropEmptyPartitions(ctx context.Context) ([]string, error)
 }
 
 // RunTenant purges one tenant (see Run). It returns what it did and the
@@ -112,19 +124,33 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 // purging is skipped.
 func (s *Service) RunTenant(ctx context.Context, tenant string) (Report, error) {
 	var rep Report
-	release, ok, err := s.store.RetentionLock(ctx, tenant)
-	if err != nil {
-		return rep, s.failed(ctx, tenant, err)
-	}
-	if !ok {
+	s.lockMu.Lock()
+	if s.running[tenant] {
+		s.lockMu.Unlock()
 		return rep, nil
 	}
-	defer release()
+	s.running[tenant] = true
+	s.lockMu.Unlock()
+	defer func() {
+		s.lockMu.Lock()
+		delete(s.running, tenant)
+		s.lockMu.Unlock()
+	}()
+	if l, ok := s.store.(Locker); ok {
+		release, ok, err := l.RetentionLock(ctx, tenant)
+		if err != nil {
+			return rep, s.failed(ctx, tenant, err)
+		}
+		if !ok {
+			return rep, nil
+		}
+		defer release()
+	}
 	st := s.loadStatus(ctx, tenant)
 	now := s.now().UTC()
 	st.LastRunAt = now
 	st.Pending, st.HeldBy = false, nil
-	rep, err = s.purge(ctx, tenant, now, st)
+	rep, err := s.purge(ctx, tenant, now, st)
 	st.Archived += int64(rep.Archived)
 	st.Removed += int64(rep.Removed)
 	st.Segments += int64(rep.Segments)

@@ -41,10 +41,14 @@ type Store interface {
 	// ignored. Seqs of other events never change. Returns EUNAVAILABLE
 	// when storage fails.
 	DeleteEvents(ctx context.Context, tenant string, seqs []int64) (int, error)
+}
 
-	// RetentionLock takes the tenant's retention lock without waiting
-	// (one purge per tenant at a time, across every node); ok is false when
-	// another holder has it. release frees it and may be called twice.
+// Locker is what a store shared by several nodes provides (PostgreSQL):
+// RetentionLock takes the tenant's retention lock without waiting, so that
+// one node at a time purges a tenant; ok is false when another holder has
+// it. release frees it and may be called more than once. Within one
+// process the service also serialises each tenant's runs itself.
+type Locker interface {
 	RetentionLock(ctx context.Context, tenant string) (release func(), ok bool, err error)
 }
 
@@ -100,8 +104,8 @@ type Service struct {
 	cacheMu sync.Mutex
 	cache   map[string]cached
 
-	statusMu sync.Mutex
-	status   map[string]*Status
+	lockMu  sync.Mutex
+	running map[string]bool // tenants being purged by this process
 
 	wake   chan struct{}
 	cancel context.CancelFunc
@@ -121,7 +125,7 @@ func New(cfg Config) *Service {
 		recorder: cfg.Recorder, appender: cfg.Appender,
 		interval: cfg.Interval, batch: cfg.BatchSize, pause: cfg.Pause, maxSpan: cfg.MaxSpan, ttl: cfg.CacheTTL,
 		now: cfg.Now, log: cfg.Logger,
-		cache: map[string]cached{}, status: map[string]*Status{}, wake: make(chan struct{}, 1),
+		cache: map[string]cached{}, running: map[string]bool{}, wake: make(chan struct{}, 1),
 	}
 	if s.plans == nil {
 		s.plans = DefaultPlans()
