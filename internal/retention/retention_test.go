@@ -502,7 +502,9 @@ func TestHoldStopsPurge(t *testing.T) {
 			if _, err := e.ret.CreateHold(e.ctx, "acme", "project:prj_1", "case 42", admin); err != nil {
 				t.Fatal(err)
 			}
-			inPrj1 := func(ev *auditkeep.Event) bool { return strings.HasPrefix(auditkeep.ScopePath(ev.Scope), "project:prj_1/") }
+			inPrj1 := func(ev *auditkeep.Event) bool {
+				return strings.HasPrefix(auditkeep.ScopePath(ev.Scope), "project:prj_1/")
+			}
 			due := expired(all, cut, inPrj1)
 			rep, err = e.ret.Run(e.ctx)
 			if err != nil || rep.Removed != len(due) {
