@@ -139,11 +139,11 @@ func BenchmarkCopyRaw(b *testing.B) {
 	batches := make([][][]any, b.N)
 	for i := range batches {
 		for j, e := range benchEvents(i) {
-			e.Seq = int64(i*benchBatch + j + 1)
-			row, err := eventRow(1, e)
+			row, err := eventRow(e)
 			if err != nil {
 				b.Fatal(err)
 			}
+			row[0], row[1] = int32(1), int64(i*benchBatch+j+1)
 			batches[i] = append(batches[i], row)
 		}
 	}

@@ -43,18 +43,24 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) (err erro
 		}
 	}()
 	now := s.now().UTC()
-	for _, e := range events {
+	// Rows are built before the transaction, to hold the tenants' locks
+	// briefly; append sets their tenant_no and seq.
+	rows := make([][]any, len(events))
+	for i, e := range events {
 		if e.ReceivedAt.IsZero() {
 			e.ReceivedAt = now
+		}
+		if rows[i], err = eventRow(e); err != nil {
+			return err
 		}
 	}
 	// A transaction whose connection broke before COMMIT was rolled back:
 	// running it again is safe.
-	return s.retry(ctx, idempotent, func() error { return s.append(ctx, events) })
+	return s.retry(ctx, idempotent, func() error { return s.append(ctx, events, rows) })
 }
 
-// append is one attempt of Append.
-func (s *Store) append(ctx context.Context, events []*auditkeep.Event) error {
+// append is one attempt of Append; rows[i] is the row of events[i].
+func (s *Store) append(ctx context.Context, events []*auditkeep.Event, rows [][]any) error {
 	var tenants []string
 	for _, e := range events {
 		e.Seq = 0
@@ -123,9 +129,9 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event) error {
 		}
 	}
 
-	rows := make([][]any, 0, len(events))
+	stored := make([][]any, 0, len(events))
 	var deleted [][]any
-	for _, e := range events {
+	for i, e := range events {
 		c := counters[e.Tenant]
 		if seen[e.Tenant][e.ID] {
 			continue
@@ -133,16 +139,13 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event) error {
 		seen[e.Tenant][e.ID] = true
 		c.last++
 		e.Seq = c.last
-		row, err := eventRow(c.no, e)
-		if err != nil {
-			return err
-		}
-		rows = append(rows, row)
+		rows[i][0], rows[i][1] = c.no, e.Seq
+		stored = append(stored, rows[i])
 		if e.Type == auditkeep.TypeDelete && e.Status != auditkeep.StatusFailure && e.Target != nil {
 			deleted = append(deleted, []any{c.no, e.Target.Type, e.Target.ID})
 		}
 	}
-	if len(rows) == 0 {
+	if len(stored) == 0 {
 		return nil // every event was stored before
 	}
 
@@ -158,7 +161,7 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event) error {
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(stored)); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -167,8 +170,9 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event) error {
 	return nil
 }
 
-// eventRow returns e's row of events, in eventColumns order.
-func eventRow(tenantNo int32, e *auditkeep.Event) ([]any, error) {
+// eventRow returns e's row of events, in eventColumns order, with tenant_no
+// and seq left 0 for the caller to set.
+func eventRow(e *auditkeep.Event) ([]any, error) {
 	body, err := encodeEvent(e)
 	if err != nil {
 		return nil, err
@@ -184,7 +188,7 @@ func eventRow(tenantNo int32, e *auditkeep.Event) ([]any, error) {
 		targetType, targetID, targetName = optional(e.Target.Type), optional(e.Target.ID), optional(strings.ToLower(e.Target.Name))
 	}
 	return []any{
-		tenantNo, e.Seq, e.ID, e.ReceivedAt, occurred.Truncate(time.Microsecond), int16(occurred.Nanosecond() % 1000),
+		int32(0), int64(0), e.ID, e.ReceivedAt, occurred.Truncate(time.Microsecond), int16(occurred.Nanosecond() % 1000),
 		cut(e.Action, maxIndexed), e.Type, e.Status, cut(e.Actor.Type, maxIndexed), cut(strings.ToLower(e.Actor.ID), maxIndexed),
 		optional(strings.ToLower(e.Actor.Email)), optional(strings.ToLower(e.Actor.Name)),
 		targetType, targetID, targetName, optional(auditkeep.ScopePath(e.Scope)),
@@ -201,9 +205,11 @@ func optional(s string) *string {
 	return &s
 }
 
-// encodeEvent returns the stored JSON of e: Target.Deleted is never stored.
+// encodeEvent returns the stored JSON of e, without what the row holds or
+// reads compute: Tenant and Seq are zero, Target.Deleted false.
 func encodeEvent(e *auditkeep.Event) ([]byte, error) {
 	c := *e
+	c.Tenant, c.Seq = "", 0
 	if c.Target != nil && c.Target.Deleted {
 		t := *c.Target
 		t.Deleted = false
@@ -217,25 +223,29 @@ func encodeEvent(e *auditkeep.Event) ([]byte, error) {
 }
 
 // selectEvents is the head of every query that reads events; e is the alias.
-const selectEvents = `SELECT e.body, EXISTS (SELECT 1 FROM deleted_targets d
+const selectEvents = `SELECT e.seq, e.body, EXISTS (SELECT 1 FROM deleted_targets d
 	WHERE d.tenant_no = e.tenant_no AND d.target_type = e.target_type AND d.target_id = e.target_id)
 	FROM events e `
 
-// scanEvent decodes a row of selectEvents.
-func scanEvent(row pgx.CollectableRow) (*auditkeep.Event, error) {
-	var body []byte
-	var deleted bool
-	if err := row.Scan(&body, &deleted); err != nil {
-		return nil, err
+// eventScanner returns the decoder of rows of selectEvents of the tenant.
+func eventScanner(tenant string) pgx.RowToFunc[*auditkeep.Event] {
+	return func(row pgx.CollectableRow) (*auditkeep.Event, error) {
+		var seq int64
+		var body []byte
+		var deleted bool
+		if err := row.Scan(&seq, &body, &deleted); err != nil {
+			return nil, err
+		}
+		e := &auditkeep.Event{}
+		if err := json.Unmarshal(body, e); err != nil {
+			return nil, fmt.Errorf("stored event: %w", err)
+		}
+		e.Tenant, e.Seq = tenant, seq
+		if e.Target != nil {
+			e.Target.Deleted = deleted
+		}
+		return e, nil
 	}
-	e := &auditkeep.Event{}
-	if err := json.Unmarshal(body, e); err != nil {
-		return nil, fmt.Errorf("stored event: %w", err)
-	}
-	if e.Target != nil {
-		e.Target.Deleted = deleted
-	}
-	return e, nil
 }
 
 // GetEvent returns the tenant's event with id. Returns ENOTFOUND, and
@@ -245,7 +255,7 @@ func (s *Store) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Eve
 	err := s.retry(ctx, idempotent, func() error {
 		rows, _ := s.pool.Query(ctx, selectEvents+`WHERE e.tenant_no = (SELECT no FROM tenants WHERE id = $1) AND e.id = $2`, tenant, id)
 		var err error
-		e, err = pgx.CollectOneRow(rows, scanEvent)
+		e, err = pgx.CollectOneRow(rows, eventScanner(tenant))
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -321,7 +331,7 @@ func (s *Store) listEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	err = s.retry(ctx, idempotent, func() error {
 		rows, _ := s.pool.Query(ctx, q, args...)
 		var err error
-		events, err = pgx.CollectRows(rows, scanEvent)
+		events, err = pgx.CollectRows(rows, eventScanner(tenant))
 		return err
 	})
 	return events, err

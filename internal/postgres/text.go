@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -24,22 +25,27 @@ const (
 	maxLexemes   = 1 << 19 // bytes of all lexemes (the limit is 1 MiB)
 )
 
-// words returns the lowercased words of s.
-func words(s string) []string {
-	var out []string
+// eachWord calls fn with each lowercased word of s.
+func eachWord(s string, fn func(string)) {
 	start := -1
 	for i, r := range s {
 		word := unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
 		if word && start < 0 {
 			start = i
 		} else if !word && start >= 0 {
-			out = append(out, strings.ToLower(s[start:i]))
+			fn(strings.ToLower(s[start:i]))
 			start = -1
 		}
 	}
 	if start >= 0 {
-		out = append(out, strings.ToLower(s[start:]))
+		fn(strings.ToLower(s[start:]))
 	}
+}
+
+// words returns the lowercased words of s.
+func words(s string) []string {
+	var out []string
+	eachWord(s, func(w string) { out = append(out, w) })
 	return out
 }
 
@@ -47,36 +53,46 @@ func words(s string) []string {
 // email, target name, action, team, IP and description. A gap of one
 // position between fields keeps phrases from matching across them.
 func searchVector(e *auditkeep.Event) pgtype.TSVector {
-	fields := []string{e.Actor.Name, e.Actor.Email, "", e.Action, e.Team, e.Context.IP, e.Description}
+	fields := [...]string{e.Actor.Name, e.Actor.Email, "", e.Action, e.Team, e.Context.IP, e.Description}
 	if e.Target != nil {
 		fields[2] = e.Target.Name
 	}
-	index := map[string]int{}
-	var lexemes []pgtype.TSVectorLexeme
-	pos, size := 0, 0
+	type occurrence struct {
+		word string
+		pos  uint16
+	}
+	all := make([]occurrence, 0, 32)
+	pos := 0
 	for _, f := range fields {
-		for _, w := range words(f) {
+		eachWord(f, func(w string) {
 			pos++
-			if len(w) > maxLexeme {
-				continue
+			if len(w) <= maxLexeme {
+				all = append(all, occurrence{w, uint16(min(pos, maxPosition))})
 			}
-			p := pgtype.TSVectorPosition{Position: uint16(min(pos, maxPosition))}
-			i, ok := index[w]
-			if !ok {
-				if size+len(w) > maxLexemes {
-					continue
-				}
-				size += len(w)
-				index[w] = len(lexemes)
-				lexemes = append(lexemes, pgtype.TSVectorLexeme{Word: w, Positions: []pgtype.TSVectorPosition{p}})
-				continue
-			}
-			ps := lexemes[i].Positions
-			if len(ps) < maxPositions && ps[len(ps)-1].Position < p.Position {
-				lexemes[i].Positions = append(ps, p)
+		})
+		pos++
+	}
+	// Sorted by word, each word's positions ascending.
+	slices.SortStableFunc(all, func(a, b occurrence) int { return strings.Compare(a.word, b.word) })
+	lexemes := make([]pgtype.TSVectorLexeme, 0, len(all))
+	positions := make([]pgtype.TSVectorPosition, 0, len(all))
+	size := 0
+	for i := 0; i < len(all); {
+		w := all[i].word
+		j := i
+		first := len(positions)
+		for ; j < len(all) && all[j].word == w; j++ {
+			n := len(positions) - first
+			if n < maxPositions && (n == 0 || positions[len(positions)-1].Position < all[j].pos) {
+				positions = append(positions, pgtype.TSVectorPosition{Position: all[j].pos})
 			}
 		}
-		pos++
+		i = j
+		if size += len(w); size > maxLexemes {
+			positions = positions[:first]
+			continue
+		}
+		lexemes = append(lexemes, pgtype.TSVectorLexeme{Word: w, Positions: positions[first:len(positions):len(positions)]})
 	}
 	return pgtype.TSVector{Lexemes: lexemes, Valid: true}
 }
