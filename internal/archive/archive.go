@@ -168,7 +168,8 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*Archive, error
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Archive{bucket: b, url: u.Redacted(), log: log, now: time.Now}, nil
+	shown, _ := url.Parse(rawURL)
+	return &Archive{bucket: b, url: shown.Redacted(), log: log, now: time.Now}, nil
 }
 
 // DirURL returns the file:// URL of a local directory.

@@ -32,6 +32,16 @@ func (s *Server) routes() http.Handler {
 	route("POST /v1/tenants/{tenant}/keys", "key_create", s.auth(scopeRootOrAdmin, s.handleCreateKey))
 	route("DELETE /v1/tenants/{tenant}/keys/{id}", "key_revoke", s.auth(scopeRootOrAdmin, s.handleRevokeKey))
 
+	// Retention: legal holds, status, the archive (holds.go, archive.go).
+	route("POST /v1/holds", "hold_create", s.auth(scopeAdmin, s.handleCreateHold))
+	route("GET /v1/holds", "holds_list", s.auth(scopeAdmin, s.handleListHolds))
+	route("DELETE /v1/holds/{id}", "hold_delete", s.auth(scopeAdmin, s.handleDeleteHold))
+	route("GET /v1/retention", "retention", s.auth(scopeAdmin, s.handleRetention))
+	route("GET /v1/tenants/{tenant}/archive", "archive_list", s.auth(scopeRootOrAdmin, s.handleListArchive))
+	route("GET /v1/tenants/{tenant}/archive/{segment}", "archive_segment", s.auth(scopeRootOrAdmin, s.handleGetSegment))
+	route("GET /v1/tenants/{tenant}/archive/{segment}/data", "archive_data", s.auth(scopeRootOrAdmin, s.handleSegmentData))
+	route("POST /v1/tenants/{tenant}/archive/{segment}/restore", "archive_restore", s.auth(scopeRoot, s.handleRestoreSegment))
+
 	route("GET /healthz", "healthz", s.handleHealthz)
 	route("GET /readyz", "readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", s.metricsHandler())

@@ -13,6 +13,7 @@ import (
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/catalog"
 	"github.com/auditkeep/auditkeep/internal/ingest"
+	"github.com/auditkeep/auditkeep/internal/retention"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -44,6 +45,8 @@ type Server struct {
 	browser browserState // live streams, viewer tokens, console (stream.go)
 
 	catalog *catalog.Catalog // nil: no action catalog (actions.go)
+
+	retention *retention.Service // nil: no holds, archive or retention endpoints (holds.go)
 }
 
 // Config holds the server's settings.
@@ -53,6 +56,7 @@ type Config struct {
 	Catalog     *catalog.Catalog
 	Logger      *slog.Logger
 	Registry    *prometheus.Registry // nil: a new one
+	Retention   *retention.Service   // nil: the holds, archive and retention endpoints answer 404
 }
 
 // New returns a server over store and ingest.
@@ -66,6 +70,7 @@ func New(store Store, svc *ingest.Service, cfg Config) *Server {
 	}
 	s.metrics = newMetrics(s.Registry)
 	s.catalog = cfg.Catalog
+	s.retention = cfg.Retention
 	s.handler = s.routes()
 	return s
 }

@@ -56,12 +56,9 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request) erro
 	if !auditkeep.ValidTenantID(in.Name) {
 		return auditkeep.FieldErrorf("name", "name %q must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit", in.Name)
 	}
-	t := &auditkeep.Tenant{ID: in.Name, Plan: in.Plan, CreatedAt: s.Now().UTC()}
-	if in.RetentionDays != nil {
-		if *in.RetentionDays < 0 {
-			return auditkeep.FieldErrorf("retention_days", "retention_days must be a whole number of days from 1, or 0 for unlimited")
-		}
-		t.RetentionDays = *in.RetentionDays
+	t := &auditkeep.Tenant{ID: in.Name, CreatedAt: s.Now().UTC()}
+	if err := s.applyRetention(t, &in.Plan, in.RetentionDays); err != nil {
+		return err
 	}
 	if err := s.store.CreateTenant(r.Context(), t); err != nil {
 		return err
@@ -83,17 +80,15 @@ func (s *Server) handleUpdateTenant(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if in.RetentionDays != nil {
-		if *in.RetentionDays < 0 {
-			return auditkeep.FieldErrorf("retention_days", "retention_days must be a whole number of days from 1, or 0 for unlimited")
-		}
-		t.RetentionDays = *in.RetentionDays
-	}
-	if in.Plan != nil {
-		t.Plan = *in.Plan
+	old := *t
+	if err := s.applyRetention(t, in.Plan, in.RetentionDays); err != nil {
+		return err
 	}
 	if err := s.store.UpdateTenant(r.Context(), t); err != nil {
 		return err
+	}
+	if s.retention != nil {
+		s.retention.TenantUpdated(r.Context(), &old, t, actorOf(principalFrom(r.Context())))
 	}
 	writeJSON(w, http.StatusOK, tenantBody{Tenant: t, Name: t.ID})
 	return nil
