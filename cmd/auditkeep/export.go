@@ -13,12 +13,18 @@ import (
 )
 
 const exportSynopsis = `export --format csv|ndjson [filters] [-q SEARCH] [-o FILE] [--progress]
+       auditkeep export --format ndjson --with-proofs [-o FILE]
 
 Streams every matching event, oldest first unless --order desc, into FILE (or
 stdout) as CSV or NDJSON, with times in UTC. FILE is written under a temporary
 name and renamed when the export is complete, so a failed export leaves no
 partial file. Progress (events, bytes, rate) is shown on stderr when it is a
-terminal, or with --progress.`
+terminal, or with --progress.
+
+With --with-proofs the output is a bundle for offline verification
+('auditkeep verify --bundle FILE --public-key KEY'): the latest signed
+checkpoint, the leaf hashes of its tree, then every event it covers. A
+bundle is the whole log: it takes no filter.`
 
 // runExport streams an export to a file or stdout.
 func runExport(ctx context.Context, e *env, args []string) int {
@@ -30,6 +36,7 @@ func runExport(ctx context.Context, e *env, args []string) int {
 	out := fs.String("o", "-", "output file; - for stdout")
 	order := fs.String("order", "asc", "asc (oldest first) or desc")
 	progress := fs.Bool("progress", false, "show progress on stderr even when it is not a terminal")
+	withProofs := fs.Bool("with-proofs", false, "write a verification bundle: checkpoint, leaf hashes and every event (ndjson only, no filters)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return usageError(e, name, err)
@@ -43,6 +50,8 @@ func runExport(ctx context.Context, e *env, args []string) int {
 		err = fmt.Errorf("--format %q is not csv or ndjson", *format)
 	case *order != "asc" && *order != "desc":
 		err = errors.New("--order must be asc or desc")
+	case *withProofs && (*format != "ndjson" || *order != "asc" || len(q) > 0):
+		err = errors.New("--with-proofs writes the whole log as NDJSON, oldest first: it takes no filter, --order or --format csv")
 	default:
 		err = cf.check()
 	}
@@ -71,7 +80,11 @@ func runExport(ctx context.Context, e *env, args []string) int {
 			return thousands(cw.Records()) + " events  " + byteSize(cw.Bytes()) + "  " + rate(cw.Records(), start) + " events/s"
 		})
 	}
-	_, err = cf.client().Export(ctx, *format, q, cw)
+	wire := *format
+	if *withProofs {
+		wire = "bundle"
+	}
+	_, err = cf.client().Export(ctx, wire, q, cw)
 	if stop != nil {
 		stop()
 	}

@@ -43,6 +43,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.fillHashes(r.Context(), principalFrom(r.Context()).tenant(), events)
 	page := pageBody{Events: events}
 	if page.Events == nil {
 		page.Events = []*auditkeep.Event{}
@@ -55,11 +56,12 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
-	e, err := s.store.GetEvent(r.Context(), principalFrom(r.Context()).tenant(), r.PathValue("id"))
+	tenant := principalFrom(r.Context()).tenant()
+	e, err := s.store.GetEvent(r.Context(), tenant, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, e)
+	writeJSON(w, http.StatusOK, s.withProof(r.Context(), tenant, e))
 	return nil
 }
 

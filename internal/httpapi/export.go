@@ -25,8 +25,11 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	if format == "" {
 		format = "ndjson"
 	}
+	if format == "bundle" {
+		return s.handleExportBundle(w, r)
+	}
 	if format != "csv" && format != "ndjson" {
-		return auditkeep.FieldErrorf("format", "format must be csv or ndjson")
+		return auditkeep.FieldErrorf("format", "format must be csv, ndjson or bundle")
 	}
 	f, err := s.filter(r)
 	if err != nil {
@@ -73,11 +76,30 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 		enc := json.NewEncoder(bw)
 		write = func(e *auditkeep.Event) error { return enc.Encode(e) }
 	}
+	// Events are written in batches, whose hashes are read in one go.
 	n := 0
+	batch := make([]*auditkeep.Event, 0, 512)
+	writeBatch := func() error {
+		s.fillHashes(r.Context(), tenant, batch)
+		for _, e := range batch {
+			n++
+			if err := write(e); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
 	err = s.store.ScanEvents(r.Context(), tenant, f, func(e *auditkeep.Event) error {
-		n++
-		return write(e)
+		batch = append(batch, e)
+		if len(batch) == cap(batch) {
+			return writeBatch()
+		}
+		return nil
 	})
+	if err == nil {
+		err = writeBatch()
+	}
 	if err != nil {
 		// The status is sent: abort the connection so the client sees a
 		// truncated transfer, never a complete-looking file.

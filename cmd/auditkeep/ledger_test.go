@@ -1,0 +1,655 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ledger"
+	"github.com/auditkeep/auditkeep/internal/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// ingestN stores n events with ids prefix-1 .. prefix-n, in batches of 10.
+func ingestN(t *testing.T, base, key, prefix string, n int) {
+	t.Helper()
+	for i := 0; i < n; i += 10 {
+		var batch []any
+		for j := i; j < min(i+10, n); j++ {
+			e := event(fmt.Sprintf("%s-%d", prefix, j+1), "secret.update", "usr_1")
+			e["metadata"] = map[string]any{"n": j, "note": "ünïcode \u2028 <b>"}
+			batch = append(batch, e)
+		}
+		if r := call(t, "POST", base+"/v1/events", key, map[string]any{"events": batch}); r.status != 200 {
+			t.Fatalf("ingest: %d %s", r.status, r.body)
+		}
+	}
+}
+
+// waitIntegrated waits until the tenant's latest checkpoint has size.
+func waitIntegrated(t *testing.T, base, key string, size uint64) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		r := call(t, "GET", base+"/v1/checkpoint", key, nil)
+		if r.status == 200 {
+			var cp struct{ Size uint64 }
+			json.Unmarshal(r.body, &cp)
+			if cp.Size == size {
+				return
+			}
+			if cp.Size > size {
+				t.Fatalf("checkpoint size %d; want %d", cp.Size, size)
+			}
+		}
+		last = fmt.Sprintf("%d %s", r.status, r.body)
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the log did not reach size %d: last answer %s", size, last)
+}
+
+// verifierKey returns the server's published verifier key.
+func verifierKey(t *testing.T, base string) string {
+	t.Helper()
+	r := call(t, "GET", base+"/v1/ledger/key", "", nil)
+	if r.status != 200 {
+		t.Fatalf("GET /v1/ledger/key: %d %s", r.status, r.body)
+	}
+	return r.json(t)["key"].(string)
+}
+
+// TestLedgerAPI checks checkpoints, proofs and hashes served by the API
+// with the library's verifiers.
+func TestLedgerAPI(t *testing.T) {
+	a := testServer(t, Config{})
+	base := a.URL()
+	key := setupTenant(t, base, "acme")
+	ingestN(t, base, key, "a", 25)
+	waitIntegrated(t, base, key, 25)
+	vkey := verifierKey(t, base)
+
+	r := call(t, "GET", base+"/v1/checkpoint", key, nil)
+	var cpb struct {
+		Checkpoint, Origin, Root string
+		Size                     uint64
+	}
+	if err := json.Unmarshal(r.body, &cpb); err != nil || r.status != 200 {
+		t.Fatalf("GET /v1/checkpoint = %d %s", r.status, r.body)
+	}
+	cp, err := ledger.VerifyCheckpoint([]byte(cpb.Checkpoint), vkey)
+	if err != nil || cp.Size != 25 || cp.Origin != "auditkeep/acme" || hex.EncodeToString(cp.Root) != cpb.Root {
+		t.Fatalf("VerifyCheckpoint(GET /v1/checkpoint) = %+v, %v; want size 25 of auditkeep/acme, root %s", cp, err, cpb.Root)
+	}
+	req, _ := http.NewRequest("GET", base+"/v1/checkpoint", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Accept", "text/plain")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note bytes.Buffer
+	note.ReadFrom(res.Body)
+	res.Body.Close()
+	if note.String() != cpb.Checkpoint || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("GET /v1/checkpoint (Accept: text/plain) = %q, %s; want the note", note.String(), res.Header.Get("Content-Type"))
+	}
+
+	// Every event: hash and proof in GET /v1/events/{id}, checked against the checkpoint.
+	for i := 1; i <= 25; i++ {
+		r := call(t, "GET", fmt.Sprintf("%s/v1/events/a-%d", base, i), key, nil)
+		var got struct {
+			auditkeep.Event
+			Proof *struct {
+				Seq        int64
+				LeafHash   string `json:"leaf_hash"`
+				TreeSize   uint64 `json:"tree_size"`
+				Proof      []string
+				Checkpoint string
+			} `json:"proof"`
+		}
+		if err := json.Unmarshal(r.body, &got); err != nil || got.Proof == nil {
+			t.Fatalf("GET /v1/events/a-%d = %d %s; want a proof", i, r.status, r.body)
+		}
+		leaf, err := ledger.LeafHash(&got.Event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Hash != hex.EncodeToString(leaf) || got.Proof.LeafHash != got.Hash || got.Proof.Checkpoint != cpb.Checkpoint {
+			t.Fatalf("event a-%d: hash %s, proof leaf %s; want LeafHash %x and the latest checkpoint", i, got.Hash, got.Proof.LeafHash, leaf)
+		}
+		if err := ledger.VerifyInclusion(leaf, got.Seq, got.Proof.TreeSize, mustUnhex(t, got.Proof.Proof), cp.Root); err != nil {
+			t.Fatalf("event a-%d: %v", i, err)
+		}
+	}
+
+	// A proof in an older tree, and consistency between two sizes.
+	r = call(t, "GET", base+"/v1/events/a-3/proof?tree_size=10", key, nil)
+	var p struct {
+		Seq      int64
+		TreeSize uint64 `json:"tree_size"`
+		LeafHash string `json:"leaf_hash"`
+		Proof    []string
+	}
+	if err := json.Unmarshal(r.body, &p); err != nil || r.status != 200 || p.TreeSize != 10 || p.Seq != 3 {
+		t.Fatalf("GET /v1/events/a-3/proof?tree_size=10 = %d %s", r.status, r.body)
+	}
+	leaves := leafHashesOf(t, base, key, 10)
+	if err := ledger.VerifyInclusion(mustUnhex(t, []string{p.LeafHash})[0], 3, 10, mustUnhex(t, p.Proof), rootOf(leaves)); err != nil {
+		t.Errorf("inclusion of seq 3 in tree 10: %v", err)
+	}
+	r = call(t, "GET", base+"/v1/consistency?first=10&second=25", key, nil)
+	var c struct {
+		First, Second uint64
+		Proof         []string
+	}
+	if err := json.Unmarshal(r.body, &c); err != nil || r.status != 200 || c.First != 10 || c.Second != 25 {
+		t.Fatalf("GET /v1/consistency = %d %s", r.status, r.body)
+	}
+	if err := ledger.VerifyConsistency(10, 25, mustUnhex(t, c.Proof), rootOf(leaves), cp.Root); err != nil {
+		t.Errorf("consistency 10 → 25: %v", err)
+	}
+
+	// Errors.
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/v1/events/a-3/proof?tree_size=26", 400},
+		{"/v1/events/a-3/proof?tree_size=x", 400},
+		{"/v1/events/nope/proof", 404},
+		{"/v1/consistency?first=26&second=25", 400},
+		{"/v1/consistency?first=3&second=99", 400},
+		{"/v1/checkpoint?size=0", 400},
+		{"/v1/export?format=bundle&action=x", 400},
+	} {
+		if r := call(t, "GET", base+tc.path, key, nil); r.status != tc.status {
+			t.Errorf("GET %s = %d %s; want %d", tc.path, r.status, r.body, tc.status)
+		}
+	}
+	other := setupTenant(t, base, "globex")
+	if r := call(t, "GET", base+"/v1/checkpoint", other, nil); r.status != 404 {
+		t.Errorf("GET /v1/checkpoint of a tenant with no events = %d %s; want 404", r.status, r.body)
+	}
+	if r := call(t, "GET", base+"/v1/events/a-3/proof", other, nil); r.status != 404 {
+		t.Errorf("another tenant's GET /v1/events/a-3/proof = %d; want 404", r.status)
+	}
+	if r := call(t, "GET", base+"/v1/checkpoint", "", nil); r.status != 401 {
+		t.Errorf("GET /v1/checkpoint without a key = %d; want 401", r.status)
+	}
+
+	// Hashes on list and export reads.
+	r = call(t, "GET", base+"/v1/events?limit=5", key, nil)
+	var page struct{ Events []auditkeep.Event }
+	json.Unmarshal(r.body, &page)
+	for _, e := range page.Events {
+		if h, _ := ledger.LeafHash(&e); e.Hash != hex.EncodeToString(h) {
+			t.Errorf("list: event %s hash %q; want %x", e.ID, e.Hash, h)
+		}
+	}
+	r = call(t, "GET", base+"/v1/export?format=ndjson", key, nil)
+	n := 0
+	for _, line := range bytes.Split(bytes.TrimSpace(r.body), []byte("\n")) {
+		var e auditkeep.Event
+		json.Unmarshal(line, &e)
+		if h, _ := ledger.LeafHash(&e); e.Hash != hex.EncodeToString(h) {
+			t.Errorf("export: event %s hash %q; want %x", e.ID, e.Hash, h)
+		}
+		n++
+	}
+	if n != 25 {
+		t.Errorf("export: %d events; want 25", n)
+	}
+	if out := metricsText(t, base); !strings.Contains(out, "auditkeep_ledger_lag_seconds_count") {
+		t.Errorf("/metrics has no auditkeep_ledger_lag_seconds")
+	}
+	if fi, err := os.Stat(filepath.Join(a.cfg.DataDir, "ledger.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("ledger.key: %v, %v; want a file of mode 0600", fi, err)
+	}
+}
+
+func metricsText(t *testing.T, base string) string {
+	t.Helper()
+	return string(call(t, "GET", base+"/metrics", "", nil).body)
+}
+
+func mustUnhex(t *testing.T, ss []string) [][]byte {
+	t.Helper()
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// leafHashesOf recomputes the leaf hashes of seqs 1..n from the events the
+// server exports.
+func leafHashesOf(t *testing.T, base, key string, n int) [][]byte {
+	t.Helper()
+	r := call(t, "GET", base+"/v1/export?format=ndjson&order=asc", key, nil)
+	var out [][]byte
+	for _, line := range bytes.Split(bytes.TrimSpace(r.body), []byte("\n"))[:n] {
+		var e auditkeep.Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatal(err)
+		}
+		h, err := ledger.LeafHash(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+func rootOf(leaves [][]byte) []byte {
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	r := rf.NewEmptyRange(0)
+	for _, h := range leaves {
+		r.Append(h, nil)
+	}
+	root, _ := r.GetRootHash(nil)
+	return root
+}
+
+// tamperer changes a tenant's stored log behind the server's back.
+type tamperer interface {
+	body(seq int64) map[string]any
+	put(seq int64, body map[string]any)
+	move(from, to int64)
+	del(seq int64)
+	insertLike(template, seq int64, body map[string]any)
+	setLastSeq(n int64)
+	rollbackLedger(size int64, checkpoint []byte)
+	wipeLedger()
+	close()
+}
+
+// tamperCase is one way of changing the log, and what verify must say.
+type tamperCase struct {
+	name   string
+	tamper func(tm tamperer)
+	want   string
+}
+
+var tamperCases = []tamperCase{
+	{"alter", func(tm tamperer) {
+		b := tm.body(7)
+		b["action"] = "secret.read"
+		tm.put(7, b)
+	}, "seq 7 altered"},
+	{"delete", func(tm tamperer) { tm.del(12) }, "seq 12 removed"},
+	{"swap", func(tm tamperer) {
+		b20, b21 := tm.body(20), tm.body(21)
+		tm.put(20, b21)
+		tm.put(21, b20)
+	}, "seq 20 reordered"},
+	{"insert", func(tm tamperer) {
+		for s := int64(40); s >= 15; s-- {
+			b := tm.body(s)
+			b["seq"] = s + 1
+			tm.move(s, s+1)
+			tm.put(s+1, b)
+		}
+		b := tm.body(16)
+		b["id"], b["seq"], b["action"] = "forged-1", 15, "secret.delete"
+		tm.insertLike(16, 15, b)
+		tm.setLastSeq(41)
+	}, "seq 15 inserted"},
+	{"truncate", func(tm tamperer) {
+		for s := int64(36); s <= 40; s++ {
+			tm.del(s)
+		}
+	}, "seq 36 removed"},
+}
+
+// runTamperSuite runs every tamper case, plus rollback and fork, on servers
+// made by start (restarted on the same storage) with open giving direct
+// access to that storage.
+func runTamperSuite(t *testing.T, start func(t *testing.T, storage string) *app, newStorage func(t *testing.T) string, open func(t *testing.T, storage string) tamperer) {
+	ctx := context.Background()
+	verify := func(t *testing.T, args ...string) (int, string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+		code := Main(ctx, append([]string{"verify"}, args...), e)
+		return code, out.String() + errb.String()
+	}
+	// setup fills a new log with 40 events, verifies it once (remembering
+	// its checkpoint) and stops the server.
+	setup := func(t *testing.T) (storage, key, state string) {
+		storage = newStorage(t)
+		a := start(t, storage)
+		key = setupTenant(t, a.URL(), "acme")
+		ingestN(t, a.URL(), key, "e", 40)
+		waitIntegrated(t, a.URL(), key, 40)
+		state = filepath.Join(t.TempDir(), "state.json")
+		if code, out := verify(t, "--server", a.URL(), "--key", key, "--state", state); code != 0 || !strings.Contains(out, "OK: tree size 40") {
+			t.Fatalf("verify before tampering = %d %s; want OK", code, out)
+		}
+		a.Close()
+		return storage, key, state
+	}
+	check := func(t *testing.T, a *app, key, state, want string) {
+		t.Helper()
+		code, out := verify(t, "--server", a.URL(), "--key", key, "--state", state)
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("verify (live) = %d %q; want 1 and %q", code, out, want)
+		}
+		bundle := filepath.Join(t.TempDir(), "bundle.ndjson")
+		var out2, errb bytes.Buffer
+		e := &env{stdin: strings.NewReader(""), stdout: &out2, stderr: &errb, getenv: func(string) string { return "" }}
+		if code := Main(ctx, []string{"export", "--server", a.URL(), "--key", key, "--format", "ndjson", "--with-proofs", "-o", bundle}, e); code != 0 {
+			t.Fatalf("export --with-proofs = %d %s", code, errb.String())
+		}
+		code, out = verify(t, "--bundle", bundle, "--public-key", verifierKey(t, a.URL()))
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("verify --bundle = %d %q; want 1 and %q", code, out, want)
+		}
+	}
+	for _, tc := range tamperCases {
+		t.Run(tc.name, func(t *testing.T) {
+			storage, key, state := setup(t)
+			tm := open(t, storage)
+			tc.tamper(tm)
+			tm.close()
+			a := start(t, storage)
+			check(t, a, key, state, tc.want)
+		})
+	}
+	t.Run("rollback", func(t *testing.T) {
+		storage, key, state := setup(t)
+		a := start(t, storage)
+		note := call(t, "GET", a.URL()+"/v1/checkpoint", key, nil).json(t)["checkpoint"].(string)
+		ingestN(t, a.URL(), key, "more", 10)
+		waitIntegrated(t, a.URL(), key, 50)
+		if code, out := verify(t, "--server", a.URL(), "--key", key, "--state", state); code != 0 {
+			t.Fatalf("verify after growing = %d %s; want OK", code, out)
+		}
+		a.Close()
+		tm := open(t, storage)
+		for s := int64(41); s <= 50; s++ {
+			tm.del(s)
+		}
+		tm.setLastSeq(40)
+		tm.rollbackLedger(40, []byte(note))
+		tm.close()
+		a = start(t, storage)
+		code, out := verify(t, "--server", a.URL(), "--key", key, "--state", state)
+		if code != 1 || !strings.Contains(out, "seq 41 rollback") {
+			t.Errorf("verify after a rollback = %d %q; want 1 and seq 41 rollback", code, out)
+		}
+		// The rolled-back log is self-consistent: only the remembered state
+		// tells. A bundle of it verifies.
+	})
+	t.Run("fork", func(t *testing.T) {
+		storage, key, state := setup(t)
+		tm := open(t, storage)
+		b := tm.body(5)
+		b["status"] = "failure"
+		tm.put(5, b)
+		tm.wipeLedger() // the tree is rebuilt over the altered log and signed anew
+		tm.close()
+		a := start(t, storage)
+		waitIntegrated(t, a.URL(), key, 40)
+		code, out := verify(t, "--server", a.URL(), "--key", key, "--state", state)
+		if code != 1 || !strings.Contains(out, "fork") {
+			t.Errorf("verify of a rewritten log = %d %q; want 1 and fork", code, out)
+		}
+	})
+}
+
+// TestTamperEvidenceSQLite tampers with the embedded store's file.
+func TestTamperEvidenceSQLite(t *testing.T) {
+	start := func(t *testing.T, dir string) *app {
+		cfg := DefaultConfig()
+		cfg.DataDir = dir
+		return testServer(t, cfg)
+	}
+	newStorage := func(t *testing.T) string { return t.TempDir() }
+	runTamperSuite(t, start, newStorage, openSQLiteTamperer)
+}
+
+// sqliteTamperer writes the database file directly; it reads events
+// through the store's own decoding (bodies are compressed) and writes them
+// back as plain JSON bodies, which the store reads too.
+type sqliteTamperer struct {
+	t   *testing.T
+	st  *sqlite.Store
+	db  *sql.DB
+	num int64
+}
+
+func openSQLiteTamperer(t *testing.T, dir string) tamperer {
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), dir, sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := &sqliteTamperer{t: t, st: st, db: db}
+	if err := db.QueryRow("SELECT num FROM tenants WHERE id = 'acme'").Scan(&tm.num); err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+func (s *sqliteTamperer) k(seq int64) int64 { return s.num<<40 | seq }
+
+func (s *sqliteTamperer) exec(q string, args ...any) {
+	s.t.Helper()
+	if _, err := s.db.Exec(q, args...); err != nil {
+		s.t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func (s *sqliteTamperer) body(seq int64) map[string]any {
+	var m map[string]any
+	stop := fmt.Errorf("found")
+	f := auditkeep.Filter{Order: auditkeep.OrderAsc, Cursor: &auditkeep.Cursor{Seq: seq - 1, Order: auditkeep.OrderAsc}}
+	err := s.st.ScanEvents(context.Background(), "acme", f, func(e *auditkeep.Event) error {
+		if e.Seq != seq {
+			return fmt.Errorf("event of seq %d is missing", seq)
+		}
+		b, _ := json.Marshal(e)
+		return errors.Join(json.Unmarshal(b, &m), stop)
+	})
+	if m == nil {
+		s.t.Fatalf("body of seq %d: %v", seq, err)
+	}
+	delete(m, "hash")
+	return m
+}
+
+func (s *sqliteTamperer) put(seq int64, m map[string]any) {
+	b, _ := json.Marshal(m)
+	s.exec("UPDATE events SET body = ? WHERE k = ?", b, s.k(seq))
+}
+func (s *sqliteTamperer) move(from, to int64) {
+	s.exec("UPDATE events SET k = ? WHERE k = ?", s.k(to), s.k(from))
+}
+func (s *sqliteTamperer) del(seq int64) { s.exec("DELETE FROM events WHERE k = ?", s.k(seq)) }
+func (s *sqliteTamperer) insertLike(template, seq int64, m map[string]any) {
+	b, _ := json.Marshal(m)
+	s.exec("INSERT INTO events (k, occurred_at, id_hash, body) SELECT ?, occurred_at, id_hash + 1, ? FROM events WHERE k = ?", s.k(seq), b, s.k(template))
+}
+func (s *sqliteTamperer) setLastSeq(n int64) {
+	s.exec("UPDATE tenants SET last_seq = ? WHERE id = 'acme'", n)
+}
+func (s *sqliteTamperer) rollbackLedger(size int64, note []byte) {
+	cp, err := ledger.ParseCheckpoint(note)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.exec("DELETE FROM ledger_leaves WHERE tenant = 'acme' AND seq > ?", size)
+	s.exec("DELETE FROM ledger_nodes WHERE tenant = 'acme' AND ((idx + 1) << level) > ?", size)
+	s.exec("DELETE FROM ledger_checkpoints WHERE tenant = 'acme' AND size > ?", size)
+	s.exec("UPDATE ledger_state SET size = ?, root = ?, checkpoint = ? WHERE tenant = 'acme'", size, cp.Root, note)
+}
+func (s *sqliteTamperer) wipeLedger() {
+	for _, table := range []string{"ledger_leaves", "ledger_nodes", "ledger_checkpoints", "ledger_state"} {
+		s.exec("DELETE FROM " + table)
+	}
+}
+func (s *sqliteTamperer) close() {
+	s.db.Close()
+	s.st.Close()
+}
+
+// testDatabaseURL returns AUDITKEEP_TEST_DATABASE_URL, or skips the test.
+func testDatabaseURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("AUDITKEEP_TEST_DATABASE_URL")
+	if u == "" {
+		t.Skip("set AUDITKEEP_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run the PostgreSQL ledger tests")
+	}
+	return u
+}
+
+// TestTamperEvidencePostgres tampers with the events in PostgreSQL (a
+// schema per case).
+func TestTamperEvidencePostgres(t *testing.T) {
+	base := testDatabaseURL(t)
+	start := func(t *testing.T, url string) *app {
+		cfg := DefaultConfig()
+		cfg.DatabaseURL = url
+		return testServer(t, cfg)
+	}
+	newStorage := func(t *testing.T) string { return freshPostgresSchema(t, base) }
+	runTamperSuite(t, start, newStorage, openPostgresTamperer)
+}
+
+type pgTamperer struct {
+	t    *testing.T
+	conn *pgx.Conn
+	no   int32
+}
+
+func openPostgresTamperer(t *testing.T, url string) tamperer {
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := &pgTamperer{t: t, conn: conn}
+	if err := conn.QueryRow(context.Background(), "SELECT no FROM tenants WHERE id = 'acme'").Scan(&tm.no); err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+func (p *pgTamperer) exec(q string, args ...any) {
+	p.t.Helper()
+	if _, err := p.conn.Exec(context.Background(), q, args...); err != nil {
+		p.t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func (p *pgTamperer) body(seq int64) map[string]any {
+	var b []byte
+	if err := p.conn.QueryRow(context.Background(), "SELECT body FROM events WHERE tenant_no = $1 AND seq = $2", p.no, seq).Scan(&b); err != nil {
+		p.t.Fatalf("body of seq %d: %v", seq, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		p.t.Fatal(err)
+	}
+	return m
+}
+
+func (p *pgTamperer) put(seq int64, m map[string]any) {
+	b, _ := json.Marshal(m)
+	p.exec("UPDATE events SET body = $1 WHERE tenant_no = $2 AND seq = $3", b, p.no, seq)
+}
+func (p *pgTamperer) move(from, to int64) {
+	p.exec("UPDATE events SET seq = $1 WHERE tenant_no = $2 AND seq = $3", to, p.no, from)
+}
+func (p *pgTamperer) del(seq int64) {
+	p.exec("DELETE FROM events WHERE tenant_no = $1 AND seq = $2", p.no, seq)
+}
+func (p *pgTamperer) insertLike(template, seq int64, m map[string]any) {
+	b, _ := json.Marshal(m)
+	cols := "received_at, occurred_at, occurred_nsec, action, type, status, actor_type, actor_id, actor_email, actor_name, target_type, target_id, target_name, scope_path, team, source, ip, tsv"
+	p.exec("INSERT INTO events (tenant_no, seq, id, "+cols+", body) SELECT tenant_no, $1, $2, "+cols+", $3 FROM events WHERE tenant_no = $4 AND seq = $5",
+		seq, m["id"], b, p.no, template)
+}
+func (p *pgTamperer) setLastSeq(n int64) {
+	p.exec("UPDATE tenants SET last_seq = $1 WHERE id = 'acme'", n)
+}
+func (p *pgTamperer) rollbackLedger(size int64, note []byte) {
+	cp, err := ledger.ParseCheckpoint(note)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.exec("DELETE FROM ledger_leaves WHERE tenant = 'acme' AND seq > $1", size)
+	p.exec("DELETE FROM ledger_nodes WHERE tenant = 'acme' AND ((idx + 1) << level) > $1", size)
+	p.exec("DELETE FROM ledger_checkpoints WHERE tenant = 'acme' AND size > $1", size)
+	p.exec("UPDATE ledger_state SET size = $1, root = $2, checkpoint = $3 WHERE tenant = 'acme'", size, cp.Root, note)
+}
+func (p *pgTamperer) wipeLedger() {
+	p.exec("TRUNCATE ledger_leaves, ledger_nodes, ledger_checkpoints, ledger_state")
+}
+func (p *pgTamperer) close() { p.conn.Close(context.Background()) }
+
+// TestLedgerTwoNodesPostgres runs two server processes on one database,
+// ingests through both at once, and verifies the log through each; then one
+// node is killed and the other takes over the integration.
+func TestLedgerTwoNodesPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	url := freshPostgresSchema(t, testDatabaseURL(t))
+	n1 := startChild(t, nil, "--database-url", url, "--ledger-interval", "200ms")
+	n2 := startChild(t, nil, "--database-url", url, "--ledger-interval", "200ms")
+	key := setupTenant(t, n1.url, "acme")
+	if k1, k2 := verifierKey(t, n1.url), verifierKey(t, n2.url); k1 != k2 {
+		t.Fatalf("the nodes sign with different keys: %s and %s", k1, k2)
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			node := []*child{n1, n2}[w%2]
+			ingestN(t, node.url, key, fmt.Sprintf("w%d", w), 100)
+		}()
+	}
+	wg.Wait()
+	waitIntegrated(t, n1.url, key, 400)
+	waitIntegrated(t, n2.url, key, 400)
+	state := filepath.Join(t.TempDir(), "state.json")
+	for _, node := range []*child{n1, n2} {
+		code, out, _ := runCLI(t, nil, "verify", "--server", node.url, "--key", key, "--state", state)
+		if code != 0 || !strings.Contains(out, "OK: tree size 400") {
+			t.Fatalf("verify through %s = %d %s", node.url, code, out)
+		}
+	}
+	// Node 1 dies; node 2 integrates what follows (take-over of any lock).
+	n1.kill9(t)
+	ingestN(t, n2.url, key, "after", 30)
+	waitIntegrated(t, n2.url, key, 430)
+	code, out, _ := runCLI(t, nil, "verify", "--server", n2.url, "--key", key, "--state", state, "--sample", "20")
+	if code != 0 || !strings.Contains(out, "OK: tree size 430") {
+		t.Fatalf("verify --sample 20 after node 1 died = %d %s", code, out)
+	}
+}
