@@ -86,6 +86,10 @@ func TestTenantPlans(t *testing.T) {
 		{map[string]any{"plan": "gold"}, 400, 0, ""},
 		{map[string]any{"retention_days": -1}, 400, 0, ""},
 	}
+	r := a.do(t, "POST", "/v1/tenants", rootKey, map[string]any{"name": "initech", "plan": "business", "retention_days": 0})
+	if !strings.Contains(string(r.body), `"retention_days":30`) {
+		t.Errorf("POST /v1/tenants on plan business = %d %s; want 30 days", r.status, r.body)
+	}
 	for _, tt := range tests {
 		r := a.do(t, "PUT", "/v1/tenants/acme", rootKey, tt.body)
 		if r.status != tt.wantStatus {

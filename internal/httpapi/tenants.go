@@ -56,6 +56,9 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request) erro
 	if !auditkeep.ValidTenantID(in.Name) {
 		return auditkeep.FieldErrorf("name", "name %q must be 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit", in.Name)
 	}
+	if in.Plan != "" && in.RetentionDays != nil && *in.RetentionDays == 0 {
+		in.RetentionDays = nil // a new tenant on a plan keeps the plan's days unless others are given
+	}
 	t := &auditkeep.Tenant{ID: in.Name, CreatedAt: s.Now().UTC()}
 	if err := s.applyRetention(t, &in.Plan, in.RetentionDays); err != nil {
 		return err
