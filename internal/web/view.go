@@ -391,6 +391,7 @@ type eventPage struct {
 	Compare     []changeRow
 	CompareNote string
 	BackURL     string
+	Hash        string // the event's leaf hash in the tenant's log, once integrated
 }
 
 // hiddenPrefix marks a value replaced by a keyed hash: it changed, and stays secret.
@@ -485,6 +486,7 @@ func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request) {
 	add("Description", e.Description, "", false)
 	add("Tenant", e.Tenant, "", true)
 	add("Leaf hash", e.Hash, "", true)
+	p.Hash = e.Hash
 	p.Changes = changeRows(e.Changes)
 	p.Snapshot, p.Before, p.Metadata = prettyJSON(e.Snapshot), prettyJSON(e.Before), prettyJSON(e.Metadata)
 
