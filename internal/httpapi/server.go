@@ -43,6 +43,7 @@ type Server struct {
 	ln  net.Listener
 
 	browser browserState // live streams, viewer tokens, console (stream.go)
+	ledger  *Ledger      // nil: no ledger endpoints (ledger.go)
 
 	catalog *catalog.Catalog // nil: no action catalog (actions.go)
 
@@ -57,6 +58,7 @@ type Config struct {
 	Logger      *slog.Logger
 	Registry    *prometheus.Registry // nil: a new one
 	Retention   *retention.Service   // nil: the holds, archive and retention endpoints answer 404
+	Ledger      *Ledger              // nil: the ledger endpoints answer 404
 }
 
 // New returns a server over store and ingest.
@@ -71,6 +73,7 @@ func New(store Store, svc *ingest.Service, cfg Config) *Server {
 	s.metrics = newMetrics(s.Registry)
 	s.catalog = cfg.Catalog
 	s.retention = cfg.Retention
+	s.ledger = cfg.Ledger
 	s.handler = s.routes()
 	return s
 }
