@@ -130,7 +130,9 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event, rows [][]
 	}
 
 	stored := make([][]any, 0, len(events))
-	var deleted [][]any
+	// Targets of delete events, as columns for unnest.
+	var delNos []int32
+	var delTypes, delIDs []string
 	for i, e := range events {
 		c := counters[e.Tenant]
 		if seen[e.Tenant][e.ID] {
@@ -142,7 +144,7 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event, rows [][]
 		rows[i][0], rows[i][1] = c.no, e.Seq
 		stored = append(stored, rows[i])
 		if e.Type == auditkeep.TypeDelete && e.Status != auditkeep.StatusFailure && e.Target != nil {
-			deleted = append(deleted, []any{c.no, e.Target.Type, e.Target.ID})
+			delNos, delTypes, delIDs = append(delNos, c.no), append(delTypes, e.Target.Type), append(delIDs, e.Target.ID)
 		}
 	}
 	if len(stored) == 0 {
@@ -155,8 +157,9 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event, rows [][]
 		nos, lasts = append(nos, counters[t].no), append(lasts, counters[t].last)
 	}
 	b.Queue(`UPDATE tenants t SET last_seq = u.last FROM unnest($1::integer[], $2::bigint[]) AS u(no, last) WHERE t.no = u.no`, nos, lasts)
-	for _, d := range deleted {
-		b.Queue(`INSERT INTO deleted_targets (tenant_no, target_type, target_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, d...)
+	if len(delNos) > 0 {
+		b.Queue(`INSERT INTO deleted_targets (tenant_no, target_type, target_id)
+			SELECT * FROM unnest($1::integer[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING`, delNos, delTypes, delIDs)
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return err

@@ -239,7 +239,9 @@ func TestDeletedTargets(t *testing.T) {
 	del := event("acme", "delete", 2)
 	del.Type, del.Action = auditkeep.TypeDelete, "environment.delete"
 	after := event("acme", "after", 3)
-	if err := s.Append(ctx, []*auditkeep.Event{del, after}); err != nil {
+	again := event("acme", "again", 4) // the same target deleted twice in one batch
+	again.Type, again.Action = auditkeep.TypeDelete, "environment.delete"
+	if err := s.Append(ctx, []*auditkeep.Event{del, after, again}); err != nil {
 		t.Fatalf("Append: %v", err)
 	}
 	got, _, err := s.ListEvents(ctx, "acme", auditkeep.Filter{Order: auditkeep.OrderAsc})
@@ -247,7 +249,7 @@ func TestDeletedTargets(t *testing.T) {
 		t.Fatalf("ListEvents: %v", err)
 	}
 	// The failed delete of env_8 deleted nothing.
-	want := map[string]bool{"before": true, "other": false, "failed": false, "delete": true, "after": true}
+	want := map[string]bool{"before": true, "other": false, "failed": false, "delete": true, "after": true, "again": true}
 	for _, e := range got {
 		if e.Target.Deleted != want[e.ID] {
 			t.Errorf("event %s: Target.Deleted = %v; want %v", e.ID, e.Target.Deleted, want[e.ID])
