@@ -8,6 +8,7 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/auditkeep/auditkeep"
@@ -78,6 +79,12 @@ func (s *Server) auth(scope string, next func(http.ResponseWriter, *http.Request
 		p, err := s.authenticate(r)
 		if err == nil {
 			err = authorize(p, scope, r)
+		}
+		if err == nil && p.key != nil {
+			var wait int
+			if wait, err = s.limits.allow(p.key.ID, s.Now()); wait > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(wait))
+			}
 		}
 		if err == nil {
 			err = next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))

@@ -26,13 +26,15 @@ type Store interface {
 
 // Server is the HTTP API.
 type Server struct {
-	store   Store
-	ingest  *ingest.Service
-	tracker *ingest.Tracker
-	log     *slog.Logger
-	rootKey string // SHA-256 hex of the root key
-	metrics *metrics
-	handler http.Handler
+	store       Store
+	ingest      *ingest.Service
+	tracker     *ingest.Tracker
+	log         *slog.Logger
+	rootKey     string // SHA-256 hex of the root key
+	metrics     *metrics
+	limits      *limiters // nil: no rate limit
+	readTimeout time.Duration
+	handler     http.Handler
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -55,6 +57,9 @@ type Config struct {
 	RootKeyHash string // SHA-256 hex of the root key
 	Tracker     *ingest.Tracker
 	Catalog     *catalog.Catalog
+	ReadTimeout time.Duration // longest time to read one request; 0 means 60 s
+	RateLimit   float64       // requests per second per key; 0 = unlimited
+	RateBurst   int           // bucket size of RateLimit; 0 = one second's worth
 	Logger      *slog.Logger
 	Registry    *prometheus.Registry // nil: a new one
 	Retention   *retention.Service   // nil: the holds, archive and retention endpoints answer 404
@@ -71,6 +76,11 @@ func New(store Store, svc *ingest.Service, cfg Config) *Server {
 		s.Registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.Registry)
+	s.readTimeout = cfg.ReadTimeout
+	if s.readTimeout <= 0 {
+		s.readTimeout = 60 * time.Second
+	}
+	s.limits = newLimiters(cfg.RateLimit, cfg.RateBurst)
 	s.catalog = cfg.Catalog
 	s.retention = cfg.Retention
 	s.ledger = cfg.Ledger
@@ -93,7 +103,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadTimeout:       s.readTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),

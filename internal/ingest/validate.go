@@ -224,6 +224,9 @@ func Validate(raw json.RawMessage, prefix string, now time.Time, lim Limits) (*a
 	e := &auditkeep.Event{}
 	// id
 	if w.ID != nil {
+		if *w.ID == "" {
+			return nil, invalid("id", "is empty; leave it out to have the server assign one")
+		}
 		if err := checkText(*w.ID, 128, true); err != nil {
 			return nil, invalid("id", "%v", err)
 		}

@@ -98,6 +98,7 @@ func TestValidateErrors(t *testing.T) {
 		{base(`,"changes":[{"old":1}]`), "events[3].changes[0].field", "required"},
 		{base(`,"changes":[{"field":"a","op":"moved"}]`), "events[3].changes[0].op", "not added"},
 		{base(`,"id":" x"`), "events[3].id", "spaces"},
+		{base(`,"id":""`), "events[3].id", "is empty"},
 		{base(`,"actor":{"id":"a\u0000b"}`), "events[3].actor.id", "control character"},
 	}
 	for _, tt := range tests {

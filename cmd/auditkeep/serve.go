@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/catalog"
+	"github.com/auditkeep/auditkeep/internal/httpapi"
+	"github.com/auditkeep/auditkeep/internal/ingest"
+	"github.com/auditkeep/auditkeep/internal/postgres"
+	rtn "github.com/auditkeep/auditkeep/internal/retention"
+	"github.com/auditkeep/auditkeep/internal/sqlite"
+)
+
+func runServe(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	cfg, err := loadConfig(args, e.getenv, fs)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "auditkeep serve: %v\n", err)
+		return exitUsage
+	}
+	a := newApp(cfg, e.stderr)
+	if err := a.Open(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "auditkeep serve: %v\n", err)
+		return exitNegative
+	}
+	<-ctx.Done()
+	if err := a.Close(); err != nil {
+		fmt.Fprintf(e.stderr, "auditkeep serve: %v\n", err)
+		return exitNegative
+	}
+	return exitOK
+}
+
+// app is a running server: store, committer and HTTP API wired together.
+type app struct {
+	cfg    Config
+	out    io.Writer // where the generated root key is printed
+	log    *slog.Logger
+	store  auditkeep.Store
+	commit *ingest.Committer
+	api    *httpapi.Server
+	ledger *ledgerNode // nil when the ledger is off (ledger.go)
+	ln     net.Listener
+	served chan error
+
+	retention *rtn.Service // retention.go
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func newApp(cfg Config, out io.Writer) *app {
+	return &app{cfg: cfg, out: out}
+}
+
+// URL returns the base URL the server listens on.
+func (a *app) URL() string { return "http://" + a.ln.Addr().String() }
+
+// Open opens storage and starts serving.
+func (a *app) Open(ctx context.Context) error {
+	level, _ := parseLevel(a.cfg.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if a.cfg.LogFormat == "json" {
+		a.log = slog.New(slog.NewJSONHandler(a.out, opts))
+	} else {
+		a.log = slog.New(slog.NewTextHandler(a.out, opts))
+	}
+
+	var err error
+	if a.cfg.DatabaseURL != "" {
+		a.store, err = postgres.Open(ctx, a.cfg.DatabaseURL)
+		if err != nil {
+			return fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		a.log.Info("storage: PostgreSQL")
+	} else {
+		a.store, err = sqlite.Open(ctx, a.cfg.DataDir)
+		if err != nil {
+			return fmt.Errorf("open embedded store in %s: %w", a.cfg.DataDir, err)
+		}
+		abs, _ := filepath.Abs(a.cfg.DataDir)
+		a.log.Info("storage: embedded SQLite", "dir", abs)
+	}
+
+	rootHash, err := a.rootKeyHash(ctx)
+	if err != nil {
+		a.store.Close()
+		return err
+	}
+
+	ledgerAPI, err := a.openLedger(ctx)
+	if err != nil {
+		a.store.Close()
+		return err
+	}
+
+	tracker := ingest.NewTracker(a.store)
+	counter, _ := a.store.(catalog.ActionCounter) // nil: actions are listed without counts
+	actions := catalog.New(a.store, counter)
+	a.commit = ingest.NewCommitter(a.store)
+	a.commit.MaxGroupEvents = a.cfg.MaxGroupEvents
+	a.commit.Prepare = tracker.Prepare
+	svc := ingest.NewService(a.commit)
+	// Schemas see the metadata as sent: validation runs before redaction.
+	svc.Steps = []ingest.Step{actions.Step, tracker.Step}
+	if a.retention, err = a.openRetention(ctx, ledgerAPI, svc); err != nil {
+		a.store.Close()
+		return err
+	}
+	// Events already past their tenant's retention are refused first.
+	svc.Steps = append([]ingest.Step{a.retention.Step}, svc.Steps...)
+	a.api = httpapi.New(a.retention.Guard(a.store), svc, httpapi.Config{RootKeyHash: rootHash, Logger: a.log, Tracker: tracker, Catalog: actions,
+		ReadTimeout: a.cfg.ReadTimeout, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst, Ledger: ledgerAPI, Retention: a.retention})
+	a.commit.OnCommit = a.notifyLedger(a.api.ObserveCommit)
+	a.commit.Open()
+	if err := a.startLedger(); err != nil {
+		a.commit.Close()
+		a.store.Close()
+		return err
+	}
+
+	a.ln, err = net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		a.commit.Close()
+		a.stopLedger()
+		a.store.Close()
+		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+	}
+	a.served = make(chan error, 1)
+	go func() { a.served <- a.api.Serve(a.ln) }()
+	if a.cfg.Retention.Enabled {
+		a.retention.Open()
+	}
+	a.log.Info("auditkeep listening", "url", a.URL())
+	if a.cfg.AddrFile != "" {
+		tmp := a.cfg.AddrFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(a.URL()), 0o644); err != nil {
+			return fmt.Errorf("addr-file: %w", err)
+		}
+		if err := os.Rename(tmp, a.cfg.AddrFile); err != nil {
+			return fmt.Errorf("addr-file: %w", err)
+		}
+	}
+	return nil
+}
+
+// rootKeyHash returns the SHA-256 of the root key: AUDITKEEP_ROOT_KEY, or
+// one generated at first start, stored hashed and printed once.
+func (a *app) rootKeyHash(ctx context.Context) (string, error) {
+	if a.cfg.RootKey != "" {
+		return httpapi.HashKey(a.cfg.RootKey), nil
+	}
+	key := httpapi.NewKey()
+	hash := httpapi.HashKey(key)
+	stored, err := a.store.InitSetting(ctx, "", "root_key_sha256", []byte(hash))
+	if err != nil {
+		return "", fmt.Errorf("root key: %w", err)
+	}
+	if string(stored) == hash {
+		fmt.Fprintf(a.out, "\nGenerated the root key. It is shown once; keep it safe (or set AUDITKEEP_ROOT_KEY):\n\n    %s\n\n", key)
+	}
+	return string(stored), nil
+}
+
+// Close stops accepting requests, lets in-flight ones (and their commits)
+// finish, then closes storage.
+func (a *app) Close() error {
+	a.closeOnce.Do(func() { a.closeErr = a.close() })
+	return a.closeErr
+}
+
+func (a *app) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	err := a.api.Shutdown(ctx)
+	if serr := <-a.served; err == nil {
+		err = serr
+	}
+	a.retention.Close()
+	a.commit.Close()
+	a.stopLedger()
+	if cerr := a.store.Close(); err == nil {
+		err = cerr
+	}
+	a.log.Info("auditkeep stopped", "took", time.Since(start).Round(time.Millisecond))
+	return err
+}

@@ -1,0 +1,535 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testRootKey = "root-key-for-tests-0123456789"
+
+// testServer starts the real server in-process on a loopback port with a
+// fresh embedded store, or PostgreSQL when AUDITKEEP_TEST_DATABASE_URL is set
+// and pg is true.
+func testServer(t *testing.T, cfg Config) *app {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg = DefaultConfig()
+	}
+	cfg.Addr = "127.0.0.1:0"
+	if cfg.DataDir == "./data" || cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	if cfg.RootKey == "" {
+		cfg.RootKey = testRootKey
+	}
+	cfg.LogLevel = "warn"
+	a := newApp(cfg, io.Discard)
+	if err := a.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("status %d, body %q: %v", r.status, r.body, err)
+	}
+	return m
+}
+
+// errorOf returns the code and field of an error answer.
+func (r response) errorOf(t *testing.T) (code, field string) {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message, Field string } `json:"error"`
+	}
+	if err := json.Unmarshal(r.body, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("status %d: body %q is not the error shape", r.status, r.body)
+	}
+	return e.Error.Code, e.Error.Field
+}
+
+func call(t *testing.T, method, u, key string, body any) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{res.StatusCode, res.Header, b}
+}
+
+// setupTenant creates a tenant and a key with every scope.
+func setupTenant(t *testing.T, base, name string) string {
+	t.Helper()
+	r := call(t, "POST", base+"/v1/tenants", testRootKey, map[string]any{"name": name, "retention_days": 30})
+	if r.status != 201 {
+		t.Fatalf("create tenant %s: %d %s", name, r.status, r.body)
+	}
+	return createKey(t, base, testRootKey, name, "ingest", "read", "export", "admin")
+}
+
+func createKey(t *testing.T, base, auth, tenant string, scopes ...string) string {
+	t.Helper()
+	r := call(t, "POST", base+"/v1/tenants/"+tenant+"/keys", auth, map[string]any{"name": "k", "scopes": scopes})
+	if r.status != 201 {
+		t.Fatalf("create key: %d %s", r.status, r.body)
+	}
+	return r.json(t)["key"].(string)
+}
+
+// event returns a realistic event; an empty id is left out (the server makes one).
+func event(id, action, actor string) map[string]any {
+	e := map[string]any{"action": action, "actor": map[string]any{"id": actor, "name": "Alice Martin", "email": "alice@example.com"},
+		"target": map[string]any{"type": "environment", "id": "env_7", "name": "production"},
+		"scope":  []any{map[string]any{"type": "project", "id": "prj_1", "name": "Shop"}},
+		"source": "console", "context": map[string]any{"ip": "203.0.113.7", "user_agent": "Mozilla/5.0"}}
+	if id != "" {
+		e["id"] = id
+	}
+	return e
+}
+
+func listIDs(t *testing.T, base, key, query string) []string {
+	t.Helper()
+	r := call(t, "GET", base+"/v1/events?"+query, key, nil)
+	if r.status != 200 {
+		t.Fatalf("list %s: %d %s", query, r.status, r.body)
+	}
+	var page struct {
+		Events []struct {
+			ID string `json:"id"`
+		} `json:"events"`
+	}
+	json.Unmarshal(r.body, &page)
+	var ids []string
+	for _, e := range page.Events {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+func TestStatusCodes(t *testing.T) {
+	a := testServer(t, Config{})
+	base := a.URL()
+	key := setupTenant(t, base, "acme")
+	readOnly := createKey(t, base, key, "acme", "read")
+
+	tests := []struct {
+		name, method, path, key string
+		body                    any
+		status                  int
+		code, field             string
+	}{
+		{"tenant exists", "POST", "/v1/tenants", testRootKey, map[string]any{"name": "acme"}, 409, "conflict", ""},
+		{"tenant bad name", "POST", "/v1/tenants", testRootKey, map[string]any{"name": "Acme Corp"}, 400, "invalid", "name"},
+		{"tenant unknown field", "POST", "/v1/tenants", testRootKey, map[string]any{"name": "x", "retention": 3}, 400, "invalid", "retention"},
+		{"tenant by tenant key", "POST", "/v1/tenants", key, map[string]any{"name": "other"}, 403, "forbidden", ""},
+		{"tenant update unknown", "PUT", "/v1/tenants/nope", testRootKey, map[string]any{"retention_days": 7}, 404, "not_found", ""},
+		{"no credentials", "GET", "/v1/events", "", nil, 401, "unauthorized", ""},
+		{"unknown key", "GET", "/v1/events", "ak_nope", nil, 401, "unauthorized", ""},
+		{"wrong scope", "POST", "/v1/events", readOnly, event("", "a.create", "u"), 403, "forbidden", ""},
+		{"root reads no events", "GET", "/v1/events", testRootKey, nil, 403, "forbidden", ""},
+		{"missing field", "POST", "/v1/events", key, map[string]any{"events": []any{event("", "a.create", "u"), map[string]any{"action": "a.b", "actor": map[string]any{}}}}, 400, "invalid", "events[1].actor.id"},
+		{"bad JSON", "POST", "/v1/events", key, `{"action":`, 400, "invalid", "body"},
+		{"body too large", "POST", "/v1/events", key, `{"x":"` + strings.Repeat("a", 6<<20) + `"}`, 413, "too_large", "body"},
+		{"bad filter", "GET", "/v1/events?type=mutate", key, nil, 400, "invalid", "type"},
+		{"bad cursor", "GET", "/v1/events?cursor=zzz", key, nil, 400, "invalid", "cursor"},
+		{"bad limit", "GET", "/v1/events?limit=5000", key, nil, 400, "invalid", "limit"},
+		{"bad q", "GET", "/v1/events?q=actr:alice", key, nil, 400, "invalid", "q"},
+		{"event not found", "GET", "/v1/events/nope", key, nil, 404, "not_found", ""},
+		{"export bad format", "GET", "/v1/export?format=xml", key, nil, 400, "invalid", "format"},
+		{"export needs scope", "GET", "/v1/export?format=csv", readOnly, nil, 403, "forbidden", ""},
+		{"key bad scope", "POST", "/v1/tenants/acme/keys", key, map[string]any{"name": "x", "scopes": []string{"god"}}, 400, "invalid", "scopes"},
+		{"key by read key", "POST", "/v1/tenants/acme/keys", readOnly, map[string]any{"name": "x", "scopes": []string{"read"}}, 403, "forbidden", ""},
+		{"revoke unknown", "DELETE", "/v1/tenants/acme/keys/key_nope", key, nil, 404, "not_found", ""},
+		{"unknown endpoint", "GET", "/v1/nothing", key, nil, 404, "not_found", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(t, tt.method, base+tt.path, tt.key, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("%s %s = %d %s; want %d", tt.method, tt.path, r.status, r.body, tt.status)
+			}
+			code, field := r.errorOf(t)
+			if code != tt.code || field != tt.field {
+				t.Errorf("%s %s: error %q field %q; want %q field %q (%s)", tt.method, tt.path, code, field, tt.code, tt.field, r.body)
+			}
+		})
+	}
+	// Nothing of the rejected batches was stored.
+	if ids := listIDs(t, base, key, ""); len(ids) != 0 {
+		t.Errorf("after rejected requests the tenant holds %v; want nothing", ids)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if r := call(t, "GET", base+p, "", nil); r.status != 200 {
+			t.Errorf("GET %s = %d", p, r.status)
+		}
+	}
+}
+
+func TestIngestQueryExport(t *testing.T) {
+	a := testServer(t, Config{})
+	base := a.URL()
+	key := setupTenant(t, base, "acme")
+
+	r := call(t, "POST", base+"/v1/events", key, event("e1", "user.login", "usr_1"))
+	if r.status != 200 || r.json(t)["accepted"].(float64) != 1 {
+		t.Fatalf("single event: %d %s", r.status, r.body)
+	}
+	formula := event("e3", "environment.update", "usr_2")
+	formula["target"] = map[string]any{"type": "environment", "id": "env_8", "name": "=HYPERLINK(\"http://evil\")"}
+	formula["description"] = "+cmd|' /C calc'!A0"
+	batch := map[string]any{"events": []any{event("e2", "token.create", "usr_1"), formula, event("e1", "user.login", "usr_1")}}
+	r = call(t, "POST", base+"/v1/events", key, batch)
+	if r.status != 200 {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	if m := r.json(t); m["accepted"].(float64) != 3 || m["duplicates"].(float64) != 1 {
+		t.Errorf("batch answer %s; want accepted 3, duplicates 1", r.body)
+	}
+	if ids := listIDs(t, base, key, ""); strings.Join(ids, ",") != "e3,e2,e1" {
+		t.Errorf("list = %v; want e3,e2,e1 (newest first, e1 once)", ids)
+	}
+	if ids := listIDs(t, base, key, "order=asc&actor=alice@example.com&type=create,login"); strings.Join(ids, ",") != "e1,e2" {
+		t.Errorf("filtered list = %v; want e1,e2", ids)
+	}
+	if ids := listIDs(t, base, key, "q=action:environment.*"); strings.Join(ids, ",") != "e3" {
+		t.Errorf("q list = %v; want e3", ids)
+	}
+
+	// Paging by cursor.
+	r = call(t, "GET", base+"/v1/events?limit=2", key, nil)
+	next := r.json(t)["next_cursor"].(string)
+	if ids := listIDs(t, base, key, "limit=2&cursor="+url.QueryEscape(next)); strings.Join(ids, ",") != "e1" {
+		t.Errorf("second page = %v; want e1", ids)
+	}
+
+	r = call(t, "GET", base+"/v1/events/e2", key, nil)
+	if r.status != 200 {
+		t.Fatalf("get: %d %s", r.status, r.body)
+	}
+	if m := r.json(t); m["seq"].(float64) != 2 || m["tenant"] != "acme" || m["type"] != "create" || m["received_at"] == nil {
+		t.Errorf("get e2 = %s", r.body)
+	}
+
+	// NDJSON export.
+	r = call(t, "GET", base+"/v1/export?format=ndjson&order=asc", key, nil)
+	lines := strings.Split(strings.TrimSpace(string(r.body)), "\n")
+	if r.status != 200 || len(lines) != 3 || !strings.Contains(r.header.Get("Content-Type"), "ndjson") {
+		t.Fatalf("ndjson export: %d %q", r.status, r.body)
+	}
+	// CSV export: fixed columns, UTC, formulas neutralised.
+	r = call(t, "GET", base+"/v1/export?format=csv&target_id=env_8", key, nil)
+	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("csv export: %v %q", err, r.body)
+	}
+	col := map[string]int{}
+	for i, c := range rows[0] {
+		col[c] = i
+	}
+	if got := rows[1][col["target_name"]]; got != `'=HYPERLINK("http://evil")` {
+		t.Errorf("target_name cell = %q; want the formula neutralised", got)
+	}
+	if got := rows[1][col["description"]]; !strings.HasPrefix(got, "'+") {
+		t.Errorf("description cell = %q; want the formula neutralised", got)
+	}
+	if got := rows[1][col["occurred_at"]]; !strings.HasSuffix(got, "Z") {
+		t.Errorf("occurred_at cell = %q; want UTC", got)
+	}
+	if r := call(t, "GET", base+"/metrics", "", nil); !bytes.Contains(r.body, []byte("auditkeep_events_ingested_total 3")) {
+		t.Errorf("metrics lack the ingest counter at 3")
+	}
+}
+
+// TestTenantIsolation calls every endpoint with another tenant's key.
+func TestTenantIsolation(t *testing.T) {
+	a := testServer(t, Config{})
+	base := a.URL()
+	keyA := setupTenant(t, base, "acme")
+	keyB := setupTenant(t, base, "globex")
+	if r := call(t, "POST", base+"/v1/events", keyA, event("secret-1", "user.login", "usr_a")); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	r := call(t, "POST", base+"/v1/tenants/acme/keys", keyA, map[string]any{"name": "x", "scopes": []string{"read"}})
+	idA := r.json(t)["id"].(string)
+
+	if r := call(t, "GET", base+"/v1/events/secret-1", keyB, nil); r.status != 404 {
+		t.Errorf("GET another tenant's event = %d; want 404", r.status)
+	}
+	if ids := listIDs(t, base, keyB, ""); len(ids) != 0 {
+		t.Errorf("list with another tenant's key = %v", ids)
+	}
+	if ids := listIDs(t, base, keyB, "actor=usr_a"); len(ids) != 0 {
+		t.Errorf("filtered list with another tenant's key = %v", ids)
+	}
+	if r := call(t, "GET", base+"/v1/export?format=ndjson", keyB, nil); r.status != 200 || len(r.body) != 0 {
+		t.Errorf("export with another tenant's key = %d %q", r.status, r.body)
+	}
+	if r := call(t, "POST", base+"/v1/tenants/acme/keys", keyB, map[string]any{"name": "x", "scopes": []string{"read"}}); r.status != 403 {
+		t.Errorf("create key in another tenant = %d; want 403", r.status)
+	}
+	if r := call(t, "DELETE", base+"/v1/tenants/acme/keys/"+idA, keyB, nil); r.status != 403 {
+		t.Errorf("revoke another tenant's key = %d; want 403", r.status)
+	}
+	if r := call(t, "DELETE", base+"/v1/tenants/globex/keys/"+idA, keyB, nil); r.status != 404 {
+		t.Errorf("revoke another tenant's key through one's own tenant = %d; want 404", r.status)
+	}
+	// Ingest with B's key lands in B: the same id is B's own event.
+	if r := call(t, "POST", base+"/v1/events", keyB, event("secret-1", "user.login", "usr_b")); r.status != 200 || r.json(t)["duplicates"].(float64) != 0 {
+		t.Errorf("same id in another tenant: %d %s; want stored, not a duplicate", r.status, r.body)
+	}
+	if r := call(t, "GET", base+"/v1/events/secret-1", keyA, nil); !bytes.Contains(r.body, []byte("usr_a")) {
+		t.Errorf("tenant A's event changed: %s", r.body)
+	}
+}
+
+func TestRevokedKey(t *testing.T) {
+	a := testServer(t, Config{})
+	base := a.URL()
+	admin := setupTenant(t, base, "acme")
+	r := call(t, "POST", base+"/v1/tenants/acme/keys", admin, map[string]any{"name": "ci", "scopes": []string{"read"}})
+	m := r.json(t)
+	key, id := m["key"].(string), m["id"].(string)
+	if listIDs(t, base, key, "") == nil && call(t, "GET", base+"/v1/events", key, nil).status != 200 {
+		t.Fatal("new key does not work")
+	}
+	if r := call(t, "DELETE", base+"/v1/tenants/acme/keys/"+id, admin, nil); r.status != 204 {
+		t.Fatalf("revoke = %d %s", r.status, r.body)
+	}
+	if r := call(t, "GET", base+"/v1/events", key, nil); r.status != 401 {
+		t.Errorf("revoked key = %d; want 401", r.status)
+	}
+}
+
+func TestGeneratedRootKey(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	cfg := DefaultConfig()
+	cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
+	a := newApp(cfg, &out)
+	if err := a.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var root string
+	for _, f := range strings.Fields(out.String()) {
+		if strings.HasPrefix(f, "ak_") {
+			root = f
+		}
+	}
+	if root == "" {
+		t.Fatalf("no root key printed: %q", out.String())
+	}
+	if r := call(t, "POST", a.URL()+"/v1/tenants", root, map[string]any{"name": "acme"}); r.status != 201 {
+		t.Errorf("printed root key: %d", r.status)
+	}
+	a.Close()
+	b, _ := os.ReadFile(dir + "/auditkeep.db")
+	if bytes.Contains(b, []byte(root)) {
+		t.Error("the root key is stored in clear")
+	}
+	// A second start prints nothing and keeps the key.
+	out.Reset()
+	a = newApp(cfg, &out)
+	if err := a.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if strings.Contains(out.String(), "ak_") {
+		t.Errorf("second start printed a key: %q", out.String())
+	}
+	if r := call(t, "POST", a.URL()+"/v1/tenants", root, map[string]any{"name": "globex"}); r.status != 201 {
+		t.Errorf("root key after restart: %d", r.status)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"--addr", "nope"}, "addr (AUDITKEEP_ADDR)"},
+		{map[string]string{"AUDITKEEP_DATABASE_URL": "mysql://x"}, nil, "database-url (AUDITKEEP_DATABASE_URL)"},
+		{map[string]string{"AUDITKEEP_SHUTDOWN_TIMEOUT": "soon"}, nil, "AUDITKEEP_SHUTDOWN_TIMEOUT"},
+		{map[string]string{"AUDITKEEP_LOG_LEVEL": "loud"}, nil, "log-level"},
+		{nil, []string{"--max-group-events", "10"}, "max-group-events"},
+		{map[string]string{"AUDITKEEP_ROOT_KEY": "short"}, nil, "AUDITKEEP_ROOT_KEY"},
+	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		e := &env{stdout: io.Discard, stderr: &stderr, getenv: func(k string) string { return tt.env[k] }}
+		code := Main(context.Background(), append([]string{"serve"}, tt.args...), e)
+		if code != exitUsage || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("serve %v with %v = %d %q; want exit 2 naming %q", tt.args, tt.env, code, stderr.String(), tt.want)
+		}
+	}
+}
+
+func TestConcurrentIngestSharesCommits(t *testing.T) {
+	a := testServer(t, Config{})
+	base := a.URL()
+	key := setupTenant(t, base, "acme")
+	const clients, per = 16, 25
+	errs := make(chan error, clients)
+	for c := range clients {
+		go func() {
+			for i := range per {
+				r, err := http.DefaultClient.Do(mustReq("POST", base+"/v1/events", key, event(fmt.Sprintf("c%d-%d", c, i), "a.create", "u")))
+				if err != nil {
+					errs <- err
+					return
+				}
+				r.Body.Close()
+				if r.StatusCode != 200 {
+					errs <- fmt.Errorf("status %d", r.StatusCode)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := call(t, "GET", base+"/v1/export?format=ndjson&order=asc", key, nil)
+	seen := map[float64]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(r.body)), "\n") {
+		var e struct{ Seq float64 }
+		json.Unmarshal([]byte(line), &e)
+		seen[e.Seq] = true
+	}
+	for s := 1; s <= clients*per; s++ {
+		if !seen[float64(s)] {
+			t.Fatalf("seq %d missing; want 1..%d without gaps", s, clients*per)
+		}
+	}
+	m := call(t, "GET", base+"/metrics", "", nil)
+	commits := metricValue(string(m.body), `auditkeep_commits_total{result="ok"}`)
+	if commits <= 0 || commits > clients*per+2 {
+		t.Errorf("commits = %v for %d requests", commits, clients*per)
+	}
+	t.Logf("%d requests shared %v commits", clients*per, commits)
+}
+
+func mustReq(method, u, key string, body any) *http.Request {
+	j, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, u, bytes.NewReader(j))
+	req.Header.Set("Authorization", "Bearer "+key)
+	return req
+}
+
+func metricValue(text, name string) float64 {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
+}
+
+func TestGracefulShutdownFinishesCommits(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	a := testServer(t, cfg)
+	base := a.URL()
+	key := setupTenant(t, base, "acme")
+	done := make(chan int, 8)
+	for c := range 8 {
+		go func() {
+			ok := 0
+			for i := range 50 {
+				r, err := http.DefaultClient.Do(mustReq("POST", base+"/v1/events", key, event(fmt.Sprintf("g%d-%d", c, i), "a.create", "u")))
+				if err != nil {
+					break
+				}
+				r.Body.Close()
+				if r.StatusCode == 200 {
+					ok++
+				}
+			}
+			done <- ok
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	a.Close()
+	acked := 0
+	for range 8 {
+		acked += <-done
+	}
+	// Reopen the same data and count.
+	cfg.Addr, cfg.RootKey, cfg.LogLevel = "127.0.0.1:0", testRootKey, "warn"
+	b := newApp(cfg, io.Discard)
+	if err := b.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	r := call(t, "GET", b.URL()+"/v1/export?format=ndjson", key, nil)
+	stored := strings.Count(string(r.body), "\n")
+	if stored < acked {
+		t.Errorf("after shutdown %d events stored; %d were acknowledged", stored, acked)
+	}
+}
+
+// TestREADMEDocumentsSettings keeps the README's configuration table in step
+// with the settings the server reads.
+func TestREADMEDocumentsSettings(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range configSettings {
+		if s.flag != "" && !bytes.Contains(b, []byte("`--"+s.flag+"`")) {
+			t.Errorf("README does not document --%s", s.flag)
+		}
+		if !bytes.Contains(b, []byte("`"+s.env+"`")) {
+			t.Errorf("README does not document %s", s.env)
+		}
+	}
+}
