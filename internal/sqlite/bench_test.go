@@ -145,6 +145,7 @@ func BenchmarkListEvents(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var n int
+			cpu0 := cpuTime()
 			for b.Loop() {
 				page, _, err := s.ListEvents(ctx, "acme", bc.f)
 				if err != nil {
@@ -152,6 +153,7 @@ func BenchmarkListEvents(b *testing.B) {
 				}
 				n = len(page)
 			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 			if n == 0 {
 				b.Fatalf("filter %s found nothing", bc.name)
 			}

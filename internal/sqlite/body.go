@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/klauspost/compress/s2"
 )
 
 // Stored bodies. A body is the event's JSON without Tenant and Seq (both
@@ -18,18 +20,22 @@ import (
 // codec:
 //
 //	'{'   plain JSON (the whole body is the JSON)
-//	0x01  DEFLATE (level 2) with bodyDictionary as preset dictionary
+//	0x01  DEFLATE (level 2) with bodyDictionary as preset dictionary (read only)
+//	0x02  S2 (github.com/klauspost/compress/s2) with bodyDictionary
 //
 // A codec, and its dictionary, never change once used: a new one gets a
-// new byte.
+// new byte. S2 replaced DEFLATE: 20-60 times faster on bodies of 1 KiB
+// (1.8 µs against 109 µs per event), for 0.47 of the JSON size against 0.34.
 const (
 	codecFlate1 = 0x01
+	codecS2     = 0x02
 	flateLevel  = 2
 )
 
-// bodyDictionary primes DEFLATE with what most events repeat: the keys of
-// the event model and common values. Measured on realistic events (see
-// BENCHMARKS.md), it takes bodies from 0.53 to 0.34 of their JSON size.
+// bodyDictionary primes the compressor with what most events repeat: the
+// keys of the event model and common values. Measured on realistic events
+// (see BENCHMARKS.md), with S2 it takes bodies from 0.72 to 0.47 of their
+// JSON size.
 const bodyDictionary = `"before":{"metadata":{"user_agent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36","user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36","user_agent":"Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0","user_agent":"curl/8.5.0","user_agent":"terraform-provider/1.0 (+https://www.terraform.io) Terraform/1.9.0","user_agent":"Go-http-client/1.1"` +
 	`"created_at":"2026-","updated_at":"2026-","name":"id":"` +
 	`"changes":[{"field":"settings.cpu","op":"changed","old":"new":"},{"field":"env.","op":"added","new":"hmac-sha256:"},{"field":"name","op":"removed","old":"` +
@@ -38,23 +44,20 @@ const bodyDictionary = `"before":{"metadata":{"user_agent":"Mozilla/5.0 (Macinto
 	`"target":{"type":"service","id":"","name":""},"target":{"type":"environment","id":"env_","name":"production"},"actor":{"type":"api_token","id":"tok_","name":""},"actor":{"type":"system","id":"system"},"actor":{"type":"user","id":"usr_","name":"","email":"@example.com"},` +
 	`{"tenant":"","seq":0,"received_at":"2026-11-26T09:00:00.123456789Z","hash":"","id":"evt_","occurred_at":"2026-11-26T09:00:00.123456789Z","action":".create","type":"create","action":".update","type":"update","action":".delete","type":"delete","action":".deploy","type":"execute","action":"user.login","type":"login",`
 
-type flateWriter struct {
-	buf bytes.Buffer
-	w   *flate.Writer
+// s2Dict is bodyDictionary for S2, its first repeat offset at the
+// start of an event.
+var s2Dict = s2.MakeDict([]byte(bodyDictionary), []byte(`{"tenant":"","seq":0,"received_at":"`))
+
+type flateReader struct {
+	src bytes.Reader
+	out bytes.Buffer
+	r   io.ReadCloser
 }
 
-var writers = sync.Pool{New: func() any {
-	fw := &flateWriter{}
-	w, err := flate.NewWriterDict(&fw.buf, flateLevel, []byte(bodyDictionary))
-	if err != nil {
-		panic(err) // only for an invalid level
-	}
-	fw.w = w
-	return fw
-}}
-
 var readers = sync.Pool{New: func() any {
-	return flate.NewReaderDict(bytes.NewReader(nil), []byte(bodyDictionary))
+	fr := &flateReader{}
+	fr.r = flate.NewReaderDict(&fr.src, []byte(bodyDictionary))
+	return fr
 }}
 
 // encodeBody returns the stored form of e: Tenant, Seq and Target.Deleted
@@ -72,18 +75,9 @@ func encodeBody(e *auditkeep.Event) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fw := writers.Get().(*flateWriter)
-	defer writers.Put(fw)
-	fw.buf.Reset()
-	fw.buf.WriteByte(codecFlate1)
-	fw.w.Reset(&fw.buf)
-	if _, err := fw.w.Write(js); err != nil {
-		return nil, err
-	}
-	if err := fw.w.Close(); err != nil {
-		return nil, err
-	}
-	return bytes.Clone(fw.buf.Bytes()), nil
+	out := make([]byte, 1+s2.MaxEncodedLen(len(js)))
+	out[0] = codecS2
+	return slices.Clip(out[:1+len(s2Dict.Encode(out[1:], js))]), nil
 }
 
 // encodeBodies encodes events on every core.
@@ -116,16 +110,23 @@ func decodeBody(b []byte, tenant string, seq int64) (*auditkeep.Event, error) {
 	js := b
 	switch b[0] {
 	case '{':
-	case codecFlate1:
-		r := readers.Get().(io.ReadCloser)
-		defer readers.Put(r)
-		if err := r.(flate.Resetter).Reset(bytes.NewReader(b[1:]), []byte(bodyDictionary)); err != nil {
-			return nil, fmt.Errorf("stored event: %w", err)
-		}
+	case codecS2:
 		var err error
-		if js, err = io.ReadAll(r); err != nil {
+		if js, err = s2Dict.Decode(nil, b[1:]); err != nil {
 			return nil, fmt.Errorf("stored event: %w", err)
 		}
+	case codecFlate1:
+		fr := readers.Get().(*flateReader)
+		defer readers.Put(fr) // json.Unmarshal copies what it keeps of js
+		fr.src.Reset(b[1:])
+		fr.out.Reset()
+		if err := fr.r.(flate.Resetter).Reset(&fr.src, []byte(bodyDictionary)); err != nil {
+			return nil, fmt.Errorf("stored event: %w", err)
+		}
+		if _, err := fr.out.ReadFrom(fr.r); err != nil {
+			return nil, fmt.Errorf("stored event: %w", err)
+		}
+		js = fr.out.Bytes()
 	default:
 		return nil, fmt.Errorf("stored event: unknown codec %#x", b[0])
 	}

@@ -3,11 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/auditkeep/auditkeep"
@@ -659,7 +662,8 @@ func queryKeys(ctx context.Context, q querier, query string, args []any) ([]int6
 	return keys, rows.Err()
 }
 
-// loadEvents reads the events of keys, in the order of keys.
+// loadEvents reads the events of keys, in the order of keys. Bodies are
+// decoded on every core.
 func loadEvents(ctx context.Context, q querier, tenant string, keys []int64) ([]*auditkeep.Event, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -671,29 +675,46 @@ func loadEvents(ctx context.Context, q querier, tenant string, keys []int64) ([]
 		return nil, err
 	}
 	defer rows.Close()
-	byKey := make(map[int64]*auditkeep.Event, len(keys))
+	bodies := make(map[int64][]byte, len(keys))
 	for rows.Next() {
 		var k int64
 		var body []byte
 		if err := rows.Scan(&k, &body); err != nil {
 			return nil, err
 		}
-		e, err := decodeBody(body, tenant, k&seqMask)
-		if err != nil {
-			return nil, err
-		}
-		byKey[k] = e
+		bodies[k] = body
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	events := make([]*auditkeep.Event, 0, len(keys))
-	for _, k := range keys {
-		e, ok := byKey[k]
+	events := make([]*auditkeep.Event, len(keys))
+	errs := make([]error, len(keys))
+	decode := func(i int) {
+		body, ok := bodies[keys[i]]
 		if !ok {
-			return nil, fmt.Errorf("event %d vanished", k)
+			errs[i] = fmt.Errorf("event %d vanished", keys[i])
+			return
 		}
-		events = append(events, e)
+		events[i], errs[i] = decodeBody(body, tenant, keys[i]&seqMask)
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(keys)+15)/16)
+	if workers <= 1 {
+		for i := range keys {
+			decode(i)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(keys); i += workers {
+					decode(i)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return events, nil
 }

@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/json"
 	"net/netip"
 	"testing"
@@ -78,8 +80,8 @@ func TestBodyCodec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body[0] != codecFlate1 {
-		t.Fatalf("encodeBody: codec %#x; want %#x", body[0], codecFlate1)
+	if body[0] != codecS2 {
+		t.Fatalf("encodeBody: codec %#x; want %#x", body[0], codecS2)
 	}
 	if !e.Target.Deleted || e.Seq != 42 || e.Tenant != "acme" {
 		t.Errorf("encodeBody changed its argument: %+v", e)
@@ -102,7 +104,16 @@ func TestBodyCodec(t *testing.T) {
 	if got, err := decodeBody(plain, "acme", 7); err != nil || got.ID != "evt_2" || got.Seq != 7 || got.Tenant != "acme" {
 		t.Errorf("decodeBody(plain) = %+v, %v; want evt_2, seq 7 of acme", got, err)
 	}
-	for _, bad := range [][]byte{nil, {0x7f, 1, 2}, {codecFlate1, 0xff, 0xff}} {
+	// Bodies of the earlier DEFLATE codec are still read.
+	var old bytes.Buffer
+	old.WriteByte(codecFlate1)
+	fw, _ := flate.NewWriterDict(&old, flateLevel, []byte(bodyDictionary))
+	fw.Write([]byte(`{"tenant":"","seq":0,"id":"evt_3","action":"user.login"}`))
+	fw.Close()
+	if got, err := decodeBody(old.Bytes(), "acme", 3); err != nil || got.ID != "evt_3" {
+		t.Errorf("decodeBody(DEFLATE body) = %+v, %v; want evt_3", got, err)
+	}
+	for _, bad := range [][]byte{nil, {0x7f, 1, 2}, {codecFlate1, 0xff, 0xff}, {codecS2, 0xff, 0xff}} {
 		if _, err := decodeBody(bad, "acme", 1); err == nil {
 			t.Errorf("decodeBody(%x) = nil error; want one", bad)
 		}
