@@ -40,6 +40,7 @@ type Report struct {
 	Removed  int // events removed
 	Segments int
 	Errors   int // tenants whose purge failed
+	Waiting  int // tenants whose expired events wait to be integrated into the ledger
 }
 
 type metrics struct {
@@ -96,6 +97,7 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 		rep.Archived += r.Archived
 		rep.Removed += r.Removed
 		rep.Segments += r.Segments
+		rep.Waiting += r.Waiting
 		if err != nil {
 			if ctx.Err() != nil {
 				return rep, ctx.Err()
@@ -243,6 +245,7 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 		if len(batch) == 0 {
 			if more {
 				st.Pending = true // expired events wait for the ledger
+				rep.Waiting = 1
 			}
 			return rep, nil
 		}

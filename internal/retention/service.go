@@ -172,18 +172,30 @@ func (s *Service) Open() {
 		t := time.NewTicker(s.interval)
 		defer t.Stop()
 		for {
-			if _, err := s.Run(ctx); err != nil && ctx.Err() == nil {
+			rep, err := s.Run(ctx)
+			if err != nil && ctx.Err() == nil {
 				s.log.Warn("retention run failed", "err", err)
+			}
+			// Events that wait for the ledger are due soon: look again
+			// shortly rather than at the next interval.
+			var soon <-chan time.Time
+			if rep.Waiting > 0 {
+				soon = time.After(min(s.interval, waitingRetry))
 			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			case <-s.wake:
+			case <-soon:
 			}
 		}
 	}()
 }
+
+// waitingRetry is how soon the job runs again when expired events wait to
+// be integrated into the ledger (which takes about a second).
+const waitingRetry = 2 * time.Second
 
 // Trigger asks the job for a run now (without waiting for it).
 func (s *Service) Trigger() {
