@@ -126,7 +126,17 @@ func (a *app) Open(ctx context.Context) error {
 	svc.Steps = append([]ingest.Step{a.retention.Step}, svc.Steps...)
 	a.api = httpapi.New(a.retention.Guard(a.store), svc, httpapi.Config{RootKeyHash: rootHash, Logger: a.log, Tracker: tracker, Catalog: actions,
 		ReadTimeout: a.cfg.ReadTimeout, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst, Ledger: ledgerAPI, Retention: a.retention})
-	a.commit.OnCommit = a.notifyLedger(a.api.ObserveCommit)
+	observe := a.api.ObserveCommit
+	if a.cfg.DatabaseURL == "" {
+		// This process is the embedded store's only writer: the latest
+		// snapshot of each recent target can be remembered.
+		tracker.CacheSnapshots(20000)
+		observe = func(stored []*auditkeep.Event, st ingest.CommitStats) {
+			tracker.Committed(stored)
+			a.api.ObserveCommit(stored, st)
+		}
+	}
+	a.commit.OnCommit = a.notifyLedger(observe)
 	a.commit.Open()
 	if err := a.startLedger(); err != nil {
 		a.commit.Close()

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -39,7 +40,35 @@ type Tracker struct {
 
 	mu    sync.Mutex
 	cache map[string]cachedRedactor
+
+	// snapshots remembers the latest stored snapshot of recently seen
+	// targets, when this node is the store's only writer (see
+	// CacheSnapshots); nil otherwise.
+	snapshots *snapshotCache
 }
+
+// CacheSnapshots makes the tracker remember the latest snapshot of up to n
+// targets, sparing a store read per snapshot-only event. Only for a store
+// that this process alone writes to (the embedded store): with several nodes,
+// another node's commit would make the memory stale. Call before use, and
+// feed it with Committed.
+func (t *Tracker) CacheSnapshots(n int) {
+	t.snapshots = newSnapshotCache(n)
+}
+
+// Committed records the snapshots of stored events (the committer's OnCommit).
+func (t *Tracker) Committed(stored []*auditkeep.Event) {
+	if t.snapshots == nil {
+		return
+	}
+	for _, e := range stored {
+		if e.Target != nil && len(e.Snapshot) > 0 {
+			t.snapshots.put(targetKey{e.Tenant, e.Target.Type, e.Target.ID}, e.Snapshot)
+		}
+	}
+}
+
+type targetKey struct{ tenant, typ, id string }
 
 type cachedRedactor struct {
 	r  *changes.Redactor
@@ -116,9 +145,11 @@ func (t *Tracker) SetRules(ctx context.Context, tenant string, rules changes.Rul
 	return nil
 }
 
-// needsPrevious reports whether e's changes come from its target's previous snapshot.
+// needsPrevious reports whether e's changes come from its target's previous
+// snapshot. A create has no previous state: its snapshot is the first.
 func needsPrevious(e *auditkeep.Event) bool {
-	return e.Changes == nil && len(e.Before) == 0 && len(e.Snapshot) > 0 && e.Target != nil
+	return e.Changes == nil && len(e.Before) == 0 && len(e.Snapshot) > 0 && e.Target != nil &&
+		e.Type != auditkeep.TypeCreate
 }
 
 // Step is the request-path part of change tracking (see Tracker). Events
@@ -148,7 +179,6 @@ func (t *Tracker) Step(ctx context.Context, tenant string, e *auditkeep.Event) e
 // same target — earlier in the group, else the latest stored — and writes
 // their descriptions.
 func (t *Tracker) Prepare(ctx context.Context, events []*auditkeep.Event) error {
-	type targetKey struct{ tenant, typ, id string }
 	var latest map[targetKey]json.RawMessage
 	for _, e := range events {
 		if e.Target == nil || len(e.Snapshot) == 0 {
@@ -157,6 +187,9 @@ func (t *Tracker) Prepare(ctx context.Context, events []*auditkeep.Event) error 
 		k := targetKey{e.Tenant, e.Target.Type, e.Target.ID}
 		if needsPrevious(e) {
 			prev, ok := latest[k]
+			if !ok && t.snapshots != nil {
+				prev, ok = t.snapshots.get(k)
+			}
 			if !ok {
 				var err error
 				if prev, err = t.previousSnapshot(ctx, e); err != nil {
@@ -192,9 +225,9 @@ func (t *Tracker) Prepare(ctx context.Context, events []*auditkeep.Event) error 
 }
 
 // previousSnapshot finds the latest stored snapshot of e's target, looking
-// back through at most 500 of its events.
+// back through at most 410 of its events.
 func (t *Tracker) previousSnapshot(ctx context.Context, e *auditkeep.Event) (json.RawMessage, error) {
-	f := auditkeep.Filter{Limit: 100, Terms: []auditkeep.Term{
+	f := auditkeep.Filter{Limit: 10, Terms: []auditkeep.Term{
 		{Field: auditkeep.FieldTargetType, Values: []string{e.Target.Type}},
 		{Field: auditkeep.FieldTargetID, Values: []string{e.Target.ID}},
 	}}
@@ -211,7 +244,51 @@ func (t *Tracker) previousSnapshot(ctx context.Context, e *auditkeep.Event) (jso
 		if next == nil {
 			break
 		}
-		f.Cursor = next
+		f.Cursor, f.Limit = next, 100
 	}
 	return nil, nil
+}
+
+// snapshotCache is a bounded LRU of the latest snapshot per target.
+type snapshotCache struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List // of *snapshotEntry, most recent first
+	byKey map[targetKey]*list.Element
+}
+
+type snapshotEntry struct {
+	key      targetKey
+	snapshot json.RawMessage
+}
+
+func newSnapshotCache(n int) *snapshotCache {
+	return &snapshotCache{max: n, order: list.New(), byKey: map[targetKey]*list.Element{}}
+}
+
+func (c *snapshotCache) get(k targetKey) (json.RawMessage, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byKey[k]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*snapshotEntry).snapshot, true
+}
+
+func (c *snapshotCache) put(k targetKey, snapshot json.RawMessage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[k]; ok {
+		el.Value.(*snapshotEntry).snapshot = snapshot
+		c.order.MoveToFront(el)
+		return
+	}
+	c.byKey[k] = c.order.PushFront(&snapshotEntry{key: k, snapshot: snapshot})
+	for c.order.Len() > c.max {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.byKey, last.Value.(*snapshotEntry).key)
+	}
 }

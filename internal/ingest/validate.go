@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -150,32 +149,40 @@ func DecodeBatch(body []byte, lim Limits) ([]json.RawMessage, bool, error) {
 // before they are decoded.
 const maxDepth = 64
 
-// checkJSON checks syntax and nesting depth in one pass without building values.
+// checkJSON checks syntax (json.Valid, which allocates nothing) and nesting
+// depth (one scan of the bytes) without building values.
 func checkJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
+	if !json.Valid(b) {
+		var v any
+		err := json.Unmarshal(b, &v) // only to say what is wrong
+		if err != nil && strings.Contains(err.Error(), "after top-level value") {
+			return auditkeep.FieldErrorf("body", "request body holds more than one JSON value")
 		}
-		if err != nil {
-			return auditkeep.FieldErrorf("body", "request body is not valid JSON: %v", err)
-		}
-		if d, ok := tok.(json.Delim); ok {
-			switch d {
-			case '{', '[':
-				depth++
-				if depth > maxDepth {
-					return auditkeep.FieldErrorf("body", "request body is nested deeper than %d levels", maxDepth)
-				}
-			default:
-				depth--
-			}
-		}
+		return auditkeep.FieldErrorf("body", "request body is not valid JSON: %v", err)
 	}
-	if dec.More() {
-		return auditkeep.FieldErrorf("body", "request body holds more than one JSON value")
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > maxDepth {
+				return auditkeep.FieldErrorf("body", "request body is nested deeper than %d levels", maxDepth)
+			}
+		case '}', ']':
+			depth--
+		}
 	}
 	return nil
 }
@@ -210,23 +217,40 @@ func Validate(raw json.RawMessage, prefix string, now time.Time, lim Limits) (*a
 	if err := dec.Decode(&w); err != nil {
 		return nil, decodeError(err, prefix)
 	}
-	switch {
-	case w.Server != nil:
-		return nil, invalid("tenant", "is assigned by the server; leave it out")
-	case w.Seq != nil:
-		return nil, invalid("seq", "is assigned by the server; leave it out")
-	case w.ReceivedAt != nil:
-		return nil, invalid("received_at", "is assigned by the server; leave it out")
-	case w.Hash != nil:
-		return nil, invalid("hash", "is assigned by the server; leave it out")
+	// Server-assigned fields may be present with their zero values (a Go
+	// sender marshalling auditkeep.Event writes them), never with others.
+	for _, f := range []struct {
+		name string
+		raw  *json.RawMessage
+		zero []string
+	}{
+		{"tenant", w.Server, []string{`""`, "null"}},
+		{"seq", w.Seq, []string{"0", "null"}},
+		{"received_at", w.ReceivedAt, []string{`"0001-01-01T00:00:00Z"`, `""`, "null"}},
+		{"hash", w.Hash, []string{`""`, "null"}},
+	} {
+		if f.raw != nil && !slices.Contains(f.zero, string(bytes.TrimSpace(*f.raw))) {
+			return nil, invalid(f.name, "is assigned by the server; leave it out")
+		}
 	}
 
 	e := &auditkeep.Event{}
 	// id
+	// Empty strings and the zero time count as absent: a Go sender
+	// marshalling auditkeep.Event writes them for fields it did not set.
+	if w.ID != nil && *w.ID == "" {
+		w.ID = nil
+	}
+	if w.OccurredAt != nil && (*w.OccurredAt == "" || *w.OccurredAt == "0001-01-01T00:00:00Z") {
+		w.OccurredAt = nil
+	}
+	if w.Type != nil && *w.Type == "" {
+		w.Type = nil
+	}
+	if w.Status != nil && *w.Status == "" {
+		w.Status = nil
+	}
 	if w.ID != nil {
-		if *w.ID == "" {
-			return nil, invalid("id", "is empty; leave it out to have the server assign one")
-		}
 		if err := checkText(*w.ID, 128, true); err != nil {
 			return nil, invalid("id", "%v", err)
 		}
@@ -297,7 +321,7 @@ func Validate(raw json.RawMessage, prefix string, now time.Time, lim Limits) (*a
 	}
 	// target
 	if w.Target != nil {
-		if w.Target.Deleted != nil {
+		if w.Target.Deleted != nil && *w.Target.Deleted {
 			return nil, invalid("target.deleted", "is set by the server; leave it out")
 		}
 		if w.Target.Type == "" {
