@@ -221,7 +221,7 @@ func (a *Archive) Write(ctx context.Context, events []*auditkeep.Event, proof *P
 		return nil, auditkeep.Errorf(auditkeep.EINVALID, "archive: proof has %d leaves for seqs %d..%d", len(proof.Leaves), first, last)
 	}
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	enc := json.NewEncoder(zw)
 	enc.SetEscapeHTML(false)
 	for _, e := range events {

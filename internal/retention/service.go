@@ -35,9 +35,9 @@ type Store interface {
 	// (retention_days > 0).
 	RetentionTenants(ctx context.Context) ([]*auditkeep.Tenant, error)
 
-	// DeleteEvents removes, in one transaction, the tenant's events of the
-	// given seqs that no active legal hold covers (holds are read in that
-	// transaction), and returns how many it removed. Seqs not stored are
+	// DeleteEvents removes the tenant's events of the given seqs that no
+	// active legal hold covers, in one or more transactions each of which
+	// reads the holds, and returns how many it removed (on error too). Seqs not stored are
 	// ignored. Seqs of other events never change. Returns EUNAVAILABLE
 	// when storage fails.
 	DeleteEvents(ctx context.Context, tenant string, seqs []int64) (int, error)

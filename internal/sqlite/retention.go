@@ -118,10 +118,16 @@ func listHolds(ctx context.Context, q querier, tenant string) ([]*retention.Hold
 	return out, nil
 }
 
-// DeleteEvents removes, in one transaction that holds the writer, the
-// tenant's events of seqs that no legal hold covers (the holds are read in
-// that transaction), with their postings, full-text entries and the terms'
-// counts. The tenant's last seq is kept, so seqs never restart; targets
+// deleteChunk is how many events one DeleteEvents transaction removes:
+// the writer is held for one chunk at a time, so that ingest waits tens of
+// milliseconds, not the whole batch.
+const deleteChunk = 200
+
+// DeleteEvents removes the tenant's events of seqs that no legal hold
+// covers, with their postings, full-text entries and the terms' counts, in
+// transactions of at most deleteChunk events that each hold the writer and
+// read the holds. On error, the chunks committed before stay removed and
+// are counted. The tenant's last seq is kept, so seqs never restart; targets
 // that a removed delete event named stay deleted. Returns the number of
 // events removed; ENOTFOUND for an unknown tenant, EUNAVAILABLE when
 // storage fails.
@@ -136,17 +142,23 @@ func (s *Store) DeleteEvents(ctx context.Context, tenant string, seqs []int64) (
 	if num == 0 {
 		return 0, notFoundTenant(tenant)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, err := s.deleteTx(ctx, tenant, num, seqs)
-	if err != nil {
-		var ae *auditkeep.Error
-		if errors.As(err, &ae) {
-			return 0, err
+	total := 0
+	for len(seqs) > 0 {
+		chunk := seqs[:min(deleteChunk, len(seqs))]
+		seqs = seqs[len(chunk):]
+		s.mu.Lock()
+		n, err := s.deleteTx(ctx, tenant, num, chunk)
+		s.mu.Unlock()
+		if err != nil {
+			var ae *auditkeep.Error
+			if errors.As(err, &ae) {
+				return total, err
+			}
+			return total, auditkeep.Unavailable(err)
 		}
-		return 0, auditkeep.Unavailable(err)
+		total += n
 	}
-	return n, nil
+	return total, nil
 }
 
 func (s *Store) deleteTx(ctx context.Context, tenant string, num int64, seqs []int64) (int, error) {
