@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/ledger/ledgertest"
@@ -61,13 +62,30 @@ func TestLedgerLockAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var killed int
-	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+	var pid int32
+	err = conn.QueryRow(ctx, `SELECT pid FROM pg_locks
 		WHERE locktype = 'advisory' AND granted AND objsubid = 2
 		AND classid = (hashtext(current_schema())::bigint & 4294967295)::oid
-		AND objid = (hashtext('auditkeep-ledger:acme')::bigint & 4294967295)::oid`).Scan(&killed)
-	if err != nil || killed != 1 {
-		t.Fatalf("terminating the lock holder's session: %d sessions, %v; want 1", killed, err)
+		AND objid = (hashtext('auditkeep-ledger:acme')::bigint & 4294967295)::oid`).Scan(&pid)
+	if err != nil {
+		t.Fatalf("finding the lock holder's session: %v", err)
+	}
+	var ok2 bool
+	if err := conn.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&ok2); err != nil || !ok2 {
+		t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, ok2, err)
+	}
+	// The session's locks are freed when its backend has exited.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %d still present 30 s after pg_terminate_backend", pid)
+		}
 	}
 	rel3, ok, err := l2.TryLock(ctx, "acme")
 	if err != nil || !ok {
