@@ -50,6 +50,7 @@ func commands() []command {
 		{"verify", "check that the log is the one the server signed (live or a bundle)", runVerify},
 		{"archive", "list, restore or verify archived (expired) events", runArchive},
 		{"demo", "fill a tenant with a realistic platform's events", runDemo},
+		{"bench", "measure ingest, queries, export, disk and the ledger on this machine", runBench},
 	}
 }
 

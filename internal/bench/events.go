@@ -1,0 +1,104 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/demo"
+)
+
+// wireEvent is the sender's part of an event, as a platform sends it.
+type wireEvent struct {
+	ID          string                 `json:"id,omitempty"`
+	OccurredAt  time.Time              `json:"occurred_at,omitzero"`
+	Action      string                 `json:"action"`
+	Type        string                 `json:"type,omitempty"`
+	Actor       auditkeep.Actor        `json:"actor"`
+	Target      *auditkeep.Target      `json:"target,omitempty"`
+	Scope       []auditkeep.ScopeEntry `json:"scope,omitempty"`
+	Team        string                 `json:"team,omitempty"`
+	Source      string                 `json:"source,omitempty"`
+	Context     auditkeep.Context      `json:"context,omitzero"`
+	Status      string                 `json:"status,omitempty"`
+	Description string                 `json:"description,omitempty"`
+	Changes     []auditkeep.Change     `json:"changes,omitempty"`
+	Before      json.RawMessage        `json:"before,omitempty"`
+	Snapshot    json.RawMessage        `json:"snapshot,omitempty"`
+	Metadata    json.RawMessage        `json:"metadata,omitempty"`
+}
+
+func toWire(e *auditkeep.Event) wireEvent {
+	return wireEvent{
+		ID: e.ID, OccurredAt: e.OccurredAt, Action: e.Action, Type: e.Type, Actor: e.Actor,
+		Target: e.Target, Scope: e.Scope, Team: e.Team, Source: e.Source, Context: e.Context,
+		Status: e.Status, Description: e.Description, Changes: e.Changes,
+		Before: e.Before, Snapshot: e.Snapshot, Metadata: e.Metadata,
+	}
+}
+
+// source generates a demo organization's events, n of them over the last
+// days, ending a few minutes ago, never in the future.
+type source struct {
+	gen   *demo.Generator
+	limit time.Time
+}
+
+func newSource(seed int64, n int) *source {
+	end := time.Now().Add(-5 * time.Minute)
+	opts := demo.Options{EventsPerDay: max(3000, float64(n)/20)}
+	return &source{gen: demo.New(seed, demo.Start(n, end, opts), opts), limit: time.Now()}
+}
+
+// next returns the next event and its JSON line, as sent.
+func (s *source) next() (auditkeep.Event, []byte) {
+	e := s.gen.Next()
+	if e.OccurredAt.After(s.limit) {
+		e.OccurredAt = s.limit
+	}
+	w := toWire(&e)
+	line, err := json.Marshal(&w)
+	if err != nil {
+		panic(err) // the generator's events always encode
+	}
+	return e, line
+}
+
+// requests is a list of request bodies and what they hold.
+type requests struct {
+	bodies [][]byte
+	lines  [][]byte // every event's JSON line, in order
+	batch  int      // events per body
+	ndjson int64    // bytes of the events as NDJSON
+}
+
+func (r *requests) events() int64 { return int64(len(r.lines)) }
+
+// makeRequests generates n events from src in request bodies of batch
+// events: a single event object when batch is 1, else {"events": [...]}.
+func makeRequests(src *source, n, batch int) *requests {
+	r := &requests{batch: batch}
+	var buf bytes.Buffer
+	for len(r.lines) < n {
+		size := min(batch, n-len(r.lines))
+		buf.Reset()
+		if batch > 1 {
+			buf.WriteString(`{"events":[`)
+		}
+		for i := range size {
+			_, line := src.next()
+			r.lines = append(r.lines, line)
+			r.ndjson += int64(len(line)) + 1
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(line)
+		}
+		if batch > 1 {
+			buf.WriteString(`]}`)
+		}
+		r.bodies = append(r.bodies, bytes.Clone(buf.Bytes()))
+	}
+	return r
+}
