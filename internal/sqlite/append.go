@@ -59,7 +59,11 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) error {
 	defer s.mu.Unlock()
 	seqs, states, err := s.appendTx(ctx, events, bodies)
 	if err != nil {
+		// Forget what the writer cached: should the commit have happened
+		// after all (an error reported after it), the next Append reads
+		// seqs and terms from the database again.
 		s.dict.rollback()
+		clear(s.tenants)
 		var ae *auditkeep.Error
 		if errors.As(err, &ae) {
 			return err

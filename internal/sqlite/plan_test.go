@@ -28,6 +28,19 @@ func TestQueryPlans(t *testing.T) {
 	if err := s.Append(ctx, storetest.Fixture("acme")); err != nil {
 		t.Fatal(err)
 	}
+	for _, tc := range []struct {
+		query string
+		args  []any
+		want  string
+	}{
+		{sqlLoadEvents, []any{"[1099511627777,1099511627778]"}, "SEARCH events USING INTEGER PRIMARY KEY (rowid=?)"},
+		{sqlDeleted, []any{1, `["svc_1"]`}, "SEARCH deleted_targets USING PRIMARY KEY (tenant=? AND id=?)"},
+		{sqlFindID, []any{1, 1, 2}, "SEARCH events USING INDEX events_id_hash (id_hash=? AND rowid>? AND rowid<?)"},
+	} {
+		if plan := explain(t, s, tc.query, tc.args...); !strings.Contains(plan, tc.want) {
+			t.Errorf("plan of %s lacks %q:\n%s", tc.query, tc.want, plan)
+		}
+	}
 	term := func(field string, values ...string) auditkeep.Term {
 		return auditkeep.Term{Field: field, Values: values}
 	}
@@ -153,4 +166,23 @@ func TestWindows(t *testing.T) {
 		}
 		tx.Rollback()
 	}
+}
+
+func explain(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(detail + "\n")
+	}
+	return plan.String()
 }

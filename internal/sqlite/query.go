@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -76,7 +77,7 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	if f.Cursor != nil {
 		after = f.Cursor.Seq
 	}
-	events, more, err := p.page(ctx, tx, after, f.PageSize())
+	events, more, err := p.page(ctx, tx, s.rs, after, f.PageSize())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -133,7 +134,7 @@ func (s *Store) scanPage(ctx context.Context, tenant string, num int64, f *audit
 			return nil, false, err
 		}
 	}
-	return (*p).page(ctx, tx, after, scanPage)
+	return (*p).page(ctx, tx, s.rs, after, scanPage)
 }
 
 // GetEvent returns the tenant's event with id. Returns ENOTFOUND,
@@ -182,7 +183,7 @@ func (s *Store) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Eve
 	if found == nil {
 		return nil, notFound
 	}
-	if err := markDeleted(ctx, tx, num, []*auditkeep.Event{found}); err != nil {
+	if err := markDeleted(ctx, tx.StmtContext(ctx, s.rs.deleted), num, []*auditkeep.Event{found}); err != nil {
 		return nil, auditkeep.Unavailable(err)
 	}
 	return found, nil
@@ -385,19 +386,23 @@ func (q *qb) arg(s string, v any) *qb {
 	return q
 }
 
+// jsonInts returns ids as a JSON array.
+func jsonInts(ids []int64) string {
+	b := make([]byte, 0, 12*len(ids)+2)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
+}
+
 // ids writes "(?, ?, …)" or, for long lists, "(SELECT value FROM json_each(?))".
 func (q *qb) ids(ids []int64) *qb {
 	if len(ids) > inlineMaxIDs {
-		var b strings.Builder
-		b.WriteByte('[')
-		for i, id := range ids {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(strconv.FormatInt(id, 10))
-		}
-		b.WriteByte(']')
-		return q.arg("(SELECT value FROM json_each(?))", b.String())
+		return q.arg("(SELECT value FROM json_each(?))", jsonInts(ids))
 	}
 	q.b.WriteByte('(')
 	for i, id := range ids {
@@ -462,7 +467,7 @@ func (p *plan) choose(ctx context.Context, q querier) (driver, int, error) {
 
 // page returns up to limit events after seq `after` (0: from the start) in
 // the plan's order, and whether there may be more.
-func (p *plan) page(ctx context.Context, q querier, after int64, limit int) ([]*auditkeep.Event, bool, error) {
+func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after int64, limit int) ([]*auditkeep.Event, bool, error) {
 	if p.empty {
 		return nil, false, nil
 	}
@@ -493,11 +498,11 @@ func (p *plan) page(ctx context.Context, q querier, after int64, limit int) ([]*
 	if more {
 		keys = keys[:limit]
 	}
-	events, err := loadEvents(ctx, q, p.tenant, keys)
+	events, err := loadEvents(ctx, q.StmtContext(ctx, rs.load), p.tenant, keys)
 	if err != nil {
 		return nil, false, auditkeep.Unavailable(err)
 	}
-	if err := markDeleted(ctx, q, p.num, events); err != nil {
+	if err := markDeleted(ctx, q.StmtContext(ctx, rs.deleted), p.num, events); err != nil {
 		return nil, false, auditkeep.Unavailable(err)
 	}
 	return events, more, nil
@@ -664,13 +669,11 @@ func queryKeys(ctx context.Context, q querier, query string, args []any) ([]int6
 
 // loadEvents reads the events of keys, in the order of keys. Bodies are
 // decoded on every core.
-func loadEvents(ctx context.Context, q querier, tenant string, keys []int64) ([]*auditkeep.Event, error) {
+func loadEvents(ctx context.Context, stmt *sql.Stmt, tenant string, keys []int64) ([]*auditkeep.Event, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	var qq qb
-	qq.sql("SELECT k, body FROM events WHERE k IN ").ids(keys)
-	rows, err := q.QueryContext(ctx, qq.b.String(), qq.args...)
+	rows, err := stmt.QueryContext(ctx, jsonInts(keys))
 	if err != nil {
 		return nil, err
 	}
@@ -719,27 +722,57 @@ func loadEvents(ctx context.Context, q querier, tenant string, keys []int64) ([]
 	return events, nil
 }
 
-// markDeleted sets Target.Deleted on events whose target a delete event named.
-func markDeleted(ctx context.Context, q querier, num int64, events []*auditkeep.Event) error {
+// Fixed-shape reads, prepared once per connection: lists go in as one JSON
+// array.
+const (
+	sqlLoadEvents = "SELECT k, body FROM events WHERE k IN (SELECT value FROM json_each(?))"
+	sqlDeleted    = "SELECT type, id FROM deleted_targets WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))"
+)
+
+// readStmts are the readers' prepared statements.
+type readStmts struct {
+	load, deleted *sql.Stmt
+}
+
+func prepareRead(ctx context.Context, db *sql.DB) (*readStmts, error) {
+	load, err := db.PrepareContext(ctx, sqlLoadEvents)
+	if err != nil {
+		return nil, err
+	}
+	deleted, err := db.PrepareContext(ctx, sqlDeleted)
+	if err != nil {
+		load.Close()
+		return nil, err
+	}
+	return &readStmts{load: load, deleted: deleted}, nil
+}
+
+func (rs *readStmts) close() {
+	if rs != nil {
+		rs.load.Close()
+		rs.deleted.Close()
+	}
+}
+
+// markDeleted sets Target.Deleted on events whose target a delete event
+// named. stmt is sqlDeleted.
+func markDeleted(ctx context.Context, stmt *sql.Stmt, num int64, events []*auditkeep.Event) error {
 	var ids []string
+	seen := map[string]bool{}
 	for _, e := range events {
-		if e.Target != nil && !slices.Contains(ids, e.Target.ID) {
+		if e.Target != nil && !seen[e.Target.ID] {
+			seen[e.Target.ID] = true
 			ids = append(ids, e.Target.ID)
 		}
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	var qq qb
-	qq.arg("SELECT type, id FROM deleted_targets WHERE tenant = ?", num).sql(" AND id IN (")
-	for i, id := range ids {
-		if i > 0 {
-			qq.sql(", ")
-		}
-		qq.arg("?", id)
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
 	}
-	qq.sql(")")
-	rows, err := q.QueryContext(ctx, qq.b.String(), qq.args...)
+	rows, err := stmt.QueryContext(ctx, num, string(list))
 	if err != nil {
 		return err
 	}

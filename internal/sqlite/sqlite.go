@@ -51,6 +51,8 @@ type Store struct {
 
 	numMu sync.RWMutex
 	nums  map[string]int64 // tenant id → num, for readers
+
+	rs *readStmts
 }
 
 var _ auditkeep.Store = (*Store)(nil)
@@ -130,6 +132,10 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.rs, err = prepareRead(ctx, s.r); err != nil {
+		s.Close()
+		return nil, auditkeep.Unavailable(err)
+	}
 	return s, nil
 }
 
@@ -161,6 +167,7 @@ func dsn(path string, o options, cacheKiB int, readOnly bool) string {
 // Close closes the store. Methods called afterwards return EUNAVAILABLE.
 func (s *Store) Close() error {
 	var errs []error
+	s.rs.close()
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}

@@ -168,11 +168,13 @@ func (d *dictionary) commit() {
 	clear(d.pnames)
 }
 
-// rollback forgets the pending terms, and the completeness of tenants
-// loaded by the failed transaction.
+// rollback forgets the pending terms and that any tenant's terms are all
+// cached (they are loaded again on next use).
 func (d *dictionary) rollback() {
 	clear(d.pending)
 	clear(d.pnames)
+	clear(d.complete)
+	clear(d.tried)
 }
 
 // load reads every term of the tenant into the cache, once, if they fit;
