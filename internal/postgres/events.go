@@ -168,6 +168,9 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event, rows [][]
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
+		// Whether COMMIT reached the server is unknown. (pgconn.SafeToRetry
+		// cannot tell: a read that fails after the send is reported as
+		// "conn closed", which it calls safe.)
 		return &commitError{err}
 	}
 	return nil

@@ -195,21 +195,25 @@ func (s *Store) migrate(ctx context.Context) error {
 // Whether an operation may run again after its connection broke.
 const (
 	idempotent = true  // running it twice has the effect of once
-	once       = false // only when nothing reached the server
+	once       = false // it must not run twice
 )
 
-// retry runs op, and runs it once more when it failed because its connection
-// broke and running it again is safe: when the operation is idempotent or
-// nothing was sent. A connection breaks mostly because the server restarted
-// or the network was cut, which breaks the idle ones too: the pool is reset
-// first, so that the retry dials anew.
+// retry runs op; when op failed because its connection broke, it resets
+// the pool and, if again is set, runs op once more. A connection breaks
+// mostly because the server restarted or the network was cut, which breaks
+// the idle connections too: the reset makes the next operations dial anew.
+// An operation that must run once is not retried even when the driver says
+// nothing was sent: pgx reports a read that failed after sending as "conn
+// closed", which it calls safe to retry.
 func (s *Store) retry(ctx context.Context, again bool, op func() error) error {
 	err := op()
 	var ce *commitError
-	if err != nil && !errors.As(err, &ce) && brokenConn(err) && ctx.Err() == nil && (again || pgconn.SafeToRetry(err)) {
-		s.logger.Warn("database connection broke; retrying on a new one", "err", err)
+	if err != nil && !errors.As(err, &ce) && brokenConn(err) && ctx.Err() == nil {
 		s.pool.Reset()
-		err = op()
+		if again {
+			s.logger.Warn("database connection broke; retrying on a new one", "err", err)
+			err = op()
+		}
 	}
 	return dbError(err)
 }
