@@ -1,11 +1,17 @@
 // Package postgres implements auditkeep's store on PostgreSQL, for
 // deployments where several auditkeep nodes share one database.
 //
-// Events live in a table range-partitioned by month of received_at, with the
-// original JSON body kept byte for byte and the filterable fields in indexed
-// columns. Per-tenant sequence numbers come from a counter row in tenants
-// that Append locks until it commits, so seqs have no gaps and grow in commit
-// order however many nodes append at once.
+// Events live in a table range-partitioned by month of received_at. Each
+// row keeps the event's JSON as it was encoded (without Tenant and Seq,
+// which the row holds), so that events read back exactly as they were
+// appended, and the filterable fields in indexed columns; a tsvector built
+// here serves full-text search. Per-tenant sequence numbers come from a
+// counter row in tenants that Append locks until it commits, so seqs have no
+// gaps and grow in commit order however many nodes append at once.
+//
+// Every method returns EUNAVAILABLE when the database cannot be reached; the
+// pool replaces broken connections by itself, so the store works again as
+// soon as the database does.
 package postgres
 
 import (
