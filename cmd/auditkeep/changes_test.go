@@ -2,19 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestChangeTracking: diffs from before/snapshot and from the previous
 // snapshot, generated descriptions, redaction of secrets everywhere on disk,
 // the keyed hash, compare, and deleted targets.
-func TestChangeTracking(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
+func TestChangeTracking(t *testing.T) { forEachStore(t, testChangeTracking) }
+
+func testChangeTracking(t *testing.T, cfg Config) {
 	a := testServer(t, cfg)
 	base := a.URL()
 	key := setupTenant(t, base, "acme")
@@ -115,6 +118,14 @@ func TestChangeTracking(t *testing.T) {
 
 	// The clear secret is in no stored byte.
 	a.Close()
+	if cfg.DatabaseURL != "" {
+		for table, b := range dumpTables(t, cfg.DatabaseURL) {
+			if bytes.Contains(b, []byte("hunter2")) {
+				t.Errorf("table %s holds the clear secret", table)
+			}
+		}
+		return
+	}
 	files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "*"))
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
@@ -122,4 +133,32 @@ func TestChangeTracking(t *testing.T) {
 			t.Errorf("%s holds the clear secret", filepath.Base(f))
 		}
 	}
+}
+
+// dumpTables returns every table of the URL's schema as COPY text.
+func dumpTables(t *testing.T, url string) map[string][]byte {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT quote_ident(table_name) FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("list tables: %v (%d)", err, len(tables))
+	}
+	out := map[string][]byte{}
+	for _, table := range tables {
+		var buf bytes.Buffer
+		if _, err := conn.PgConn().CopyTo(ctx, &buf, "COPY (SELECT * FROM "+table+") TO STDOUT"); err != nil {
+			t.Fatalf("copy %s: %v", table, err)
+		}
+		out[table] = buf.Bytes()
+	}
+	return out
 }

@@ -12,8 +12,9 @@ import (
 
 // TestHostileClients sends what a hostile or broken client sends; each gets
 // its documented error and the server stays healthy.
-func TestHostileClients(t *testing.T) {
-	cfg := DefaultConfig()
+func TestHostileClients(t *testing.T) { forEachStore(t, testHostileClients) }
+
+func testHostileClients(t *testing.T, cfg Config) {
 	cfg.ReadTimeout = 500 * time.Millisecond
 	a := testServer(t, cfg)
 	base := a.URL()

@@ -17,9 +17,24 @@ import (
 
 const testRootKey = "root-key-for-tests-0123456789"
 
-// testServer starts the real server in-process on a loopback port with a
-// fresh embedded store, or PostgreSQL when AUDITKEEP_TEST_DATABASE_URL is set
-// and pg is true.
+// forEachStore runs test once on a fresh embedded store and once on a fresh
+// PostgreSQL schema when AUDITKEEP_TEST_DATABASE_URL is set.
+func forEachStore(t *testing.T, test func(t *testing.T, cfg Config)) {
+	t.Run("sqlite", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.DataDir = t.TempDir()
+		test(t, cfg)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.DataDir = t.TempDir() // the ledger key file, the archive
+		cfg.DatabaseURL = freshPostgresSchema(t, testDatabaseURL(t))
+		test(t, cfg)
+	})
+}
+
+// testServer starts the real server in-process on a loopback port with
+// cfg's store: the embedded one in a fresh directory by default.
 func testServer(t *testing.T, cfg Config) *app {
 	t.Helper()
 	if cfg.Addr == "" {
@@ -150,8 +165,10 @@ func listIDs(t *testing.T, base, key, query string) []string {
 	return ids
 }
 
-func TestStatusCodes(t *testing.T) {
-	a := testServer(t, Config{})
+func TestStatusCodes(t *testing.T) { forEachStore(t, testStatusCodes) }
+
+func testStatusCodes(t *testing.T, cfg Config) {
+	a := testServer(t, cfg)
 	base := a.URL()
 	key := setupTenant(t, base, "acme")
 	readOnly := createKey(t, base, key, "acme", "read")
@@ -209,8 +226,10 @@ func TestStatusCodes(t *testing.T) {
 	}
 }
 
-func TestIngestQueryExport(t *testing.T) {
-	a := testServer(t, Config{})
+func TestIngestQueryExport(t *testing.T) { forEachStore(t, testIngestQueryExport) }
+
+func testIngestQueryExport(t *testing.T, cfg Config) {
+	a := testServer(t, cfg)
 	base := a.URL()
 	key := setupTenant(t, base, "acme")
 
@@ -285,8 +304,10 @@ func TestIngestQueryExport(t *testing.T) {
 }
 
 // TestTenantIsolation calls every endpoint with another tenant's key.
-func TestTenantIsolation(t *testing.T) {
-	a := testServer(t, Config{})
+func TestTenantIsolation(t *testing.T) { forEachStore(t, testTenantIsolation) }
+
+func testTenantIsolation(t *testing.T, cfg Config) {
+	a := testServer(t, cfg)
 	base := a.URL()
 	keyA := setupTenant(t, base, "acme")
 	keyB := setupTenant(t, base, "globex")
@@ -326,8 +347,10 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-func TestRevokedKey(t *testing.T) {
-	a := testServer(t, Config{})
+func TestRevokedKey(t *testing.T) { forEachStore(t, testRevokedKey) }
+
+func testRevokedKey(t *testing.T, cfg Config) {
+	a := testServer(t, cfg)
 	base := a.URL()
 	admin := setupTenant(t, base, "acme")
 	r := call(t, "POST", base+"/v1/tenants/acme/keys", admin, map[string]any{"name": "ci", "scopes": []string{"read"}})
@@ -409,7 +432,11 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestConcurrentIngestSharesCommits(t *testing.T) {
-	a := testServer(t, Config{})
+	forEachStore(t, testConcurrentIngestSharesCommits)
+}
+
+func testConcurrentIngestSharesCommits(t *testing.T, cfg Config) {
+	a := testServer(t, cfg)
 	base := a.URL()
 	key := setupTenant(t, base, "acme")
 	const clients, per = 16, 25
@@ -475,8 +502,10 @@ func metricValue(text, name string) float64 {
 }
 
 func TestGracefulShutdownFinishesCommits(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
+	forEachStore(t, testGracefulShutdownFinishesCommits)
+}
+
+func testGracefulShutdownFinishesCommits(t *testing.T, cfg Config) {
 	a := testServer(t, cfg)
 	base := a.URL()
 	key := setupTenant(t, base, "acme")
