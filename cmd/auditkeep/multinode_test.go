@@ -1,0 +1,219 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestTwoNodesPostgres runs two server processes on one database and
+// ingests through both at once, each batch sent to both nodes (as a client
+// retrying through a load balancer would): every acknowledged event is
+// stored exactly once, with seq 1..N in commit order, whichever node reads.
+func TestTwoNodesPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	db := freshPostgresSchema(t, testDatabaseURL(t))
+	n1 := startChild(t, nil, "--database-url", db, "--data", t.TempDir())
+	n2 := startChild(t, nil, "--database-url", db, "--data", t.TempDir())
+	key := setupTenant(t, n1.url, "acme")
+
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				var batch []any
+				var ids []string
+				for j := range 20 {
+					id := fmt.Sprintf("w%d-%d-%d", w, i, j)
+					ids = append(ids, id)
+					batch = append(batch, event(id, "deployment.create", "usr_1"))
+				}
+				for _, node := range []*child{n1, n2}[w%2:] {
+					r, err := http.DefaultClient.Do(mustReq("POST", node.url+"/v1/events", key, map[string]any{"events": batch}))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					r.Body.Close()
+					if r.StatusCode != 200 {
+						t.Errorf("ingest through %s: %d", node.url, r.StatusCode)
+						return
+					}
+					mu.Lock()
+					for _, id := range ids {
+						acked[id] = true
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, node := range []*child{n1, n2} {
+		r := call(t, "GET", node.url+"/v1/export?format=ndjson&order=asc", key, nil)
+		if r.status != 200 {
+			t.Fatalf("export from %s: %d", node.url, r.status)
+		}
+		seen := map[string]int{}
+		var last int64
+		for _, line := range strings.Split(strings.TrimSpace(string(r.body)), "\n") {
+			var e struct {
+				ID  string `json:"id"`
+				Seq int64  `json:"seq"`
+			}
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatal(err)
+			}
+			if e.Seq != last+1 {
+				t.Fatalf("from %s: seq %d follows %d", node.url, e.Seq, last)
+			}
+			last = e.Seq
+			seen[e.ID]++
+		}
+		for id := range acked {
+			if seen[id] != 1 {
+				t.Errorf("from %s: %s stored %d times", node.url, id, seen[id])
+			}
+		}
+		if len(seen) != len(acked) {
+			t.Errorf("from %s: %d events stored; %d acknowledged", node.url, len(seen), len(acked))
+		}
+	}
+	if len(acked) != 6*15*20 {
+		t.Fatalf("%d acknowledged; want %d", len(acked), 6*15*20)
+	}
+}
+
+// proxy is a TCP proxy to PostgreSQL whose connections a test can cut.
+type proxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	cut   bool
+	conns map[net.Conn]bool
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.setCut(true) })
+	return p
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c], p.conns[up] = true, true
+		p.mu.Unlock()
+		go func() { io.Copy(up, c); up.Close(); c.Close() }()
+		go func() { io.Copy(c, up); up.Close(); c.Close() }()
+	}
+}
+
+// setCut refuses new connections and closes the open ones (true), or lets
+// them through again (false).
+func (p *proxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			c.Close()
+		}
+		clear(p.conns)
+	}
+}
+
+// TestPostgresOutage cuts the server's connections to PostgreSQL: ingest
+// answers 503 with Retry-After (never 200), /readyz says not ready, and the
+// node recovers by itself when the database returns.
+func TestPostgresOutage(t *testing.T) {
+	pg, err := url.Parse(freshPostgresSchema(t, testDatabaseURL(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := pg.Host
+	if pg.Port() == "" {
+		target += ":5432"
+	}
+	p := newProxy(t, target)
+	pg.Host = p.ln.Addr().String()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.DatabaseURL = pg.String()
+	a := testServer(t, cfg)
+	key := setupTenant(t, a.URL(), "acme")
+	if r := call(t, "POST", a.URL()+"/v1/events", key, event("before", "a.create", "u")); r.status != 200 {
+		t.Fatalf("before the outage: %d %s", r.status, r.body)
+	}
+
+	p.setCut(true)
+	for i := range 5 {
+		r := call(t, "POST", a.URL()+"/v1/events", key, event(fmt.Sprintf("during-%d", i), "a.create", "u"))
+		if r.status != 503 || r.header.Get("Retry-After") == "" {
+			t.Fatalf("ingest during the outage = %d (Retry-After %q) %s; want 503 with Retry-After", r.status, r.header.Get("Retry-After"), r.body)
+		}
+		if code, _ := r.errorOf(t); code != "unavailable" {
+			t.Errorf("code %q; want unavailable", code)
+		}
+	}
+	if r := call(t, "GET", a.URL()+"/readyz", "", nil); r.status != 503 {
+		t.Errorf("/readyz during the outage = %d; want 503", r.status)
+	}
+	if r := call(t, "GET", a.URL()+"/healthz", "", nil); r.status != 200 {
+		t.Errorf("/healthz during the outage = %d; want 200 (the process lives)", r.status)
+	}
+
+	p.setCut(false)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := call(t, "POST", a.URL()+"/v1/events", key, event("after", "a.create", "u"))
+		if r.status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery within 30 s: %d %s", r.status, r.body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r := call(t, "GET", a.URL()+"/readyz", "", nil); r.status != 200 {
+		t.Errorf("/readyz after the outage = %d; want 200", r.status)
+	}
+	ids := listIDs(t, a.URL(), key, "order=asc&actor=u")
+	if strings.Join(ids, ",") != "before,after" {
+		t.Errorf("stored %v; want before,after (nothing of the refused requests)", ids)
+	}
+}
