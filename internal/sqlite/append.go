@@ -9,6 +9,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,9 +23,10 @@ type tenantState struct {
 }
 
 const (
-	sqlFindTerm   = "SELECT id FROM terms WHERE tenant = ? AND field = ? AND value = ?"
-	sqlInsertTerm = "INSERT INTO terms (tenant, field, value) VALUES (?, ?, ?)"
-	sqlBumpTerm   = "UPDATE terms SET count = count + ? WHERE id = ?"
+	sqlFindTerm = "SELECT id FROM terms WHERE tenant = ? AND field = ? AND value = ?"
+	// sqlBumpTerms adds counts to terms: [[id, n], …] as a JSON array.
+	sqlBumpTerms = `UPDATE terms SET count = count + j.n
+		FROM (SELECT value ->> 0 AS id, value ->> 1 AS n FROM json_each(?)) AS j WHERE terms.id = j.id`
 	sqlInsertName = "INSERT OR IGNORE INTO actor_names (tenant, name, term) VALUES (?, ?, ?)"
 	sqlFindID     = "SELECT k, body FROM events WHERE id_hash = ? AND k BETWEEN ? AND ?"
 )
@@ -195,15 +197,11 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 	if err := pIns.flush(); err != nil {
 		return nil, nil, err
 	}
-	ids := make([]int64, 0, len(counts))
-	for id := range counts {
-		ids = append(ids, id)
+	if err := s.dict.insertCreated(ctx, st, counts); err != nil {
+		return nil, nil, err
 	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		if _, err := st.bumpTerm.ExecContext(ctx, counts[id], id); err != nil {
-			return nil, nil, err
-		}
+	if err := bumpTerms(ctx, st, counts); err != nil {
+		return nil, nil, err
 	}
 	for id, ts := range states {
 		if _, err := tx.ExecContext(ctx, "UPDATE tenants SET last_seq = ? WHERE id = ?", ts.lastSeq, id); err != nil {
@@ -217,6 +215,33 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 		return nil, nil, err
 	}
 	return seqs, states, nil
+}
+
+// bumpTerms adds counts to the terms' counts, in id order, in one statement.
+func bumpTerms(ctx context.Context, st *writeStmts, counts map[int64]int64) error {
+	if len(counts) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(counts))
+	for id := range counts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	b := make([]byte, 0, 16*len(ids))
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, id, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, counts[id], 10)
+		b = append(b, ']')
+	}
+	b = append(b, ']')
+	_, err := st.bumpTerms.ExecContext(ctx, string(b))
+	return err
 }
 
 // dropStored clears fresh[i] for the events idx of tenant num whose id is
@@ -290,17 +315,18 @@ func (s *Store) tenantState(ctx context.Context, tx *sql.Tx, id string) (*tenant
 
 // writeStmts are the writer's statements, prepared in a transaction.
 type writeStmts struct {
-	findTerm, insertTerm, bumpTerm, insertName *sql.Stmt
-	batches                                    []*batcher
+	tx                              *sql.Tx
+	findTerm, bumpTerms, insertName *sql.Stmt
+	batches                         []*batcher
 }
 
 func prepareWrite(ctx context.Context, tx *sql.Tx) (*writeStmts, error) {
-	st := &writeStmts{}
+	st := &writeStmts{tx: tx}
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&st.findTerm, sqlFindTerm}, {&st.insertTerm, sqlInsertTerm}, {&st.bumpTerm, sqlBumpTerm}, {&st.insertName, sqlInsertName},
+		{&st.findTerm, sqlFindTerm}, {&st.bumpTerms, sqlBumpTerms}, {&st.insertName, sqlInsertName},
 	} {
 		stmt, err := tx.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -313,7 +339,7 @@ func prepareWrite(ctx context.Context, tx *sql.Tx) (*writeStmts, error) {
 }
 
 func (st *writeStmts) close() {
-	for _, s := range []*sql.Stmt{st.findTerm, st.insertTerm, st.bumpTerm, st.insertName} {
+	for _, s := range []*sql.Stmt{st.findTerm, st.bumpTerms, st.insertName} {
 		if s != nil {
 			s.Close()
 		}

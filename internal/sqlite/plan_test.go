@@ -36,6 +36,7 @@ func TestQueryPlans(t *testing.T) {
 		{sqlLoadEvents, []any{"[1099511627777,1099511627778]"}, "SEARCH events USING INTEGER PRIMARY KEY (rowid=?)"},
 		{sqlDeleted, []any{1, `["svc_1"]`}, "SEARCH deleted_targets USING PRIMARY KEY (tenant=? AND id=?)"},
 		{sqlFindID, []any{1, 1, 2}, "SEARCH events USING INDEX events_id_hash (id_hash=? AND rowid>? AND rowid<?)"},
+		{sqlBumpTerms, []any{"[[1,2],[3,4]]"}, "SEARCH terms USING INTEGER PRIMARY KEY (rowid=?)"},
 	} {
 		if plan := explain(t, s, tc.query, tc.args...); !strings.Contains(plan, tc.want) {
 			t.Errorf("plan of %s lacks %q:\n%s", tc.query, tc.want, plan)

@@ -128,6 +128,8 @@ type dictionary struct {
 	pnames   map[actorName]struct{}
 	complete map[int64]bool // tenants whose every term is in ids: a miss is a new term
 	tried    map[int64]bool // tenants whose terms load tried to load
+	next     int64          // the id of the next new term; 0: read it from the database
+	created  []termKey      // terms new in the current transaction, in id order
 }
 
 type actorName struct {
@@ -153,6 +155,7 @@ func (d *dictionary) reset() {
 
 // commit keeps the pending terms.
 func (d *dictionary) commit() {
+	d.created = d.created[:0]
 	if len(d.ids)+len(d.pending) > d.limit || len(d.names)+len(d.pnames) > d.limit {
 		d.ids = map[termKey]int64{}
 		d.names = map[actorName]struct{}{}
@@ -171,6 +174,8 @@ func (d *dictionary) commit() {
 // rollback forgets the pending terms and that any tenant's terms are all
 // cached (they are loaded again on next use).
 func (d *dictionary) rollback() {
+	d.created = d.created[:0]
+	d.next = 0
 	clear(d.pending)
 	clear(d.pnames)
 	clear(d.complete)
@@ -230,15 +235,32 @@ func (d *dictionary) id(ctx context.Context, st *writeStmts, k termKey) (int64, 
 			return 0, err
 		}
 	}
-	res, err := st.insertTerm.ExecContext(ctx, k.tenant, k.field, k.value)
-	if err != nil {
-		return 0, err
+	// A new term: its id is assigned here (one writer) and its row is
+	// inserted, with its count, by the transaction's end (insertCreated).
+	if d.next == 0 {
+		if err := st.tx.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) + 1 FROM terms").Scan(&d.next); err != nil {
+			return 0, err
+		}
 	}
-	if id, err = res.LastInsertId(); err != nil {
-		return 0, err
-	}
+	id = d.next
+	d.next++
 	d.pending[k] = id
+	d.created = append(d.created, k)
 	return id, nil
+}
+
+// insertCreated inserts the terms created in this transaction with their
+// counts.
+func (d *dictionary) insertCreated(ctx context.Context, st *writeStmts, counts map[int64]int64) error {
+	b := st.batch(ctx, st.tx, "INSERT INTO terms (id, tenant, field, value, count) VALUES ", 5, 64)
+	for _, k := range d.created {
+		id := d.pending[k]
+		if err := b.add(id, k.tenant, k.field, k.value, counts[id]); err != nil {
+			return err
+		}
+		delete(counts, id)
+	}
+	return b.flush()
 }
 
 // addName records that an actor term appeared under a name or email.

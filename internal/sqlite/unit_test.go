@@ -3,7 +3,9 @@ package sqlite
 import (
 	"bytes"
 	"compress/flate"
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
@@ -117,5 +119,59 @@ func TestBodyCodec(t *testing.T) {
 		if _, err := decodeBody(bad, "acme", 1); err == nil {
 			t.Errorf("decodeBody(%x) = nil error; want one", bad)
 		}
+	}
+}
+
+// TestTermCounts: after batches that create terms and reuse them, with
+// duplicates, a failed batch and a reopen, every term's count is its
+// number of postings and term ids are unique.
+func TestTermCounts(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	quiet := WithLogger(slog.New(slog.DiscardHandler))
+	s, err := Open(ctx, dir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"acme", "globex"} {
+		if err := s.CreateTenant(ctx, &auditkeep.Tenant{ID: id, CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendOK := func(events []*auditkeep.Event) {
+		t.Helper()
+		if err := s.Append(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendOK(BenchEvents("acme", 0, 300))
+	appendOK(append(BenchEvents("globex", 0, 200), BenchEvents("acme", 250, 100)...)) // 50 duplicates
+	bad := append(BenchEvents("acme", 1000, 10), BenchEvents("nope", 0, 1)...)
+	if err := s.Append(ctx, bad); err == nil {
+		t.Fatal("Append with an unknown tenant succeeded")
+	}
+	appendOK(BenchEvents("acme", 1000, 50))
+	s.Close()
+	if s, err = Open(ctx, dir, quiet); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	appendOK(BenchEvents("globex", 150, 100))
+
+	var wrong, total int
+	err = s.r.QueryRow(`SELECT count(*), coalesce(sum(count != (SELECT count(*) FROM postings p WHERE p.term = t.id)), 0) FROM terms t`).Scan(&total, &wrong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total < 100 || wrong != 0 {
+		t.Errorf("%d of %d terms have a count that is not their number of postings", wrong, total)
+	}
+	var orphans int
+	if err := s.r.QueryRow(`SELECT count(*) FROM postings WHERE term NOT IN (SELECT id FROM terms)`).Scan(&orphans); err != nil || orphans != 0 {
+		t.Errorf("%d postings name no term (%v)", orphans, err)
+	}
+	st, err := s.Stats(ctx, "acme")
+	if err != nil || st.Events != 400 || st.LastSeq != 400 {
+		t.Errorf("Stats(acme) = %+v, %v; want 400 events", st, err)
 	}
 }
