@@ -75,7 +75,7 @@ func TestQueryPlans(t *testing.T) {
 				t.Fatal(err)
 			}
 			lo, hi := tenantRange(1)
-			drv, best, err := p.choose(ctx, tx)
+			drv, best, err := p.choose(ctx, tx, 51)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +137,7 @@ func TestWindows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		drv, best, err := p.choose(ctx, tx)
+		drv, best, err := p.choose(ctx, tx, 51)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -427,13 +427,8 @@ const (
 
 // choose picks the driver: the smallest candidate set, by term counts and
 // a bounded count of the time range.
-func (p *plan) choose(ctx context.Context, q querier) (driver, int, error) {
-	best := -1
-	for i, g := range p.pos {
-		if best < 0 || g.count < p.pos[best].count {
-			best = i
-		}
-	}
+func (p *plan) choose(ctx context.Context, q querier, limit int) (driver, int, error) {
+	best := p.bestGroup(limit)
 	timeBelow := func(limit int64) (bool, error) {
 		if !p.hasTime {
 			return false, nil
@@ -465,6 +460,46 @@ func (p *plan) choose(ctx context.Context, q querier) (driver, int, error) {
 	}
 }
 
+// bestGroup returns the positive term set that should drive the query (-1
+// when there is none): the one with the least estimated work, taking
+// terms as independent. Driving by set g reads about
+// min(count(g), limit / Π selectivity of the others) candidates and checks
+// each against the other sets: one index probe per term id for small sets,
+// one for a larger set once it is materialised (which costs its count).
+func (p *plan) bestGroup(limit int) int {
+	n := float64(max(p.events, 1))
+	best, bestCost := -1, math.Inf(1)
+	for i, g := range p.pos {
+		sel, probes, fixed := 1.0, 1.0, 0.0
+		for j, o := range p.pos {
+			if j == i {
+				continue
+			}
+			sel *= min(1, float64(o.count)/n)
+			if len(o.ids) <= existsMaxIDs {
+				probes += float64(len(o.ids))
+			} else {
+				probes++
+				fixed += float64(o.count)
+			}
+		}
+		candidates := float64(g.count)
+		if sel > 0 {
+			candidates = min(candidates, float64(limit+1)/sel)
+		}
+		perCandidate := probes
+		if len(g.ids) > 1 && len(g.ids) <= mergeMaxTerms {
+			perCandidate += math.Log2(float64(len(g.ids))) / 4 // the merge
+		} else if len(g.ids) > mergeMaxTerms {
+			perCandidate += 1 // windows and their sort
+		}
+		if cost := candidates*perCandidate + fixed; cost < bestCost {
+			best, bestCost = i, cost
+		}
+	}
+	return best
+}
+
 // page returns up to limit events after seq `after` (0: from the start) in
 // the plan's order, and whether there may be more.
 func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after int64, limit int) ([]*auditkeep.Event, bool, error) {
@@ -486,7 +521,7 @@ func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after int64, 
 	if lo > hi {
 		return nil, false, nil
 	}
-	drv, best, err := p.choose(ctx, q)
+	drv, best, err := p.choose(ctx, q, limit+1)
 	if err != nil {
 		return nil, false, err
 	}

@@ -175,3 +175,28 @@ func TestTermCounts(t *testing.T) {
 		t.Errorf("Stats(acme) = %+v, %v; want 400 events", st, err)
 	}
 }
+
+func TestBestGroup(t *testing.T) {
+	ids := func(n int) []int64 { return make([]int64, n) }
+	for _, tc := range []struct {
+		name   string
+		events int64
+		groups []group
+		want   int
+	}{
+		{"none", 1000, nil, -1},
+		{"one", 1000, []group{{ids(1), 10}}, 0},
+		{"rarest of single terms", 100_000, []group{{ids(1), 50_000}, {ids(1), 7}, {ids(1), 2_000}}, 1},
+		// status=failure (1 term, 4,931) and action=service.* (8 terms,
+		// 15,188): probing 8 terms per failure costs more than one term
+		// per service event.
+		{"fewer probes", 100_000, []group{{ids(1), 4_931}, {ids(8), 15_188}}, 1},
+		// A rare set wins even when it is large.
+		{"rare but wide", 100_000, []group{{ids(1), 50_000}, {ids(40), 300}}, 1},
+	} {
+		p := &plan{events: tc.events, pos: tc.groups}
+		if got := p.bestGroup(51); got != tc.want {
+			t.Errorf("%s: bestGroup = %d; want %d", tc.name, got, tc.want)
+		}
+	}
+}
