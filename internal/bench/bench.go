@@ -365,14 +365,18 @@ type progress struct {
 
 func newProgress(w io.Writer, live bool) *progress {
 	p := &progress{w: w, live: live, stop: make(chan struct{})}
-	if live {
-		p.wg.Go(p.loop)
-	}
+	p.wg.Go(p.loop)
 	return p
 }
 
+// loop rewrites the progress line four times a second on a terminal, and
+// prints one every ten seconds elsewhere.
 func (p *progress) loop() {
-	t := time.NewTicker(250 * time.Millisecond)
+	every := 10 * time.Second
+	if p.live {
+		every = 250 * time.Millisecond
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -388,7 +392,11 @@ func (p *progress) loop() {
 				line += fmt.Sprintf("/%d", p.total)
 			}
 			line += fmt.Sprintf("  %.0f/s", rate(n, time.Since(p.start)))
-			fmt.Fprintf(p.w, "\r\033[K%s", line)
+			if p.live {
+				fmt.Fprintf(p.w, "\r\033[K%s", line)
+			} else {
+				fmt.Fprintln(p.w, line)
+			}
 		}
 		p.mu.Unlock()
 	}
