@@ -78,6 +78,21 @@ func step(t *testing.T, ctx context.Context, what string, steps ...chromedp.Acti
 	}
 }
 
+// navigate runs an action that loads a new page (a click on a link or a
+// submit button) and waits until that page has loaded.
+func navigate(t *testing.T, ctx context.Context, what string, action chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	res, err := chromedp.RunResponse(c, action)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if res.Status != 200 {
+		t.Fatalf("%s: status %d", what, res.Status)
+	}
+}
+
 // eval evaluates a JavaScript expression in the page.
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
@@ -201,9 +216,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#events")),
 			chromedp.Click(chromedp.CSS("details.more summary")),
 			chromedp.SetValue(chromedp.CSS("#type"), "delete"),
-			chromedp.Click(chromedp.CSS("#apply")),
-			chromedp.WaitVisible(chromedp.CSS("#events")),
 		)
+		// The old page has #events too: wait for the navigation itself.
+		navigate(t, ctx, "apply the filter", chromedp.Click(chromedp.CSS("#apply")))
 		loc := eval[string](t, ctx, `location.search`)
 		if !strings.Contains(loc, "type=delete") {
 			t.Errorf("URL after filtering = %q; want type=delete in it (a link)", loc)
@@ -220,9 +235,8 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.Navigate(base+"/"),
 			chromedp.WaitVisible(chromedp.CSS("#q")),
 			chromedp.SendKeys(chromedp.CSS("#q"), `actor:alice@example.com action:environment.*`),
-			chromedp.Click(chromedp.CSS("#apply")),
-			chromedp.WaitVisible(chromedp.CSS("#events")),
 		)
+		navigate(t, ctx, "search", chromedp.Click(chromedp.CSS("#apply")))
 		got := eval[string](t, ctx, `Array.from(document.querySelectorAll("#rows tr")).map(r => r.dataset.id).join(",")`)
 		if got != "env8-1,env7-2,env7-1" {
 			t.Errorf("search shows %q; want env8-1,env7-2,env7-1", got)
