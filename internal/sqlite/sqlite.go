@@ -150,6 +150,13 @@ func dsn(path string, o options, cacheKiB int, readOnly bool) string {
 		"synchronous(FULL)",
 		"cache_size(-" + strconv.Itoa(cacheKiB) + ")",
 		"temp_store(MEMORY)",
+		// Checkpoint the WAL into the database every 10,000 pages (40 MiB)
+		// instead of 1,000: pages that every batch rewrites (index and
+		// postings pages) are copied once per checkpoint instead of once
+		// per batch or two. Measured with 1,000-event batches: 106-114
+		// instead of 129-133 µs of CPU per event, 1.6x the events/s.
+		"wal_autocheckpoint(10000)",
+		"journal_size_limit(67108864)",
 		"foreign_keys(OFF)",
 	}
 	if readOnly {
