@@ -83,13 +83,13 @@ func (a *app) Open(ctx context.Context) error {
 
 	var err error
 	if a.cfg.DatabaseURL != "" {
-		a.store, err = postgres.Open(ctx, a.cfg.DatabaseURL)
+		a.store, err = postgres.Open(ctx, a.cfg.DatabaseURL, postgres.WithLogger(a.log))
 		if err != nil {
 			return fmt.Errorf("open PostgreSQL: %w", err)
 		}
 		a.log.Info("storage: PostgreSQL")
 	} else {
-		a.store, err = sqlite.Open(ctx, a.cfg.DataDir)
+		a.store, err = sqlite.Open(ctx, a.cfg.DataDir, sqlite.WithLogger(a.log))
 		if err != nil {
 			return fmt.Errorf("open embedded store in %s: %w", a.cfg.DataDir, err)
 		}
