@@ -61,4 +61,23 @@
 // authentic one of its seq. An event whose content matches the signed leaf
 // of a nearby seq (within 16) with its seq changed counts as moved, which
 // tells reordering and removal apart from alteration.
+//
+// # Retention
+//
+// Retention removes expired events from the store but not their leaves:
+// their seqs are missing from a bundle. The retention job records each purge
+// as an event of the tenant's own log (PurgeAction, by a system actor) whose
+// metadata "seqs" lists the seqs it removed, as merged ranges:
+//
+//	{"archived": 500, "removed": 500, "seqs": [[1, 480], [483, 502]], ...}
+//
+// VerifyBundle accepts a missing seq only when such an event, signed at its
+// seq and later in the log, lists it; the verdict stays OK and reports the
+// ranges and the seq of the record (Verdict.Purged). So no event can leave
+// the store without a signed, append-only record saying so. Missing seqs
+// that no record lists are removed; a record's claim on a seq that is
+// present is ignored for that seq (the event is checked like any other) and
+// noted in Verdict.Warnings rather than failing the verdict, since the log
+// cannot drop a record once signed. The purged events themselves are in
+// the archive's segments, each with its own proof (internal/archive).
 package ledger

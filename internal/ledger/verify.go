@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -9,6 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/transparency-dev/merkle/compact"
@@ -26,6 +31,19 @@ const (
 	ProblemRollback  = "rollback"  // the log is smaller than a checkpoint seen before
 )
 
+// PurgeAction is the action of the event the retention job records in a
+// tenant's log after removing expired events (internal/retention). Its
+// metadata "seqs" lists the removed seqs as merged ranges, [[first, last],
+// ...]; VerifyBundle accepts a missing seq that such a signed event lists.
+const PurgeAction = "retention.purge"
+
+// Purged is a range of seqs missing from a bundle that a signed
+// retention.purge event of the same log lists as removed by retention.
+type Purged struct {
+	First, Last int64
+	RecordedAt  int64 // the seq of the retention.purge event
+}
+
 // Verdict is the outcome of a verification. When OK is false, Problem names
 // what is wrong and FirstBadSeq the first seq concerned (0 when it cannot be
 // located, e.g. a fork, or a bundle whose leaf list is itself forged).
@@ -38,13 +56,65 @@ type Verdict struct {
 	FirstBadSeq int64
 	Problem     string
 	Detail      string // one human sentence about the problem
+	// Purged lists, in seq order, the signed seqs missing from a bundle that
+	// retention removed, each with the seq of the signed retention.purge
+	// event that says so. They do not make a verdict fail.
+	Purged []Purged
+	// Warnings are remarks that do not make the verdict fail, such as a
+	// retention.purge event listing a seq that is present (the event is
+	// checked like any other; the claim is ignored for it). At most
+	// maxWarnings, the last one counting those left out.
+	Warnings []string
+}
+
+// PurgedText describes v.Purged in one line, such as "seqs 1-500 purged by
+// retention (recorded at seq 812)"; "" when nothing was purged. Beyond 8
+// ranges it gives the first ones and counts the rest.
+func (v Verdict) PurgedText() string {
+	if len(v.Purged) == 0 {
+		return ""
+	}
+	const shown = 8
+	var ranges, at []string
+	var seqs int64
+	seen := map[int64]bool{}
+	for i, p := range v.Purged {
+		seqs += p.Last - p.First + 1
+		if i < shown {
+			if p.First == p.Last {
+				ranges = append(ranges, strconv.FormatInt(p.First, 10))
+			} else {
+				ranges = append(ranges, fmt.Sprintf("%d-%d", p.First, p.Last))
+			}
+		}
+		if !seen[p.RecordedAt] && len(seen) < shown {
+			seen[p.RecordedAt] = true
+			at = append(at, strconv.FormatInt(p.RecordedAt, 10))
+		}
+	}
+	text := strings.Join(ranges, ", ")
+	if len(v.Purged) > shown {
+		text += fmt.Sprintf(" and %d more ranges, %d seqs in all,", len(v.Purged)-shown, seqs)
+	}
+	noun, where := "seqs", "seq"
+	if len(ranges) == 1 && v.Purged[0].First == v.Purged[0].Last {
+		noun = "seq"
+	}
+	if len(at) > 1 {
+		where = "seqs"
+	}
+	return fmt.Sprintf("%s %s purged by retention (recorded at %s %s)", noun, text, where, strings.Join(at, ", "))
 }
 
 // String returns the verdict in one line.
 func (v Verdict) String() string {
 	if v.OK {
-		return fmt.Sprintf("ok: %s: %d events match the signed checkpoint (size %d, root %s)",
+		s := fmt.Sprintf("ok: %s: %d events match the signed checkpoint (size %d, root %s)",
 			v.Origin, v.Events, v.Size, base64.StdEncoding.EncodeToString(v.Root))
+		if p := v.PurgedText(); p != "" {
+			s += "; " + p
+		}
+		return s
 	}
 	if v.FirstBadSeq > 0 {
 		return fmt.Sprintf("FAILED: %s: seq %d %s: %s", v.Origin, v.FirstBadSeq, v.Problem, v.Detail)
@@ -161,16 +231,18 @@ func WriteBundle(ctx context.Context, w io.Writer, s Storage, events EventScanne
 // for (with seq replaced) to tell a moved event from an altered one.
 const reorderWindow = 16
 
-// lookaheadLines bounds how many lines after the first anomaly are read to
-// tell a reordering from a removal.
-const lookaheadLines = 100000
-
 // VerifyBundle reads a bundle (see the package documentation) and checks
 // that the checkpoint is signed by verifierKey, that the leaf hashes build
 // exactly its root, and that every event of seq 1 .. size is present, in
-// order, with content whose leaf hash is the signed one. The Verdict names
-// the first seq altered, removed, inserted or reordered. Memory: the leaf
-// hashes (32 bytes per event) and one event at a time.
+// order, with content whose leaf hash is the signed one, or was removed by
+// retention: a seq missing from the bundle is accepted when a signed
+// retention.purge event of the bundle, of a later seq, lists it in its
+// metadata "seqs" (it is then reported in Verdict.Purged). A purge event's
+// claim on a seq that is present is ignored for that seq (the event is
+// checked like any other) and noted in Verdict.Warnings. The Verdict names
+// the first seq altered, removed (missing and not purged), inserted or
+// reordered. Memory: the leaf hashes (32 bytes per event), the ranges of
+// missing seqs and of purge claims, and one event at a time.
 //
 // Returns an error (EINVALID) for a bad key, a checkpoint not signed by it,
 // or a bundle that cannot be read as one; errors of r as they are.
@@ -219,11 +291,42 @@ type bundle struct {
 	leaves [][]byte
 	next   *auditkeep.Event // the first event line, read while reading leaves
 	v      Verdict
+
+	gaps   []gap   // signed seqs missing so far, in seq order
+	claims []claim // seqs that signed retention.purge events list
+	bad    *Verdict
+	notes  int // warnings beyond maxWarnings
 }
+
+// gap is a range of signed seqs missing from the bundle; next is the seq of
+// the event that followed it (0: the end of the bundle).
+type gap struct{ first, last, next int64 }
+
+// claim is a range of seqs that the signed retention.purge event of seq at
+// lists as removed.
+type claim struct{ first, last, at int64 }
+
+// maxWarnings bounds Verdict.Warnings.
+const maxWarnings = 5
 
 func (b *bundle) fail(seq int64, problem, detail string) Verdict {
 	b.v.FirstBadSeq, b.v.Problem, b.v.Detail = seq, problem, detail
 	return b.v
+}
+
+// problem keeps the anomaly of the lowest seq seen so far.
+func (b *bundle) problem(seq int64, problem, detail string) {
+	if b.bad == nil || seq < b.bad.FirstBadSeq {
+		b.bad = &Verdict{FirstBadSeq: seq, Problem: problem, Detail: detail}
+	}
+}
+
+func (b *bundle) warn(format string, args ...any) {
+	if len(b.v.Warnings) < maxWarnings {
+		b.v.Warnings = append(b.v.Warnings, fmt.Sprintf(format, args...))
+	} else {
+		b.notes++
+	}
 }
 
 func (b *bundle) readLeaves() error {
@@ -318,68 +421,182 @@ func (b *bundle) matches(e *auditkeep.Event, seq int64) bool {
 
 func (b *bundle) checkEvents() (Verdict, error) {
 	size := int64(len(b.leaves))
-	expected := int64(1)
+	expected := int64(1) // the next seq in order
 	for {
 		e, err := b.nextEvent()
 		if err != nil {
 			return Verdict{}, err
 		}
 		if e == nil {
-			if expected <= size {
-				return b.fail(expected, ProblemRemoved, fmt.Sprintf("the bundle ends after %d of the %d signed events", expected-1, size)), nil
-			}
-			b.v.OK = true
-			return b.v, nil
+			break
 		}
 		b.v.Events++
-		if expected > size {
-			return b.fail(e.Seq, ProblemInserted, fmt.Sprintf("event %q (seq %d) follows the last signed event (seq %d)", e.ID, e.Seq, size)), nil
+		b.collect(e)
+		if expected, err = b.place(e, expected, size); err != nil {
+			return Verdict{}, err
 		}
-		pos := b.position(e)
-		if pos == expected {
-			expected++
-			continue
+	}
+	if expected <= size {
+		b.gaps = append(b.gaps, gap{first: expected, last: size})
+	}
+	return b.conclude(), nil
+}
+
+// place checks the event e read where the signed event of seq expected is
+// due: it records a gap when e is a later signed event, keeps the anomaly
+// e is, and returns the seq due after it.
+func (b *bundle) place(e *auditkeep.Event, expected, size int64) (int64, error) {
+	pos := b.position(e)
+	switch {
+	case pos != 0 && pos < expected:
+		if g, ok := b.gapAt(pos); ok {
+			b.problem(g.first, ProblemReordered, fmt.Sprintf("the signed event of seq %d appears after the signed event of seq %d", pos, g.next))
+		} else {
+			b.problem(pos, ProblemInserted, fmt.Sprintf("event %q (signed as seq %d) appears again", e.ID, pos))
 		}
-		return b.classify(e, pos, expected)
+		return expected, nil
+	case pos != 0:
+		if pos > expected {
+			b.gaps = append(b.gaps, gap{first: expected, last: pos - 1, next: pos})
+		}
+		if e.Seq != pos {
+			b.problem(pos, ProblemReordered, fmt.Sprintf("event %q claims seq %d but is the signed event of seq %d", e.ID, e.Seq, pos))
+		}
+		return pos + 1, nil
+	case e.Seq > size:
+		b.problem(e.Seq, ProblemInserted, fmt.Sprintf("event %q (seq %d) follows the last signed event (seq %d)", e.ID, e.Seq, size))
+		return expected, nil
+	case e.Seq == expected:
+		// Altered in place, unless the signed event of expected comes
+		// next: then e was inserted before it.
+		next, err := b.nextEvent()
+		if err != nil {
+			return 0, err
+		}
+		b.next = next
+		if next != nil && b.isSigned(next, expected) {
+			b.problem(expected, ProblemInserted, fmt.Sprintf("event %q claims seq %d but the log never signed it", e.ID, e.Seq))
+			return expected, nil
+		}
+		b.problem(expected, ProblemAltered, fmt.Sprintf("event %q differs from the signed event of seq %d", e.ID, expected))
+		return expected + 1, nil
+	case e.Seq < expected:
+		if _, ok := b.gapAt(e.Seq); ok {
+			b.problem(e.Seq, ProblemAltered, fmt.Sprintf("event %q differs from the signed event of seq %d, and comes out of order", e.ID, e.Seq))
+		} else {
+			b.problem(e.Seq, ProblemInserted, fmt.Sprintf("event %q repeats seq %d with content the log never signed", e.ID, e.Seq))
+		}
+		return expected, nil
+	default: // expected < e.Seq <= size, content never signed
+		b.gaps = append(b.gaps, gap{first: expected, last: e.Seq - 1, next: e.Seq})
+		b.problem(e.Seq, ProblemAltered, fmt.Sprintf("event %q differs from the signed event of seq %d", e.ID, e.Seq))
+		return e.Seq + 1, nil
 	}
 }
 
-// classify names the first anomaly: the event e at the place of seq
-// expected has signed position pos (0: none).
-func (b *bundle) classify(e *auditkeep.Event, pos, expected int64) (Verdict, error) {
-	switch {
-	case pos == 0 && e.Seq == expected:
-		// Altered in place, unless the signed event expected comes next:
-		// then e was inserted before it.
-		next, err := b.nextEvent()
-		if err != nil {
-			return Verdict{}, err
-		}
-		if next != nil && b.isSigned(next, expected) {
-			return b.fail(expected, ProblemInserted, fmt.Sprintf("event %q claims seq %d but the log never signed it", e.ID, e.Seq)), nil
-		}
-		return b.fail(expected, ProblemAltered, fmt.Sprintf("event %q differs from the signed event of seq %d", e.ID, expected)), nil
-	case pos == 0 && e.Seq < expected:
-		return b.fail(e.Seq, ProblemInserted, fmt.Sprintf("event %q repeats seq %d with content the log never signed", e.ID, e.Seq)), nil
-	case pos != 0 && pos < expected:
-		return b.fail(pos, ProblemInserted, fmt.Sprintf("event %q (signed as seq %d) appears again", e.ID, pos)), nil
+// gapAt returns the recorded gap holding seq.
+func (b *bundle) gapAt(seq int64) (gap, bool) {
+	i := sort.Search(len(b.gaps), func(i int) bool { return b.gaps[i].last >= seq })
+	if i < len(b.gaps) && b.gaps[i].first <= seq {
+		return b.gaps[i], true
 	}
-	// pos > expected, or unknown content claiming a later seq: the signed
-	// event expected is not here. Reordered if it comes later, else removed.
-	for i := 0; i < lookaheadLines; i++ {
-		next, err := b.nextEvent()
-		if err != nil {
-			return Verdict{}, err
-		}
-		if next == nil {
-			break
-		}
-		if b.isSigned(next, expected) {
-			return b.fail(expected, ProblemReordered, fmt.Sprintf("the signed event of seq %d appears after event %q (seq %d)", expected, e.ID, e.Seq)), nil
+	return gap{}, false
+}
+
+// collect keeps the seq ranges that e lists when it is a retention.purge
+// event signed at its seq. Only seqs before its own can have been purged
+// before it was recorded; a claim on a later seq is ignored.
+func (b *bundle) collect(e *auditkeep.Event) {
+	if e.Action != PurgeAction || e.Actor.Type != auditkeep.ActorSystem || !b.matches(e, e.Seq) {
+		return
+	}
+	var m struct {
+		Seqs [][]int64 `json:"seqs"`
+	}
+	if len(e.Metadata) > 0 {
+		if err := json.Unmarshal(e.Metadata, &m); err != nil {
+			b.warn("the retention.purge event of seq %d has unreadable metadata: it excuses no missing seq", e.Seq)
+			return
 		}
 	}
-	if pos == 0 {
-		return b.fail(expected, ProblemRemoved, fmt.Sprintf("the signed event of seq %d is missing; event %q claims seq %d with content the log never signed", expected, e.ID, e.Seq)), nil
+	for _, r := range m.Seqs {
+		if len(r) != 2 || r[0] < 1 || r[1] < r[0] {
+			b.warn("the retention.purge event of seq %d lists %v, which is not a range [first, last] of seqs: ignored", e.Seq, r)
+			continue
+		}
+		if r[1] >= e.Seq {
+			b.warn("the retention.purge event of seq %d lists seqs up to %d, not all before its own: ignored from seq %d on", e.Seq, r[1], max(r[0], e.Seq))
+			if r[1] = e.Seq - 1; r[1] < r[0] {
+				continue
+			}
+		}
+		b.claims = append(b.claims, claim{first: r[0], last: r[1], at: e.Seq})
 	}
-	return b.fail(expected, ProblemRemoved, fmt.Sprintf("the signed event of seq %d is missing (the next present is seq %d)", expected, pos)), nil
+}
+
+// conclude matches the gaps with the purge claims: a missing seq that no
+// claim lists is removed. The verdict names the anomaly of the lowest seq.
+func (b *bundle) conclude() Verdict {
+	slices.SortFunc(b.claims, func(x, y claim) int {
+		if x.first != y.first {
+			return cmp.Compare(x.first, y.first)
+		}
+		return cmp.Compare(x.at, y.at)
+	})
+	// reach[i] is the claim of claims[:i+1] that reaches furthest.
+	reach := make([]int, len(b.claims))
+	for i := range b.claims {
+		reach[i] = i
+		if i > 0 && b.claims[reach[i-1]].last >= b.claims[i].last {
+			reach[i] = reach[i-1]
+		}
+	}
+	covering := func(seq int64) (claim, bool) {
+		i := sort.Search(len(b.claims), func(i int) bool { return b.claims[i].first > seq }) - 1
+		if i < 0 {
+			return claim{}, false
+		}
+		c := b.claims[reach[i]]
+		return c, c.last >= seq
+	}
+	for _, g := range b.gaps {
+		for cur := g.first; cur <= g.last; {
+			c, ok := covering(cur)
+			if !ok {
+				if g.next == 0 {
+					b.problem(cur, ProblemRemoved, fmt.Sprintf("the bundle ends before the signed event of seq %d (of %d), and no retention.purge event lists it", cur, len(b.leaves)))
+				} else {
+					b.problem(cur, ProblemRemoved, fmt.Sprintf("the signed event of seq %d is missing and no retention.purge event lists it (the next present is seq %d)", cur, g.next))
+				}
+				break
+			}
+			end := min(c.last, g.last)
+			if n := len(b.v.Purged); n > 0 && b.v.Purged[n-1].Last+1 == cur && b.v.Purged[n-1].RecordedAt == c.at {
+				b.v.Purged[n-1].Last = end
+			} else {
+				b.v.Purged = append(b.v.Purged, Purged{First: cur, Last: end, RecordedAt: c.at})
+			}
+			cur = end + 1
+		}
+	}
+	if b.bad != nil {
+		return b.fail(b.bad.FirstBadSeq, b.bad.Problem, b.bad.Detail)
+	}
+	// A claim on a seq that is present: the event was checked like any
+	// other, so the claim is ignored; it is worth a look all the same.
+	for _, c := range b.claims {
+		i := sort.Search(len(b.gaps), func(i int) bool { return b.gaps[i].last >= c.first })
+		present := c.first
+		for ; i < len(b.gaps) && b.gaps[i].first <= present && present <= c.last; i++ {
+			present = b.gaps[i].last + 1
+		}
+		if present <= c.last {
+			b.warn("the retention.purge event of seq %d lists seq %d, which is present: the claim is ignored for it", c.at, present)
+		}
+	}
+	if b.notes > 0 {
+		b.v.Warnings = append(b.v.Warnings, fmt.Sprintf("and %d more warnings", b.notes))
+	}
+	b.v.OK = true
+	return b.v
 }
