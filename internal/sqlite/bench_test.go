@@ -131,7 +131,8 @@ func BenchmarkListEvents(b *testing.B) {
 	term := func(field string, values ...string) []auditkeep.Term {
 		return []auditkeep.Term{{Field: field, Values: values}}
 	}
-	mid := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).Add(listBenchEvents / 2 * 250 * time.Millisecond)
+	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	mid := start.Add(listBenchEvents / 2 * 250 * time.Millisecond)
 	for _, bc := range []struct {
 		name string
 		f    auditkeep.Filter
@@ -148,6 +149,8 @@ func BenchmarkListEvents(b *testing.B) {
 		{"rare_and_common", auditkeep.Filter{Terms: append(term("actor", "usr_150"), term("team", "platform")...)}},
 		{"negated", auditkeep.Filter{Terms: []auditkeep.Term{{Field: "status", Values: []string{"success"}, Negate: true}}}},
 		{"time_10min", auditkeep.Filter{From: mid, To: mid.Add(10 * time.Minute)}},
+		{"time_old_hour", auditkeep.Filter{From: start.Add(time.Hour), To: start.Add(2 * time.Hour)}},
+		{"time_old_hour_action", auditkeep.Filter{From: start.Add(time.Hour), To: start.Add(2 * time.Hour), Terms: term("action", "token.delete")}},
 		{"text_word", auditkeep.Filter{Text: []auditkeep.TextTerm{{Text: "staging"}}}},
 		{"text_email", auditkeep.Filter{Text: []auditkeep.TextTerm{{Text: "user7@example.com"}}}},
 		{"text_prefix", auditkeep.Filter{Text: []auditkeep.TextTerm{{Text: "datab", Prefix: true}}}},

@@ -75,7 +75,7 @@ func TestQueryPlans(t *testing.T) {
 				t.Fatal(err)
 			}
 			lo, hi := tenantRange(1)
-			drv, best, err := p.choose(ctx, tx, 51)
+			drv, best, err := p.choose(ctx, tx, lo, hi, 51)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,15 +137,15 @@ func TestWindows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		drv, best, err := p.choose(ctx, tx, 51)
+		lo, _ := tenantRange(1)
+		hi := int64(1<<40 | len(events))
+		drv, best, err := p.choose(ctx, tx, lo, hi, 51)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if drv != byPostings || len(p.pos[best].ids) <= mergeMaxTerms {
 			t.Fatalf("filter %+v: driver %d with %d terms; want the postings of more than %d terms", f, drv, len(p.pos[best].ids), mergeMaxTerms)
 		}
-		lo, _ := tenantRange(1)
-		hi := int64(1<<40 | len(events))
 		p.events = int64(len(events))
 		for _, limit := range []int{1, 7, 100, 5000} {
 			p.minWindow = 1 << 40

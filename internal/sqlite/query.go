@@ -25,8 +25,7 @@ const (
 	mergeMaxTerms = 16      // a driving term set up to this size is merged in k order; larger ones are sorted
 	existsMaxIDs  = 8       // a checked term set up to this size is probed per row; larger ones are materialised
 	inlineMaxIDs  = 500     // id lists up to this size are bound one parameter each; larger ones as a JSON array
-	timeProbeCap  = 50_000  // a time range holding fewer events than this (and than any term) drives the query
-	textTimeCap   = 5_000   // with full text and no term, a time range smaller than this drives instead
+	timeProbeCap  = 4096    // a time range holding fewer events than this (and than the driving terms) drives the query
 	countCap      = 1 << 62 // "unknown, large"
 )
 
@@ -42,6 +41,12 @@ type plan struct {
 	num       int64
 	events    int64 // the tenant's last seq (about its number of events), read by page
 	minWindow int64 // smallest window of keys read for a large term set
+
+	// The driver, chosen for the first page and kept for the next ones
+	// (ScanEvents reads every page with one plan).
+	chosen bool
+	drv    driver
+	best   int
 	desc      bool
 	hasTime   bool
 	from, to  int64
@@ -425,9 +430,23 @@ const (
 	byText                   // the full-text index
 )
 
-// choose picks the driver: the smallest candidate set, by term counts and
-// a bounded count of the time range.
-func (p *plan) choose(ctx context.Context, q querier, limit int) (driver, int, error) {
+// choose picks the driver: the cheapest term set (bestGroup), unless the
+// time range holds fewer events than timeProbeCap and than that set, in
+// which case the time index drives; without terms, full text or the
+// tenant's range, after the same test of the time range.
+func (p *plan) choose(ctx context.Context, q querier, lo, hi int64, limit int) (driver, int, error) {
+	if p.chosen {
+		return p.drv, p.best, nil
+	}
+	drv, best, err := p.choose1(ctx, q, lo, hi, limit)
+	if err == nil {
+		p.chosen, p.drv, p.best = true, drv, best
+	}
+	return drv, best, err
+}
+
+// choose1 makes the choice of choose.
+func (p *plan) choose1(ctx context.Context, q querier, lo, hi int64, limit int) (driver, int, error) {
 	best := p.bestGroup(limit)
 	timeBelow := func(limit int64) (bool, error) {
 		if !p.hasTime {
@@ -448,7 +467,7 @@ func (p *plan) choose(ctx context.Context, q querier, limit int) (driver, int, e
 		}
 		return byPostings, best, nil
 	case p.textPos != "":
-		if ok, err := timeBelow(textTimeCap); err != nil || ok {
+		if ok, err := timeBelow(timeProbeCap); err != nil || ok {
 			return byTime, -1, err
 		}
 		return byText, -1, nil
@@ -456,8 +475,48 @@ func (p *plan) choose(ctx context.Context, q querier, limit int) (driver, int, e
 		if ok, err := timeBelow(timeProbeCap); err != nil || ok {
 			return byTime, -1, err
 		}
+		if !p.hasTime {
+			return byScan, -1, nil
+		}
+		// A wide range: scanning keys passes every event outside the range
+		// before reaching it. When the range starts (in the scan's
+		// direction) far away, and holds fewer events than that distance,
+		// sorting the range is cheaper.
+		skip, err := p.timeSkip(ctx, q, lo, hi)
+		if err != nil {
+			return 0, 0, err
+		}
+		if skip > timeProbeCap {
+			if ok, err := timeBelow(min(skip, 1<<20)); err != nil || ok {
+				return byTime, -1, err
+			}
+		}
 		return byScan, -1, nil
 	}
+}
+
+// timeSkip estimates how many keys a scan from hi down (or lo up) passes
+// before the first event of the time range: the distance to the key of the
+// range's last (first) event by occurred_at. Occurrence times roughly
+// follow seq, so this is close, and it only steers the choice.
+func (p *plan) timeSkip(ctx context.Context, q querier, lo, hi int64) (int64, error) {
+	dir := "DESC"
+	if !p.desc {
+		dir = "ASC"
+	}
+	var k int64
+	err := q.QueryRowContext(ctx, `SELECT k FROM events INDEXED BY events_time
+		WHERE (k >> 40) = ? AND occurred_at BETWEEN ? AND ? ORDER BY occurred_at `+dir+` LIMIT 1`, p.num, p.from, p.to).Scan(&k)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, auditkeep.Unavailable(err)
+	}
+	if p.desc {
+		return max(hi-k, 0), nil
+	}
+	return max(k-lo, 0), nil
 }
 
 // bestGroup returns the positive term set that should drive the query (-1
@@ -521,7 +580,7 @@ func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after int64, 
 	if lo > hi {
 		return nil, false, nil
 	}
-	drv, best, err := p.choose(ctx, q, limit+1)
+	drv, best, err := p.choose(ctx, q, lo, hi, limit+1)
 	if err != nil {
 		return nil, false, err
 	}
