@@ -41,6 +41,10 @@ type Report struct {
 	Segments int
 	Errors   int // tenants whose purge failed
 	Waiting  int // tenants whose expired events wait to be integrated into the ledger
+	// Purged lists the seqs removed, as merged ranges [first, last] in seq
+	// order (RunTenant only; Run leaves it empty). The retention.purge
+	// event lists them: they are what `auditkeep verify` accepts as missing.
+	Purged [][2]int64
 }
 
 type metrics struct {
@@ -170,11 +174,104 @@ func (s *Service) RunTenant(ctx context.Context, tenant string) (Report, error) 
 	s.saveStatus(ctx, tenant, st)
 	if rep.Removed > 0 || rep.Archived > 0 {
 		s.log.Info("retention: purged", "tenant", tenant, "archived", rep.Archived, "removed", rep.Removed, "segments", rep.Segments)
-		s.record(ctx, tenant, SystemActor, "retention.purge", "delete", nil,
-			map[string]any{"archived": rep.Archived, "removed": rep.Removed, "segments": rep.Segments, "cutoff": st.Cutoff, "last_segment": st.LastSegment},
-			fmt.Sprintf("Archived %d and removed %d events that occurred before %s", rep.Archived, rep.Removed, st.Cutoff.Format(time.RFC3339)))
+		s.recordPurge(ctx, tenant, rep, st)
 	}
 	return rep, err
+}
+
+// purgeAction is the action of the event recording a purge; ledger's
+// VerifyBundle reads its metadata "seqs" (ledger.PurgeAction).
+const purgeAction = "retention.purge"
+
+// maxPurgeRanges is how many seq ranges one retention.purge event lists,
+// so that its metadata stays well within ingest's 16 KiB: a purge that
+// removed more ranges (holes left by scoped holds) is recorded in several
+// events, "part" and "parts" telling them apart.
+const maxPurgeRanges = 400
+
+// recordPurge records the purge in the tenant's log: counts, cutoff and
+// the exact seqs removed, which excuse their absence to a verifier. The
+// event is signed like any other, so a deletion cannot be excused without
+// an append-only record saying so.
+func (s *Service) recordPurge(ctx context.Context, tenant string, rep Report, st *Status) {
+	parts := max(1, (len(rep.Purged)+maxPurgeRanges-1)/maxPurgeRanges)
+	for p := range parts {
+		ranges := rep.Purged[p*maxPurgeRanges : min(len(rep.Purged), (p+1)*maxPurgeRanges)]
+		meta := map[string]any{"archived": rep.Archived, "removed": rep.Removed, "segments": rep.Segments, "cutoff": st.Cutoff, "last_segment": st.LastSegment,
+			"seqs": ranges}
+		desc := fmt.Sprintf("Archived %d and removed %d events that occurred before %s", rep.Archived, rep.Removed, st.Cutoff.Format(time.RFC3339))
+		if parts > 1 {
+			meta["part"], meta["parts"] = p+1, parts
+			desc += fmt.Sprintf(" (part %d of %d of the removed seqs)", p+1, parts)
+		}
+		s.record(ctx, tenant, SystemActor, purgeAction, "delete", nil, meta, desc)
+	}
+}
+
+// addRanges adds seqs (ascending) to the merged ranges rs.
+func addRanges(rs [][2]int64, seqs []int64) [][2]int64 {
+	for _, q := range seqs {
+		if n := len(rs); n > 0 && rs[n-1][1]+1 == q {
+			rs[n-1][1] = q
+		} else if n == 0 || q > rs[n-1][1] {
+			rs = append(rs, [2]int64{q, q})
+		}
+	}
+	return rs
+}
+
+// deleteEvents removes seqs (ascending) from the live store and adds those
+// it removed to rep. DeleteEvents keeps events that a hold created since
+// they were read covers, and may stop part way on error: when it removed
+// fewer than asked, the ones still stored are read back so that exactly
+// the removed seqs are recorded. Should that read fail, none of the batch
+// is recorded (verify then reports them removed, which a later look at
+// the log and the archive explains) and the read's error is returned.
+func (s *Service) deleteEvents(ctx context.Context, tenant string, seqs []int64, rep *Report) error {
+	n, err := s.store.DeleteEvents(ctx, tenant, seqs)
+	rep.Removed += n
+	s.metrics.removed.Add(float64(n))
+	if n == len(seqs) || n == 0 {
+		if n > 0 {
+			rep.Purged = addRanges(rep.Purged, seqs)
+		}
+		return err
+	}
+	left, rerr := s.stored(context.WithoutCancel(ctx), tenant, seqs[0], seqs[len(seqs)-1])
+	if rerr != nil {
+		s.log.Error("retention: cannot tell which events were removed; the purge record will not list them", "tenant", tenant, "first", seqs[0], "last", seqs[len(seqs)-1], "err", rerr)
+		return errors.Join(err, rerr)
+	}
+	gone := seqs[:0:0]
+	for _, q := range seqs {
+		if !left[q] {
+			gone = append(gone, q)
+		}
+	}
+	rep.Purged = addRanges(rep.Purged, gone)
+	return err
+}
+
+// stored returns the seqs from first to last that the live store holds.
+func (s *Service) stored(ctx context.Context, tenant string, first, last int64) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	f := auditkeep.Filter{Order: auditkeep.OrderAsc, Limit: auditkeep.MaxLimit, Cursor: &auditkeep.Cursor{Seq: first - 1, Order: auditkeep.OrderAsc}}
+	for {
+		page, next, err := s.store.ListEvents(ctx, tenant, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page {
+			if e.Seq > last {
+				return out, nil
+			}
+			out[e.Seq] = true
+		}
+		if next == nil || len(page) == 0 {
+			return out, nil
+		}
+		f.Cursor = &auditkeep.Cursor{Seq: page[len(page)-1].Seq, Order: auditkeep.OrderAsc}
+	}
 }
 
 // detail returns ": cause" for errors whose cause an operator needs to see
@@ -226,8 +323,11 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 	if len(st.HeldBy) > 0 {
 		return rep, nil // the whole tenant is held
 	}
+	// Purge records are kept whatever their age: they are what lets a
+	// verifier tell the seqs they list from events removed unannounced.
+	f.Terms = []auditkeep.Term{{Field: auditkeep.FieldAction, Values: []string{purgeAction}, Negate: true}}
 	if len(held) > 0 {
-		f.Terms = []auditkeep.Term{{Field: auditkeep.FieldScope, Values: held, Negate: true}}
+		f.Terms = append(f.Terms, auditkeep.Term{Field: auditkeep.FieldScope, Values: held, Negate: true})
 	}
 	var treeSize uint64
 	if s.tree != nil {
@@ -261,10 +361,7 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 			if err != nil {
 				// Remove what the archive has confirmed; the rest stays.
 				if len(seqs) > 0 {
-					n, derr := s.store.DeleteEvents(ctx, tenant, seqs)
-					rep.Removed += n
-					s.metrics.removed.Add(float64(n))
-					err = errors.Join(err, derr)
+					err = errors.Join(err, s.deleteEvents(ctx, tenant, seqs, &rep))
 				}
 				return rep, err
 			}
@@ -277,10 +374,7 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 				seqs = append(seqs, e.Seq)
 			}
 		}
-		n, err := s.store.DeleteEvents(ctx, tenant, seqs)
-		rep.Removed += n
-		s.metrics.removed.Add(float64(n))
-		if err != nil {
+		if err := s.deleteEvents(ctx, tenant, seqs, &rep); err != nil {
 			return rep, err
 		}
 		if !more {

@@ -1,0 +1,121 @@
+package retention_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ledger"
+)
+
+// TestPurgeRecordListsSeqs checks that the retention.purge event lists
+// exactly the seqs removed (holes left by a scoped hold included), that a
+// later purge keeps the purge records, and that a bundle of what is left
+// verifies with the removed seqs reported as purged.
+func TestPurgeRecordListsSeqs(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			e := newEnv(t, b, nil)
+			e.tenant("acme", 30)
+			all := e.fill("acme", 100)
+			admin := auditkeep.Actor{Type: auditkeep.ActorAPIToken, ID: "key_1", Name: "admin"}
+			if _, err := e.ret.CreateHold(e.ctx, "acme", "project:prj_1", "case 42", admin); err != nil {
+				t.Fatal(err)
+			}
+			e.integrate("acme")
+			inPrj1 := func(ev *auditkeep.Event) bool {
+				return strings.HasPrefix(auditkeep.ScopePath(ev.Scope), "project:prj_1/")
+			}
+			due := expired(all, now0.Add(-30*24*time.Hour), inPrj1)
+			rep, err := e.ret.RunTenant(e.ctx, "acme")
+			if err != nil || rep.Removed != len(due) {
+				t.Fatalf("RunTenant = %+v, %v; want %d removed", rep, err, len(due))
+			}
+			want := ranges(due)
+			if len(want) < 2 {
+				t.Fatalf("fixture: removed seqs %v form %d ranges; want holes", want, len(want))
+			}
+			if !slices.Equal(rep.Purged, want) {
+				t.Errorf("RunTenant().Purged = %v; want %v", rep.Purged, want)
+			}
+			records := purgeRecords(t, e.live("acme"))
+			if len(records) != 1 || !slices.Equal(records[0].seqs, want) {
+				t.Fatalf("retention.purge events list %v; want one listing %v", records, want)
+			}
+
+			// Sixty days on, everything but the held events is due, the
+			// purge record included: it stays, the rest goes.
+			e.clock.Add(60 * 24 * time.Hour)
+			e.integrate("acme")
+			rep, err = e.ret.RunTenant(e.ctx, "acme")
+			if err != nil || rep.Removed == 0 {
+				t.Fatalf("second RunTenant = %+v, %v; want events removed", rep, err)
+			}
+			live := e.live("acme")
+			records = purgeRecords(t, live)
+			if len(records) != 2 || records[0].seq >= records[1].seq {
+				t.Fatalf("after the second purge the log holds retention.purge events %v; want both", records)
+			}
+			if slices.ContainsFunc(records[1].seqs, func(r [2]int64) bool { return r[0] <= records[0].seq && records[0].seq <= r[1] }) {
+				t.Errorf("the second purge lists %v, which holds the first purge record (seq %d)", records[1].seqs, records[0].seq)
+			}
+
+			e.integrate("acme")
+			var buf bytes.Buffer
+			if _, err := ledger.WriteBundle(e.ctx, &buf, e.tree, e.s, "acme"); err != nil {
+				t.Fatal(err)
+			}
+			v, err := ledger.VerifyBundle(&buf, e.verifier)
+			if err != nil || !v.OK || v.Events != int64(len(live)) || len(v.Warnings) != 0 {
+				t.Fatalf("VerifyBundle(after two purges) = %s %v, %v; want ok with %d events, no warning", v, v.Warnings, err, len(live))
+			}
+			var purged int64
+			for _, p := range v.Purged {
+				purged += p.Last - p.First + 1
+			}
+			if purged != int64(v.Size)-int64(len(live)) {
+				t.Errorf("VerifyBundle reports %d seqs purged (%v); want %d", purged, v.Purged, int64(v.Size)-int64(len(live)))
+			}
+		})
+	}
+}
+
+type purgeRecord struct {
+	seq  int64
+	seqs [][2]int64
+}
+
+func purgeRecords(t *testing.T, events []*auditkeep.Event) []purgeRecord {
+	t.Helper()
+	var out []purgeRecord
+	for _, ev := range events {
+		if ev.Action != ledger.PurgeAction {
+			continue
+		}
+		var m struct {
+			Seqs [][2]int64 `json:"seqs"`
+		}
+		if err := json.Unmarshal(ev.Metadata, &m); err != nil {
+			t.Fatalf("retention.purge metadata %s: %v", ev.Metadata, err)
+		}
+		out = append(out, purgeRecord{ev.Seq, m.Seqs})
+	}
+	return out
+}
+
+// ranges merges the seqs of events (ascending) into ranges.
+func ranges(events []*auditkeep.Event) [][2]int64 {
+	var out [][2]int64
+	for _, ev := range events {
+		if n := len(out); n > 0 && out[n-1][1]+1 == ev.Seq {
+			out[n-1][1] = ev.Seq
+		} else {
+			out = append(out, [2]int64{ev.Seq, ev.Seq})
+		}
+	}
+	return out
+}
