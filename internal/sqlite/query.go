@@ -44,9 +44,9 @@ type plan struct {
 
 	// The driver, chosen for the first page and kept for the next ones
 	// (ScanEvents reads every page with one plan).
-	chosen bool
-	drv    driver
-	best   int
+	chosen    bool
+	drv       driver
+	best      int
 	desc      bool
 	hasTime   bool
 	from, to  int64
