@@ -39,22 +39,21 @@ type group struct {
 type plan struct {
 	tenant    string
 	num       int64
-	events    int64 // the tenant's last seq (about its number of events), read by page
-	minWindow int64 // smallest window of keys read for a large term set
-
-	// The driver, chosen for the first page and kept for the next ones
-	// (ScanEvents reads every page with one plan).
-	chosen    bool
-	drv       driver
-	best      int
 	desc      bool
 	hasTime   bool
-	from, to  int64
+	from, to  int64 // occurred_at bounds in Unix nanoseconds, inclusive
 	pos, neg  []group
 	textPos   string // FTS5 MATCH expression the events must match ("" for none)
 	textNeg   string // FTS5 MATCH expression the events must not match
 	empty     bool   // some condition matches nothing
-	textProbe bool   // whether a time probe is worth it with text and no term
+	events    int64  // the tenant's last seq (about its number of events), read by page
+	minWindow int64  // smallest window of keys read for a large term set
+
+	// The driver, chosen for the first page and kept for the next ones
+	// (ScanEvents reads every page with one plan).
+	chosen bool
+	drv    driver
+	best   int
 }
 
 // ListEvents returns one page of the tenant's events matching f, in f's
