@@ -127,7 +127,8 @@ func (a *app) openLedger(ctx context.Context) (*httpapi.Ledger, error) {
 	}, func() float64 { return float64(in.Stats().Errors) })
 	a.ledger = &ledgerNode{integrator: in, metrics: []prometheus.Collector{lag, leaves, errs}, pending: map[string]bool{}}
 	a.log.Info("ledger: checkpoints are signed", "verifier_key", vkey)
-	return &httpapi.Ledger{Storage: storage, VerifierKey: vkey}, nil
+	// Bundles read the store itself, not the API's retention-guarded view.
+	return &httpapi.Ledger{Storage: storage, VerifierKey: vkey, Events: storage}, nil
 }
 
 // startLedger registers the ledger's metrics with the API's and starts the

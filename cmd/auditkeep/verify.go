@@ -42,9 +42,17 @@ use, with a warning): give the key the operator published instead.
 Offline: --bundle checks a file written by 'auditkeep export --with-proofs'
 against --public-key, with no server.
 
+Events that retention removed are accepted as missing when the log's own
+signed retention.purge events list their seqs; the OK line reports them
+("seqs 1-500 purged by retention (recorded at seq 812)"), and the purged
+events themselves are checked in the archive with 'auditkeep archive
+verify'. --sample does not account for purged events: a sampled seq that
+retention removed fails; run without --sample on such a tenant.
+
 Prints "OK: tree size N, root <hex>" and exits 0, or names the first seq
-altered, removed, inserted or reordered and exits 1. Needs a key with the
-export scope (the read scope is enough with --sample).`
+altered, removed (missing, and no retention.purge event lists it),
+inserted or reordered and exits 1. Needs a key with the export scope (the
+read scope is enough with --sample).`
 
 // verifyState is what verify remembers between runs of one server and
 // tenant.
@@ -129,11 +137,28 @@ func verifyBundleFile(e *env, path, vkey string) int {
 	return report(e, v)
 }
 
-// report prints the verdict and returns the exit status.
+// report prints the verdict and returns the exit status. An OK verdict
+// with purged seqs says so on its line, then points to the archive, where
+// the purged events are checked.
 func report(e *env, v ledger.Verdict) int {
 	if v.OK {
-		fmt.Fprintf(e.stdout, "OK: tree size %d, root %x\n", v.Size, v.Root)
+		fmt.Fprintf(e.stdout, "OK: tree size %d, root %x", v.Size, v.Root)
+		if p := v.PurgedText(); p != "" {
+			fmt.Fprintf(e.stdout, "; %s", p)
+		}
+		fmt.Fprintln(e.stdout)
+		if len(v.Purged) > 0 {
+			tenant := strings.TrimPrefix(v.Origin, ledger.DefaultOriginPrefix)
+			fmt.Fprintf(e.stdout, "note: purged events are in the retention archive: list its segments with 'auditkeep archive list --tenant %s' and check one with 'auditkeep archive verify --tenant %s --segment NAME --public-key KEY'\n",
+				clean(tenant), clean(tenant))
+		}
+		for _, w := range v.Warnings {
+			fmt.Fprintf(e.stdout, "warning: %s\n", clean(w))
+		}
 		return exitOK
+	}
+	for _, w := range v.Warnings {
+		fmt.Fprintf(e.stdout, "warning: %s\n", clean(w))
 	}
 	if v.FirstBadSeq > 0 {
 		fmt.Fprintf(e.stdout, "FAILED: seq %d %s: %s\n", v.FirstBadSeq, v.Problem, clean(v.Detail))
@@ -319,7 +344,7 @@ func (v *verifier) checkSample(ctx context.Context, cp *ledger.Checkpoint) (ledg
 			return verdict, err
 		}
 		if len(page.Events) == 0 || page.Events[0].Seq != seq {
-			return bad(seq, ledger.ProblemRemoved, fmt.Sprintf("the server has no event of seq %d, which the log signed", seq)), nil
+			return bad(seq, ledger.ProblemRemoved, fmt.Sprintf("the server has no event of seq %d, which the log signed (if retention removed it, verify without --sample, which reads the log's retention.purge events)", seq)), nil
 		}
 		e := page.Events[0]
 		var p struct {

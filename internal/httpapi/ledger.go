@@ -18,6 +18,23 @@ import (
 type Ledger struct {
 	Storage     ledger.Storage
 	VerifierKey string // the note verifier key of the checkpoints' signer, served by GET /v1/ledger/key
+	// Events reads the events of bundles (GET /v1/export?format=bundle)
+	// straight from the store, not through the retention read guard: a
+	// bundle is an integrity artifact, and holds every event still stored,
+	// those past retention that the job has not removed yet included. Nil:
+	// Storage when it reads events too, else the API's store.
+	Events ledger.EventScanner
+}
+
+// bundleEvents returns what bundles read events from (see Ledger.Events).
+func (s *Server) bundleEvents() ledger.EventScanner {
+	if s.ledger.Events != nil {
+		return s.ledger.Events
+	}
+	if ev, ok := s.ledger.Storage.(ledger.EventScanner); ok {
+		return ev
+	}
+	return s.store
 }
 
 // checkpointBody is GET /v1/checkpoint's JSON answer.
@@ -265,9 +282,12 @@ func hexAll(hashes [][]byte) []string {
 
 // handleExportBundle serves GET /v1/export?format=bundle: the tenant's
 // offline-verification bundle (ledger.WriteBundle): its latest checkpoint,
-// the leaf hashes of that tree, then every event of seq 1 .. size. A bundle
-// is the whole log: it takes no filter (order=asc is accepted, as the CLI
-// sends it).
+// the leaf hashes of that tree, then every event of seq 1 .. size still
+// stored. A bundle is the whole log: it takes no filter (order=asc is
+// accepted, as the CLI sends it). It bypasses the retention read guard:
+// events past retention are in it until the retention job removes them,
+// and the seqs it removed are missing (the log's retention.purge events
+// list them; see ledger.VerifyBundle).
 func (s *Server) handleExportBundle(w http.ResponseWriter, r *http.Request) error {
 	log, err := s.ledgerLog()
 	if err != nil {
@@ -292,7 +312,7 @@ func (s *Server) handleExportBundle(w http.ResponseWriter, r *http.Request) erro
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
-	cp, err := ledger.WriteBundle(r.Context(), bw, s.ledger.Storage, s.store, tenant)
+	cp, err := ledger.WriteBundle(r.Context(), bw, s.ledger.Storage, s.bundleEvents(), tenant)
 	if err != nil {
 		// The status is sent: abort, so the client sees a truncated transfer.
 		s.log.Warn("bundle export aborted", "tenant", tenant, "err", err)
