@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -48,7 +48,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	seed := fs.Int64("seed", 1, "demo generator seed")
 	tmp := fs.String("tmp", "", "directory for the embedded stores (default the system's temporary directory)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (servers and clients) to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ingest phase's measurements (servers and clients) to this file")
 	progress := fs.Bool("progress", false, "rewrite one progress line on stderr even when it is not a terminal")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -87,18 +87,13 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		return usageError(e, name, err)
 	}
 
+	var profile *os.File
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
+		if profile, err = os.Create(*cpuProfile); err != nil {
 			fmt.Fprintf(e.stderr, "auditkeep bench: %v\n", err)
 			return exitNegative
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(e.stderr, "auditkeep bench: cpu profile: %v\n", err)
-			return exitNegative
-		}
-		defer pprof.StopCPUProfile()
+		defer profile.Close()
 	}
 
 	cfg := bench.Config{
@@ -111,6 +106,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		Duration:     *duration,
 		QueryReps:    *queryReps,
 		Seed:         *seed,
+		CPUProfile:   writerOrNil(profile),
 		Progress:     e.stderr,
 		Live:         *progress || isTerminal(e.stderr),
 	}
@@ -158,4 +154,12 @@ func startBenchServer(e *env) bench.StartFunc {
 		}
 		return a, nil
 	}
+}
+
+// writerOrNil returns f as an io.Writer, or nil for a nil file.
+func writerOrNil(f *os.File) io.Writer {
+	if f == nil {
+		return nil
+	}
+	return f
 }

@@ -73,6 +73,11 @@ type Config struct {
 	ExportTime   time.Duration // longest time per export (60s)
 	Seed         int64         // demo generator seed (1)
 
+	// CPUProfile receives the CPU profile (pprof) of the ingest phase's
+	// measurements, servers and clients, taken after their requests are
+	// generated. Nil: no profile.
+	CPUProfile io.Writer
+
 	Progress io.Writer // where progress goes (nil: nowhere)
 	Live     bool      // rewrite one progress line (a terminal) rather than print lines
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,8 +75,19 @@ func (r *runner) ingest(ctx context.Context) error {
 		return err
 	}
 	defer s.close()
-	for _, p := range r.ingestPlans() {
-		reqs := r.requestsFor(p)
+	plans := r.ingestPlans()
+	all := make([]*requests, len(plans))
+	for i, p := range plans {
+		all[i] = r.requestsFor(p)
+	}
+	if r.cfg.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(r.cfg.CPUProfile); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	for i, p := range plans {
+		reqs := all[i]
 		row, err := r.measureIngest(ctx, s.api, reqs, p.clients)
 		if err != nil {
 			return err
