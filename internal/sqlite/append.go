@@ -159,7 +159,9 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 				return nil, nil, err
 			}
 			postings = append(postings, posting{id, k})
-			counts[id]++
+			if counted(tk.field) {
+				counts[id]++
+			}
 			if tk.field == fActor {
 				for _, n := range []string{e.Actor.Name, e.Actor.Email} {
 					if err := s.dict.addName(ctx, st, actorName{ts.num, strings.ToLower(n), id}); err != nil {

@@ -26,6 +26,7 @@ const (
 	existsMaxIDs  = 8       // a checked term set up to this size is probed per row; larger ones are materialised
 	inlineMaxIDs  = 500     // id lists up to this size are bound one parameter each; larger ones as a JSON array
 	timeProbeCap  = 4096    // a time range holding fewer events than this (and than the driving terms) drives the query
+	countProbeCap = 4096    // postings counted at most for a term set of a field not counted on write
 	countCap      = 1 << 62 // "unknown, large"
 )
 
@@ -336,6 +337,16 @@ func resolveTerm(ctx context.Context, q querier, num int64, t auditkeep.Term, na
 		}
 		if err != nil {
 			return g, false, err
+		}
+	}
+	if !counted(field) && len(g.ids) > 0 {
+		// Not counted on write: count the postings, up to countProbeCap.
+		lo, hi := tenantRange(num)
+		var qq qb
+		qq.sql("SELECT count(*) FROM (SELECT 1 FROM postings WHERE term IN ").ids(g.ids).
+			arg(" AND k BETWEEN ?", lo).arg(" AND ?", hi).arg(" LIMIT ?", countProbeCap).sql(")")
+		if err := q.QueryRowContext(ctx, qq.b.String(), qq.args...).Scan(&g.count); err != nil {
+			return g, false, auditkeep.Unavailable(err)
 		}
 	}
 	return g, false, nil
