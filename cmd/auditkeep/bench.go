@@ -142,9 +142,6 @@ func startBenchServer(e *env) bench.StartFunc {
 		cfg.Ledger = sc.Ledger
 		cfg.LogLevel = "error"
 		cfg.Retention.Enabled = false
-		if cfg.DataDir == "" {
-			cfg.DataDir = "."
-		}
 		if err := cfg.Validate(); err != nil {
 			return nil, err
 		}

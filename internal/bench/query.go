@@ -148,7 +148,7 @@ func (r *runner) disk(ctx context.Context) error {
 	d.BytesPerEvent = ratio(float64(n), float64(d.Events))
 	d.NDJSONPerEvent = ratio(float64(d.NDJSONBytes), float64(d.Events))
 	d.OverNDJSON = ratio(float64(n), float64(d.NDJSONBytes))
-	if s.loc.Dir != "" {
+	if s.loc.URL == "" {
 		d.What = "every file of the data directory (database, WAL, ledger key), right after the load"
 	} else {
 		d.What = "every table of the schema with its indexes and TOAST (pg_total_relation_size), right after the load"

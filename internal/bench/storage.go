@@ -22,7 +22,7 @@ import (
 // location is one fresh, empty place to keep a store: a directory for the
 // embedded store, or a schema of the PostgreSQL database.
 type location struct {
-	Dir    string // embedded store
+	Dir    string // the embedded store; with PostgreSQL, the server's local files (the retention archive)
 	URL    string // PostgreSQL, with search_path set to Schema
 	Schema string
 }
@@ -46,14 +46,14 @@ func (st *storage) name() string {
 
 // fresh returns a new empty location.
 func (st *storage) fresh(ctx context.Context) (location, error) {
+	dir, err := os.MkdirTemp(st.tempDir, "auditkeep-bench-")
+	if err != nil {
+		return location{}, err
+	}
+	st.mu.Lock()
+	st.dirs = append(st.dirs, dir)
+	st.mu.Unlock()
 	if st.databaseURL == "" {
-		dir, err := os.MkdirTemp(st.tempDir, "auditkeep-bench-")
-		if err != nil {
-			return location{}, err
-		}
-		st.mu.Lock()
-		st.dirs = append(st.dirs, dir)
-		st.mu.Unlock()
 		return location{Dir: dir}, nil
 	}
 	r := make([]byte, 6)
@@ -77,7 +77,7 @@ func (st *storage) fresh(ctx context.Context) (location, error) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return location{URL: u.String(), Schema: schema}, nil
+	return location{Dir: dir, URL: u.String(), Schema: schema}, nil
 }
 
 // open opens a store in loc.
