@@ -129,3 +129,20 @@ func TestRateLimitPerKey(t *testing.T) {
 		t.Errorf("another key = %d; want 200", r.status)
 	}
 }
+
+// TestReservedAction: a sender cannot write the retention job's purge
+// record, which verify trusts to explain a gap in the log.
+func TestReservedAction(t *testing.T) {
+	a := testServer(t, Config{})
+	key := setupTenant(t, a.URL(), "acme")
+	e := event("", "retention.purge", "system")
+	e["actor"] = map[string]any{"type": "system", "id": "auditkeep"}
+	e["metadata"] = map[string]any{"seqs": [][2]int{{1, 5}}}
+	r := call(t, "POST", a.URL()+"/v1/events", key, map[string]any{"events": []any{event("", "a.create", "u"), e}})
+	if r.status != 400 {
+		t.Fatalf("a sender's retention.purge = %d %s; want 400", r.status, r.body)
+	}
+	if _, field := r.errorOf(t); field != "events[1].action" {
+		t.Errorf("field %q; want events[1].action", field)
+	}
+}

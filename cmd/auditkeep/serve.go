@@ -17,6 +17,7 @@ import (
 	"github.com/auditkeep/auditkeep/internal/catalog"
 	"github.com/auditkeep/auditkeep/internal/httpapi"
 	"github.com/auditkeep/auditkeep/internal/ingest"
+	"github.com/auditkeep/auditkeep/internal/ledger"
 	"github.com/auditkeep/auditkeep/internal/postgres"
 	rtn "github.com/auditkeep/auditkeep/internal/retention"
 	"github.com/auditkeep/auditkeep/internal/sqlite"
@@ -118,6 +119,9 @@ func (a *app) Open(ctx context.Context) error {
 	svc := ingest.NewService(a.commit)
 	// Schemas see the metadata as sent: validation runs before redaction.
 	svc.Steps = []ingest.Step{actions.Step, tracker.Step}
+	// verify trusts a signed retention.purge record to explain a gap: only
+	// the retention job may write one.
+	svc.Reserved = []string{ledger.PurgeAction}
 	if a.retention, err = a.openRetention(ctx, ledgerAPI, svc); err != nil {
 		a.store.Close()
 		return err

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
@@ -19,6 +20,9 @@ type Service struct {
 	Now    func() time.Time
 	// Steps run in order on every event of a batch after validation.
 	Steps []Step
+	// Reserved lists actions only the server itself records (see
+	// AsServer); a sender's event with one of them is refused.
+	Reserved []string
 
 	committer *Committer
 }
@@ -55,6 +59,13 @@ func (s *Service) Ingest(ctx context.Context, tenant string, body []byte) (*Resu
 		e, err := Validate(raw, prefix, now, s.Limits)
 		if err != nil {
 			return nil, err
+		}
+		if slices.Contains(s.Reserved, e.Action) && !fromServer(ctx) {
+			f := "action"
+			if prefix != "" {
+				f = prefix + ".action"
+			}
+			return nil, auditkeep.FieldErrorf(f, "%s %q is reserved: only the server records it", f, e.Action)
 		}
 		e.Tenant = tenant
 		e.ReceivedAt = now
@@ -93,4 +104,17 @@ func prefixError(err error, prefix string) error {
 	c.Field = prefix + "." + e.Field
 	c.Message = prefix + "." + e.Message
 	return &c
+}
+
+type serverOrigin struct{}
+
+// AsServer marks ctx as the server's own recording (retention, holds), which
+// may use Reserved actions.
+func AsServer(ctx context.Context) context.Context {
+	return context.WithValue(ctx, serverOrigin{}, true)
+}
+
+func fromServer(ctx context.Context) bool {
+	v, _ := ctx.Value(serverOrigin{}).(bool)
+	return v
 }
