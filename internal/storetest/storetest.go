@@ -8,6 +8,19 @@
 //
 // open must return a new, empty store each time it is called and arrange
 // (with t.Cleanup) for it to be closed.
+//
+// Where the contracts of package auditkeep leave room, the suite decides:
+//   - Seqs follow the order of the events in the slice given to Append.
+//   - A delete event marks its target deleted only when it did not fail
+//     (Status != failure): a refused deletion leaves the target alive.
+//   - ListEvents returns a next cursor exactly when more events match.
+//   - Full text: each whitespace-separated word must appear, case-insensitive;
+//     a word holding punctuation (an email, an IP, a dotted action) must
+//     appear whole, its parts in a row, and its parts alone match too; the
+//     fields are searched one by one (a phrase does not span two fields).
+//   - The actor filter matches the id exactly, the name and email without
+//     regard to case; the target filter matches the name without regard to
+//     case; IPs match as addresses (::ffff:203.0.113.7 is 203.0.113.7).
 package storetest
 
 import (
