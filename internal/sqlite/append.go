@@ -44,8 +44,10 @@ const (
 // not stored again. On return, stored events carry their Seq (1, 2, 3, …
 // per tenant, with no gaps, in the order of events) and duplicates carry
 // Seq 0; nothing else of the events is changed. The transaction is fsynced
-// before Append returns. Returns ENOTFOUND when a tenant does not exist and
-// EUNAVAILABLE when storage fails (including a cancelled ctx).
+// before Append returns. Returns ENOTFOUND when a tenant does not exist,
+// EINVALID naming the event when one cannot be encoded (a RawMessage that
+// is not JSON), and EUNAVAILABLE when storage fails (including a
+// cancelled ctx).
 func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -55,7 +57,7 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) error {
 	}
 	bodies, err := encodeBodies(events)
 	if err != nil {
-		return auditkeep.Errorf(auditkeep.EINTERNAL, "encode event: %v", err)
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

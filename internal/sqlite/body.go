@@ -80,26 +80,27 @@ func encodeBody(e *auditkeep.Event) ([]byte, error) {
 	return slices.Clip(out[:1+len(s2Dict.Encode(out[1:], js))]), nil
 }
 
-// encodeBodies encodes events on every core.
+// encodeBodies encodes events on every core. An event that cannot be
+// encoded (a RawMessage that is not JSON) is EINVALID naming its index.
 func encodeBodies(events []*auditkeep.Event) ([][]byte, error) {
 	bodies := make([][]byte, len(events))
 	workers := min(runtime.GOMAXPROCS(0), (len(events)+63)/64)
-	errs := make([]error, workers)
+	errs := make([]error, len(events))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(events); i += workers {
-				b, err := encodeBody(events[i])
-				if err != nil {
-					errs[w] = fmt.Errorf("events[%d]: %w", i, err)
-					return
-				}
-				bodies[i] = b
+				bodies[i], errs[i] = encodeBody(events[i])
 			}
 		})
 	}
 	wg.Wait()
-	return bodies, errors.Join(errs...)
+	for i, err := range errs {
+		if err != nil {
+			return nil, auditkeep.FieldErrorf(fmt.Sprintf("events[%d]", i), "event cannot be stored: %v", err)
+		}
+	}
+	return bodies, nil
 }
 
 // decodeBody parses a stored body of the tenant's event seq.

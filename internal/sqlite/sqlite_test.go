@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -143,5 +144,24 @@ func TestOpenFails(t *testing.T) {
 	_, err := sqlite.Open(context.Background(), filepath.Join(file, "db"))
 	if auditkeep.ErrorCode(err) != auditkeep.EUNAVAILABLE {
 		t.Errorf("Open(under a file) = %v; want %s", err, auditkeep.EUNAVAILABLE)
+	}
+}
+
+// TestAppendInvalidJSON: an event whose raw JSON is not JSON is refused
+// (EINVALID naming it) and nothing of its batch is stored.
+func TestAppendInvalidJSON(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	if err := s.CreateTenant(ctx, &auditkeep.Tenant{ID: "acme", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	batch := simpleEvents("acme", "a", 3)
+	batch[2].Snapshot = json.RawMessage(`{"cpu": 500,`)
+	err := s.Append(ctx, batch)
+	if auditkeep.ErrorCode(err) != auditkeep.EINVALID || auditkeep.ErrorField(err) != "events[2]" {
+		t.Errorf("Append(invalid snapshot) = %v (field %q); want %s naming events[2]", err, auditkeep.ErrorField(err), auditkeep.EINVALID)
+	}
+	if page, _, err := s.ListEvents(ctx, "acme", auditkeep.Filter{}); err != nil || len(page) != 0 {
+		t.Errorf("after a refused Append, ListEvents = %d events, %v; want none", len(page), err)
 	}
 }
