@@ -22,12 +22,11 @@ const scanPage = 1000
 
 // Planner limits.
 const (
-	mergeMaxTerms = 16      // a driving term set up to this size is merged in k order; larger ones are sorted
-	existsMaxIDs  = 8       // a checked term set up to this size is probed per row; larger ones are materialised
-	inlineMaxIDs  = 500     // id lists up to this size are bound one parameter each; larger ones as a JSON array
-	timeProbeCap  = 4096    // a time range holding fewer events than this (and than the driving terms) drives the query
-	countProbeCap = 4096    // postings counted at most for a term set of a field not counted on write
-	countCap      = 1 << 62 // "unknown, large"
+	mergeMaxTerms = 16   // a driving term set up to this size is merged in k order; larger ones are read in windows and sorted
+	existsMaxIDs  = 8    // a checked term set up to this size is probed per row; larger ones are materialised
+	inlineMaxIDs  = 500  // id lists up to this size are bound one parameter each; larger ones as a JSON array
+	timeProbeCap  = 4096 // a time range holding fewer events than this (and than the driving terms) drives the query
+	countProbeCap = 4096 // postings counted at most for a term set of a field not counted on write
 )
 
 // group is a set of term ids and the number of events posting them.
