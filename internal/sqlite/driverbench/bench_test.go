@@ -15,12 +15,13 @@ import (
 )
 
 // row is one event as the store writes it: the events row, its postings
-// (term ids) and its full-text document.
+// (term ids) and its full-text columns (actor name, email, target, action,
+// team, IP, description).
 type row struct {
 	k, occurredAt, idHash int64
 	body                  []byte
 	terms                 []int64
-	doc                   string
+	doc                   [7]string
 }
 
 // makeRows builds n audit-shaped rows of tenant 1 with realistic term
@@ -69,8 +70,9 @@ func makeRows(n int) []row {
 				20000 + int64(r.IntN(20)), 30000 + int64(target/2), 40000 + int64(prj), 40100 + int64(env),
 				40200 + int64(svc), 41000 + int64(r.IntN(5)), 42000 + int64(ip), 43000 + int64(r.IntN(6)), 44000 + int64(r.IntN(2)),
 			},
-			doc: fmt.Sprintf("User %d user%d@example.com service-%d resource%d.update platform 203.0.%d.%d Updated service 'service-%d': cpu changed from 250 to 500",
-				actor, actor, target, action, ip/250, ip%250, target),
+			doc: [7]string{fmt.Sprintf("User %d", actor), fmt.Sprintf("user%d@example.com", actor), fmt.Sprintf("service-%d", target),
+				fmt.Sprintf("resource%d.update", action), "platform", fmt.Sprintf("203.0.%d.%d", ip/250, ip%250),
+				fmt.Sprintf("Updated service 'service-%d': cpu changed from 250 to 500", target)},
 		}
 	}
 	return rows
@@ -155,7 +157,7 @@ func insertBatch(ctx context.Context, db *sql.DB, rows []row) (time.Duration, er
 	if err != nil {
 		return 0, err
 	}
-	ft, err := tx.PrepareContext(ctx, "INSERT INTO events_fts(rowid, doc) VALUES (?, ?)")
+	ft, err := tx.PrepareContext(ctx, "INSERT INTO events_fts(rowid, actor_name, actor_email, target, action, team, ip, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return 0, err
 	}
@@ -168,7 +170,7 @@ func insertBatch(ctx context.Context, db *sql.DB, rows []row) (time.Duration, er
 				return 0, err
 			}
 		}
-		if _, err := ft.ExecContext(ctx, r.k, r.doc); err != nil {
+		if _, err := ft.ExecContext(ctx, r.k, r.doc[0], r.doc[1], r.doc[2], r.doc[3], r.doc[4], r.doc[5], r.doc[6]); err != nil {
 			return 0, err
 		}
 	}
