@@ -73,7 +73,8 @@ type Actor struct {
 }
 
 // Target is the object acted upon. Deleted is set on read, never stored: it is
-// true when the tenant's log holds a delete event for the same type and id.
+// true when the tenant's log holds a successful delete event (type delete,
+// status success) for the same type and id.
 type Target struct {
 	Type    string `json:"type"`
 	ID      string `json:"id"`
