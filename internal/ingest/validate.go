@@ -540,6 +540,13 @@ func decodeError(err error, prefix string) error {
 	msg := err.Error()
 	if rest, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
 		name := strings.Trim(rest, `"`)
+		if name == "" {
+			f := join("")
+			if f == "" {
+				f = "body"
+			}
+			return auditkeep.FieldErrorf(f, `%s has a field with an empty name ("")`, f)
+		}
 		f := join(name)
 		return auditkeep.FieldErrorf(f, "%s is not a field of an event", f)
 	}

@@ -100,6 +100,7 @@ func TestValidateErrors(t *testing.T) {
 		{base(`,"metadata":[1]`), "events[3].metadata", "JSON object"},
 		{base(`,"snapshot":"text"`), "events[3].snapshot", "object or array"},
 		{base(`,"acter":{}`), "events[3].acter", "not a field"},
+		{base(`,"":1`), "events[3]", "empty name"},
 		{base(`,"team":5`), "events[3].team", "must be a JSON string"},
 		{base(`,"seq":5`), "events[3].seq", "assigned by the server"},
 		{base(`,"tenant":"other"`), "events[3].tenant", "assigned by the server"},
