@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,7 +21,8 @@ const maxIndexed = 1024
 // eventColumns are the columns Append copies, in row order.
 var eventColumns = []string{"tenant_no", "seq", "id", "received_at", "occurred_at", "occurred_nsec",
 	"action", "type", "status", "actor_type", "actor_id", "actor_email", "actor_name",
-	"target_type", "target_id", "target_name", "scope_path", "team", "source", "ip", "tsv", "body"}
+	"target_type", "target_id", "target_name", "scope_path", "team", "source", "ip", "tsv", "body",
+	"snapshot", "metadata"}
 
 // Append stores events in one transaction: all of them or, on error, none.
 // For each tenant it locks the tenant's row (its sequence counter) until the
@@ -199,7 +201,19 @@ func eventRow(e *auditkeep.Event) ([]any, error) {
 		optional(strings.ToLower(e.Actor.Email)), optional(strings.ToLower(e.Actor.Name)),
 		targetType, targetID, targetName, optional(auditkeep.ScopePath(e.Scope)),
 		optional(e.Team), optional(e.Source), ip, searchVector(e), body,
+		jsonbValue(e.Snapshot), jsonbValue(e.Metadata),
 	}, nil
+}
+
+// jsonbValue returns a document for a jsonb column, or nil (NULL) when there
+// is none or when jsonb cannot hold it: it refuses the NUL character
+// ("\u0000"), which senders may send, and the event must still be stored
+// (body keeps it whole).
+func jsonbValue(doc json.RawMessage) any {
+	if len(doc) == 0 || bytes.Contains(doc, []byte(`\u0000`)) {
+		return nil
+	}
+	return []byte(doc)
 }
 
 // optional returns nil for "", else s cut for an index.
