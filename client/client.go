@@ -253,6 +253,14 @@ func (c *Client) Ingest(ctx context.Context, events []auditkeep.Event) (*IngestR
 	return &res, nil
 }
 
+// MarshalEvent returns the JSON that Ingest sends for e: the sender's fields
+// only (no tenant, seq, received_at, hash or target.deleted), empty ones left
+// out. For tools that build request bodies themselves.
+func MarshalEvent(e *auditkeep.Event) ([]byte, error) {
+	w := toWire(e)
+	return json.Marshal(&w)
+}
+
 // wireEvent is the sender's part of an event, with empty fields omitted.
 type wireEvent struct {
 	ID          string                 `json:"id,omitempty"`

@@ -391,3 +391,15 @@ func assertJSON(t *testing.T, got []byte, want string) {
 		t.Errorf("request body = %s; want %s", got, want)
 	}
 }
+
+func TestMarshalEventSendsSenderFieldsOnly(t *testing.T) {
+	e := auditkeep.Event{Tenant: "acme", Seq: 7, Hash: "ab", Action: "a.create", Actor: auditkeep.Actor{ID: "u"},
+		Target: &auditkeep.Target{Type: "t", ID: "1", Deleted: true}}
+	b, err := client.MarshalEvent(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), `{"action":"a.create","actor":{"type":"","id":"u"},"target":{"type":"t","id":"1"}}`; got != want {
+		t.Errorf("MarshalEvent = %s; want %s", got, want)
+	}
+}

@@ -2,41 +2,12 @@ package bench
 
 import (
 	"bytes"
-	"encoding/json"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/client"
 	"github.com/auditkeep/auditkeep/internal/demo"
 )
-
-// wireEvent is the sender's part of an event, as a platform sends it.
-type wireEvent struct {
-	ID          string                 `json:"id,omitempty"`
-	OccurredAt  time.Time              `json:"occurred_at,omitzero"`
-	Action      string                 `json:"action"`
-	Type        string                 `json:"type,omitempty"`
-	Actor       auditkeep.Actor        `json:"actor"`
-	Target      *auditkeep.Target      `json:"target,omitempty"`
-	Scope       []auditkeep.ScopeEntry `json:"scope,omitempty"`
-	Team        string                 `json:"team,omitempty"`
-	Source      string                 `json:"source,omitempty"`
-	Context     auditkeep.Context      `json:"context,omitzero"`
-	Status      string                 `json:"status,omitempty"`
-	Description string                 `json:"description,omitempty"`
-	Changes     []auditkeep.Change     `json:"changes,omitempty"`
-	Before      json.RawMessage        `json:"before,omitempty"`
-	Snapshot    json.RawMessage        `json:"snapshot,omitempty"`
-	Metadata    json.RawMessage        `json:"metadata,omitempty"`
-}
-
-func toWire(e *auditkeep.Event) wireEvent {
-	return wireEvent{
-		ID: e.ID, OccurredAt: e.OccurredAt, Action: e.Action, Type: e.Type, Actor: e.Actor,
-		Target: e.Target, Scope: e.Scope, Team: e.Team, Source: e.Source, Context: e.Context,
-		Status: e.Status, Description: e.Description, Changes: e.Changes,
-		Before: e.Before, Snapshot: e.Snapshot, Metadata: e.Metadata,
-	}
-}
 
 // source generates a demo organization's events, n of them over the last
 // days, ending a few minutes ago, never in the future.
@@ -57,8 +28,7 @@ func (s *source) next() (auditkeep.Event, []byte) {
 	if e.OccurredAt.After(s.limit) {
 		e.OccurredAt = s.limit
 	}
-	w := toWire(&e)
-	line, err := json.Marshal(&w)
+	line, err := client.MarshalEvent(&e)
 	if err != nil {
 		panic(err) // the generator's events always encode
 	}
