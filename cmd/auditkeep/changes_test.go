@@ -106,6 +106,15 @@ func testChangeTracking(t *testing.T, cfg Config) {
 	if ch, _ := json.Marshal(get("c5")["changes"]); !strings.Contains(string(ch), "hmac-sha256:") || strings.Contains(string(ch), `"new":8`) {
 		t.Errorf("c5 changes under the new rule = %s", ch)
 	}
+	// c5b carries only a snapshot: its changes come from c4's snapshot,
+	// stored in clear before the rule, and are redacted under today's rules
+	// (which replaced the defaults: c5b's snapshot holds no secret).
+	if r := call(t, "POST", base+"/v1/events", key, env("c5b", "environment.update", map[string]any{"name": "production", "cpu": 16}, nil)); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	if ch, _ := json.Marshal(get("c5b")["changes"]); !strings.Contains(string(ch), `"field":"cpu"`) || strings.Contains(string(ch), `"old":4`) || strings.Contains(string(ch), `"new":16`) {
+		t.Errorf("c5b changes against an older snapshot = %s; want cpu changed, both values hashed", ch)
+	}
 
 	// Deleted targets: every event of env_7 reads as deleted afterwards.
 	del := event("c6", "environment.delete", "usr_1")

@@ -203,14 +203,17 @@ func (t *Tracker) Prepare(ctx context.Context, events []*auditkeep.Event) error 
 				}
 				e.Changes = d
 				// The previous snapshot was redacted under the rules of its
-				// day: redact the changes again under today's.
+				// day: redact the changes again under today's (only them:
+				// the rest of e was redacted in Step).
 				r, err := t.Redactor(ctx, e.Tenant)
 				if err != nil {
 					return err
 				}
-				if err := r.RedactEvent(e); err != nil {
+				only := auditkeep.Event{Changes: e.Changes}
+				if err := r.RedactEvent(&only); err != nil {
 					return err
 				}
+				e.Changes = only.Changes
 			}
 			if e.Description == "" {
 				e.Description = changes.Describe(e)
