@@ -179,6 +179,10 @@ func (t *Tracker) Step(ctx context.Context, tenant string, e *auditkeep.Event) e
 // same target — earlier in the group, else the latest stored — and writes
 // their descriptions.
 func (t *Tracker) Prepare(ctx context.Context, events []*auditkeep.Event) error {
+	stored, err := t.prefetch(ctx, events)
+	if err != nil {
+		return err
+	}
 	var latest map[targetKey]json.RawMessage
 	for _, e := range events {
 		if e.Target == nil || len(e.Snapshot) == 0 {
@@ -191,10 +195,7 @@ func (t *Tracker) Prepare(ctx context.Context, events []*auditkeep.Event) error 
 				prev, ok = t.snapshots.get(k)
 			}
 			if !ok {
-				var err error
-				if prev, err = t.previousSnapshot(ctx, e); err != nil {
-					return err
-				}
+				prev = stored[k]
 			}
 			if len(prev) > 0 {
 				d, err := changes.Diff(prev, e.Snapshot)
@@ -225,6 +226,54 @@ func (t *Tracker) Prepare(ctx context.Context, events []*auditkeep.Event) error 
 		latest[k] = e.Snapshot
 	}
 	return nil
+}
+
+// prefetch reads, concurrently, the latest stored snapshot of each target
+// whose first snapshot-only event in the group has no earlier snapshot in
+// the group nor in the cache: one store read per target, not per event, and
+// several at once rather than one after another.
+func (t *Tracker) prefetch(ctx context.Context, events []*auditkeep.Event) (map[targetKey]json.RawMessage, error) {
+	var need map[targetKey]*auditkeep.Event
+	seen := map[targetKey]bool{}
+	for _, e := range events {
+		if e.Target == nil || len(e.Snapshot) == 0 {
+			continue
+		}
+		k := targetKey{e.Tenant, e.Target.Type, e.Target.ID}
+		if needsPrevious(e) && !seen[k] {
+			if _, cached := t.snapshots.peek(k); !cached {
+				if need == nil {
+					need = map[targetKey]*auditkeep.Event{}
+				}
+				need[k] = e
+			}
+		}
+		seen[k] = true
+	}
+	out := make(map[targetKey]json.RawMessage, len(need))
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, 8)
+	)
+	for k, e := range need {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			snap, err := t.previousSnapshot(ctx, e)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			out[k] = snap
+		}()
+	}
+	wg.Wait()
+	return out, firstErr
 }
 
 // previousSnapshot finds the latest stored snapshot of e's target, looking
@@ -267,6 +316,21 @@ type snapshotEntry struct {
 
 func newSnapshotCache(n int) *snapshotCache {
 	return &snapshotCache{max: n, order: list.New(), byKey: map[targetKey]*list.Element{}}
+}
+
+// peek reports whether k is cached, without touching the order; a nil
+// cache holds nothing.
+func (c *snapshotCache) peek(k targetKey) (json.RawMessage, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byKey[k]
+	if !ok {
+		return nil, false
+	}
+	return el.Value.(*snapshotEntry).snapshot, true
 }
 
 func (c *snapshotCache) get(k targetKey) (json.RawMessage, bool) {
