@@ -104,6 +104,24 @@ func TestRetentionArchiveCLI(t *testing.T) {
 	}
 	run(dir, exitOK, "archive", "verify", "--tenant", "acme", "--segment", seg, "--public-key", pub)
 
+	// verify --bundle takes a segment file too, with its manifest beside it.
+	segs, _ := filepath.Glob(filepath.Join(cfg.DataDir, "archive", "acme", "*", "*", "*", "*.ndjson.gz"))
+	if len(segs) == 0 {
+		t.Fatal("no segment file in the archive directory")
+	}
+	if out := run(nil, exitOK, "verify", "--bundle", segs[0], "--public-key", pub); !strings.HasPrefix(out, "ok:") {
+		t.Errorf("verify --bundle on a segment = %q; want ok", out)
+	}
+	copyDir := t.TempDir()
+	data, _ := os.ReadFile(segs[0])
+	manifest, _ := os.ReadFile(strings.TrimSuffix(segs[0], ".ndjson.gz") + ".manifest.json")
+	data[len(data)/2] ^= 0xff
+	os.WriteFile(filepath.Join(copyDir, "s.ndjson.gz"), data, 0o644)
+	os.WriteFile(filepath.Join(copyDir, "s.manifest.json"), manifest, 0o644)
+	if out := run(nil, exitNegative, "verify", "--bundle", filepath.Join(copyDir, "s.ndjson.gz"), "--public-key", pub); !strings.HasPrefix(out, "FAILED") {
+		t.Errorf("verify --bundle on an altered segment = %q; want FAILED", out)
+	}
+
 	file := filepath.Join(t.TempDir(), "seg.ndjson.gz")
 	run(server, exitOK, "archive", "restore", "--tenant", "acme", "--segment", seg, "-o", file)
 	if fi, err := os.Stat(file); err != nil || fi.Size() == 0 {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/archive"
 	"github.com/auditkeep/auditkeep/internal/ledger"
 )
 
@@ -40,7 +41,9 @@ key remembered there is used, or at first the server's own (trust on first
 use, with a warning): give the key the operator published instead.
 
 Offline: --bundle checks a file written by 'auditkeep export --with-proofs'
-against --public-key, with no server.
+against --public-key, with no server. It also takes an archived segment
+(<first>-<last>.ndjson.gz, its .manifest.json beside it), checked against the
+signed checkpoint its manifest carries.
 
 Events that retention removed are accepted as missing when the log's own
 signed retention.purge events list their seqs; the OK line reports them
@@ -123,6 +126,9 @@ func readVerifierKey(s string) (string, error) {
 }
 
 func verifyBundleFile(e *env, path, vkey string) int {
+	if base, ok := strings.CutSuffix(path, ".ndjson.gz"); ok {
+		return verifySegmentFile(e, path, base+".manifest.json", vkey)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "auditkeep verify: %v\n", err)
@@ -135,6 +141,38 @@ func verifyBundleFile(e *env, path, vkey string) int {
 		return exitNegative
 	}
 	return report(e, v)
+}
+
+// verifySegmentFile checks an archived segment (the retention archive's
+// <first>-<last>.ndjson.gz, with its .manifest.json beside it) against the
+// signed checkpoint its manifest carries, as 'auditkeep archive verify' does.
+func verifySegmentFile(e *env, path, manifestPath, vkey string) int {
+	b, err := os.ReadFile(manifestPath)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "auditkeep verify: a segment is checked with its manifest: %v\n", err)
+		return exitNegative
+	}
+	var m archive.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		fmt.Fprintf(e.stderr, "auditkeep verify: %s: %v\n", manifestPath, err)
+		return exitNegative
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "auditkeep verify: %v\n", err)
+		return exitNegative
+	}
+	defer f.Close()
+	v, err := archive.Verify(f, &m, vkey)
+	if err != nil {
+		fmt.Fprintf(e.stdout, "FAILED: %s\n", clean(err.Error()))
+		return exitNegative
+	}
+	fmt.Fprintln(e.stdout, clean(v.String()))
+	if !v.OK {
+		return exitNegative
+	}
+	return exitOK
 }
 
 // report prints the verdict and returns the exit status. An OK verdict
