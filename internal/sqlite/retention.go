@@ -123,6 +123,11 @@ func listHolds(ctx context.Context, q querier, tenant string) ([]*retention.Hold
 // milliseconds, not the whole batch.
 const deleteChunk = 200
 
+// deletePause is how many times a chunk's own duration DeleteEvents waits
+// before the next chunk, so that a purge holds the writer at most a fifth
+// of the time.
+const deletePause = 4
+
 // DeleteEvents removes the tenant's events of seqs that no legal hold
 // covers, with their postings, full-text entries and the terms' counts, in
 // transactions of at most deleteChunk events that each hold the writer and
@@ -146,9 +151,19 @@ func (s *Store) DeleteEvents(ctx context.Context, tenant string, seqs []int64) (
 	for len(seqs) > 0 {
 		chunk := seqs[:min(deleteChunk, len(seqs))]
 		seqs = seqs[len(chunk):]
+		start := time.Now()
 		s.mu.Lock()
 		n, err := s.deleteTx(ctx, tenant, num, chunk)
 		s.mu.Unlock()
+		if len(seqs) > 0 && err == nil {
+			// Leave the writer (and the CPU) to ingest most of the
+			// time: a purge is background work.
+			select {
+			case <-time.After(deletePause * time.Since(start)):
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
 		if err != nil {
 			var ae *auditkeep.Error
 			if errors.As(err, &ae) {
