@@ -128,6 +128,23 @@ func TestRateLimitPerKey(t *testing.T) {
 	if r := call(t, "GET", base+"/v1/events", other, nil); r.status != 200 {
 		t.Errorf("another key = %d; want 200", r.status)
 	}
+	// A viewer token is limited too.
+	admin := createKey(t, base, testRootKey, "acme", "admin")
+	r := call(t, "POST", base+"/v1/viewer-tokens", admin, map[string]any{"filters": map[string]any{"target_id": "env_7"}, "ttl_seconds": 600})
+	if r.status != 201 {
+		t.Fatalf("viewer token: %d %s", r.status, r.body)
+	}
+	vt := r.json(t)["token"].(string)
+	viewerLimited := false
+	for range 10 {
+		if r := call(t, "GET", base+"/v1/events", vt, nil); r.status == 429 {
+			viewerLimited = true
+			break
+		}
+	}
+	if !viewerLimited {
+		t.Error("ten quick requests with a viewer token were not limited")
+	}
 }
 
 // TestReservedAction: a sender cannot write the retention job's purge

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/auditkeep/auditkeep"
 )
@@ -40,6 +41,18 @@ func (p principal) tenant() string {
 		return ""
 	}
 	return p.key.Tenant
+}
+
+// limitID names the rate-limit bucket of the principal: its key, or its
+// viewer token; "" for the root key, which is not limited.
+func (p principal) limitID() string {
+	switch {
+	case p.key != nil:
+		return p.key.ID
+	case p.viewer != nil:
+		return "viewer:" + p.viewer.tenant + "?" + p.viewer.params.Encode() + "@" + p.viewer.expires.UTC().Format(time.RFC3339Nano)
+	}
+	return ""
 }
 
 type principalKey struct{}
@@ -80,9 +93,9 @@ func (s *Server) auth(scope string, next func(http.ResponseWriter, *http.Request
 		if err == nil {
 			err = authorize(p, scope, r)
 		}
-		if err == nil && p.key != nil {
+		if id := p.limitID(); err == nil && id != "" {
 			var wait int
-			if wait, err = s.limits.allow(p.key.ID, s.Now()); wait > 0 {
+			if wait, err = s.limits.allow(id, s.Now()); wait > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(wait))
 			}
 		}
