@@ -94,6 +94,9 @@ func (b consoleBackend) Export(w http.ResponseWriter, r *http.Request, id *web.I
 }
 
 // Secret returns a server-wide secret.
+// Status answers as the API's one table does.
+func (b consoleBackend) Status(err error) int { return statusOf(auditkeep.ErrorCode(err)) }
+
 func (b consoleBackend) Secret(ctx context.Context, name string) ([]byte, error) {
 	return b.s.browser.secrets.get(ctx, b.s.store, name)
 }

@@ -138,6 +138,14 @@ var errorStatus = map[string]int{
 	auditkeep.EINTERNAL:     http.StatusInternalServerError,
 }
 
+// statusOf returns the HTTP status of an error code.
+func statusOf(code string) int {
+	if status, ok := errorStatus[code]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }
@@ -159,10 +167,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		code = auditkeep.EUNAVAILABLE
 		err = auditkeep.Unavailable(err)
 	}
-	status, ok := errorStatus[code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := statusOf(code)
 	switch code {
 	case auditkeep.EINTERNAL:
 		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)

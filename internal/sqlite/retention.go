@@ -48,12 +48,8 @@ func (s *Store) CreateHold(ctx context.Context, h *retention.Hold) error {
 		return auditkeep.Unavailable(err)
 	}
 	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", h.Tenant).Scan(&n); err != nil {
-		return auditkeep.Unavailable(err)
-	}
-	if n == 0 {
-		return notFoundTenant(h.Tenant)
+	if err := requireTenant(ctx, tx, h.Tenant); err != nil {
+		return err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO legal_holds (tenant, id, scope, reason, created_by, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING`,

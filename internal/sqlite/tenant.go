@@ -103,12 +103,8 @@ func (s *Store) CreateKey(ctx context.Context, k *auditkeep.APIKey) error {
 		return auditkeep.Unavailable(err)
 	}
 	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", k.Tenant).Scan(&n); err != nil {
-		return auditkeep.Unavailable(err)
-	}
-	if n == 0 {
-		return notFoundTenant(k.Tenant)
+	if err := requireTenant(ctx, tx, k.Tenant); err != nil {
+		return err
 	}
 	var revoked any
 	if k.RevokedAt != nil {
@@ -260,3 +256,16 @@ func (s *Store) tenantNum(ctx context.Context, tenant string) (int64, error) {
 
 // tenantRange returns the first and last possible key of a tenant.
 func tenantRange(num int64) (lo, hi int64) { return num<<40 | 1, num<<40 | (1<<40 - 1) }
+
+// requireTenant returns ENOTFOUND when tx sees no tenant id, EUNAVAILABLE
+// when storage fails.
+func requireTenant(ctx context.Context, tx *sql.Tx, id string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", id).Scan(&n); err != nil {
+		return auditkeep.Unavailable(err)
+	}
+	if n == 0 {
+		return notFoundTenant(id)
+	}
+	return nil
+}

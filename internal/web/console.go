@@ -65,6 +65,9 @@ type Backend interface {
 	// Secret returns a random 32-byte server secret called name, the same on
 	// every node. Returns EUNAVAILABLE when storage fails.
 	Secret(ctx context.Context, name string) ([]byte, error)
+	// Status returns the HTTP status the API answers err with, so that
+	// pages and the API agree.
+	Status(err error) int
 }
 
 // Route is one of the console's endpoints.
@@ -200,23 +203,6 @@ type bytesBuffer struct{ b []byte }
 
 func (b *bytesBuffer) Write(p []byte) (int, error) { b.b = append(b.b, p...); return len(p), nil }
 
-// statusOf maps an error code to an HTTP status for console pages.
-func statusOf(err error) int {
-	switch auditkeep.ErrorCode(err) {
-	case auditkeep.EINVALID:
-		return http.StatusBadRequest
-	case auditkeep.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case auditkeep.EFORBIDDEN:
-		return http.StatusForbidden
-	case auditkeep.ENOTFOUND:
-		return http.StatusNotFound
-	case auditkeep.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 type errorPage struct {
 	base
 	Status  int
@@ -226,7 +212,7 @@ type errorPage struct {
 // fail renders an error page. Internal errors are logged and shown as
 // "internal error".
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *viewer, err error) {
-	status := statusOf(err)
+	status := c.b.Status(err)
 	if status == http.StatusInternalServerError {
 		c.log.Error("console", "path", r.URL.Path, "err", err)
 	}

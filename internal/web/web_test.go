@@ -66,6 +66,23 @@ func (b *fakeBackend) Export(w http.ResponseWriter, r *http.Request, id *web.Ide
 	io.WriteString(w, format+" "+q.Encode())
 }
 
+// Status maps codes as the API's table does.
+func (b *fakeBackend) Status(err error) int {
+	switch auditkeep.ErrorCode(err) {
+	case auditkeep.EINVALID:
+		return http.StatusBadRequest
+	case auditkeep.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case auditkeep.EFORBIDDEN:
+		return http.StatusForbidden
+	case auditkeep.ENOTFOUND:
+		return http.StatusNotFound
+	case auditkeep.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
 func (b *fakeBackend) Secret(ctx context.Context, name string) ([]byte, error) {
 	return []byte(strings.Repeat("s", 32)), nil
 }
