@@ -111,15 +111,17 @@ func (a *app) openLedger(ctx context.Context) (*httpapi.Ledger, error) {
 		Help:    "Time from an event's acknowledgement to its inclusion in a signed checkpoint (worst event of each integration step).",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	})
-	leaves := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "auditkeep_ledger_leaves_total", Help: "Events integrated into the tenants' Merkle trees by this node.",
-	})
+	leaves := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "auditkeep_ledger_leaves_total",
+		Help: "Events integrated into the tenants' Merkle trees by this node, by where they were read: memory (committed by this node and hashed as handed over) or store (read back).",
+	}, []string{"source"})
 	in := ledger.NewIntegrator(ledger.IntegratorConfig{
 		Storage: storage, Events: storage, Signer: signer,
 		Interval: a.cfg.LedgerInterval, Logger: a.log,
 		Observe: func(s ledger.Step) {
 			lag.Observe(s.Lag.Seconds())
-			leaves.Add(float64(s.NewSize - s.OldSize))
+			leaves.WithLabelValues("memory").Add(float64(s.Buffered))
+			leaves.WithLabelValues("store").Add(float64(int(s.NewSize-s.OldSize) - s.Buffered))
 		},
 	})
 	errs := prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -161,13 +163,15 @@ func (a *app) stopLedger() {
 }
 
 // notifyLedger wraps the committer's hook: after next, the integrator
-// learns which tenants have new events.
+// is handed the stored events (it hashes them from memory rather than
+// reading them back) and learns which tenants have new events.
 func (a *app) notifyLedger(next func([]*auditkeep.Event, ingest.CommitStats)) func([]*auditkeep.Event, ingest.CommitStats) {
 	if a.ledger == nil {
 		return next
 	}
 	return func(stored []*auditkeep.Event, st ingest.CommitStats) {
 		next(stored, st)
+		a.ledger.integrator.Committed(stored)
 		last := ""
 		for _, e := range stored {
 			if e.Tenant != last {

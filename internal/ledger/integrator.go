@@ -16,8 +16,9 @@ import (
 
 // Default settings of an Integrator.
 const (
-	DefaultInterval = time.Second
-	DefaultMaxBatch = 10000
+	DefaultInterval    = time.Second
+	DefaultMaxBatch    = 10000
+	DefaultMaxBuffered = 50000
 )
 
 // IntegratorConfig configures an Integrator.
@@ -35,6 +36,10 @@ type IntegratorConfig struct {
 	// MaxBatch bounds the leaves of one integration step (one atomic write);
 	// 0 means DefaultMaxBatch.
 	MaxBatch int
+	// MaxBuffered bounds the committed events handed over by Committed that
+	// are kept in memory per tenant (the newest are kept); 0 means
+	// DefaultMaxBuffered.
+	MaxBuffered int
 	// Logger receives errors and gaps; nil means slog.Default().
 	Logger *slog.Logger
 	// Observe, when set, is called after every stored step, from the
@@ -52,6 +57,9 @@ type Step struct {
 	Lag time.Duration
 	// Duration is how long the step took, reading events included.
 	Duration time.Duration
+	// Buffered is how many of the step's events came from memory
+	// (Committed) rather than from a read of the store.
+	Buffered int
 }
 
 // Stats are an Integrator's counters since Open.
@@ -93,7 +101,10 @@ type Integrator struct {
 	mu      sync.Mutex
 	pending map[string]struct{}
 	ranges  map[string]*compact.Range // the compact range of each tenant's stored tree, a cache
-	stats   Stats
+	// buffered holds, per tenant, events this process committed (Committed),
+	// in seq order with no gap, not yet known to be integrated.
+	buffered map[string][]*auditkeep.Event
+	stats    Stats
 }
 
 // NewIntegrator returns an Integrator; it does nothing until Open.
@@ -107,17 +118,21 @@ func NewIntegrator(cfg IntegratorConfig) *Integrator {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = DefaultMaxBuffered
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
 	return &Integrator{
-		cfg:     cfg,
-		factory: &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren},
-		logger:  logger.With("component", "ledger"),
-		wake:    make(chan struct{}, 1),
-		pending: map[string]struct{}{},
-		ranges:  map[string]*compact.Range{},
+		cfg:      cfg,
+		factory:  &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren},
+		logger:   logger.With("component", "ledger"),
+		wake:     make(chan struct{}, 1),
+		pending:  map[string]struct{}{},
+		ranges:   map[string]*compact.Range{},
+		buffered: map[string][]*auditkeep.Event{},
 	}
 }
 
@@ -157,6 +172,56 @@ func (in *Integrator) Notify(tenant string) {
 	case in.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Committed hands the integrator events this process has just committed,
+// as stored (seq and received_at assigned), in commit order. The integrator
+// then hashes them from memory instead of reading them back from the store
+// when they continue a tenant's tree; whatever it cannot take from memory (a
+// seq another node committed, a buffer over MaxBuffered) it reads from the
+// store as before, so handing events over is an optimisation, never needed
+// for correctness. The events must not be changed afterwards. Committed
+// does not notify: call Notify for the tenants.
+func (in *Integrator) Committed(events []*auditkeep.Event) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, e := range events {
+		buf := in.buffered[e.Tenant]
+		if n := len(buf); n > 0 && buf[n-1].Seq+1 != e.Seq {
+			buf = buf[:0] // not contiguous: what came before is read from the store
+		}
+		if len(buf) >= in.cfg.MaxBuffered {
+			// Keep the newest: the integrator reads the older ones from the
+			// store, then continues from memory.
+			buf = append(buf[:0], buf[len(buf)/2:]...)
+		}
+		in.buffered[e.Tenant] = append(buf, e)
+	}
+}
+
+// fromMemory returns the buffered events of tenant that continue a tree of
+// size leaves, at most max of them, and drops those already integrated.
+func (in *Integrator) fromMemory(tenant string, size uint64, max int) []*auditkeep.Event {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	buf := in.buffered[tenant]
+	i := 0
+	for i < len(buf) && buf[i].Seq <= int64(size) {
+		i++
+	}
+	if i > 0 {
+		buf = buf[i:]
+		if len(buf) == 0 {
+			delete(in.buffered, tenant)
+		} else {
+			in.buffered[tenant] = buf
+		}
+	}
+	if len(buf) == 0 || buf[0].Seq != int64(size)+1 {
+		return nil
+	}
+	// A copy: Committed reuses the buffer's array.
+	return append([]*auditkeep.Event(nil), buf[:min(len(buf), max)]...)
 }
 
 // Stats returns the integrator's counters.
@@ -273,8 +338,7 @@ func (in *Integrator) step(ctx context.Context, tenant string) (uint64, int, err
 	u := &Update{OldSize: st.Size, NewSize: st.Size}
 	var oldest time.Time
 	var gap error
-	f := auditkeep.Filter{Order: auditkeep.OrderAsc, Cursor: &auditkeep.Cursor{Seq: int64(st.Size), Order: auditkeep.OrderAsc}}
-	err = in.cfg.Events.ScanEvents(ctx, tenant, f, func(e *auditkeep.Event) error {
+	add := func(e *auditkeep.Event) error {
 		if want := int64(u.NewSize) + 1; e.Seq != want {
 			got := e.Seq
 			if e.Seq < want {
@@ -303,7 +367,18 @@ func (in *Integrator) step(ctx context.Context, tenant string) (uint64, int, err
 			return errBatchFull
 		}
 		return nil
-	})
+	}
+	mem := in.fromMemory(tenant, st.Size, in.cfg.MaxBatch)
+	if len(mem) > 0 {
+		for _, e := range mem {
+			if err = add(e); err != nil {
+				break
+			}
+		}
+	} else {
+		f := auditkeep.Filter{Order: auditkeep.OrderAsc, Cursor: &auditkeep.Cursor{Seq: int64(st.Size), Order: auditkeep.OrderAsc}}
+		err = in.cfg.Events.ScanEvents(ctx, tenant, f, add)
+	}
 	if err != nil && !errors.Is(err, errBatchFull) && (gap == nil || !errors.Is(err, gap)) {
 		in.forget(tenant)
 		return st.Size, 0, err
@@ -318,7 +393,7 @@ func (in *Integrator) step(ctx context.Context, tenant string) (uint64, int, err
 		in.stats.Leaves += uint64(len(u.Leaves))
 		in.mu.Unlock()
 		if in.cfg.Observe != nil {
-			in.cfg.Observe(Step{Tenant: tenant, OldSize: u.OldSize, NewSize: u.NewSize, Lag: now.Sub(oldest), Duration: now.Sub(start)})
+			in.cfg.Observe(Step{Tenant: tenant, OldSize: u.OldSize, NewSize: u.NewSize, Lag: now.Sub(oldest), Duration: now.Sub(start), Buffered: len(mem)})
 		}
 	}
 	if gap != nil {

@@ -207,24 +207,28 @@ func (l *Ledger) Integrate(ctx context.Context, tenant string, u *ledger.Update)
 	return nil
 }
 
+// ledgerRowsPerInsert is how many rows one INSERT statement of the
+// ledger's leaves or nodes writes: one statement per row would cost more
+// than the rows themselves.
+const ledgerRowsPerInsert = 200
+
 func insertLedger(ctx context.Context, tx *sql.Tx, tenant string, u *ledger.Update) error {
-	leaf, err := tx.PrepareContext(ctx, "INSERT INTO ledger_leaves (tenant, seq, hash) VALUES (?, ?, ?)")
-	if err != nil {
-		return err
-	}
-	defer leaf.Close()
+	st := &writeStmts{}
+	defer st.closeBatches()
+	leaves := st.batch(ctx, tx, "INSERT INTO ledger_leaves (tenant, seq, hash) VALUES ", 3, ledgerRowsPerInsert)
 	for i, h := range u.Leaves {
-		if _, err := leaf.ExecContext(ctx, tenant, int64(u.OldSize)+int64(i)+1, h); err != nil {
+		if err := leaves.add(tenant, int64(u.OldSize)+int64(i)+1, h); err != nil {
 			return err
 		}
 	}
-	node, err := tx.PrepareContext(ctx, "INSERT INTO ledger_nodes (tenant, level, idx, hash) VALUES (?, ?, ?, ?)")
-	if err != nil {
-		return err
-	}
-	defer node.Close()
+	nodes := st.batch(ctx, tx, "INSERT INTO ledger_nodes (tenant, level, idx, hash) VALUES ", 4, ledgerRowsPerInsert)
 	for _, n := range u.Nodes {
-		if _, err := node.ExecContext(ctx, tenant, int(n.ID.Level), int64(n.ID.Index), n.Hash); err != nil {
+		if err := nodes.add(tenant, int(n.ID.Level), int64(n.ID.Index), n.Hash); err != nil {
+			return err
+		}
+	}
+	for _, b := range []*batcher{leaves, nodes} {
+		if err := b.flush(); err != nil {
 			return err
 		}
 	}
@@ -232,7 +236,7 @@ func insertLedger(ctx context.Context, tx *sql.Tx, tenant string, u *ledger.Upda
 		tenant, int64(u.NewSize), u.Checkpoint, time.Now().UnixNano()); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO ledger_state (tenant, size, root, checkpoint) VALUES (?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO ledger_state (tenant, size, root, checkpoint) VALUES (?, ?, ?, ?)
 		ON CONFLICT (tenant) DO UPDATE SET size = excluded.size, root = excluded.root, checkpoint = excluded.checkpoint`,
 		tenant, int64(u.NewSize), u.Root, u.Checkpoint)
 	return err
