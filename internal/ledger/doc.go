@@ -36,8 +36,9 @@
 // Storage is what a store provides: the integrated state, stored node hashes
 // by compact.NodeID, leaf hashes, checkpoint history, one atomic write per
 // integration step and a cross-process integrator lock. MemoryStorage is the
-// reference implementation. The Integrator reads committed events after the
-// integrated size, checks that seqs are contiguous (it stops at a gap and
+// reference implementation. The Integrator takes the committed events after
+// the integrated size from memory when this process committed them
+// (Integrator.Committed), else reads them from the store, checks that seqs are contiguous (it stops at a gap and
 // reports a *GapError, it never skips), extends the compact range, and
 // stores the new leaves, every new perfect-subtree node and a signed
 // checkpoint in one Storage.Integrate call. Log serves checkpoints and
