@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
@@ -220,14 +221,17 @@ func addRanges(rs [][2]int64, seqs []int64) [][2]int64 {
 	return rs
 }
 
-// deleteEvents removes seqs (ascending) from the live store and adds those
-// it removed to rep. DeleteEvents keeps events that a hold created since
-// they were read covers, and may stop part way on error: when it removed
-// fewer than asked, the ones still stored are read back so that exactly
-// the removed seqs are recorded. Should that read fail, none of the batch
+// deleteEvents removes seqs from the live store and adds those it removed
+// to rep. It sorts seqs first: segments are written day by day, so a
+// batch's seqs come in day order, and the ranges need them ascending.
+// DeleteEvents keeps events that a hold created since they were read
+// covers, and may stop part way on error: when it removed fewer than
+// asked, the ones still stored are read back so that exactly the removed
+// seqs are recorded. Should that read fail, none of the batch
 // is recorded (verify then reports them removed, which a later look at
 // the log and the archive explains) and the read's error is returned.
 func (s *Service) deleteEvents(ctx context.Context, tenant string, seqs []int64, rep *Report) error {
+	slices.Sort(seqs)
 	n, err := s.store.DeleteEvents(ctx, tenant, seqs)
 	rep.Removed += n
 	s.metrics.removed.Add(float64(n))

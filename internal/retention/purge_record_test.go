@@ -3,6 +3,7 @@ package retention_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -118,4 +119,34 @@ func ranges(events []*auditkeep.Event) [][2]int64 {
 		}
 	}
 	return out
+}
+
+// TestPurgeRecordSeqsAcrossDays: events whose days do not follow their
+// seqs are archived day by day, and the purge record still lists every
+// seq removed.
+func TestPurgeRecordSeqsAcrossDays(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			e := newEnv(t, b, nil)
+			e.tenant("acme", 30)
+			var events []*auditkeep.Event
+			for i, daysAgo := range []int{40, 41, 40, 42, 41} {
+				events = append(events, &auditkeep.Event{Tenant: "acme", ID: fmt.Sprintf("ev-%d", i), ReceivedAt: now0.Add(-time.Hour),
+					OccurredAt: now0.Add(-time.Duration(daysAgo) * 24 * time.Hour), Action: "user.login", Type: auditkeep.TypeLogin,
+					Status: auditkeep.StatusSuccess, Actor: auditkeep.Actor{Type: auditkeep.ActorUser, ID: "u"}})
+			}
+			if err := e.s.Append(e.ctx, events); err != nil {
+				t.Fatal(err)
+			}
+			e.integrate("acme")
+			rep, err := e.ret.RunTenant(e.ctx, "acme")
+			want := [][2]int64{{1, 5}}
+			if err != nil || rep.Removed != 5 || rep.Segments != 3 || !slices.Equal(rep.Purged, want) {
+				t.Fatalf("RunTenant = %+v, %v; want 5 removed in 3 segments (one per day), purged %v", rep, err, want)
+			}
+			if records := purgeRecords(t, e.live("acme")); len(records) != 1 || !slices.Equal(records[0].seqs, want) {
+				t.Errorf("retention.purge events list %v; want one listing %v", records, want)
+			}
+		})
+	}
 }
