@@ -2,11 +2,11 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ledger"
 	"github.com/auditkeep/auditkeep/internal/retention"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -14,8 +14,9 @@ import (
 
 // What the retention service needs of the store (internal/retention).
 var (
-	_ retention.Store  = (*Store)(nil)
-	_ retention.Locker = (*Store)(nil)
+	_ retention.Store            = (*Store)(nil)
+	_ retention.Locker           = (*Store)(nil)
+	_ retention.PartitionDropper = (*Store)(nil)
 )
 
 // lockRetention is the advisory lock class of a tenant's purge; the second
@@ -135,111 +136,84 @@ func (s *Store) DeleteEvents(ctx context.Context, tenant string, seqs []int64) (
 	return int(tag.RowsAffected()), nil
 }
 
-// RetentionLock takes the tenant's purge lock, a session advisory lock held
-// on a connection of its own until release, without waiting: ok is false
-// when another node holds it. A node that dies loses its session and so the
-// lock. Returns EUNAVAILABLE when the database cannot be reached.
-func (s *Store) RetentionLock(ctx context.Context, tenant string) (func(), bool, error) {
+// RetentionLock takes the purge lock of every tenant given, session
+// advisory locks held on one connection of their own until release, without
+// waiting: ok is false, and no lock is kept, when another node holds any of
+// them. A node that dies loses its session and so the locks. Returns
+// EUNAVAILABLE when the database cannot be reached.
+func (s *Store) RetentionLock(ctx context.Context, tenants ...string) (func(), bool, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, false, dbError(err)
 	}
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext(current_schema() || '/' || $2))`, lockRetention, tenant).Scan(&ok); err != nil {
-		conn.Release()
-		return nil, false, dbError(err)
-	}
-	if !ok {
-		conn.Release()
-		return nil, false, nil
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext(current_schema() || '/' || $2))`, lockRetention, tenant); err != nil {
+	unlock := func(held []string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, t := range held {
+			if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext(current_schema() || '/' || $2))`, lockRetention, t); err != nil {
 				// The session may still hold the lock: do not give it back to the pool.
 				conn.Conn().Close(ctx)
+				break
 			}
+		}
+		conn.Release()
+	}
+	var held []string
+	for _, t := range tenants {
+		var ok bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext(current_schema() || '/' || $2))`, lockRetention, t).Scan(&ok); err != nil {
+			// Whether it was taken is unknown: ending the session drops
+			// every lock it holds.
+			conn.Conn().Close(context.Background())
 			conn.Release()
-		})
-	}, true, nil
+			return nil, false, dbError(err)
+		}
+		if !ok {
+			unlock(held)
+			return nil, false, nil
+		}
+		held = append(held, t)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { unlock(held) }) }, true, nil
 }
 
 // DropEmptyPartitions drops the monthly event partitions that lie wholly
-// before the current month and hold no row any more (their events were
-// archived and removed by retention): dropping a table gives its space back
-// at once, where deleted rows wait for VACUUM. Returns the partitions
-// dropped; EUNAVAILABLE when the database cannot be reached.
+// before the current month and hold no event any more but retention.purge
+// records (their events were archived and removed by retention): dropping a
+// table gives its space back at once, where deleted rows wait for VACUUM.
+// The purge records stay, moved to the default partition unchanged.
+// Returns the partitions dropped; EUNAVAILABLE when the database cannot be
+// reached.
 func (s *Store) DropEmptyPartitions(ctx context.Context) ([]string, error) {
-	cur := monthStart(s.now())
-	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i
-		JOIN pg_class c ON c.oid = i.inhrelid
-		JOIN pg_class p ON p.oid = i.inhparent
-		JOIN pg_namespace n ON n.oid = p.relnamespace
-		WHERE p.relname = 'events' AND n.nspname = current_schema() AND c.relname LIKE 'events\_p%'
-		ORDER BY c.relname`)
+	names, err := s.pastPartitions(ctx, monthStart(s.now()))
 	if err != nil {
-		return nil, dbError(err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, dbError(err)
+		return nil, err
 	}
 	var dropped []string
 	for _, name := range names {
-		var y, m int
-		if _, err := fmt.Sscanf(name, "events_p%04d%02d", &y, &m); err != nil {
-			continue
+		ident := pgx.Identifier{name}.Sanitize() // from the catalog, matched against events_pYYYYMM
+		hasEvents := `SELECT EXISTS (SELECT 1 FROM ` + ident + ` WHERE action <> $1)`
+		// A first look without locks, so that partitions still in use
+		// never hold up reads and writes.
+		var busy bool
+		err := s.retry(ctx, idempotent, func() error { return s.pool.QueryRow(ctx, hasEvents, ledger.PurgeAction).Scan(&busy) })
+		if isCode(err, "42P01") || (err == nil && busy) {
+			continue // dropped since it was listed, or not empty
 		}
-		if time.Date(y, time.Month(m), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0).After(cur) {
-			continue // the current month or later
+		if err != nil {
+			return dropped, err
 		}
-		ok, err := s.dropIfEmpty(ctx, name)
+		ok, err := s.dropPartition(ctx, name, func(tx pgx.Tx, _ string) (bool, error) {
+			err := tx.QueryRow(ctx, hasEvents, ledger.PurgeAction).Scan(&busy)
+			return !busy, err
+		})
 		if err != nil {
 			return dropped, err
 		}
 		if ok {
 			dropped = append(dropped, name)
-			s.logger.Info("empty event partition dropped", "partition", name)
 		}
 	}
 	return dropped, nil
-}
-
-func (s *Store) dropIfEmpty(ctx context.Context, name string) (bool, error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return false, dbError(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, lockPartition); err != nil {
-		return false, dbError(err)
-	}
-	ident := pgx.Identifier{name}.Sanitize() // from the catalog, matched against events_pYYYYMM
-	// The lock keeps rows from arriving between the check and the drop; it
-	// gives up rather than make reads of the partition wait long.
-	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '2s'`); err != nil {
-		return false, dbError(err)
-	}
-	if _, err := tx.Exec(ctx, `LOCK TABLE `+ident+` IN ACCESS EXCLUSIVE MODE`); err != nil {
-		return false, dbError(err)
-	}
-	var any bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+ident+`)`).Scan(&any); err != nil {
-		return false, dbError(err)
-	}
-	if any {
-		return false, nil
-	}
-	for _, q := range []string{`ALTER TABLE events DETACH PARTITION ` + ident, `DROP TABLE ` + ident} {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return false, dbError(err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, dbError(&commitError{err})
-	}
-	return true, nil
 }

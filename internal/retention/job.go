@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
@@ -78,9 +79,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // Run runs the job once over every tenant whose retention is limited: for
 // each, in bounded batches, it reads expired events that no hold covers,
 // writes them to the archive, and removes them from the live store once
-// the archive has confirmed them. A tenant's failure is logged, counted
-// and kept in its Status; its events stay and the next run tries again.
-// The error is ctx's, or the store's when tenants cannot be listed.
+// the archive has confirmed them. On a store that keeps events in monthly
+// partitions (PartitionStore), it first drops, instead of deleting their
+// rows, the partitions of past months that every tenant in them lets go.
+// A tenant's failure is logged, counted and kept in its Status; its events
+// stay and the next run tries again. The error is ctx's, or the store's
+// when tenants cannot be listed.
 func (s *Service) Run(ctx context.Context) (Report, error) {
 	var rep Report
 	if s.arch == nil {
@@ -93,11 +97,30 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	// Whole partitions first: what they drop, no tenant deletes row by row.
+	var failed map[string]bool
+	if ps, ok := s.store.(PartitionStore); ok {
+		var r Report
+		r, failed, err = s.dropPartitions(ctx, ps, s.now().UTC())
+		rep.Archived += r.Archived
+		rep.Removed += r.Removed
+		rep.Segments += r.Segments
+		rep.Errors += len(failed)
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			s.log.Warn("retention: dropping partitions; their expired events are deleted row by row instead", "err", err)
+		}
+	}
 	for _, t := range tenants {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
 		rep.Tenants++
+		if failed[t.ID] {
+			continue // its archive failed just now: the next run tries again
+		}
 		r, err := s.RunTenant(ctx, t.ID)
 		rep.Archived += r.Archived
 		rep.Removed += r.Removed
@@ -119,7 +142,8 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 }
 
 // PartitionDropper is a store that keeps events in time partitions
-// (PostgreSQL): after a run that removed events, the partitions it emptied
+// (PostgreSQL): after a run that removed events, the partitions it left
+// without events (retention.purge records aside, which the store keeps)
 // are dropped, which gives their space back at once.
 type PartitionDropper interface {
 	DropEmptyPartitions(ctx context.Context) ([]string, error)
@@ -131,33 +155,19 @@ type PartitionDropper interface {
 // purging is skipped.
 func (s *Service) RunTenant(ctx context.Context, tenant string) (Report, error) {
 	var rep Report
-	s.lockMu.Lock()
-	if s.running[tenant] {
-		s.lockMu.Unlock()
+	release, ok, err := s.acquire(ctx, tenant)
+	if err != nil {
+		return rep, s.failed(ctx, tenant, err)
+	}
+	if !ok {
 		return rep, nil
 	}
-	s.running[tenant] = true
-	s.lockMu.Unlock()
-	defer func() {
-		s.lockMu.Lock()
-		delete(s.running, tenant)
-		s.lockMu.Unlock()
-	}()
-	if l, ok := s.store.(Locker); ok {
-		release, ok, err := l.RetentionLock(ctx, tenant)
-		if err != nil {
-			return rep, s.failed(ctx, tenant, err)
-		}
-		if !ok {
-			return rep, nil
-		}
-		defer release()
-	}
+	defer release()
 	st := s.loadStatus(ctx, tenant)
 	now := s.now().UTC()
 	st.LastRunAt = now
 	st.Pending, st.HeldBy = false, nil
-	rep, err := s.purge(ctx, tenant, now, st)
+	rep, err = s.purge(ctx, tenant, now, st)
 	st.Archived += int64(rep.Archived)
 	st.Removed += int64(rep.Removed)
 	st.Segments += int64(rep.Segments)
@@ -178,6 +188,41 @@ func (s *Service) RunTenant(ctx context.Context, tenant string) (Report, error) 
 		s.recordPurge(ctx, tenant, rep, st)
 	}
 	return rep, err
+}
+
+// acquire marks the tenants as being purged by this process and takes
+// their locks in the store (Locker), all or none; ok is false when a run of
+// this process or of another node has any of them. release may be called
+// more than once.
+func (s *Service) acquire(ctx context.Context, tenants ...string) (release func(), ok bool, err error) {
+	s.lockMu.Lock()
+	for _, t := range tenants {
+		if s.running[t] {
+			s.lockMu.Unlock()
+			return nil, false, nil
+		}
+	}
+	for _, t := range tenants {
+		s.running[t] = true
+	}
+	s.lockMu.Unlock()
+	unmark := func() {
+		s.lockMu.Lock()
+		for _, t := range tenants {
+			delete(s.running, t)
+		}
+		s.lockMu.Unlock()
+	}
+	l, isLocker := s.store.(Locker)
+	if !isLocker || len(tenants) == 0 {
+		return sync.OnceFunc(unmark), true, nil
+	}
+	unlock, ok, err := l.RetentionLock(ctx, tenants...)
+	if err != nil || !ok {
+		unmark()
+		return nil, false, err
+	}
+	return sync.OnceFunc(func() { unlock(); unmark() }), true, nil
 }
 
 // purgeAction is the action of the event recording a purge; ledger's

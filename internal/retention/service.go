@@ -44,12 +44,13 @@ type Store interface {
 }
 
 // Locker is what a store shared by several nodes provides (PostgreSQL):
-// RetentionLock takes the tenant's retention lock without waiting, so that
-// one node at a time purges a tenant; ok is false when another holder has
-// it. release frees it and may be called more than once. Within one
-// process the service also serialises each tenant's runs itself.
+// RetentionLock takes the retention locks of the tenants given (all or
+// none) without waiting, so that one node at a time purges a tenant; ok is
+// false when another holder has any of them. release frees them and may be
+// called more than once. Within one process the service also serialises
+// each tenant's runs itself.
 type Locker interface {
-	RetentionLock(ctx context.Context, tenant string) (release func(), ok bool, err error)
+	RetentionLock(ctx context.Context, tenants ...string) (release func(), ok bool, err error)
 }
 
 // Recorder ingests one event (a JSON object, as POST /v1/events takes it)

@@ -1,0 +1,292 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/archive"
+)
+
+// PartitionStore is a store that keeps events in monthly partitions
+// (PostgreSQL). Run drops a past month's partition whole, instead of
+// deleting its rows, when every tenant with events in it lets it go: the
+// tenant's retention is limited, no legal hold of any scope is active, each
+// of its events there occurred before its cutoff and, with a ledger, is
+// integrated. retention.purge records never go: the store keeps them.
+type PartitionStore interface {
+	// Partitions returns the event partitions that lie wholly before
+	// before, oldest first, each with the tenants that have events in it
+	// other than retention.purge records.
+	Partitions(ctx context.Context, before time.Time) ([]*Partition, error)
+
+	// PartitionEvents returns up to limit events of t.Tenant in the
+	// partition, retention.purge records aside, whose seqs are above after
+	// and at most t.LastSeq, in seq order.
+	PartitionEvents(ctx context.Context, partition string, t PartitionTenant, after int64, limit int) ([]*auditkeep.Event, error)
+
+	// DropPartition drops p in one transaction, provided that, under its
+	// locks, it still holds what p says (the same tenants with the same
+	// last seqs) and each of them still has a limited retention, no active
+	// hold and no event there at or after Cutoff(now, its retention). Its
+	// retention.purge records stay in the live store, unchanged. dropped is
+	// false, with a nil error, when a check fails or p is gone; p is then as
+	// it was. Returns EUNAVAILABLE when storage fails or its locks are not
+	// granted soon.
+	DropPartition(ctx context.Context, p *Partition, now time.Time) (dropped bool, err error)
+}
+
+// Partition is a partition of events and the tenants with events in it.
+type Partition struct {
+	Name    string
+	Tenants []PartitionTenant // by tenant id; retention.purge records are not counted
+}
+
+// PartitionTenant is what a tenant has in a partition, its retention.purge
+// records aside.
+type PartitionTenant struct {
+	Tenant  string
+	LastSeq int64     // the greatest seq of its events there
+	Last    time.Time // the latest occurred_at of its events there
+}
+
+// monthStart returns the first instant of t's month (UTC).
+func monthStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// partitionPolicy is what one tenant lets go of partitions at a run.
+type partitionPolicy struct {
+	cut  time.Time // zero: nothing (unlimited retention, or a hold)
+	size uint64    // the ledger's tree size
+}
+
+// lets reports whether the policy lets t's events in a partition go.
+func (p partitionPolicy) lets(t PartitionTenant, ledger bool) bool {
+	return !p.cut.IsZero() && t.Last.Before(p.cut) && (!ledger || uint64(t.LastSeq) <= p.size)
+}
+
+func (s *Service) partitionPolicy(ctx context.Context, tenant string, now time.Time) (partitionPolicy, error) {
+	t, err := s.store.GetTenant(ctx, tenant)
+	if err != nil {
+		return partitionPolicy{}, err
+	}
+	p := partitionPolicy{cut: Cutoff(now, t.RetentionDays)}
+	if p.cut.IsZero() {
+		return p, nil
+	}
+	holds, err := s.store.ListHolds(ctx, tenant)
+	if err != nil {
+		return partitionPolicy{}, err
+	}
+	if len(holds) > 0 {
+		return partitionPolicy{}, nil
+	}
+	if s.tree != nil {
+		st, err := s.tree.State(ctx, tenant)
+		if err != nil {
+			return partitionPolicy{}, err
+		}
+		p.size = st.Size
+	}
+	return p, nil
+}
+
+// dropPartitions drops, instead of deleting their rows, the partitions of
+// months before now's that every tenant in them lets go (dropPartition).
+// It returns what it did and the tenants whose purge failed (their events
+// wait for the next run), and the errors of partitions left in place.
+func (s *Service) dropPartitions(ctx context.Context, ps PartitionStore, now time.Time) (Report, map[string]bool, error) {
+	var rep Report
+	failed := map[string]bool{}
+	parts, err := ps.Partitions(ctx, monthStart(now))
+	if err != nil {
+		return rep, failed, err
+	}
+	policies := map[string]partitionPolicy{}
+	var errs []error
+	for _, p := range parts {
+		if err := ctx.Err(); err != nil {
+			return rep, failed, err
+		}
+		r, err := s.dropPartition(ctx, ps, p, now, policies, failed)
+		rep.Archived += r.Archived
+		rep.Removed += r.Removed
+		rep.Segments += r.Segments
+		if err != nil {
+			errs = append(errs, fmt.Errorf("partition %s: %w", p.Name, err))
+		}
+	}
+	return rep, failed, errors.Join(errs...)
+}
+
+// partitionShare is one tenant's share of a partition being dropped.
+type partitionShare struct {
+	t    PartitionTenant
+	cut  time.Time
+	rep  Report
+	seqs []int64 // archived: confirmed by the archive
+	last string  // the last segment written
+	err  error   // what stopped its archive or its removal
+}
+
+// dropPartition archives the events of p and drops it, when every tenant
+// in p lets it go (else it leaves p to the tenants' runs). The archive is
+// written as purge writes it: per tenant and UTC day, in batches, each
+// segment with its proof. Only when every write is confirmed does the store
+// drop p (and re-check, under its locks, that nothing changed). When a write
+// fails, or p is not dropped, the events whose archive was confirmed are
+// deleted row by row instead, as purge deletes them. Each tenant gets its
+// retention.purge record listing the seqs removed.
+func (s *Service) dropPartition(ctx context.Context, ps PartitionStore, p *Partition, now time.Time, policies map[string]partitionPolicy, failed map[string]bool) (Report, error) {
+	var rep Report
+	shares := make([]*partitionShare, 0, len(p.Tenants))
+	ids := make([]string, 0, len(p.Tenants))
+	for _, t := range p.Tenants {
+		pol, ok := policies[t.Tenant]
+		if !ok {
+			var err error
+			if pol, err = s.partitionPolicy(ctx, t.Tenant, now); err != nil {
+				return rep, err
+			}
+			policies[t.Tenant] = pol
+		}
+		if failed[t.Tenant] || !pol.lets(t, s.tree != nil) {
+			return rep, nil // its rows are deleted by the tenants' runs
+		}
+		shares = append(shares, &partitionShare{t: t, cut: pol.cut})
+		ids = append(ids, t.Tenant)
+	}
+	release, ok, err := s.acquire(ctx, ids...)
+	if err != nil || !ok {
+		return rep, err // another run purges one of them: next time
+	}
+	defer release()
+
+	var archErr error
+	for _, sh := range shares {
+		if sh.err = s.archivePartition(ctx, ps, p.Name, sh); sh.err != nil {
+			archErr = sh.err
+			break
+		}
+	}
+	// What the archive confirmed leaves the live store, even if the run is
+	// being stopped: archived events are not left behind.
+	fin := context.WithoutCancel(ctx)
+	var dropErr error
+	dropped := false
+	if archErr == nil {
+		if dropped, dropErr = ps.DropPartition(fin, p, now); dropped {
+			for _, sh := range shares {
+				sh.rep.Removed = len(sh.seqs)
+				sh.rep.Purged = addRanges(nil, sh.seqs)
+				s.metrics.removed.Add(float64(len(sh.seqs)))
+			}
+		}
+	}
+	if !dropped {
+		for _, sh := range shares {
+			sh.err = errors.Join(sh.err, s.deleteBatches(fin, sh))
+		}
+	}
+	for _, sh := range shares {
+		s.partitionDone(ctx, sh, now, failed)
+		rep.Archived += sh.rep.Archived
+		rep.Removed += sh.rep.Removed
+		rep.Segments += sh.rep.Segments
+	}
+	if dropped {
+		s.log.Info("retention: partition dropped", "partition", p.Name, "tenants", len(shares), "removed", rep.Removed)
+	}
+	return rep, dropErr
+}
+
+// archivePartition writes sh's events in the partition to the archive, a
+// batch at a time, and collects their seqs (ascending) in sh.seqs.
+func (s *Service) archivePartition(ctx context.Context, ps PartitionStore, partition string, sh *partitionShare) error {
+	tenant := sh.t.Tenant
+	defer func() { slices.Sort(sh.seqs) }() // segments are written day by day
+	var after int64
+	for {
+		batch, err := ps.PartitionEvents(ctx, partition, sh.t, after, s.batch)
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		for _, seg := range split(batch, s.maxSpan) {
+			var proof *archive.Proof
+			if s.tree != nil {
+				if proof, err = archive.BuildProof(ctx, s.tree, tenant, seg[0].Seq, seg[len(seg)-1].Seq); err != nil {
+					return err
+				}
+			}
+			m, err := s.arch.Write(ctx, seg, proof)
+			if err != nil {
+				return err
+			}
+			sh.rep.Segments++
+			sh.rep.Archived += len(seg)
+			sh.last = m.Name
+			s.metrics.segments.Inc()
+			s.metrics.archived.Add(float64(len(seg)))
+			for _, e := range seg {
+				sh.seqs = append(sh.seqs, e.Seq)
+			}
+		}
+		after = batch[len(batch)-1].Seq
+		if len(batch) < s.batch {
+			return nil
+		}
+	}
+}
+
+// deleteBatches deletes sh's archived events row by row, a batch per
+// transaction with a pause between, as purge does.
+func (s *Service) deleteBatches(ctx context.Context, sh *partitionShare) error {
+	for i := 0; i < len(sh.seqs); i += s.batch {
+		if i > 0 {
+			time.Sleep(s.pause) // let ingest take its turn
+		}
+		if err := s.deleteEvents(ctx, sh.t.Tenant, sh.seqs[i:min(len(sh.seqs), i+s.batch)], &sh.rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// partitionDone keeps what a partition's drop did for one tenant in its
+// Status and its log (a retention.purge record), and reports its failure
+// as a failed run does.
+func (s *Service) partitionDone(ctx context.Context, sh *partitionShare, now time.Time, failed map[string]bool) {
+	tenant := sh.t.Tenant
+	fin := context.WithoutCancel(ctx)
+	worked := sh.rep.Archived > 0 || sh.rep.Removed > 0
+	stopped := sh.err != nil && ctx.Err() != nil // the run is being stopped: not a failure
+	if !worked && (sh.err == nil || stopped) {
+		return
+	}
+	st := s.loadStatus(fin, tenant)
+	st.Archived += int64(sh.rep.Archived)
+	st.Removed += int64(sh.rep.Removed)
+	st.Segments += int64(sh.rep.Segments)
+	st.Cutoff = sh.cut
+	if sh.last != "" {
+		st.LastSegment = sh.last
+	}
+	if sh.err != nil && !stopped {
+		failed[tenant] = true
+		st.LastRunAt, st.Pending = now, true
+		st.Errors++
+		st.LastError, st.LastErrorAt = auditkeep.ErrorMessage(sh.err)+detail(sh.err), now
+		s.metrics.errors.Inc()
+		s.log.Error("retention: purge failed; the events stay and are retried at the next run", "tenant", tenant, "err", sh.err)
+	}
+	s.saveStatus(fin, tenant, st)
+	if worked {
+		s.log.Info("retention: purged", "tenant", tenant, "archived", sh.rep.Archived, "removed", sh.rep.Removed, "segments", sh.rep.Segments)
+		s.recordPurge(fin, tenant, sh.rep, st)
+	}
+}
