@@ -16,14 +16,14 @@ const (
 	MaxDescribedChanges = 5  // changes listed; the rest are counted ("and 3 more")
 )
 
-// defaultPatterns are the compiled DefaultRules; Describe hides values at
+// defaultMatcher is the compiled DefaultRules; Describe hides values at
 // these paths even when they were not redacted.
-var defaultPatterns = sync.OnceValue(func() []pattern {
+var defaultMatcher = sync.OnceValue(func() *matcher {
 	ps, err := DefaultRules().compile()
 	if err != nil {
 		panic("changes: default rules: " + err.Error())
 	}
-	return ps
+	return newMatcher(ps)
 })
 
 // Describe returns a readable sentence for an event whose sender gave no
@@ -236,8 +236,9 @@ func changeText(c auditkeep.Change) string {
 			op = auditkeep.ChangeChanged
 		}
 	}
-	segs := fieldSegments(c.Field)
-	hidden := hiddenValue(segs, c.Old) || hiddenValue(segs, c.New)
+	m := defaultMatcher()
+	at := m.walk(m.start, fieldSegments(c.Field))
+	hidden := hiddenValue(m, at, c.Old) || hiddenValue(m, at, c.New)
 	switch op {
 	case auditkeep.ChangeAdded:
 		if hidden || len(c.New) == 0 {
@@ -263,11 +264,12 @@ func changeText(c auditkeep.Change) string {
 	}
 }
 
-// hiddenValue reports whether raw, at path, must not be shown: it is or
-// holds a redacted value, or sits at or holds a path of DefaultRules. Text
-// that is not valid JSON is hidden when its path is.
-func hiddenValue(path []segment, raw []byte) bool {
-	if matchAny(defaultPatterns(), path) {
+// hiddenValue reports whether raw, at the path that led m (DefaultRules) to
+// state s, must not be shown: it is or holds a redacted value, or sits at or
+// holds a path of DefaultRules. Text that is not valid JSON is hidden when
+// its path is.
+func hiddenValue(m *matcher, s *state, raw []byte) bool {
+	if s.accept {
 		return true
 	}
 	if len(raw) == 0 {
@@ -277,11 +279,11 @@ func hiddenValue(path []segment, raw []byte) bool {
 	if err != nil {
 		return strings.Contains(string(raw), HashPrefix)
 	}
-	return holdsHidden(v, path)
+	return holdsHidden(m, v, s)
 }
 
-func holdsHidden(v *value, path []segment) bool {
-	if matchAny(defaultPatterns(), path) {
+func holdsHidden(m *matcher, v *value, s *state) bool {
+	if s.accept {
 		return true
 	}
 	switch v.kind {
@@ -289,13 +291,13 @@ func holdsHidden(v *value, path []segment) bool {
 		return IsHash(v.s)
 	case kindObject:
 		for i, k := range v.keys {
-			if holdsHidden(v.elems[i], append(path, segment{key: strings.ToLower(k)})) {
+			if holdsHidden(m, v.elems[i], m.key(s, k)) {
 				return true
 			}
 		}
 	case kindArray:
 		for i, e := range v.elems {
-			if holdsHidden(e, append(path, segment{index: i, isIndex: true})) {
+			if holdsHidden(m, e, m.index(s, i)) {
 				return true
 			}
 		}

@@ -179,39 +179,9 @@ func fieldSegments(field string) []segment {
 	return segs
 }
 
-// pattern is a compiled redaction rule.
+// pattern is a parsed redaction rule (see matcher for the rules compiled
+// together).
 type pattern []segment
-
-// match reports whether path (keys lowercased) matches the pattern.
-func (p pattern) match(path []segment) bool {
-	// next[j] reports whether p[i+1:] matches path[j:]; cur is row i.
-	// Fast rejection: a last segment that is not "**" must match the path's last.
-	if n := len(p); n > 0 && !p[n-1].deep && (len(path) == 0 || !segMatch(p[n-1], path[len(path)-1])) {
-		return false
-	}
-	var bufNext, bufCur [32]bool
-	var next, cur []bool
-	if len(path) < len(bufNext) {
-		next, cur = bufNext[:len(path)+1], bufCur[:len(path)+1]
-	} else {
-		next, cur = make([]bool, len(path)+1), make([]bool, len(path)+1)
-	}
-	next[len(path)] = true // empty pattern matches empty path
-	for i := len(p) - 1; i >= 0; i-- {
-		ps := p[i]
-		cur[len(path)] = ps.deep && next[len(path)]
-		for j := len(path) - 1; j >= 0; j-- {
-			switch {
-			case ps.deep:
-				cur[j] = next[j] || cur[j+1]
-			default:
-				cur[j] = segMatch(ps, path[j]) && next[j+1]
-			}
-		}
-		next, cur = cur, next
-	}
-	return next[0]
-}
 
 // segMatch reports whether one pattern segment matches one path segment.
 func segMatch(ps, s segment) bool {

@@ -128,7 +128,7 @@ func (r Rules) compile() ([]pattern, error) {
 // It is safe for concurrent use.
 type Redactor struct {
 	key   []byte
-	rules []pattern
+	rules *matcher
 }
 
 // KeySize is the length of a tenant's redaction key.
@@ -145,7 +145,7 @@ func NewRedactor(rules Rules, key []byte) (*Redactor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Redactor{key: slices.Clone(key), rules: ps}, nil
+	return &Redactor{key: slices.Clone(key), rules: newMatcher(ps)}, nil
 }
 
 // Hash returns "hmac-sha256:" and the lowercase hex HMAC-SHA256 of value
@@ -201,16 +201,7 @@ func IsHash(s string) bool {
 // Matches reports whether the rules name the field path (as Diff writes
 // paths, or as a sender wrote a change's field).
 func (r *Redactor) Matches(field string) bool {
-	return matchAny(r.rules, fieldSegments(field))
-}
-
-func matchAny(rules []pattern, path []segment) bool {
-	for _, p := range rules {
-		if p.match(path) {
-			return true
-		}
-	}
-	return false
+	return r.rules.walk(r.rules.start, fieldSegments(field)).accept
 }
 
 // RedactEvent replaces, by its hash (see Hash), every value that the rules
@@ -252,7 +243,7 @@ func (r *Redactor) RedactEvent(e *auditkeep.Event) error {
 			return &auditkeep.Error{Code: auditkeep.EINVALID, Field: d.name,
 				Message: d.name + " is not valid JSON", Err: err}
 		}
-		out[i] = r.redact(v, nil, &clear).raw()
+		out[i] = r.redact(v, r.rules.start, &clear).appendJSON(make([]byte, 0, len(*d.p)))
 	}
 	changes := slices.Clone(e.Changes)
 	for i := range changes {
@@ -260,7 +251,7 @@ func (r *Redactor) RedactEvent(e *auditkeep.Event) error {
 		if c.Op == OpTruncated {
 			continue
 		}
-		base := fieldSegments(c.Field)
+		base := r.rules.walk(r.rules.start, fieldSegments(c.Field))
 		for _, side := range []struct {
 			name string
 			p    *json.RawMessage
@@ -274,7 +265,7 @@ func (r *Redactor) RedactEvent(e *auditkeep.Event) error {
 				return &auditkeep.Error{Code: auditkeep.EINVALID, Field: field,
 					Message: field + " is not valid JSON", Err: err}
 			}
-			*side.p = r.redact(v, slices.Clone(base), &clear).raw()
+			*side.p = r.redact(v, base, &clear).raw()
 		}
 	}
 	for i, d := range docs {
@@ -289,27 +280,32 @@ func (r *Redactor) RedactEvent(e *auditkeep.Event) error {
 	return nil
 }
 
-// redact returns v with every value at a path the rules name replaced by its
-// hash, appending the clear strings and numbers it replaced to clear.
-func (r *Redactor) redact(v *value, path []segment, clear *[]string) *value {
-	if matchAny(r.rules, path) {
+// redact returns v, at the path that led to state s, with every value at a
+// path the rules name replaced by its hash, appending the clear strings and
+// numbers it replaced to clear. A value below which no rule can match is
+// returned as it is.
+func (r *Redactor) redact(v *value, s *state, clear *[]string) *value {
+	if s.accept {
 		if v.kind == kindNull || (v.kind == kindString && IsHash(v.s)) {
 			return v
 		}
 		collectClear(v, clear)
 		return &value{kind: kindString, s: r.hashValue(v)}
 	}
+	if s.dead {
+		return v
+	}
 	switch v.kind {
 	case kindObject:
 		w := &value{kind: kindObject, keys: v.keys, elems: make([]*value, len(v.elems))}
 		for i, k := range v.keys {
-			w.elems[i] = r.redact(v.elems[i], append(path, segment{key: strings.ToLower(k)}), clear)
+			w.elems[i] = r.redact(v.elems[i], r.rules.key(s, k), clear)
 		}
 		return w
 	case kindArray:
 		w := &value{kind: kindArray, elems: make([]*value, len(v.elems))}
 		for i, e := range v.elems {
-			w.elems[i] = r.redact(e, append(path, segment{index: i, isIndex: true}), clear)
+			w.elems[i] = r.redact(e, r.rules.index(s, i), clear)
 		}
 		return w
 	}
