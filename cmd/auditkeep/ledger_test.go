@@ -502,13 +502,16 @@ func (s *sqliteTamperer) rollbackLedger(size int64, note []byte) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.exec("DELETE FROM ledger_leaves WHERE tenant = 'acme' AND seq > ?", size)
+	// Leaf hashes are kept in runs of consecutive leaves: cut the run that
+	// crosses size, drop those after it.
+	s.exec("DELETE FROM ledger_leaf_runs WHERE tenant = 'acme' AND first > ?", size)
+	s.exec("UPDATE ledger_leaf_runs SET hashes = substr(hashes, 1, (? - first + 1) * 32) WHERE tenant = 'acme' AND first + length(hashes) / 32 - 1 > ?", size, size)
 	s.exec("DELETE FROM ledger_nodes WHERE tenant = 'acme' AND ((idx + 1) << level) > ?", size)
 	s.exec("DELETE FROM ledger_checkpoints WHERE tenant = 'acme' AND size > ?", size)
 	s.exec("UPDATE ledger_state SET size = ?, root = ?, checkpoint = ? WHERE tenant = 'acme'", size, cp.Root, note)
 }
 func (s *sqliteTamperer) wipeLedger() {
-	for _, table := range []string{"ledger_leaves", "ledger_nodes", "ledger_checkpoints", "ledger_state"} {
+	for _, table := range []string{"ledger_leaf_runs", "ledger_nodes", "ledger_checkpoints", "ledger_state"} {
 		s.exec("DELETE FROM " + table)
 	}
 }

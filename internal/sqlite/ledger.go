@@ -10,6 +10,7 @@ import (
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/ledger"
 	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
 )
 
 // Ledger keeps the tenants' Merkle trees (internal/ledger) in the store's
@@ -88,6 +89,15 @@ func ledgerState(ctx context.Context, q queryRower, tenant string) (ledger.State
 	return st, nil
 }
 
+// Leaves are stored in runs of at most ledgerRunLeaves consecutive leaf
+// hashes per row, and only the nodes above level ledgerComputedLevels: a
+// node of level 1 to 3 is computed from its (at most 8) leaves when read.
+// This keeps an integration step's writes to about one row per 8 leaves.
+const (
+	ledgerRunLeaves      = 256
+	ledgerComputedLevels = 3
+)
+
 // Nodes returns the hashes of the nodes ids, in the order of ids; level-0
 // nodes are leaf hashes. Returns ENOTFOUND when one is not stored,
 // EUNAVAILABLE when storage fails.
@@ -99,12 +109,20 @@ func (l *Ledger) Nodes(ctx context.Context, tenant string, ids []compact.NodeID)
 	defer tx.Rollback()
 	out := make([][]byte, len(ids))
 	for i, id := range ids {
-		var h []byte
-		if id.Level == 0 {
-			err = tx.QueryRowContext(ctx, "SELECT hash FROM ledger_leaves WHERE tenant = ? AND seq = ?", tenant, int64(id.Index)+1).Scan(&h)
-		} else {
-			err = tx.QueryRowContext(ctx, "SELECT hash FROM ledger_nodes WHERE tenant = ? AND level = ? AND idx = ?", tenant, int(id.Level), int64(id.Index)).Scan(&h)
+		if id.Level <= ledgerComputedLevels {
+			begin := id.Index << id.Level
+			leaves, err := readLeaves(ctx, tx, tenant, begin, begin+1<<id.Level)
+			if err != nil {
+				return nil, err
+			}
+			if len(leaves) != 1<<id.Level {
+				return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "tree node %d/%d is not stored", id.Level, id.Index)
+			}
+			out[i] = subtreeHash(leaves)
+			continue
 		}
+		var h []byte
+		err := tx.QueryRowContext(ctx, "SELECT hash FROM ledger_nodes WHERE tenant = ? AND level = ? AND idx = ?", tenant, int(id.Level), int64(id.Index)).Scan(&h)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "tree node %d/%d is not stored", id.Level, id.Index)
 		}
@@ -112,6 +130,56 @@ func (l *Ledger) Nodes(ctx context.Context, tenant string, ids []compact.NodeID)
 			return nil, auditkeep.Unavailable(err)
 		}
 		out[i] = h
+	}
+	return out, nil
+}
+
+// subtreeHash returns the root of the perfect subtree over leaves (a power
+// of two of them). It reuses leaves' array.
+func subtreeHash(leaves [][]byte) []byte {
+	for n := len(leaves); n > 1; n /= 2 {
+		for i := 0; i < n/2; i++ {
+			leaves[i] = rfc6962.DefaultHasher.HashChildren(leaves[2*i], leaves[2*i+1])
+		}
+	}
+	return leaves[0]
+}
+
+// readLeaves returns the stored leaf hashes of seqs begin+1 .. end, in
+// order, stopping at the first one missing. Returns EUNAVAILABLE when
+// storage fails.
+func readLeaves(ctx context.Context, q querier, tenant string, begin, end uint64) ([][]byte, error) {
+	// The run holding seq begin+1 starts at most ledgerRunLeaves-1 before it.
+	lo := int64(begin) + 1 - ledgerRunLeaves
+	rows, err := q.QueryContext(ctx, "SELECT first, hashes FROM ledger_leaf_runs WHERE tenant = ? AND first > ? AND first <= ? ORDER BY first",
+		tenant, lo, int64(end))
+	if err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	defer rows.Close()
+	out := make([][]byte, 0, end-begin)
+	next := int64(begin) + 1 // the seq wanted next
+	for rows.Next() {
+		var first int64
+		var hashes []byte
+		if err := rows.Scan(&first, &hashes); err != nil {
+			return nil, auditkeep.Unavailable(err)
+		}
+		last := first + int64(len(hashes)/ledger.HashSize) - 1
+		if last < next {
+			continue // a run before the range
+		}
+		if first > next {
+			break // a hole
+		}
+		for seq := next; seq <= min(last, int64(end)); seq++ {
+			i := (seq - first) * ledger.HashSize
+			out = append(out, hashes[i:i+ledger.HashSize:i+ledger.HashSize])
+		}
+		next = min(last, int64(end)) + 1
+	}
+	if err := rows.Err(); err != nil {
+		return nil, auditkeep.Unavailable(err)
 	}
 	return out, nil
 }
@@ -135,26 +203,9 @@ func (l *Ledger) LeafHashes(ctx context.Context, tenant string, begin, end uint6
 	if end > st.Size {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "leaf %d is not integrated (size %d)", end, st.Size)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT seq, hash FROM ledger_leaves WHERE tenant = ? AND seq > ? AND seq <= ? ORDER BY seq",
-		tenant, int64(begin), int64(end))
+	out, err := readLeaves(ctx, tx, tenant, begin, end)
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
-	}
-	defer rows.Close()
-	out := make([][]byte, 0, end-begin)
-	for rows.Next() {
-		var seq int64
-		var h []byte
-		if err := rows.Scan(&seq, &h); err != nil {
-			return nil, auditkeep.Unavailable(err)
-		}
-		if seq != int64(begin)+int64(len(out))+1 {
-			return nil, auditkeep.Errorf(auditkeep.EINTERNAL, "tenant %s: leaf hash of seq %d is missing", tenant, int64(begin)+int64(len(out))+1)
-		}
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, err
 	}
 	if uint64(len(out)) != end-begin {
 		return nil, auditkeep.Errorf(auditkeep.EINTERNAL, "tenant %s: leaf hash of seq %d is missing", tenant, int64(begin)+int64(len(out))+1)
@@ -208,29 +259,35 @@ func (l *Ledger) Integrate(ctx context.Context, tenant string, u *ledger.Update)
 }
 
 // ledgerRowsPerInsert is how many rows one INSERT statement of the
-// ledger's leaves or nodes writes: one statement per row would cost more
-// than the rows themselves.
+// ledger's nodes writes: one statement per row would cost more than the
+// rows themselves.
 const ledgerRowsPerInsert = 200
 
 func insertLedger(ctx context.Context, tx *sql.Tx, tenant string, u *ledger.Update) error {
-	st := &writeStmts{}
-	defer st.closeBatches()
-	leaves := st.batch(ctx, tx, "INSERT INTO ledger_leaves (tenant, seq, hash) VALUES ", 3, ledgerRowsPerInsert)
-	for i, h := range u.Leaves {
-		if err := leaves.add(tenant, int64(u.OldSize)+int64(i)+1, h); err != nil {
+	for i := 0; i < len(u.Leaves); i += ledgerRunLeaves {
+		run := u.Leaves[i:min(len(u.Leaves), i+ledgerRunLeaves)]
+		hashes := make([]byte, 0, len(run)*ledger.HashSize)
+		for _, h := range run {
+			hashes = append(hashes, h...)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO ledger_leaf_runs (tenant, first, hashes) VALUES (?, ?, ?)",
+			tenant, int64(u.OldSize)+int64(i)+1, hashes); err != nil {
 			return err
 		}
 	}
+	st := &writeStmts{}
+	defer st.closeBatches()
 	nodes := st.batch(ctx, tx, "INSERT INTO ledger_nodes (tenant, level, idx, hash) VALUES ", 4, ledgerRowsPerInsert)
 	for _, n := range u.Nodes {
+		if n.ID.Level <= ledgerComputedLevels {
+			continue
+		}
 		if err := nodes.add(tenant, int(n.ID.Level), int64(n.ID.Index), n.Hash); err != nil {
 			return err
 		}
 	}
-	for _, b := range []*batcher{leaves, nodes} {
-		if err := b.flush(); err != nil {
-			return err
-		}
+	if err := nodes.flush(); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO ledger_checkpoints (tenant, size, checkpoint, created_at) VALUES (?, ?, ?, ?)",
 		tenant, int64(u.NewSize), u.Checkpoint, time.Now().UnixNano()); err != nil {
