@@ -338,6 +338,7 @@ func (in *Integrator) step(ctx context.Context, tenant string) (uint64, int, err
 	u := &Update{OldSize: st.Size, NewSize: st.Size}
 	var oldest time.Time
 	var gap error
+	var hasher leafHasher
 	add := func(e *auditkeep.Event) error {
 		if want := int64(u.NewSize) + 1; e.Seq != want {
 			got := e.Seq
@@ -347,7 +348,7 @@ func (in *Integrator) step(ctx context.Context, tenant string) (uint64, int, err
 			gap = &auditkeep.Error{Code: auditkeep.EINTERNAL, Message: "ledger gap", Err: &GapError{Tenant: tenant, Size: u.NewSize, Got: got}}
 			return gap
 		}
-		h, err := LeafHash(e)
+		h, err := hasher.hash(e)
 		if err != nil {
 			return fmt.Errorf("seq %d: %w", e.Seq, err)
 		}

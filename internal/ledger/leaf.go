@@ -23,11 +23,29 @@ func leafTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // snapshot, metadata, changes[].old/new) is not valid JSON or holds a number
 // outside the range of a double or an object with duplicate member names.
 func LeafData(e *auditkeep.Event) ([]byte, error) {
-	b, err := appendLeaf(make([]byte, 0, 1024), e)
+	return appendLeafData(make([]byte, 0, 1024), e)
+}
+
+// appendLeafData appends LeafData(e) to b.
+func appendLeafData(b []byte, e *auditkeep.Event) ([]byte, error) {
+	b, err := appendLeaf(b, e)
 	if err != nil {
 		return nil, &auditkeep.Error{Code: auditkeep.EINVALID, Message: fmt.Sprintf("event %q (seq %d) cannot be encoded", e.ID, e.Seq), Err: err}
 	}
 	return b, nil
+}
+
+// leafHasher computes leaf hashes as LeafHash does, reusing one buffer for
+// the encodings. Not safe for concurrent use.
+type leafHasher struct{ buf []byte }
+
+func (h *leafHasher) hash(e *auditkeep.Event) ([]byte, error) {
+	b, err := appendLeafData(h.buf[:0], e)
+	if err != nil {
+		return nil, err
+	}
+	h.buf = b
+	return rfc6962.DefaultHasher.HashLeaf(b), nil
 }
 
 // appendLeaf writes the JCS form of e directly: the members of each object

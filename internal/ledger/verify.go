@@ -296,6 +296,7 @@ type bundle struct {
 	claims []claim // seqs that signed retention.purge events list
 	bad    *Verdict
 	notes  int // warnings beyond maxWarnings
+	hasher leafHasher
 }
 
 // gap is a range of signed seqs missing from the bundle; next is the seq of
@@ -415,7 +416,7 @@ func (b *bundle) matches(e *auditkeep.Event, seq int64) bool {
 	if seq < 1 || seq > int64(len(b.leaves)) {
 		return false
 	}
-	h, err := LeafHash(e)
+	h, err := b.hasher.hash(e)
 	return err == nil && bytes.Equal(h, b.leaves[seq-1])
 }
 
