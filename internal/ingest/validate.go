@@ -97,7 +97,9 @@ type wireChange struct {
 
 // DecodeBatch splits a request body into its events: the body is one event
 // object or {"events": [...]}. It checks the body's size, UTF-8 and JSON
-// syntax and the batch limits; each event is checked by Validate.
+// syntax and the batch limits; each event is checked by Validate. The events
+// are slices of body: the body is read once, and encoding/json only reads
+// a body that is refused, to say why.
 // Errors are EINVALID or ETOOLARGE naming the field.
 func DecodeBatch(body []byte, lim Limits) ([]json.RawMessage, bool, error) {
 	if len(body) > lim.MaxBatchBytes {
@@ -113,6 +115,16 @@ func DecodeBatch(body []byte, lim Limits) ([]json.RawMessage, bool, error) {
 	if body[0] != '{' {
 		return nil, false, auditkeep.FieldErrorf("body", "request body must be a JSON object: an event or {\"events\": [...]}")
 	}
+	if events, isBatch, ok := splitBatch(body, lim); ok {
+		return events, isBatch, nil
+	}
+	// Not a well-formed batch: say what is wrong as encoding/json sees it.
+	return decodeBatchJSON(body, lim)
+}
+
+// decodeBatchJSON is DecodeBatch by encoding/json, after the checks of
+// size, UTF-8 and the first byte.
+func decodeBatchJSON(body []byte, lim Limits) ([]json.RawMessage, bool, error) {
 	if err := checkJSON(body); err != nil {
 		return nil, false, err
 	}
