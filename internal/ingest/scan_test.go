@@ -109,3 +109,36 @@ func FuzzSplitBatch(f *testing.F) {
 	lim.MaxBatchEvents = 3
 	f.Fuzz(func(t *testing.T, body []byte) { checkSplit(t, body, lim) })
 }
+
+func TestCompact(t *testing.T) {
+	for _, s := range append(scanSamples, " [ 1 , \"a b\\\" c\" ,{ \"k\" :\t\"\\\\\" } ]\n", `"\\"`, `" x "`) {
+		if !json.Valid([]byte(s)) {
+			continue
+		}
+		var want bytes.Buffer
+		if err := json.Compact(&want, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		if got := compact([]byte(s)); !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("compact(%q) = %q; want %q", s, got, want.Bytes())
+		}
+	}
+}
+
+func FuzzCompact(f *testing.F) {
+	for _, s := range scanSamples {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return
+		}
+		var want bytes.Buffer
+		if err := json.Compact(&want, raw); err != nil {
+			t.Fatal(err)
+		}
+		if got := compact(raw); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("compact(%q) = %q; want %q", raw, got, want.Bytes())
+		}
+	})
+}

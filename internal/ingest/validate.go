@@ -513,11 +513,7 @@ func document(raw json.RawMessage, objectOnly bool) (json.RawMessage, error) {
 		}
 		return nil, errors.New("must be a JSON object or array")
 	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return compact(raw), nil
 }
 
 // anyValue compacts any JSON value (a change's old or new side).
@@ -526,11 +522,35 @@ func anyValue(raw json.RawMessage) json.RawMessage {
 	if len(raw) == 0 {
 		return nil
 	}
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return nil
+	return compact(raw)
+}
+
+// compact returns a copy of the valid JSON raw (the decoder read it) without
+// the whitespace outside its strings: what json.Compact returns, without
+// checking the syntax again.
+func compact(raw []byte) []byte {
+	b := make([]byte, 0, len(raw))
+	start, inString := 0, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case ' ', '\t', '\n', '\r':
+			b = append(b, raw[start:i]...)
+			start = i + 1
+		}
 	}
-	return b.Bytes()
+	return append(b, raw[start:]...)
 }
 
 // decodeError turns a decoder error into an EINVALID naming the field.
