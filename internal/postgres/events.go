@@ -110,7 +110,12 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event, rows [][]
 		}
 		stored := map[string]bool{}
 		seen[t] = stored
-		b.Queue(`SELECT id FROM events WHERE tenant_no = (SELECT no FROM tenants WHERE id = $1) AND id = ANY($2)`, t, ids).
+		// One index probe per id, whatever the statistics: as id = ANY($2),
+		// a plan made while the tenant looked small reads every event of
+		// the tenant through another index and filters the ids.
+		b.Queue(`SELECT i.id FROM tenants t CROSS JOIN unnest($2::text[]) AS i(id)
+			CROSS JOIN LATERAL (SELECT FROM events e WHERE e.tenant_no = t.no AND e.id = i.id LIMIT 1) e
+			WHERE t.id = $1`, t, ids).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var id string
