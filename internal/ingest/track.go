@@ -27,6 +27,15 @@ type TrackerStore interface {
 	ListEvents(ctx context.Context, tenant string, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error)
 }
 
+// SnapshotReader is implemented by stores that read the previous snapshots
+// of many targets at once (PostgreSQL: one query instead of one per target).
+// PreviousSnapshots returns, for each event, the snapshot of the latest
+// stored event of its target (same tenant, type and id) other than the event
+// itself, among the target id's latest 410 events; nil when there is none.
+type SnapshotReader interface {
+	PreviousSnapshots(ctx context.Context, events []*auditkeep.Event) ([]json.RawMessage, error)
+}
+
 // Tracker keeps sensitive values out of storage and records what changed: it
 // redacts before, snapshot, metadata and changes with the tenant's rules and
 // key, computes changes from before and snapshot (or from the target's
@@ -228,10 +237,11 @@ func (t *Tracker) Prepare(ctx context.Context, events []*auditkeep.Event) error 
 	return nil
 }
 
-// prefetch reads, concurrently, the latest stored snapshot of each target
-// whose first snapshot-only event in the group has no earlier snapshot in
-// the group nor in the cache: one store read per target, not per event, and
-// several at once rather than one after another.
+// prefetch reads the latest stored snapshot of each target whose first
+// snapshot-only event in the group has no earlier snapshot in the group nor
+// in the cache: in one call when the store is a SnapshotReader, else one
+// store read per target, not per event, several at once rather than one
+// after another.
 func (t *Tracker) prefetch(ctx context.Context, events []*auditkeep.Event) (map[targetKey]json.RawMessage, error) {
 	var need map[targetKey]*auditkeep.Event
 	seen := map[targetKey]bool{}
@@ -251,6 +261,20 @@ func (t *Tracker) prefetch(ctx context.Context, events []*auditkeep.Event) (map[
 		seen[k] = true
 	}
 	out := make(map[targetKey]json.RawMessage, len(need))
+	if r, ok := t.store.(SnapshotReader); ok && len(need) > 0 {
+		events := make([]*auditkeep.Event, 0, len(need))
+		for _, e := range need {
+			events = append(events, e)
+		}
+		snaps, err := r.PreviousSnapshots(ctx, events)
+		if err != nil {
+			return nil, err
+		}
+		for i, e := range events {
+			out[targetKey{e.Tenant, e.Target.Type, e.Target.ID}] = snaps[i]
+		}
+		return out, nil
+	}
 	var (
 		mu       sync.Mutex
 		firstErr error
