@@ -120,8 +120,17 @@ func holdScopeText(scope string) string {
 // record ingests an event of the retention feature into the tenant's own
 // log. A failure is logged, not returned: the change it records is made.
 func (s *Service) record(ctx context.Context, tenant string, by Actor, action, typ string, target *auditkeep.Target, metadata map[string]any, desc string) {
+	if err := s.recordEvent(ctx, tenant, by, action, typ, target, metadata, desc); err != nil {
+		s.log.Warn("retention: could not record an event in the tenant's log", "tenant", tenant, "action", action, "err", err)
+	}
+}
+
+// recordEvent ingests an event of the retention feature into the tenant's
+// own log and returns once it is committed, or the error that stopped it
+// (the recorder's). Without a recorder, nothing is recorded.
+func (s *Service) recordEvent(ctx context.Context, tenant string, by Actor, action, typ string, target *auditkeep.Target, metadata map[string]any, desc string) error {
 	if s.recorder == nil {
-		return
+		return nil
 	}
 	ev := map[string]any{
 		"occurred_at": s.now().UTC(),
@@ -138,10 +147,8 @@ func (s *Service) record(ctx context.Context, tenant string, by Actor, action, t
 		ev["metadata"] = metadata
 	}
 	body, err := json.Marshal(ev)
-	if err == nil {
-		err = s.recorder(ctx, tenant, body)
-	}
 	if err != nil {
-		s.log.Warn("retention: could not record an event in the tenant's log", "tenant", tenant, "action", action, "err", err)
+		return err
 	}
+	return s.recorder(ctx, tenant, body)
 }

@@ -45,7 +45,9 @@ type Report struct {
 	Waiting  int // tenants whose expired events wait to be integrated into the ledger
 	// Purged lists the seqs removed, as merged ranges [first, last] in seq
 	// order (RunTenant only; Run leaves it empty). The retention.purge
-	// event lists them: they are what `auditkeep verify` accepts as missing.
+	// records, written before the removal, list them (and any seq that a
+	// legal hold created meanwhile kept): they are what `auditkeep verify`
+	// accepts as missing.
 	Purged [][2]int64
 }
 
@@ -78,8 +80,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // Run runs the job once over every tenant whose retention is limited: for
 // each, in bounded batches, it reads expired events that no hold covers,
-// writes them to the archive, and removes them from the live store once
-// the archive has confirmed them. On a store that keeps events in monthly
+// writes them to the archive and, once the archive has confirmed them,
+// records their seqs in a retention.purge event (recordPurge) and only
+// then removes them from the live store. On a store that keeps events in monthly
 // partitions (PartitionStore), it first drops, instead of deleting their
 // rows, the partitions of past months that every tenant in them lets go.
 // A tenant's failure is logged, counted and kept in its Status; its events
@@ -185,7 +188,6 @@ func (s *Service) RunTenant(ctx context.Context, tenant string) (Report, error) 
 	s.saveStatus(ctx, tenant, st)
 	if rep.Removed > 0 || rep.Archived > 0 {
 		s.log.Info("retention: purged", "tenant", tenant, "archived", rep.Archived, "removed", rep.Removed, "segments", rep.Segments)
-		s.recordPurge(ctx, tenant, rep, st)
 	}
 	return rep, err
 }
@@ -230,28 +232,70 @@ func (s *Service) acquire(ctx context.Context, tenants ...string) (release func(
 const purgeAction = "retention.purge"
 
 // maxPurgeRanges is how many seq ranges one retention.purge event lists,
-// so that its metadata stays well within ingest's 16 KiB: a purge that
-// removed more ranges (holes left by scoped holds) is recorded in several
+// so that its metadata stays well within ingest's 16 KiB: a batch whose
+// seqs make more ranges (holes left by scoped holds) is recorded in several
 // events, "part" and "parts" telling them apart.
 const maxPurgeRanges = 400
 
-// recordPurge records the purge in the tenant's log: counts, cutoff and
-// the exact seqs removed, which excuse their absence to a verifier. The
-// event is signed like any other, so a deletion cannot be excused without
-// an append-only record saying so.
-func (s *Service) recordPurge(ctx context.Context, tenant string, rep Report, st *Status) {
-	parts := max(1, (len(rep.Purged)+maxPurgeRanges-1)/maxPurgeRanges)
+// purgeBatch is a batch of events archived and about to be removed.
+type purgeBatch struct {
+	seqs     []int64 // confirmed by the archive
+	segments int     // segments written for them
+	last     string  // the last segment written
+	cutoff   time.Time
+}
+
+// errNotRecorded is the error of a batch whose retention.purge record
+// could not be written: its events stay, and the next run tries again.
+func errNotRecorded(err error) error {
+	return &auditkeep.Error{Code: auditkeep.EUNAVAILABLE, Message: "retention: the purge record could not be written to the tenant's log, so no event was removed", Err: err}
+}
+
+// recordPurge records, in the tenant's log and before they are removed,
+// the batch's seqs (sorted first) as merged ranges, with the counts and the
+// cutoff; it returns once the record is committed. The event is signed like
+// any other, so a deletion cannot be excused without an append-only record
+// saying so, and a removal can never be committed without its record: a
+// crash between the two leaves recorded events still present, which a
+// verifier notes with a warning and the next run removes. The record lists
+// the seqs archived and to be removed; those that a hold created meanwhile
+// keeps stay (the job's status, metrics and log count what was removed).
+// Returns the recorder's error, wrapped (errNotRecorded): then nothing of
+// the batch may be removed (some parts of a batch beyond maxPurgeRanges
+// may have been recorded already; their claims are noted by a verifier as
+// seqs present).
+func (s *Service) recordPurge(ctx context.Context, tenant string, b purgeBatch) error {
+	slices.Sort(b.seqs)
+	rs := addRanges(nil, b.seqs)
+	parts := (len(rs) + maxPurgeRanges - 1) / maxPurgeRanges
 	for p := range parts {
-		ranges := rep.Purged[p*maxPurgeRanges : min(len(rep.Purged), (p+1)*maxPurgeRanges)]
-		meta := map[string]any{"archived": rep.Archived, "removed": rep.Removed, "segments": rep.Segments, "cutoff": st.Cutoff, "last_segment": st.LastSegment,
+		ranges := rs[p*maxPurgeRanges : min(len(rs), (p+1)*maxPurgeRanges)]
+		meta := map[string]any{"archived": len(b.seqs), "segments": b.segments, "cutoff": b.cutoff, "last_segment": b.last,
 			"seqs": ranges}
-		desc := fmt.Sprintf("Archived %d and removed %d events that occurred before %s", rep.Archived, rep.Removed, st.Cutoff.Format(time.RFC3339))
+		desc := fmt.Sprintf("Archived %d events that occurred before %s; they are removed from the live store once this is recorded", len(b.seqs), b.cutoff.Format(time.RFC3339))
 		if parts > 1 {
 			meta["part"], meta["parts"] = p+1, parts
-			desc += fmt.Sprintf(" (part %d of %d of the removed seqs)", p+1, parts)
+			desc += fmt.Sprintf(" (part %d of %d of their seqs)", p+1, parts)
 		}
-		s.record(ctx, tenant, SystemActor, purgeAction, "delete", nil, meta, desc)
+		if err := s.recordEvent(ctx, tenant, SystemActor, purgeAction, "delete", nil, meta, desc); err != nil {
+			return errNotRecorded(err)
+		}
 	}
+	return nil
+}
+
+// remove records the batch (recordPurge), then removes its events
+// (deleteEvents). When the record fails, nothing is removed. The removal
+// is not cancelled with ctx: once recorded, the batch is removed whole
+// (holds aside) unless storage fails.
+func (s *Service) remove(ctx context.Context, tenant string, b purgeBatch, rep *Report) error {
+	if len(b.seqs) == 0 {
+		return nil
+	}
+	if err := s.recordPurge(ctx, tenant, b); err != nil {
+		return err
+	}
+	return s.deleteEvents(context.WithoutCancel(ctx), tenant, b.seqs, rep)
 }
 
 // addRanges adds seqs (ascending) to the merged ranges rs.
@@ -266,29 +310,34 @@ func addRanges(rs [][2]int64, seqs []int64) [][2]int64 {
 	return rs
 }
 
-// deleteEvents removes seqs from the live store and adds those it removed
-// to rep. It sorts seqs first: segments are written day by day, so a
-// batch's seqs come in day order, and the ranges need them ascending.
-// DeleteEvents keeps events that a hold created since they were read
-// covers, and may stop part way on error: when it removed fewer than
-// asked, the ones still stored are read back so that exactly the removed
-// seqs are recorded. Should that read fail, none of the batch
-// is recorded (verify then reports them removed, which a later look at
-// the log and the archive explains) and the read's error is returned.
+// deleteEvents removes seqs (recorded by recordPurge) from the live store
+// and adds those it removed to rep. It sorts seqs first: segments are
+// written day by day, so a batch's seqs come in day order, and the ranges
+// need them ascending. DeleteEvents keeps events that a hold created since
+// they were read covers, and may stop part way on error: when it removed
+// fewer than asked, the ones still stored are read back so that rep.Purged
+// holds exactly the removed seqs. Should that read fail, rep.Purged leaves
+// out the batch and the read's error is returned (the record lists the
+// batch either way: a verifier excuses the seqs removed and notes those
+// present).
 func (s *Service) deleteEvents(ctx context.Context, tenant string, seqs []int64, rep *Report) error {
 	slices.Sort(seqs)
 	n, err := s.store.DeleteEvents(ctx, tenant, seqs)
 	rep.Removed += n
 	s.metrics.removed.Add(float64(n))
-	if n == len(seqs) || n == 0 {
-		if n > 0 {
-			rep.Purged = addRanges(rep.Purged, seqs)
-		}
+	if n == len(seqs) {
+		rep.Purged = addRanges(rep.Purged, seqs)
+		return err
+	}
+	if err == nil {
+		s.log.Warn("retention: a legal hold keeps events that the purge record lists; they stay", "tenant", tenant, "recorded", len(seqs), "removed", n)
+	}
+	if n == 0 {
 		return err
 	}
 	left, rerr := s.stored(context.WithoutCancel(ctx), tenant, seqs[0], seqs[len(seqs)-1])
 	if rerr != nil {
-		s.log.Error("retention: cannot tell which events were removed; the purge record will not list them", "tenant", tenant, "first", seqs[0], "last", seqs[len(seqs)-1], "err", rerr)
+		s.log.Error("retention: cannot tell which recorded events were removed", "tenant", tenant, "first", seqs[0], "last", seqs[len(seqs)-1], "err", rerr)
 		return errors.Join(err, rerr)
 	}
 	gone := seqs[:0:0]
@@ -398,7 +447,7 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 			}
 			return rep, nil
 		}
-		var seqs []int64
+		b := purgeBatch{cutoff: cut}
 		for _, seg := range split(batch, s.maxSpan) {
 			var proof *archive.Proof
 			if s.tree != nil {
@@ -409,21 +458,20 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 			m, err := s.arch.Write(ctx, seg, proof)
 			if err != nil {
 				// Remove what the archive has confirmed; the rest stays.
-				if len(seqs) > 0 {
-					err = errors.Join(err, s.deleteEvents(ctx, tenant, seqs, &rep))
-				}
-				return rep, err
+				return rep, errors.Join(err, s.remove(ctx, tenant, b, &rep))
 			}
 			rep.Segments++
 			rep.Archived += len(seg)
 			st.LastSegment = m.Name
 			s.metrics.segments.Inc()
 			s.metrics.archived.Add(float64(len(seg)))
+			b.segments++
+			b.last = m.Name
 			for _, e := range seg {
-				seqs = append(seqs, e.Seq)
+				b.seqs = append(b.seqs, e.Seq)
 			}
 		}
-		if err := s.deleteEvents(ctx, tenant, seqs, &rep); err != nil {
+		if err := s.remove(ctx, tenant, b, &rep); err != nil {
 			return rep, err
 		}
 		if !more {

@@ -137,11 +137,13 @@ type partitionShare struct {
 // dropPartition archives the events of p and drops it, when every tenant
 // in p lets it go (else it leaves p to the tenants' runs). The archive is
 // written as purge writes it: per tenant and UTC day, in batches, each
-// segment with its proof. Only when every write is confirmed does the store
-// drop p (and re-check, under its locks, that nothing changed). When a write
-// fails, or p is not dropped, the events whose archive was confirmed are
-// deleted row by row instead, as purge deletes them. Each tenant gets its
-// retention.purge record listing the seqs removed.
+// segment with its proof. Then each tenant's retention.purge record, listing
+// the seqs its archive confirmed, is committed (recordPurge) before anything
+// is removed. Only when every write and every record is done, and each
+// tenant's archived seqs reach its last seq in p, does the store drop p (and
+// re-check, under its locks, that nothing changed). When a write fails, or p
+// is not dropped, the recorded events are deleted row by row instead, as
+// purge deletes them; a tenant whose record failed keeps its events.
 func (s *Service) dropPartition(ctx context.Context, ps PartitionStore, p *Partition, now time.Time, policies map[string]partitionPolicy, failed map[string]bool) (Report, error) {
 	var rep Report
 	shares := make([]*partitionShare, 0, len(p.Tenants))
@@ -174,12 +176,27 @@ func (s *Service) dropPartition(ctx context.Context, ps PartitionStore, p *Parti
 			break
 		}
 	}
-	// What the archive confirmed leaves the live store, even if the run is
-	// being stopped: archived events are not left behind.
+	// What the archive confirmed is recorded, then leaves the live store,
+	// even if the run is being stopped: archived events are not left behind.
 	fin := context.WithoutCancel(ctx)
+	whole := archErr == nil
+	for _, sh := range shares {
+		if len(sh.seqs) == 0 {
+			whole = false // nothing archived, nothing recorded: it stays
+			continue
+		}
+		b := purgeBatch{seqs: sh.seqs, segments: sh.rep.Segments, last: sh.last, cutoff: sh.cut}
+		if err := s.recordPurge(fin, sh.t.Tenant, b); err != nil {
+			sh.err = errors.Join(sh.err, err)
+			sh.seqs = nil // not recorded: not removed
+			whole = false
+		} else if sh.seqs[len(sh.seqs)-1] != sh.t.LastSeq {
+			whole = false // the record would not cover every event dropped
+		}
+	}
 	var dropErr error
 	dropped := false
-	if archErr == nil {
+	if whole {
 		if dropped, dropErr = ps.DropPartition(fin, p, now); dropped {
 			for _, sh := range shares {
 				sh.rep.Removed = len(sh.seqs)
@@ -258,8 +275,8 @@ func (s *Service) deleteBatches(ctx context.Context, sh *partitionShare) error {
 }
 
 // partitionDone keeps what a partition's drop did for one tenant in its
-// Status and its log (a retention.purge record), and reports its failure
-// as a failed run does.
+// Status and its log (dropPartition wrote its retention.purge record), and
+// reports its failure as a failed run does.
 func (s *Service) partitionDone(ctx context.Context, sh *partitionShare, now time.Time, failed map[string]bool) {
 	tenant := sh.t.Tenant
 	fin := context.WithoutCancel(ctx)
@@ -287,6 +304,5 @@ func (s *Service) partitionDone(ctx context.Context, sh *partitionShare, now tim
 	s.saveStatus(fin, tenant, st)
 	if worked {
 		s.log.Info("retention: purged", "tenant", tenant, "archived", sh.rep.Archived, "removed", sh.rep.Removed, "segments", sh.rep.Segments)
-		s.recordPurge(fin, tenant, sh.rep, st)
 	}
 }

@@ -30,11 +30,12 @@ var (
 
 // pgStore is the PostgreSQL store, counting the events that DeleteEvents
 // removes (the events that did not go with a partition), and failing
-// DropPartition on demand.
+// DropPartition and DeleteEvents on demand.
 type pgStore struct {
 	*postgres.Store
-	deleted atomic.Int64
-	dropErr error // when set, DropPartition fails with it
+	deleted   atomic.Int64
+	dropErr   error // when set, DropPartition fails with it
+	deleteErr error // when set, DeleteEvents removes nothing and fails with it
 }
 
 func (s *pgStore) DropPartition(ctx context.Context, p *retention.Partition, now time.Time) (bool, error) {
@@ -45,6 +46,9 @@ func (s *pgStore) DropPartition(ctx context.Context, p *retention.Partition, now
 }
 
 func (s *pgStore) DeleteEvents(ctx context.Context, tenant string, seqs []int64) (int, error) {
+	if s.deleteErr != nil {
+		return 0, s.deleteErr
+	}
 	n, err := s.Store.DeleteEvents(ctx, tenant, seqs)
 	s.deleted.Add(int64(n))
 	return n, err

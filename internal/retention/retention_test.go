@@ -134,6 +134,10 @@ type env struct {
 	ret      *retention.Service
 	reg      *prometheus.Registry
 	clock    *clock
+
+	// recordErr, when set, is what the retention service's recorder
+	// returns instead of ingesting the event.
+	recordErr error
 }
 
 var now0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -171,10 +175,7 @@ func newEnv(t testing.TB, b backend, arch *archive.Archive) *env {
 	e.ret = retention.New(retention.Config{
 		Store: e.s, Archive: arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet, Registry: e.reg,
 		BatchSize: 40, Pause: time.Millisecond,
-		Recorder: func(ctx context.Context, tenant string, body []byte) error {
-			_, err := e.ingest.Ingest(ctx, tenant, body)
-			return err
-		},
+		Recorder: e.record,
 		Appender: func(ctx context.Context, events []*auditkeep.Event) error {
 			_, err := e.ingest.Store(ctx, events)
 			return err
@@ -182,6 +183,16 @@ func newEnv(t testing.TB, b backend, arch *archive.Archive) *env {
 	})
 	e.ingest.Steps = []ingest.Step{e.ret.Step}
 	return e
+}
+
+// record is the retention service's recorder: it ingests the event, or
+// fails with e.recordErr.
+func (e *env) record(ctx context.Context, tenant string, body []byte) error {
+	if e.recordErr != nil {
+		return e.recordErr
+	}
+	_, err := e.ingest.Ingest(ctx, tenant, body)
+	return err
 }
 
 func (e *env) tenant(id string, days int) {
@@ -329,7 +340,7 @@ func TestArchiveVerifyPurge(t *testing.T) {
 					purge = ev
 				}
 			}
-			if purge == nil || purge.Actor.Type != auditkeep.ActorSystem || !strings.Contains(string(purge.Metadata), fmt.Sprintf(`"removed":%d`, len(due))) {
+			if purge == nil || purge.Actor.Type != auditkeep.ActorSystem || !strings.Contains(string(purge.Metadata), fmt.Sprintf(`"archived":%d`, len(due))) {
 				t.Errorf("retention.purge event = %+v; want a system event with the counts", purge)
 			}
 

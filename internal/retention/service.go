@@ -68,9 +68,12 @@ type Config struct {
 	// Tree, when set, is the ledger's storage: events are archived only
 	// once integrated, each segment with its proof. When nil, segments
 	// have no proof.
-	Tree     archive.TreeSource
-	Plans    Plans    // nil: DefaultPlans
-	Recorder Recorder // records hold, retention and purge events; nil: not recorded
+	Tree  archive.TreeSource
+	Plans Plans // nil: DefaultPlans
+	// Recorder records hold, retention and purge events; nil: not
+	// recorded (purges then remove events with no record a verifier could
+	// accept). A batch is removed only once its purge record is committed.
+	Recorder Recorder
 	Appender Appender // restore into a tenant; nil: restore into a tenant is refused
 
 	Interval  time.Duration // between runs; 0: 1h
@@ -207,7 +210,8 @@ func (s *Service) Trigger() {
 }
 
 // Close stops the job, waiting for the batch in progress to end (a batch
-// is archived and removed, or left in place, never half removed).
+// is archived, recorded and removed, or left in place; once recorded, its
+// removal is not cancelled).
 func (s *Service) Close() error {
 	if s.cancel != nil {
 		s.cancel()
