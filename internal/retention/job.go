@@ -82,9 +82,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // each, in bounded batches, it reads expired events that no hold covers,
 // writes them to the archive and, once the archive has confirmed them,
 // records their seqs in a retention.purge event (recordPurge) and only
-// then removes them from the live store. On a store that keeps events in monthly
-// partitions (PartitionStore), it first drops, instead of deleting their
-// rows, the partitions of past months that every tenant in them lets go.
+// then removes them from the live store. On a store that keeps events in
+// monthly partitions (PartitionStore), it first drops, instead of deleting
+// their rows, the partitions of past months that every tenant in them lets
+// go.
 // A tenant's failure is logged, counted and kept in its Status; its events
 // stay and the next run tries again. The error is ctx's, or the store's
 // when tenants cannot be listed.
