@@ -282,7 +282,43 @@ func (s *Service) recordPurge(ctx context.Context, tenant string, b purgeBatch) 
 			return errNotRecorded(err)
 		}
 	}
+	if err := s.awaitSigned(ctx, tenant); err != nil {
+		return &auditkeep.Error{Code: auditkeep.EUNAVAILABLE, Message: "retention: the purge record is committed but not yet in a signed checkpoint, so no event was removed", Err: err}
+	}
 	return nil
+}
+
+// awaitSigned waits, when there is a ledger, until the tenant's newest
+// event (a purge record just committed, or later) is in a signed
+// checkpoint: a verifier accepts a record only from then on, so removing
+// the events before would show them as removed unannounced meanwhile.
+// Returns EUNAVAILABLE after IntegrationWait.
+func (s *Service) awaitSigned(ctx context.Context, tenant string) error {
+	if s.tree == nil || s.recorder == nil {
+		return nil
+	}
+	newest, _, err := s.store.ListEvents(ctx, tenant, auditkeep.Filter{Limit: 1})
+	if err != nil || len(newest) == 0 {
+		return err
+	}
+	deadline := time.Now().Add(s.waitTree)
+	for {
+		st, err := s.tree.State(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		if st.Size >= uint64(newest[0].Seq) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return auditkeep.Errorf(auditkeep.EUNAVAILABLE, "the purge record (seq %d or before) is not in a signed checkpoint after %s (size %d): the ledger is not integrating", newest[0].Seq, s.waitTree, st.Size)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
 }
 
 // remove records the batch (recordPurge), then removes its events

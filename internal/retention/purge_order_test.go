@@ -113,6 +113,44 @@ func TestPurgeNotRecordedRemovesNothing(t *testing.T) {
 	}
 }
 
+// TestPurgeWaitsForSignedRecord: events are removed only once their purge
+// record is in a signed checkpoint, since a verifier accepts the record
+// only from then on. While the ledger does not integrate it, nothing is
+// removed and the run reports why; once it does, the next run removes them
+// and the log verifies with the purge excused.
+func TestPurgeWaitsForSignedRecord(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			e := newEnv(t, b, nil)
+			e.tenant("acme", 30)
+			all := e.fill("acme", 100)
+			due := expired(all, now0.Add(-30*24*time.Hour), nil)
+			e.noIntegration = true
+			waiting := retention.New(retention.Config{Store: e.s, Archive: e.arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet,
+				BatchSize: 40, Pause: time.Millisecond, Recorder: e.record, IntegrationWait: 100 * time.Millisecond})
+			rep, err := waiting.RunTenant(e.ctx, "acme")
+			if err == nil || rep.Removed != 0 {
+				t.Fatalf("RunTenant with the record unsigned = %+v, %v; want none removed, an error", rep, err)
+			}
+			if got := len(e.updates("acme")); got != len(all) {
+				t.Errorf("%d events live while the record is unsigned; want all %d", got, len(all))
+			}
+			st, err := waiting.TenantStatus(e.ctx, "acme")
+			if err != nil || !st.Status.Pending || !strings.Contains(st.Status.LastError, "signed checkpoint") {
+				t.Errorf("status = %+v, %v; want the purge pending, waiting for a signed checkpoint", st.Status, err)
+			}
+
+			e.noIntegration = false
+			e.integrate("acme")
+			rep, err = e.ret.RunTenant(e.ctx, "acme")
+			if err != nil || rep.Removed != len(due) {
+				t.Fatalf("RunTenant with the ledger integrating = %+v, %v; want %d removed", rep, err, len(due))
+			}
+			e.checkLedger("acme")
+		})
+	}
+}
+
 // TestPartitionRecordedBeforeDrop: each tenant's purge record is committed
 // before a partition is dropped or its rows deleted. When a record cannot
 // be written, the partition and its events stay; when the job stops right

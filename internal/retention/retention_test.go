@@ -138,6 +138,8 @@ type env struct {
 	// recordErr, when set, is what the retention service's recorder
 	// returns instead of ingesting the event.
 	recordErr error
+	// noIntegration keeps the recorder from integrating what it records.
+	noIntegration bool
 }
 
 var now0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -185,13 +187,20 @@ func newEnv(t testing.TB, b backend, arch *archive.Archive) *env {
 	return e
 }
 
-// record is the retention service's recorder: it ingests the event, or
-// fails with e.recordErr.
+// record is the retention service's recorder: it ingests the event and
+// integrates it, as the server's integrator would, or fails with
+// e.recordErr. With e.noIntegration it leaves the event unintegrated.
 func (e *env) record(ctx context.Context, tenant string, body []byte) error {
 	if e.recordErr != nil {
 		return e.recordErr
 	}
-	_, err := e.ingest.Ingest(ctx, tenant, body)
+	if _, err := e.ingest.Ingest(ctx, tenant, body); err != nil {
+		return err
+	}
+	if e.noIntegration {
+		return nil
+	}
+	_, err := e.integ.Integrate(ctx, tenant)
 	return err
 }
 

@@ -81,6 +81,9 @@ type Config struct {
 	Pause     time.Duration // pause between batches, so that ingest takes turns; 0: 20ms
 	MaxSpan   int64         // most seqs one segment's range spans; 0: 4 × BatchSize
 	CacheTTL  time.Duration // how long reads trust a tenant's cached retention; 0: 5s
+	// IntegrationWait bounds how long a purge waits for its record to be
+	// in a signed checkpoint (with Tree) before removing; 0: 30s.
+	IntegrationWait time.Duration
 
 	Now      func() time.Time      // the clock; nil: time.Now
 	Logger   *slog.Logger          // nil: slog.Default()
@@ -101,6 +104,7 @@ type Service struct {
 	pause    time.Duration
 	maxSpan  int64
 	ttl      time.Duration
+	waitTree time.Duration
 	now      func() time.Time
 	log      *slog.Logger
 	metrics  *metrics
@@ -127,7 +131,7 @@ func New(cfg Config) *Service {
 	s := &Service{
 		store: cfg.Store, arch: cfg.Archive, tree: cfg.Tree, plans: cfg.Plans,
 		recorder: cfg.Recorder, appender: cfg.Appender,
-		interval: cfg.Interval, batch: cfg.BatchSize, pause: cfg.Pause, maxSpan: cfg.MaxSpan, ttl: cfg.CacheTTL,
+		interval: cfg.Interval, batch: cfg.BatchSize, pause: cfg.Pause, maxSpan: cfg.MaxSpan, ttl: cfg.CacheTTL, waitTree: cfg.IntegrationWait,
 		now: cfg.Now, log: cfg.Logger,
 		cache: map[string]cached{}, running: map[string]bool{}, wake: make(chan struct{}, 1),
 	}
@@ -148,6 +152,9 @@ func New(cfg Config) *Service {
 	}
 	if s.ttl <= 0 {
 		s.ttl = 5 * time.Second
+	}
+	if s.waitTree <= 0 {
+		s.waitTree = 30 * time.Second
 	}
 	if s.now == nil {
 		s.now = time.Now
