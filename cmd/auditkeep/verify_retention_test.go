@@ -29,6 +29,15 @@ func TestVerifyRetention(t *testing.T) {
 	if r := call(t, "PUT", base+"/v1/tenants/acme", testRootKey, map[string]any{"retention_days": 0}); r.status != 200 {
 		t.Fatalf("PUT retention 0: %d %s", r.status, r.body)
 	}
+	// Rules that would hash every value of a purge record's metadata, and a
+	// schema no purge record fits: the server's own records are not the
+	// tenant's to redact or to hold to its schemas.
+	if r := call(t, "PUT", base+"/v1/settings", key, map[string]any{"redaction": map[string]any{"paths": []string{"seqs", "*", "**.seqs"}}}); r.status != 200 {
+		t.Fatalf("PUT /v1/settings: %d %s", r.status, r.body)
+	}
+	if r := call(t, "PUT", base+"/v1/actions/retention.purge/schema", key, map[string]any{"type": "object", "required": []any{"never"}}); r.status != 201 {
+		t.Fatalf("PUT /v1/actions/retention.purge/schema: %d %s", r.status, r.body)
+	}
 	// Fifteen events: ev-04, ev-05 and ev-10 .. ev-14 recent, the others
 	// 40 days old or more (backfilled while retention is unlimited).
 	now := time.Now().UTC()

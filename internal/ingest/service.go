@@ -60,7 +60,7 @@ func (s *Service) Ingest(ctx context.Context, tenant string, body []byte) (*Resu
 		if err != nil {
 			return nil, err
 		}
-		if slices.Contains(s.Reserved, e.Action) && !fromServer(ctx) {
+		if slices.Contains(s.Reserved, e.Action) && !FromServer(ctx) {
 			f := "action"
 			if prefix != "" {
 				f = prefix + ".action"
@@ -114,7 +114,9 @@ func AsServer(ctx context.Context) context.Context {
 	return context.WithValue(ctx, serverOrigin{}, true)
 }
 
-func fromServer(ctx context.Context) bool {
+// FromServer reports whether ctx is the server's own recording (AsServer):
+// such events are not the tenant's to redact or to hold to its schemas.
+func FromServer(ctx context.Context) bool {
 	v, _ := ctx.Value(serverOrigin{}).(bool)
 	return v
 }
