@@ -50,7 +50,6 @@ var s2Dict = s2.MakeDict([]byte(bodyDictionary), []byte(`{"tenant":"","seq":0,"r
 
 type flateReader struct {
 	src bytes.Reader
-	out bytes.Buffer
 	r   io.ReadCloser
 }
 
@@ -105,36 +104,62 @@ func encodeBodies(events []*auditkeep.Event) ([][]byte, error) {
 
 // decodeBody parses a stored body of the tenant's event seq.
 func decodeBody(b []byte, tenant string, seq int64) (*auditkeep.Event, error) {
-	if len(b) == 0 {
-		return nil, errors.New("stored event: empty body")
+	buf := jsonBuffers.Get().(*[]byte)
+	js, err := appendBodyJSON((*buf)[:0], b)
+	if err != nil {
+		jsonBuffers.Put(buf)
+		return nil, err
 	}
-	js := b
-	switch b[0] {
-	case '{':
-	case codecS2:
-		var err error
-		if js, err = s2Dict.Decode(nil, b[1:]); err != nil {
-			return nil, fmt.Errorf("stored event: %w", err)
+	defer func() {
+		// json.Unmarshal copies what it keeps of js. A rare large body
+		// does not stay in the pool.
+		if cap(js) <= 256<<10 {
+			*buf = js
+			jsonBuffers.Put(buf)
 		}
-	case codecFlate1:
-		fr := readers.Get().(*flateReader)
-		defer readers.Put(fr) // json.Unmarshal copies what it keeps of js
-		fr.src.Reset(b[1:])
-		fr.out.Reset()
-		if err := fr.r.(flate.Resetter).Reset(&fr.src, []byte(bodyDictionary)); err != nil {
-			return nil, fmt.Errorf("stored event: %w", err)
-		}
-		if _, err := fr.out.ReadFrom(fr.r); err != nil {
-			return nil, fmt.Errorf("stored event: %w", err)
-		}
-		js = fr.out.Bytes()
-	default:
-		return nil, fmt.Errorf("stored event: unknown codec %#x", b[0])
-	}
+	}()
 	var e auditkeep.Event
 	if err := json.Unmarshal(js, &e); err != nil {
 		return nil, fmt.Errorf("stored event: %w", err)
 	}
 	e.Tenant, e.Seq = tenant, seq
 	return &e, nil
+}
+
+// jsonBuffers holds the buffers decodeBody decompresses into.
+var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendBodyJSON appends the JSON of a stored body to dst.
+func appendBodyJSON(dst, b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return nil, errors.New("stored event: empty body")
+	}
+	switch b[0] {
+	case '{':
+		return append(dst, b...), nil
+	case codecS2:
+		n, err := s2.DecodedLen(b[1:])
+		if err != nil {
+			return nil, fmt.Errorf("stored event: %w", err)
+		}
+		dst = slices.Grow(dst, n)
+		if _, err := s2Dict.Decode(dst[len(dst):len(dst)+n], b[1:]); err != nil {
+			return nil, fmt.Errorf("stored event: %w", err)
+		}
+		return dst[:len(dst)+n], nil
+	case codecFlate1:
+		fr := readers.Get().(*flateReader)
+		defer readers.Put(fr)
+		fr.src.Reset(b[1:])
+		if err := fr.r.(flate.Resetter).Reset(&fr.src, []byte(bodyDictionary)); err != nil {
+			return nil, fmt.Errorf("stored event: %w", err)
+		}
+		out := bytes.NewBuffer(dst)
+		if _, err := out.ReadFrom(fr.r); err != nil {
+			return nil, fmt.Errorf("stored event: %w", err)
+		}
+		return out.Bytes(), nil
+	default:
+		return nil, fmt.Errorf("stored event: unknown codec %#x", b[0])
+	}
 }

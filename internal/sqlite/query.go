@@ -571,6 +571,23 @@ func (p *plan) bestGroup(limit int) int {
 // page returns up to limit events after seq `after` (0: from the start) in
 // the plan's order, and whether there may be more.
 func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after int64, limit int) ([]*auditkeep.Event, bool, error) {
+	keys, more, err := p.pageKeys(ctx, q, after, limit)
+	if err != nil || len(keys) == 0 {
+		return nil, false, err
+	}
+	events, err := loadEvents(ctx, q.StmtContext(ctx, rs.load), p.tenant, keys)
+	if err != nil {
+		return nil, false, auditkeep.Unavailable(err)
+	}
+	if err := markDeleted(ctx, q.StmtContext(ctx, rs.deleted), p.num, events); err != nil {
+		return nil, false, auditkeep.Unavailable(err)
+	}
+	return events, more, nil
+}
+
+// pageKeys returns the keys of page: up to limit keys after seq `after`
+// (0: from the start) in the plan's order, and whether there may be more.
+func (p *plan) pageKeys(ctx context.Context, q *sql.Tx, after int64, limit int) ([]int64, bool, error) {
 	if p.empty {
 		return nil, false, nil
 	}
@@ -601,14 +618,7 @@ func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after int64, 
 	if more {
 		keys = keys[:limit]
 	}
-	events, err := loadEvents(ctx, q.StmtContext(ctx, rs.load), p.tenant, keys)
-	if err != nil {
-		return nil, false, auditkeep.Unavailable(err)
-	}
-	if err := markDeleted(ctx, q.StmtContext(ctx, rs.deleted), p.num, events); err != nil {
-		return nil, false, auditkeep.Unavailable(err)
-	}
-	return events, more, nil
+	return keys, more, nil
 }
 
 // keys returns up to limit keys between lo and hi in the plan's order. A
