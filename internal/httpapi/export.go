@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
@@ -56,12 +57,39 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 
 	bw := bufio.NewWriterSize(w, 64<<10)
+	var n int
+	var ok bool
+	flush := bw.Flush
+	if format == "ndjson" {
+		n, ok, err = s.exportJSON(r.Context(), tenant, f, bw)
+	}
+	if !ok {
+		n, flush, err = s.exportEvents(r.Context(), tenant, f, format, bw)
+	}
+	if err != nil {
+		// The status is sent: abort the connection so the client sees a
+		// truncated transfer, never a complete-looking file.
+		s.log.Warn("export aborted", "tenant", tenant, "events", n, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	if err := flush(); err != nil {
+		s.log.Debug("export: client went away", "tenant", tenant, "err", err)
+		return nil
+	}
+	s.metrics.exported.Add(float64(n))
+	return nil
+}
+
+// exportEvents writes the tenant's events matching f to bw in format (csv
+// or ndjson), from the store's events, and returns how many it wrote and
+// what flushes them. It stops at the first error of storage or bw.
+func (s *Server) exportEvents(ctx context.Context, tenant string, f auditkeep.Filter, format string, bw *bufio.Writer) (int, func() error, error) {
 	var write func(*auditkeep.Event) error
 	flush := bw.Flush
 	if format == "csv" {
 		cw := csv.NewWriter(bw)
 		if err := cw.Write(CSVColumns); err != nil {
-			return nil
+			return 0, flush, err
 		}
 		row := make([]string, len(CSVColumns))
 		write = func(e *auditkeep.Event) error {
@@ -78,9 +106,9 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Events are written in batches, whose hashes are read in one go.
 	n := 0
-	batch := make([]*auditkeep.Event, 0, 512)
+	batch := make([]*auditkeep.Event, 0, exportBatch)
 	writeBatch := func() error {
-		s.fillHashes(r.Context(), tenant, batch)
+		s.fillHashes(ctx, tenant, batch)
 		for _, e := range batch {
 			n++
 			if err := write(e); err != nil {
@@ -90,7 +118,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 		batch = batch[:0]
 		return nil
 	}
-	err = s.store.ScanEvents(r.Context(), tenant, f, func(e *auditkeep.Event) error {
+	err := s.store.ScanEvents(ctx, tenant, f, func(e *auditkeep.Event) error {
 		batch = append(batch, e)
 		if len(batch) == cap(batch) {
 			return writeBatch()
@@ -100,19 +128,11 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		err = writeBatch()
 	}
-	if err != nil {
-		// The status is sent: abort the connection so the client sees a
-		// truncated transfer, never a complete-looking file.
-		s.log.Warn("export aborted", "tenant", tenant, "events", n, "err", err)
-		panic(http.ErrAbortHandler)
-	}
-	if err := flush(); err != nil {
-		s.log.Debug("export: client went away", "tenant", tenant, "err", err)
-		return nil
-	}
-	s.metrics.exported.Add(float64(n))
-	return nil
+	return n, flush, err
 }
+
+// exportBatch is the number of events whose hashes an export reads at once.
+const exportBatch = 512
 
 // csvRow fills row with e's cells, neutralised against formula injection.
 func csvRow(row []string, e *auditkeep.Event) {

@@ -1,0 +1,177 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/archive"
+	"github.com/auditkeep/auditkeep/internal/demo"
+	"github.com/auditkeep/auditkeep/internal/httpapi"
+	"github.com/auditkeep/auditkeep/internal/ingest"
+	"github.com/auditkeep/auditkeep/internal/ledger"
+	"github.com/auditkeep/auditkeep/internal/retention"
+	"github.com/transparency-dev/merkle/compact"
+)
+
+// exportStore is a store the export tests serve: embedded or PostgreSQL.
+type exportStore interface {
+	retention.Store
+	retention.Guarded
+	ingest.TrackerStore
+	Close() error
+}
+
+// exportAPI is the API wired as `auditkeep serve` wires it (the read guard
+// of retention in front of the store, the tracker, a ledger), with a
+// settable clock, served by its handler without a listener.
+type exportAPI struct {
+	srv   *httpapi.Server
+	svc   *ingest.Service
+	ret   *retention.Service
+	store exportStore
+	now   time.Time
+}
+
+// newExportAPI serves st; leaves reports seqs 1..*leaves as integrated.
+func newExportAPI(tb testing.TB, st exportStore, leaves *uint64) *exportAPI {
+	tb.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	u, _ := archive.DirURL(tb.TempDir())
+	arch, err := archive.Open(context.Background(), u, quiet)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a := &exportAPI{store: st, now: time.Now().UTC()}
+	clock := func() time.Time { return a.now }
+	c := ingest.NewCommitter(st)
+	a.svc = ingest.NewService(c)
+	a.svc.Now = clock
+	tracker := ingest.NewTracker(st)
+	c.Prepare = tracker.Prepare
+	a.ret = retention.New(retention.Config{Store: st, Archive: arch, Now: clock, Logger: quiet})
+	a.svc.Steps = []ingest.Step{a.ret.Step, tracker.Step}
+	a.srv = httpapi.New(a.ret.Guard(st), a.svc, httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey), Logger: quiet,
+		Retention: a.ret, Ledger: &httpapi.Ledger{Storage: leafHashes{size: leaves}}})
+	a.srv.Now = clock
+	c.OnCommit = a.srv.ObserveCommit
+	c.Open()
+	tb.Cleanup(func() {
+		c.Close()
+		st.Close()
+	})
+	return a
+}
+
+// call serves one request and returns the status and body.
+func (a *exportAPI) call(tb testing.TB, method, path, key string, body any) (int, []byte) {
+	tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	w := httptest.NewRecorder()
+	a.srv.Handler().ServeHTTP(w, req)
+	return w.Code, w.Body.Bytes()
+}
+
+// tenant creates a tenant with retention days (0: unlimited) and returns a
+// key with every scope.
+func (a *exportAPI) tenant(tb testing.TB, name string, days int) string {
+	tb.Helper()
+	if code, body := a.call(tb, "POST", "/v1/tenants", rootKey, map[string]any{"name": name, "retention_days": days}); code != 201 {
+		tb.Fatalf("create tenant: %d %s", code, body)
+	}
+	code, body := a.call(tb, "POST", "/v1/tenants/"+name+"/keys", rootKey,
+		map[string]any{"name": "test", "scopes": []string{"ingest", "read", "export", "admin"}})
+	if code != 201 {
+		tb.Fatalf("create key: %d %s", code, body)
+	}
+	var k struct{ Key string }
+	json.Unmarshal(body, &k)
+	return k.Key
+}
+
+// ingestDemo ingests n events of the demo generator (seed 1) ending about
+// now, in batches of 1,000 through the ingest service.
+func (a *exportAPI) ingestDemo(tb testing.TB, tenant string, n int) {
+	tb.Helper()
+	opts := demo.Options{EventsPerDay: 20000}
+	g := demo.New(1, demo.Start(n, a.now.Add(-time.Hour), opts), opts)
+	for n > 0 {
+		batch := make([]auditkeep.Event, min(n, 1000))
+		for i := range batch {
+			batch[i] = g.Next()
+		}
+		n -= len(batch)
+		a.ingestEvents(tb, tenant, batch)
+	}
+}
+
+// ingestEvents ingests events as their sender's JSON.
+func (a *exportAPI) ingestEvents(tb testing.TB, tenant string, events any) {
+	tb.Helper()
+	body, err := json.Marshal(map[string]any{"events": events})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := a.svc.Ingest(context.Background(), tenant, body); err != nil {
+		tb.Fatalf("ingest: %v", err)
+	}
+}
+
+// leafHashes is a ledger that has integrated seqs 1..*size of every
+// tenant; a leaf's hash is derived from its tenant and index. Only what
+// reads use is implemented.
+type leafHashes struct {
+	ledger.Storage
+	size *uint64
+}
+
+func (l leafHashes) State(ctx context.Context, tenant string) (ledger.State, error) {
+	return ledger.State{Size: *l.size}, nil
+}
+
+func (l leafHashes) Nodes(ctx context.Context, tenant string, ids []compact.NodeID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		h := sha256.New()
+		h.Write([]byte(tenant))
+		binary.Write(h, binary.BigEndian, id.Index)
+		out[i] = h.Sum(nil)
+	}
+	return out, nil
+}
+
+// discard is a ResponseWriter that counts and drops the body.
+type discard struct {
+	h      http.Header
+	status int
+	n      int64
+}
+
+func (d *discard) Header() http.Header {
+	if d.h == nil {
+		d.h = http.Header{}
+	}
+	return d.h
+}
+func (d *discard) WriteHeader(status int)      { d.status = status }
+func (d *discard) Write(b []byte) (int, error) { d.n += int64(len(b)); return len(b), nil }
