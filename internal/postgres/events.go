@@ -58,7 +58,17 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) (err erro
 	}
 	// A transaction whose connection broke before COMMIT was rolled back:
 	// running it again is safe.
-	return s.retry(ctx, idempotent, func() error { return s.append(ctx, events, rows) })
+	if err := s.retry(ctx, idempotent, func() error { return s.append(ctx, events, rows) }); err != nil {
+		return err
+	}
+	stored := 0
+	for _, e := range events {
+		if e.Seq > 0 {
+			stored++
+		}
+	}
+	s.appended(stored)
+	return nil
 }
 
 // append is one attempt of Append; rows[i] is the row of events[i].

@@ -47,6 +47,11 @@ func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) error 
 const tableExists = `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	WHERE n.nspname = current_schema() AND c.relname = $1)`
 
+// partitionName is the name of the partition of the month starting at lo.
+func partitionName(lo time.Time) string {
+	return fmt.Sprintf("events_p%04d%02d", lo.Year(), int(lo.Month()))
+}
+
 func monthStart(t time.Time) time.Time {
 	t = t.UTC()
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
@@ -57,7 +62,7 @@ func monthStart(t time.Time) time.Time {
 // default partition, and then attached: creating it directly would fail if
 // the default partition held rows of that month.
 func (s *Store) ensurePartition(ctx context.Context, lo time.Time) error {
-	name := fmt.Sprintf("events_p%04d%02d", lo.Year(), int(lo.Month()))
+	name := partitionName(lo)
 	var exists bool
 	err := s.pool.QueryRow(ctx, tableExists, name).Scan(&exists)
 	if err != nil || exists {

@@ -56,6 +56,9 @@ type Store struct {
 	ahead    int           // months of partitions kept ahead of now
 	interval time.Duration // between partition maintenance runs
 
+	analyzeAfter int64 // fewest events appended between analyses
+	analyzer     analyzer
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -92,7 +95,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "auditkeep"
 	}
-	s := &Store{logger: slog.Default(), now: time.Now, ahead: 2, interval: 6 * time.Hour}
+	s := &Store{logger: slog.Default(), now: time.Now, ahead: 2, interval: 6 * time.Hour, analyzeAfter: 10000}
 	for _, o := range opts {
 		o(s)
 	}
@@ -120,10 +123,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// Close stops background work and closes every connection.
+// Close stops background work, lets a running analysis finish, and closes
+// every connection.
 func (s *Store) Close() error {
 	s.cancel()
 	s.wg.Wait()
+	s.analyzer.wg.Wait()
 	s.pool.Close()
 	return nil
 }
