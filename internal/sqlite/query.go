@@ -588,23 +588,9 @@ func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after int64, 
 // pageKeys returns the keys of page: up to limit keys after seq `after`
 // (0: from the start) in the plan's order, and whether there may be more.
 func (p *plan) pageKeys(ctx context.Context, q *sql.Tx, after int64, limit int) ([]int64, bool, error) {
-	if p.empty {
-		return nil, false, nil
-	}
-	if err := q.QueryRowContext(ctx, "SELECT last_seq FROM tenants WHERE num = ?", p.num).Scan(&p.events); err != nil {
-		return nil, false, auditkeep.Unavailable(err)
-	}
-	lo, hi := tenantRange(p.num)
-	hi = min(hi, p.num<<40|p.events)
-	if after > 0 {
-		if p.desc {
-			hi = p.num<<40 | (after - 1)
-		} else {
-			lo = p.num<<40 | (after + 1)
-		}
-	}
-	if lo > hi {
-		return nil, false, nil
+	lo, hi, ok, err := p.pageRange(ctx, q, after)
+	if err != nil || !ok {
+		return nil, false, err
 	}
 	drv, best, err := p.choose(ctx, q, lo, hi, limit+1)
 	if err != nil {
@@ -619,6 +605,27 @@ func (p *plan) pageKeys(ctx context.Context, q *sql.Tx, after int64, limit int) 
 		keys = keys[:limit]
 	}
 	return keys, more, nil
+}
+
+// pageRange returns the keys between which the page after seq `after` (0:
+// from the start) lies; ok is false when it is empty.
+func (p *plan) pageRange(ctx context.Context, q *sql.Tx, after int64) (lo, hi int64, ok bool, err error) {
+	if p.empty {
+		return 0, 0, false, nil
+	}
+	if err := q.QueryRowContext(ctx, "SELECT last_seq FROM tenants WHERE num = ?", p.num).Scan(&p.events); err != nil {
+		return 0, 0, false, auditkeep.Unavailable(err)
+	}
+	lo, hi = tenantRange(p.num)
+	hi = min(hi, p.num<<40|p.events)
+	if after > 0 {
+		if p.desc {
+			hi = p.num<<40 | (after - 1)
+		} else {
+			lo = p.num<<40 | (after + 1)
+		}
+	}
+	return lo, hi, lo <= hi, nil
 }
 
 // keys returns up to limit keys between lo and hi in the plan's order. A
@@ -701,16 +708,29 @@ func (p *plan) build(drv driver, best int, lo, hi int64, limit int) (string, []a
 		p.checks(&qq, "events_fts.rowid", -1, lo, hi)
 		qq.sql(" ORDER BY events_fts.rowid" + dir)
 	default:
-		qq.arg("SELECT e.k FROM events e WHERE e.k BETWEEN ?", lo).arg(" AND ?", hi)
-		if p.hasTime {
-			qq.arg(" AND e.occurred_at BETWEEN ?", p.from).arg(" AND ?", p.to)
-		}
-		p.checks(&qq, "e.k", -1, lo, hi)
-		qq.sql(" ORDER BY e.k" + dir)
+		return p.scanSQL("e.k", lo, hi, limit)
 	}
 	qq.arg(" LIMIT ?", limit)
 	return qq.b.String(), qq.args
 
+}
+
+// scanSQL returns the statement of the byScan driver: cols (of events e)
+// of up to limit events between lo and hi in the plan's order.
+func (p *plan) scanSQL(cols string, lo, hi int64, limit int) (string, []any) {
+	var qq qb
+	qq.arg("SELECT "+cols+" FROM events e WHERE e.k BETWEEN ?", lo).arg(" AND ?", hi)
+	if p.hasTime {
+		qq.arg(" AND e.occurred_at BETWEEN ?", p.from).arg(" AND ?", p.to)
+	}
+	p.checks(&qq, "e.k", -1, lo, hi)
+	if p.desc {
+		qq.sql(" ORDER BY e.k DESC")
+	} else {
+		qq.sql(" ORDER BY e.k ASC")
+	}
+	qq.arg(" LIMIT ?", limit)
+	return qq.b.String(), qq.args
 }
 
 // joinTime joins the events row of k when the time range must be checked.

@@ -83,11 +83,33 @@ func (s *Store) scanJSONPage(ctx context.Context, f *auditkeep.Filter, p **plan,
 			return false, err
 		}
 	}
-	keys, more, err := (*p).pageKeys(ctx, tx, after, scanPage)
+	pg.reset(0)
+	lo, hi, ok, err := (*p).pageRange(ctx, tx, after)
+	if err != nil || !ok {
+		return false, err
+	}
+	drv, best, err := (*p).choose(ctx, tx, lo, hi, scanPage+1)
 	if err != nil {
 		return false, err
 	}
-	if err := pg.load(ctx, tx.StmtContext(ctx, s.rs.load), tx.StmtContext(ctx, s.rs.deleted), keys); err != nil {
+	var more bool
+	if drv == byScan {
+		// The keys are read in order: their bodies come with them.
+		query, args := (*p).scanSQL("e.k, e.body", lo, hi, scanPage+1)
+		more, err = pg.loadRows(ctx, tx, query, args)
+	} else {
+		var keys []int64
+		if keys, err = (*p).keys(ctx, tx, drv, best, lo, hi, scanPage+1); err == nil {
+			if more = len(keys) > scanPage; more {
+				keys = keys[:scanPage]
+			}
+			err = pg.load(ctx, tx.StmtContext(ctx, s.rs.load), keys)
+		}
+	}
+	if err == nil {
+		err = pg.markDeleted(ctx, tx.StmtContext(ctx, s.rs.deleted))
+	}
+	if err != nil {
 		return false, auditkeep.Unavailable(err)
 	}
 	return more, nil
@@ -119,21 +141,50 @@ type jsonEvent struct {
 	deleted    bool
 }
 
-// load reads the bodies of keys into pg, in the order of keys, and which
-// of their targets are deleted.
-func (pg *jsonPage) load(ctx context.Context, load, deleted *sql.Stmt, keys []int64) error {
+// reset empties pg for a page of n events.
+func (pg *jsonPage) reset(n int) {
 	pg.raw = pg.raw[:0]
-	pg.events = pg.events[:0]
-	clear(pg.pos)
+	pg.events = slices.Grow(pg.events[:0], n)[:n]
+	clear(pg.events)
+}
+
+// loadRows reads into pg the events of query, rows of (k, body) in the
+// page's order, up to scanPage of them, and reports whether there are more.
+func (pg *jsonPage) loadRows(ctx context.Context, q *sql.Tx, query string, args []any) (more bool, err error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if len(pg.events) == scanPage {
+			return true, nil
+		}
+		var k int64
+		var body sql.RawBytes
+		if err := rows.Scan(&k, &body); err != nil {
+			return false, err
+		}
+		pg.events = append(pg.events, jsonEvent{})
+		if err := pg.add(len(pg.events)-1, k&seqMask, body); err != nil {
+			return false, fmt.Errorf("event %d: %w", k, err)
+		}
+	}
+	return false, rows.Err()
+}
+
+// load reads the bodies of keys into pg, in the order of keys. stmt is
+// sqlLoadEvents.
+func (pg *jsonPage) load(ctx context.Context, stmt *sql.Stmt, keys []int64) error {
+	pg.reset(len(keys))
 	if len(keys) == 0 {
 		return nil
 	}
+	clear(pg.pos)
 	for i, k := range keys {
 		pg.pos[k] = i
 	}
-	pg.events = slices.Grow(pg.events, len(keys))[:len(keys)]
-	clear(pg.events)
-	rows, err := load.QueryContext(ctx, jsonInts(keys))
+	rows, err := stmt.QueryContext(ctx, jsonInts(keys))
 	if err != nil {
 		return err
 	}
@@ -157,7 +208,6 @@ func (pg *jsonPage) load(ctx context.Context, load, deleted *sql.Stmt, keys []in
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows.Close()
 	if n != len(keys) {
 		for _, k := range keys {
 			if pg.events[pg.pos[k]].seq == 0 {
@@ -165,7 +215,7 @@ func (pg *jsonPage) load(ctx context.Context, load, deleted *sql.Stmt, keys []in
 			}
 		}
 	}
-	return pg.markDeleted(ctx, deleted)
+	return nil
 }
 
 // add stores the body of the page's event i.
