@@ -57,12 +57,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 
 	bw := bufio.NewWriterSize(w, 64<<10)
-	var n int
-	var ok bool
-	flush := bw.Flush
-	if format == "ndjson" {
-		n, ok, err = s.exportJSON(r.Context(), tenant, f, bw)
-	}
+	n, flush, ok, err := s.exportJSON(r.Context(), tenant, f, format, bw)
 	if !ok {
 		n, flush, err = s.exportEvents(r.Context(), tenant, f, format, bw)
 	}

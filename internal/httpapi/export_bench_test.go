@@ -19,10 +19,10 @@ func BenchmarkExport(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	leaves := uint64(n)
-	a := newExportAPI(b, st, &leaves)
+	a := newExportAPI(b, st, sqlite.NewLedger(st))
 	key := a.tenant(b, "acme", 0)
 	a.ingestDemo(b, "acme", n)
+	a.integrate(b, "acme")
 	for _, format := range []string{"ndjson", "csv"} {
 		b.Run(format, func(b *testing.B) {
 			var cpu0, cpu int64

@@ -3,8 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -20,7 +18,6 @@ import (
 	"github.com/auditkeep/auditkeep/internal/ingest"
 	"github.com/auditkeep/auditkeep/internal/ledger"
 	"github.com/auditkeep/auditkeep/internal/retention"
-	"github.com/transparency-dev/merkle/compact"
 )
 
 // exportStore is a store the export tests serve: embedded or PostgreSQL.
@@ -31,19 +28,27 @@ type exportStore interface {
 	Close() error
 }
 
+// ledgerStorage is a store's ledger: its trees, and the events they read.
+type ledgerStorage interface {
+	ledger.Storage
+	ledger.Events
+}
+
 // exportAPI is the API wired as `auditkeep serve` wires it (the read guard
-// of retention in front of the store, the tracker, a ledger), with a
-// settable clock, served by its handler without a listener.
+// of retention in front of the store, the tracker, the store's ledger),
+// with a settable clock, served by its handler without a listener.
 type exportAPI struct {
 	srv   *httpapi.Server
 	svc   *ingest.Service
 	ret   *retention.Service
 	store exportStore
+	led   ledgerStorage
+	in    *ledger.Integrator
 	now   time.Time
 }
 
-// newExportAPI serves st; leaves reports seqs 1..*leaves as integrated.
-func newExportAPI(tb testing.TB, st exportStore, leaves *uint64) *exportAPI {
+// newExportAPI serves st with its ledger led (integrated by a.integrate).
+func newExportAPI(tb testing.TB, st exportStore, led ledgerStorage) *exportAPI {
 	tb.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	u, _ := archive.DirURL(tb.TempDir())
@@ -51,7 +56,16 @@ func newExportAPI(tb testing.TB, st exportStore, leaves *uint64) *exportAPI {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a := &exportAPI{store: st, now: time.Now().UTC()}
+	skey, _, err := ledger.GenerateKey("test.example")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	signer, err := ledger.NewSigner(skey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a := &exportAPI{store: st, led: led, now: time.Now().UTC(),
+		in: ledger.NewIntegrator(ledger.IntegratorConfig{Storage: led, Events: led, Signer: signer, Logger: quiet})}
 	clock := func() time.Time { return a.now }
 	c := ingest.NewCommitter(st)
 	a.svc = ingest.NewService(c)
@@ -61,7 +75,7 @@ func newExportAPI(tb testing.TB, st exportStore, leaves *uint64) *exportAPI {
 	a.ret = retention.New(retention.Config{Store: st, Archive: arch, Now: clock, Logger: quiet})
 	a.svc.Steps = []ingest.Step{a.ret.Step, tracker.Step}
 	a.srv = httpapi.New(a.ret.Guard(st), a.svc, httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey), Logger: quiet,
-		Retention: a.ret, Ledger: &httpapi.Ledger{Storage: leafHashes{size: leaves}}})
+		Retention: a.ret, Ledger: &httpapi.Ledger{Storage: led}})
 	a.srv.Now = clock
 	c.OnCommit = a.srv.ObserveCommit
 	c.Open()
@@ -70,6 +84,14 @@ func newExportAPI(tb testing.TB, st exportStore, leaves *uint64) *exportAPI {
 		st.Close()
 	})
 	return a
+}
+
+// integrate integrates the tenant's events stored so far into its tree.
+func (a *exportAPI) integrate(tb testing.TB, tenant string) {
+	tb.Helper()
+	if _, err := a.in.Integrate(context.Background(), tenant); err != nil {
+		tb.Fatalf("integrate %s: %v", tenant, err)
+	}
 }
 
 // call serves one request and returns the status and body.
@@ -135,29 +157,6 @@ func (a *exportAPI) ingestEvents(tb testing.TB, tenant string, events any) {
 	if _, err := a.svc.Ingest(context.Background(), tenant, body); err != nil {
 		tb.Fatalf("ingest: %v", err)
 	}
-}
-
-// leafHashes is a ledger that has integrated seqs 1..*size of every
-// tenant; a leaf's hash is derived from its tenant and index. Only what
-// reads use is implemented.
-type leafHashes struct {
-	ledger.Storage
-	size *uint64
-}
-
-func (l leafHashes) State(ctx context.Context, tenant string) (ledger.State, error) {
-	return ledger.State{Size: *l.size}, nil
-}
-
-func (l leafHashes) Nodes(ctx context.Context, tenant string, ids []compact.NodeID) ([][]byte, error) {
-	out := make([][]byte, len(ids))
-	for i, id := range ids {
-		h := sha256.New()
-		h.Write([]byte(tenant))
-		binary.Write(h, binary.BigEndian, id.Index)
-		out[i] = h.Sum(nil)
-	}
-	return out, nil
 }
 
 // discard is a ResponseWriter that counts and drops the body.

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"encoding/hex"
+	"math"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/retention"
@@ -19,24 +21,30 @@ type eventJSONScanner interface {
 	ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Filter, fn func(seq int64, js []byte, hashAt int) error) error
 }
 
-// scanEventJSON runs the store's ScanEventJSON, behind the retention read
-// guard when the store is guarded; ok is false when the store has none.
-func (s *Server) scanEventJSON(ctx context.Context, tenant string, f auditkeep.Filter, fn func(int64, []byte, int) error) (ok bool, err error) {
+// scanJSONFunc is the signature of ScanEventJSON.
+type scanJSONFunc func(ctx context.Context, tenant string, f auditkeep.Filter, fn func(seq int64, js []byte, hashAt int) error) error
+
+// eventJSON returns the store's ScanEventJSON, behind the retention read
+// guard when the store is guarded; nil when the store has none.
+func (s *Server) eventJSON() scanJSONFunc {
 	switch st := s.store.(type) {
 	case eventJSONScanner:
-		return true, st.ScanEventJSON(ctx, tenant, f, fn)
+		return st.ScanEventJSON
 	case *retention.Guard:
 		scan, ok := st.Unwrap().(eventJSONScanner)
 		if !ok {
-			return false, nil
+			return nil
 		}
-		// The guard narrows the filter as for any scan, then calls the
-		// store it guards: here, one whose ScanEvents is ScanEventJSON.
-		g := *st
-		g.Guarded = guardedJSON{Guarded: st.Guarded, scan: scan, fn: fn}
-		return true, g.ScanEvents(ctx, tenant, f, nil)
+		return func(ctx context.Context, tenant string, f auditkeep.Filter, fn func(int64, []byte, int) error) error {
+			// The guard narrows the filter as for any scan, then calls
+			// the store it guards: here, one whose ScanEvents is
+			// ScanEventJSON.
+			g := *st
+			g.Guarded = guardedJSON{Guarded: st.Guarded, scan: scan, fn: fn}
+			return g.ScanEvents(ctx, tenant, f, nil)
+		}
 	}
-	return false, nil
+	return nil
 }
 
 // guardedJSON is a guarded store whose ScanEvents calls ScanEventJSON with
@@ -51,12 +59,50 @@ func (g guardedJSON) ScanEvents(ctx context.Context, tenant string, f auditkeep.
 	return g.scan.ScanEventJSON(ctx, tenant, f, g.fn)
 }
 
-// exportJSON writes the NDJSON export of the tenant's events matching f to
-// bw from the store's JSON of each event, the hash put in, and returns how
-// many it wrote; ok is false (and nothing is written) when the store does
-// not offer its JSON. It stops at the first error of storage or bw. The
-// lines are those exportEvents writes.
-func (s *Server) exportJSON(ctx context.Context, tenant string, f auditkeep.Filter, bw *bufio.Writer) (n int, ok bool, err error) {
+// exportJSON writes the export in format (csv or ndjson) of the tenant's
+// events matching f to bw from the store's JSON of each event, and returns
+// how many it wrote and what flushes them; ok is false (and nothing is
+// written) when the store does not offer its JSON. It stops at the first
+// error of storage or bw. It writes what exportEvents writes.
+func (s *Server) exportJSON(ctx context.Context, tenant string, f auditkeep.Filter, format string, bw *bufio.Writer) (n int, flush func() error, ok bool, err error) {
+	scan := s.eventJSON()
+	if scan == nil {
+		return 0, nil, false, nil
+	}
+	var write func(js []byte, hashAt int, hash []byte) error
+	flush = bw.Flush
+	if format == "csv" {
+		cw := csv.NewWriter(bw)
+		if err := cw.Write(CSVColumns); err != nil {
+			return 0, flush, true, err
+		}
+		row := make([]string, len(CSVColumns))
+		var c csvJSON
+		write = func(js []byte, _ int, hash []byte) error {
+			if err := csvRowJSON(&c, row, js, hash); err != nil {
+				return err
+			}
+			return cw.Write(row)
+		}
+		flush = func() error {
+			cw.Flush()
+			return bw.Flush()
+		}
+	} else {
+		var hexed []byte
+		write = func(js []byte, hashAt int, hash []byte) error {
+			if hash != nil {
+				hexed = hex.AppendEncode(hexed[:0], hash)
+				bw.Write(js[:hashAt])
+				bw.WriteString(`,"hash":"`)
+				bw.Write(hexed)
+				bw.WriteByte('"')
+				js = js[hashAt:]
+			}
+			bw.Write(js)
+			return bw.WriteByte('\n')
+		}
+	}
 	// Events are written in batches, whose hashes are read in one go; a
 	// batch keeps its events' JSON one after another in buf.
 	var (
@@ -65,32 +111,21 @@ func (s *Server) exportJSON(ctx context.Context, tenant string, f auditkeep.Filt
 		ends   = make([]int, 0, exportBatch) // where each event's JSON ends in buf
 		buf    []byte
 		hashes = make([][]byte, exportBatch)
-		hexed  []byte
 	)
 	writeBatch := func() error {
 		s.leafHashes(ctx, tenant, seqs, hashes)
 		start := 0
 		for i, end := range ends {
-			js := buf[start:end]
-			start = end
-			if h := hashes[i]; h != nil {
-				hexed = hex.AppendEncode(hexed[:0], h)
-				bw.Write(js[:at[i]])
-				bw.WriteString(`,"hash":"`)
-				bw.Write(hexed)
-				bw.WriteByte('"')
-				js = js[at[i]:]
-			}
-			bw.Write(js)
-			if err := bw.WriteByte('\n'); err != nil {
+			if err := write(buf[start:end], at[i], hashes[i]); err != nil {
 				return err
 			}
+			start = end
 			n++
 		}
 		seqs, at, ends, buf = seqs[:0], at[:0], ends[:0], buf[:0]
 		return nil
 	}
-	ok, err = s.scanEventJSON(ctx, tenant, f, func(seq int64, js []byte, hashAt int) error {
+	err = scan(ctx, tenant, f, func(seq int64, js []byte, hashAt int) error {
 		seqs = append(seqs, seq)
 		at = append(at, hashAt)
 		buf = append(buf, js...)
@@ -100,10 +135,10 @@ func (s *Server) exportJSON(ctx context.Context, tenant string, f auditkeep.Filt
 		}
 		return nil
 	})
-	if ok && err == nil {
+	if err == nil {
 		err = writeBatch()
 	}
-	return n, ok, err
+	return n, flush, true, err
 }
 
 // leafHashes sets hashes[i] to the leaf hash of seqs[i] when the ledger
@@ -118,14 +153,33 @@ func (s *Server) leafHashes(ctx context.Context, tenant string, seqs []int64, ha
 	if err != nil || st.Size == 0 {
 		return
 	}
-	ids := make([]compact.NodeID, 0, len(seqs))
+	lo, hi, n := uint64(math.MaxUint64), uint64(0), 0 // the integrated seqs' range, and their number
+	for _, seq := range seqs {
+		if seq >= 1 && uint64(seq) <= st.Size {
+			lo, hi, n = min(lo, uint64(seq)), max(hi, uint64(seq)), n+1
+		}
+	}
+	if n == 0 {
+		return
+	}
+	// Seqs close together (an export of a whole range) are read as one
+	// range of leaves: one read of the runs that hold them.
+	if hi-lo < 64*uint64(n) {
+		leaves, err := s.ledger.Storage.LeafHashes(ctx, tenant, lo-1, hi)
+		if err == nil && uint64(len(leaves)) == hi-lo+1 {
+			for i, seq := range seqs {
+				if seq >= 1 && uint64(seq) <= st.Size {
+					hashes[i] = leaves[uint64(seq)-lo]
+				}
+			}
+			return
+		}
+	}
+	ids := make([]compact.NodeID, 0, n)
 	for _, seq := range seqs {
 		if seq >= 1 && uint64(seq) <= st.Size {
 			ids = append(ids, compact.NewNodeID(0, uint64(seq-1)))
 		}
-	}
-	if len(ids) == 0 {
-		return
 	}
 	nodes, err := s.ledger.Storage.Nodes(ctx, tenant, ids)
 	if err != nil {
