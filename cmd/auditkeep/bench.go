@@ -49,6 +49,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	tmp := fs.String("tmp", "", "directory for the embedded stores (default the system's temporary directory)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ingest phase's measurements (servers and clients) to this file")
+	exportProfile := fs.String("export-cpuprofile", "", "write a CPU profile of the export phase's exports (server and client) to this file")
 	progress := fs.Bool("progress", false, "rewrite one progress line on stderr even when it is not a terminal")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -87,28 +88,35 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		return usageError(e, name, err)
 	}
 
-	var profile *os.File
-	if *cpuProfile != "" {
-		if profile, err = os.Create(*cpuProfile); err != nil {
+	var profile, exportProf *os.File
+	for _, p := range []struct {
+		name string
+		f    **os.File
+	}{{*cpuProfile, &profile}, {*exportProfile, &exportProf}} {
+		if p.name == "" {
+			continue
+		}
+		if *p.f, err = os.Create(p.name); err != nil {
 			fmt.Fprintf(e.stderr, "auditkeep bench: %v\n", err)
 			return exitNegative
 		}
-		defer profile.Close()
+		defer (*p.f).Close()
 	}
 
 	cfg := bench.Config{
-		Start:        startBenchServer(e),
-		DatabaseURL:  *dbURL,
-		TempDir:      *tmp,
-		Phases:       phases,
-		Events:       *events,
-		IngestEvents: *ingestEvents,
-		Duration:     *duration,
-		QueryReps:    *queryReps,
-		Seed:         *seed,
-		CPUProfile:   writerOrNil(profile),
-		Progress:     e.stderr,
-		Live:         *progress || isTerminal(e.stderr),
+		Start:            startBenchServer(e),
+		DatabaseURL:      *dbURL,
+		TempDir:          *tmp,
+		Phases:           phases,
+		Events:           *events,
+		IngestEvents:     *ingestEvents,
+		Duration:         *duration,
+		QueryReps:        *queryReps,
+		Seed:             *seed,
+		CPUProfile:       writerOrNil(profile),
+		ExportCPUProfile: writerOrNil(exportProf),
+		Progress:         e.stderr,
+		Live:             *progress || isTerminal(e.stderr),
 	}
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {

@@ -77,6 +77,9 @@ type Config struct {
 	// measurements, servers and clients, taken after their requests are
 	// generated. Nil: no profile.
 	CPUProfile io.Writer
+	// ExportCPUProfile receives the CPU profile (pprof) of the export
+	// phase's exports, server and client. Nil: no profile.
+	ExportCPUProfile io.Writer
 
 	Progress io.Writer // where progress goes (nil: nowhere)
 	Live     bool      // rewrite one progress line (a terminal) rather than print lines

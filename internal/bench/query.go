@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -387,6 +388,12 @@ func (r *runner) query(ctx context.Context) error {
 }
 
 func (r *runner) export(ctx context.Context) error {
+	if r.cfg.ExportCPUProfile != nil {
+		if err := pprof.StartCPUProfile(r.cfg.ExportCPUProfile); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, format := range []string{"ndjson", "csv"} {
 		row, err := r.exportOne(ctx, format)
 		if err != nil {
