@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/auditkeep/auditkeep"
 )
@@ -29,8 +30,10 @@ import (
 // encoding/json writes invalid UTF-8, which decodes to a U+FFFD written
 // unescaped), is decoded and encoded.
 //
-// It stops at fn's first error and returns it. Returns EINVALID for a
-// filter the store cannot run, EUNAVAILABLE when storage fails.
+// Pages of scanPage events are read one ahead of fn, on another goroutine;
+// no transaction is held while fn runs. It stops at fn's first error and
+// returns it. Returns EINVALID for a filter the store cannot run,
+// EUNAVAILABLE when storage fails or ctx ends.
 func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Filter, fn func(seq int64, js []byte, hashAt int) error) error {
 	if err := checkCursor(&f); err != nil {
 		return err
@@ -43,31 +46,70 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 	if err != nil {
 		return auditkeep.Errorf(auditkeep.EINTERNAL, "tenant id: %v", err)
 	}
-	pg := &jsonPage{tenant: tenant, tenantJSON: tj, num: num, pos: map[int64]int{}, seen: map[string]bool{}, deleted: map[string]bool{}}
-	var p *plan
-	var after int64
-	if f.Cursor != nil {
-		after = f.Cursor.Seq
+	// One goroutine reads the pages, one ahead of fn: of two pages, fn runs
+	// on one while the next is read into the other.
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	type read struct {
+		pg   *jsonPage
+		more bool
+		err  error
 	}
-	for {
-		more, err := s.scanJSONPage(ctx, &f, &p, after, pg)
-		if err != nil {
-			return err
+	pages := make(chan read)
+	free := make(chan *jsonPage, 2)
+	for range 2 {
+		free <- &jsonPage{tenant: tenant, tenantJSON: tj, num: num, pos: map[int64]int{}, seen: map[string]bool{}, deleted: map[string]bool{}}
+	}
+	wg.Go(func() {
+		defer close(pages)
+		var p *plan
+		var after int64
+		if f.Cursor != nil {
+			after = f.Cursor.Seq
 		}
-		for i := range pg.events {
-			js, hashAt, err := pg.eventJSON(i)
+		for {
+			var pg *jsonPage
+			select {
+			case pg = <-free:
+			case <-ctx.Done():
+				return
+			}
+			more, err := s.scanJSONPage(ctx, &f, &p, after, pg)
+			if more = more && err == nil && len(pg.events) > 0; more {
+				after = pg.events[len(pg.events)-1].seq
+			}
+			select {
+			case pages <- read{pg, more, err}:
+			case <-ctx.Done():
+				return
+			}
+			if !more {
+				return
+			}
+		}
+	})
+	for r := range pages {
+		if r.err != nil {
+			return r.err
+		}
+		for i := range r.pg.events {
+			js, hashAt, err := r.pg.eventJSON(i)
 			if err != nil {
 				return auditkeep.Unavailable(err)
 			}
-			if err := fn(pg.events[i].seq, js, hashAt); err != nil {
+			if err := fn(r.pg.events[i].seq, js, hashAt); err != nil {
 				return err
 			}
 		}
-		if !more || len(pg.events) == 0 {
+		if !r.more {
 			return nil
 		}
-		after = pg.events[len(pg.events)-1].seq
+		free <- r.pg
 	}
+	// The reader stopped without a last page: ctx ended.
+	return auditkeep.Unavailable(ctx.Err())
 }
 
 // scanJSONPage reads the page after seq `after` into pg and reports whether
