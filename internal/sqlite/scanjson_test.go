@@ -202,6 +202,19 @@ func TestScanEventJSON(t *testing.T) {
 	if err := s.ScanEventJSON(ctx, "acme", auditkeep.Filter{}, func(int64, []byte, int) error { n++; return stop }); err != stop || n != 1 {
 		t.Errorf("ScanEventJSON with fn failing = %v after %d events; want stop after 1", err, n)
 	}
+	// A context that ends stops the scan with EUNAVAILABLE (unless the
+	// pages left were read before it ended, and fn got every event).
+	cctx, cancel := context.WithCancel(ctx)
+	n = 0
+	err = s.ScanEventJSON(cctx, "acme", auditkeep.Filter{}, func(int64, []byte, int) error {
+		if n++; n == 10 {
+			cancel()
+		}
+		return nil
+	})
+	if !(auditkeep.ErrorCode(err) == auditkeep.EUNAVAILABLE || err == nil && n == len(events)) {
+		t.Errorf("ScanEventJSON with ctx cancelled after 10 events = %v after %d of %d events; want EUNAVAILABLE, or every event", err, n, len(events))
+	}
 	// A body that cannot be read fails the scan.
 	rewrite(5, []byte{codecS2, 0xff, 0xff})
 	err = s.ScanEventJSON(ctx, "acme", auditkeep.Filter{Order: auditkeep.OrderAsc}, func(int64, []byte, int) error { return nil })
