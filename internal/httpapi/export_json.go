@@ -38,7 +38,8 @@ func (s *Server) eventJSON() scanJSONFunc {
 		return func(ctx context.Context, tenant string, f auditkeep.Filter, fn func(int64, []byte, int) error) error {
 			// The guard narrows the filter as for any scan, then calls
 			// the store it guards: here, one whose ScanEvents is
-			// ScanEventJSON.
+			// ScanEventJSON. (It never sees the events: it guards
+			// scans by their filter alone.)
 			g := *st
 			g.Guarded = guardedJSON{Guarded: st.Guarded, scan: scan, fn: fn}
 			return g.ScanEvents(ctx, tenant, f, nil)
