@@ -108,10 +108,11 @@ func (l *Ledger) Nodes(ctx context.Context, tenant string, ids []compact.NodeID)
 	}
 	defer tx.Rollback()
 	out := make([][]byte, len(ids))
+	var last leafRun // the run read last: a page's leaves are mostly in one
 	for i, id := range ids {
 		if id.Level <= ledgerComputedLevels {
 			begin := id.Index << id.Level
-			leaves, err := readLeaves(ctx, tx, tenant, begin, begin+1<<id.Level)
+			leaves, err := readLeaves(ctx, tx, tenant, begin, begin+1<<id.Level, &last)
 			if err != nil {
 				return nil, err
 			}
@@ -145,10 +146,37 @@ func subtreeHash(leaves [][]byte) []byte {
 	return leaves[0]
 }
 
+// leafRun is one stored run of leaf hashes: those of seqs first ..
+// first+len(hashes)/HashSize-1.
+type leafRun struct {
+	first  int64
+	hashes []byte
+}
+
+// slice returns the hashes of seqs from .. to when the run holds them all.
+func (r *leafRun) slice(from, to int64) ([][]byte, bool) {
+	last := r.first + int64(len(r.hashes)/ledger.HashSize) - 1
+	if r.hashes == nil || from < r.first || to > last {
+		return nil, false
+	}
+	out := make([][]byte, 0, to-from+1)
+	for seq := from; seq <= to; seq++ {
+		i := (seq - r.first) * ledger.HashSize
+		out = append(out, r.hashes[i:i+ledger.HashSize:i+ledger.HashSize])
+	}
+	return out, true
+}
+
 // readLeaves returns the stored leaf hashes of seqs begin+1 .. end, in
-// order, stopping at the first one missing. Returns EUNAVAILABLE when
-// storage fails.
-func readLeaves(ctx context.Context, q querier, tenant string, begin, end uint64) ([][]byte, error) {
+// order, stopping at the first one missing. When cache is not nil it is
+// used instead of a query when it holds them all, and keeps the last run
+// read. Returns EUNAVAILABLE when storage fails.
+func readLeaves(ctx context.Context, q querier, tenant string, begin, end uint64, cache *leafRun) ([][]byte, error) {
+	if cache != nil {
+		if out, ok := cache.slice(int64(begin)+1, int64(end)); ok {
+			return out, nil
+		}
+	}
 	// The run holding seq begin+1 starts at most ledgerRunLeaves-1 before it.
 	lo := int64(begin) + 1 - ledgerRunLeaves
 	rows, err := q.QueryContext(ctx, "SELECT first, hashes FROM ledger_leaf_runs WHERE tenant = ? AND first > ? AND first <= ? ORDER BY first",
@@ -160,23 +188,24 @@ func readLeaves(ctx context.Context, q querier, tenant string, begin, end uint64
 	out := make([][]byte, 0, end-begin)
 	next := int64(begin) + 1 // the seq wanted next
 	for rows.Next() {
-		var first int64
-		var hashes []byte
-		if err := rows.Scan(&first, &hashes); err != nil {
+		var run leafRun
+		if err := rows.Scan(&run.first, &run.hashes); err != nil {
 			return nil, auditkeep.Unavailable(err)
 		}
-		last := first + int64(len(hashes)/ledger.HashSize) - 1
+		last := run.first + int64(len(run.hashes)/ledger.HashSize) - 1
 		if last < next {
 			continue // a run before the range
 		}
-		if first > next {
+		if run.first > next {
 			break // a hole
 		}
-		for seq := next; seq <= min(last, int64(end)); seq++ {
-			i := (seq - first) * ledger.HashSize
-			out = append(out, hashes[i:i+ledger.HashSize:i+ledger.HashSize])
+		to := min(last, int64(end))
+		hs, _ := run.slice(next, to)
+		out = append(out, hs...)
+		next = to + 1
+		if cache != nil {
+			*cache = run
 		}
-		next = min(last, int64(end)) + 1
 	}
 	if err := rows.Err(); err != nil {
 		return nil, auditkeep.Unavailable(err)
@@ -203,7 +232,7 @@ func (l *Ledger) LeafHashes(ctx context.Context, tenant string, begin, end uint6
 	if end > st.Size {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "leaf %d is not integrated (size %d)", end, st.Size)
 	}
-	out, err := readLeaves(ctx, tx, tenant, begin, end)
+	out, err := readLeaves(ctx, tx, tenant, begin, end, nil)
 	if err != nil {
 		return nil, err
 	}
