@@ -1,14 +1,15 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -35,144 +36,208 @@ func appendCanonical(dst, data []byte) ([]byte, error) {
 		}
 		return nil, errors.New("canonical json: not one JSON value")
 	}
-	p := parser{data: data}
-	v, err := p.value()
+	c := canonicalizers.Get().(*canonicalizer)
+	defer canonicalizers.Put(c)
+	c.data = data
+	dst, _, err := c.value(dst, c.space(0))
+	c.data, c.members = nil, c.members[:0]
 	if err != nil {
 		return nil, fmt.Errorf("canonical json: %w", err)
 	}
-	return appendValue(dst, v)
+	return dst, nil
 }
 
-// member is one name/value pair of a decoded object.
+// canonicalizer writes the canonical form of JSON text that json.Valid
+// accepted, straight from the text: members are sorted as spans of it,
+// and strings and integers already in canonical form are copied as they
+// are, so that nothing is decoded into values that are then encoded again.
+type canonicalizer struct {
+	data    []byte
+	members []member // a stack: each object being written owns a tail
+}
+
+// canonicalizers keeps canonicalizers, for their member stacks.
+var canonicalizers = sync.Pool{New: func() any { return new(canonicalizer) }}
+
+// member is one member of an object: its name (as decoded, for sorting;
+// raw tells whether the literal data[lit:val] can be copied as it is) and
+// where its value starts.
 type member struct {
-	name  string
-	value any
+	name     []byte
+	lit, val int
+	raw      bool
 }
 
-// object is a decoded JSON object, its members sorted by name.
-type object []member
-
-// parser decodes JSON text that json.Valid accepted into nil, bool, string,
-// float64, []any and object values.
-type parser struct {
-	data []byte
-	pos  int
-}
-
-func (p *parser) skipSpace() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
+// space returns the position of the first non-space byte at or after pos.
+func (c *canonicalizer) space(pos int) int {
+	for pos < len(c.data) {
+		switch c.data[pos] {
 		case ' ', '\t', '\n', '\r':
-			p.pos++
+			pos++
 		default:
-			return
+			return pos
 		}
 	}
+	return pos
 }
 
-func (p *parser) value() (any, error) {
-	p.skipSpace()
-	if p.pos >= len(p.data) {
-		return nil, io.ErrUnexpectedEOF
-	}
-	switch c := p.data[p.pos]; {
-	case c == '{':
-		p.pos++
-		var obj object
+// value appends the canonical form of the value at pos (no space before
+// it) and returns the position just after it.
+func (c *canonicalizer) value(dst []byte, pos int) ([]byte, int, error) {
+	d := c.data
+	switch ch := d[pos]; {
+	case ch == '{':
+		return c.object(dst, pos)
+	case ch == '[':
+		dst = append(dst, '[')
+		pos = c.space(pos + 1)
+		if d[pos] == ']' {
+			return append(dst, ']'), pos + 1, nil
+		}
 		for {
-			p.skipSpace()
-			if p.data[p.pos] == '}' {
-				p.pos++
-				break
+			var err error
+			if dst, pos, err = c.value(dst, pos); err != nil {
+				return nil, 0, err
 			}
-			if p.data[p.pos] == ',' {
-				p.pos++
-				p.skipSpace()
+			pos = c.space(pos)
+			if d[pos] == ']' {
+				return append(dst, ']'), pos + 1, nil
 			}
-			name, err := p.string()
-			if err != nil {
-				return nil, err
-			}
-			p.skipSpace()
-			p.pos++ // ':'
-			v, err := p.value()
-			if err != nil {
-				return nil, err
-			}
-			obj = append(obj, member{name, v})
+			dst = append(dst, ',')
+			pos = c.space(pos + 1) // after ','
 		}
-		slices.SortFunc(obj, func(a, b member) int { return compareUTF16(a.name, b.name) })
-		for i := 1; i < len(obj); i++ {
-			if obj[i].name == obj[i-1].name {
-				return nil, fmt.Errorf("duplicate object member %q", obj[i].name)
-			}
+	case ch == '"':
+		end, plain := c.stringEnd(pos)
+		if plain && utf8.Valid(d[pos:end]) {
+			return append(dst, d[pos:end]...), end, nil
 		}
-		return obj, nil
-	case c == '[':
-		p.pos++
-		arr := []any{}
-		for {
-			p.skipSpace()
-			if p.data[p.pos] == ']' {
-				p.pos++
-				break
-			}
-			if p.data[p.pos] == ',' {
-				p.pos++
-			}
-			v, err := p.value()
-			if err != nil {
-				return nil, err
-			}
-			arr = append(arr, v)
-		}
-		return arr, nil
-	case c == '"':
-		return p.string()
-	case c == 't':
-		p.pos += len("true")
-		return true, nil
-	case c == 'f':
-		p.pos += len("false")
-		return false, nil
-	case c == 'n':
-		p.pos += len("null")
-		return nil, nil
-	default:
-		start := p.pos
-		for p.pos < len(p.data) && strings.IndexByte("+-.eE0123456789", p.data[p.pos]) >= 0 {
-			p.pos++
-		}
-		lit := string(p.data[start:p.pos])
-		f, err := strconv.ParseFloat(lit, 64)
+		s, err := decodeString(d[pos:end])
 		if err != nil {
-			return nil, fmt.Errorf("number %s is not an IEEE 754 double", lit)
+			return nil, 0, err
 		}
-		return f, nil
+		return appendString(dst, s), end, nil
+	case ch == 't':
+		return append(dst, "true"...), pos + len("true"), nil
+	case ch == 'f':
+		return append(dst, "false"...), pos + len("false"), nil
+	case ch == 'n':
+		return append(dst, "null"...), pos + len("null"), nil
+	default:
+		end := pos
+		for end < len(d) && strings.IndexByte("+-.eE0123456789", d[end]) >= 0 {
+			end++
+		}
+		lit := d[pos:end]
+		if canonicalInteger(lit) {
+			return append(dst, lit...), end, nil
+		}
+		f, err := strconv.ParseFloat(string(lit), 64)
+		if err != nil {
+			return nil, 0, fmt.Errorf("number %s is not an IEEE 754 double", lit)
+		}
+		dst, err = appendNumber(dst, f)
+		return dst, end, err
 	}
 }
 
-// string decodes the string literal at p.pos.
-func (p *parser) string() (string, error) {
-	start := p.pos
-	p.pos++ // '"'
+// object appends the canonical form of the object at pos.
+func (c *canonicalizer) object(dst []byte, pos int) ([]byte, int, error) {
+	d := c.data
+	base := len(c.members)
+	defer func() { c.members = c.members[:base] }()
+	pos = c.space(pos + 1)
+	for d[pos] != '}' {
+		end, plain := c.stringEnd(pos)
+		m := member{lit: pos}
+		if plain && utf8.Valid(d[pos:end]) {
+			m.name, m.raw = d[pos+1:end-1], true
+		} else {
+			name, err := decodeString(d[pos:end])
+			if err != nil {
+				return nil, 0, err
+			}
+			m.name = []byte(name)
+		}
+		m.val = c.space(c.space(end) + 1) // after ':'
+		c.members = append(c.members, m)
+		pos = c.space(c.skip(m.val))
+		if d[pos] == ',' {
+			pos = c.space(pos + 1)
+		}
+	}
+	ms := c.members[base:]
+	slices.SortFunc(ms, func(a, b member) int { return compareUTF16Bytes(a.name, b.name) })
+	dst = append(dst, '{')
+	for i, m := range ms {
+		if i > 0 {
+			if bytes.Equal(m.name, ms[i-1].name) {
+				return nil, 0, fmt.Errorf("duplicate object member %q", m.name)
+			}
+			dst = append(dst, ',')
+		}
+		if m.raw {
+			dst = append(dst, d[m.lit:m.lit+len(m.name)+2]...)
+		} else {
+			dst = appendString(dst, string(m.name))
+		}
+		dst = append(dst, ':')
+		var err error
+		// Children push their members after ours: ms stays as it is.
+		if dst, _, err = c.value(dst, m.val); err != nil {
+			return nil, 0, err
+		}
+	}
+	return append(dst, '}'), pos + 1, nil
+}
+
+// stringEnd returns the position just after the string literal at pos,
+// and whether it holds no escape.
+func (c *canonicalizer) stringEnd(pos int) (int, bool) {
+	d := c.data
 	plain := true
-	for {
-		c := p.data[p.pos]
-		if c == '"' {
-			break
-		}
-		if c == '\\' {
+	for pos++; d[pos] != '"'; pos++ {
+		if d[pos] == '\\' {
 			plain = false
-			p.pos++
+			pos++
 		}
-		p.pos++
 	}
-	p.pos++
-	lit := p.data[start:p.pos]
-	if plain && utf8.Valid(lit) {
-		return string(lit[1 : len(lit)-1]), nil
+	return pos + 1, plain
+}
+
+// skip returns the position just after the value at pos.
+func (c *canonicalizer) skip(pos int) int {
+	d := c.data
+	switch d[pos] {
+	case '"':
+		end, _ := c.stringEnd(pos)
+		return end
+	case '{', '[':
+		depth := 0
+		for {
+			switch d[pos] {
+			case '"':
+				pos, _ = c.stringEnd(pos)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return pos + 1
+				}
+			}
+			pos++
+		}
+	default:
+		for pos < len(d) && strings.IndexByte("+-.eE0123456789truefalsn", d[pos]) >= 0 {
+			pos++
+		}
+		return pos
 	}
+}
+
+// decodeString decodes a string literal as encoding/json does (invalid
+// UTF-8 and lone surrogates become U+FFFD).
+func decodeString(lit []byte) (string, error) {
 	var s string
 	if err := json.Unmarshal(lit, &s); err != nil {
 		return "", err
@@ -180,45 +245,23 @@ func (p *parser) string() (string, error) {
 	return s, nil
 }
 
-func appendValue(dst []byte, v any) ([]byte, error) {
-	var err error
-	switch v := v.(type) {
-	case nil:
-		dst = append(dst, "null"...)
-	case bool:
-		dst = strconv.AppendBool(dst, v)
-	case string:
-		dst = appendString(dst, v)
-	case float64:
-		dst, err = appendNumber(dst, v)
-	case []any:
-		dst = append(dst, '[')
-		for i, e := range v {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, err = appendValue(dst, e); err != nil {
-				return nil, err
-			}
-		}
-		dst = append(dst, ']')
-	case object:
-		dst = append(dst, '{')
-		for i, m := range v {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, m.name)
-			dst = append(dst, ':')
-			if dst, err = appendValue(dst, m.value); err != nil {
-				return nil, err
-			}
-		}
-		dst = append(dst, '}')
-	default:
-		return nil, fmt.Errorf("unexpected value of type %T", v)
+// canonicalInteger reports whether lit is an integer that RFC 8785 writes
+// as it is: no sign but '-', no leading zero, not -0, and at most 15
+// digits, so that it is exact as a double.
+func canonicalInteger(lit []byte) bool {
+	digits := lit
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
 	}
-	return dst, err
+	if len(digits) == 0 || len(digits) > 15 || (digits[0] == '0' && len(lit) > 1) {
+		return false
+	}
+	for _, b := range digits {
+		if b < '0' || b > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // appendNumber appends f as ECMAScript's Number.prototype.toString does
@@ -314,6 +357,30 @@ func compareUTF16(a, b string) int {
 		a, b = a[na:], b[nb:]
 	}
 	return len(a) - len(b)
+}
+
+// compareUTF16Bytes is compareUTF16 of valid UTF-8 names. UTF-8 bytes
+// sort as code points, and code points as UTF-16 code units except that
+// the supplementary planes (4-byte sequences, surrogate pairs in UTF-16)
+// come before U+E000..U+FFFF (3-byte sequences led by 0xEE or 0xEF) in
+// UTF-16; the first differing byte tells which case applies.
+func compareUTF16Bytes(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == n {
+		return len(a) - len(b)
+	}
+	x, y := a[i], b[i]
+	switch {
+	case x >= 0xF0 && (y == 0xEE || y == 0xEF):
+		return -1
+	case y >= 0xF0 && (x == 0xEE || x == 0xEF):
+		return 1
+	}
+	return int(x) - int(y)
 }
 
 // utf16Units returns r's UTF-16 code units; the second is 0 for a rune of
