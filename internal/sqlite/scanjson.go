@@ -1,17 +1,15 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/eventjson"
 )
 
 // ScanEventJSON calls fn for every event of the tenant matching f, in f's
@@ -26,7 +24,7 @@ import (
 // Stored JSON is spliced rather than decoded and encoded again: a body is
 // the encoding of the event with Tenant, Seq and Target.Deleted cleared,
 // and encoding/json writes the same bytes for the decoded event. A body in
-// any other shape (see parseEventShape), or holding a \ufffd escape (how
+// any other shape (see eventjson.Parse), or holding a \ufffd escape (how
 // encoding/json writes invalid UTF-8, which decodes to a U+FFFD written
 // unescaped), is decoded and encoded.
 //
@@ -177,7 +175,7 @@ type jsonPage struct {
 type jsonEvent struct {
 	seq        int64
 	start, end int // its stored JSON: raw[start:end]
-	shape      eventShape
+	shape      eventjson.Shape
 	spliced    bool             // the stored JSON is spliced; otherwise e is encoded
 	e          *auditkeep.Event // when not spliced
 	deleted    bool
@@ -271,14 +269,7 @@ func (pg *jsonPage) add(i int, seq int64, body []byte) error {
 	}
 	pg.raw = raw
 	ev.end = len(raw)
-	js := raw[ev.start:ev.end]
-	ev.shape, ev.spliced = parseEventShape(js)
-	// Stored, tenant and seq are empty and the target is not marked. A
-	// string that held invalid UTF-8 was stored with \ufffd escapes, which
-	// decode to U+FFFD, which encodes unescaped: such JSON is re-encoded.
-	ev.spliced = ev.spliced && string(js[ev.shape.tenant:ev.shape.tenantEnd]) == `""` &&
-		string(js[ev.shape.seq:ev.shape.seqEnd]) == "0" && !ev.shape.deleted &&
-		!bytes.Contains(js, replacementEscape)
+	ev.shape, ev.spliced = eventjson.ParseStored(raw[ev.start:ev.end])
 	if !ev.spliced {
 		pg.raw = raw[:ev.start]
 		ev.start, ev.end = 0, 0
@@ -288,9 +279,6 @@ func (pg *jsonPage) add(i int, seq int64, body []byte) error {
 	}
 	return nil
 }
-
-// replacementEscape is how encoding/json writes invalid UTF-8.
-var replacementEscape = []byte(`\ufffd`)
 
 // target returns the type and id of event i's target; ok is false when it
 // has none. The bytes may be the page's: they are not to be changed.
@@ -302,17 +290,7 @@ func (pg *jsonPage) target(i int) (typ, id []byte, ok bool, err error) {
 		}
 		return []byte(ev.e.Target.Type), []byte(ev.e.Target.ID), true, nil
 	}
-	if ev.shape.targetEnd == 0 {
-		return nil, nil, false, nil
-	}
-	js := pg.raw[ev.start:ev.end]
-	if typ, err = jsonText(js[ev.shape.targetType:ev.shape.targetTypeEnd]); err != nil {
-		return nil, nil, false, err
-	}
-	if id, err = jsonText(js[ev.shape.targetID:ev.shape.targetIDEnd]); err != nil {
-		return nil, nil, false, err
-	}
-	return typ, id, true, nil
+	return ev.shape.Target(pg.raw[ev.start:ev.end])
 }
 
 // markDeleted sets deleted on the page's events whose target a delete
@@ -369,9 +347,8 @@ func (pg *jsonPage) markDeleted(ctx context.Context, stmt *sql.Stmt) error {
 // targetKey returns a key of a target's type and id, in a buffer reused by
 // the next call.
 func (pg *jsonPage) targetKey(typ, id []byte) []byte {
-	pg.key = binary.AppendUvarint(pg.key[:0], uint64(len(typ)))
-	pg.key = append(pg.key, typ...)
-	return append(pg.key, id...)
+	pg.key = eventjson.AppendTargetKey(pg.key[:0], typ, id)
+	return pg.key
 }
 
 // eventJSON returns the JSON of the page's event i and where its hash
@@ -379,225 +356,9 @@ func (pg *jsonPage) targetKey(typ, id []byte) []byte {
 func (pg *jsonPage) eventJSON(i int) ([]byte, int, error) {
 	ev := &pg.events[i]
 	if !ev.spliced {
-		e := *ev.e
-		e.Hash = ""
-		if e.Target != nil {
-			t := *e.Target
-			t.Deleted = ev.deleted
-			e.Target = &t
-		}
-		js, err := json.Marshal(&e)
-		if err != nil {
-			return nil, 0, err
-		}
-		sh, ok := parseEventShape(js)
-		if !ok {
-			return nil, 0, fmt.Errorf("event %d: unexpected encoding", ev.seq)
-		}
-		return js, sh.head, nil
+		return eventjson.Encode(ev.e, ev.deleted)
 	}
-	js := pg.raw[ev.start:ev.end]
-	sh := &ev.shape
-	out := append(pg.out[:0], js[:sh.tenant]...)
-	out = append(out, pg.tenantJSON...)
-	out = append(out, js[sh.tenantEnd:sh.seq]...)
-	out = strconv.AppendInt(out, ev.seq, 10)
-	hashAt := sh.head + len(out) - sh.seqEnd
-	if ev.deleted {
-		out = append(out, js[sh.seqEnd:sh.targetEnd]...)
-		out = append(out, `,"deleted":true`...)
-		out = append(out, js[sh.targetEnd:]...)
-	} else {
-		out = append(out, js[sh.seqEnd:]...)
-	}
-	pg.out = out
-	return out, hashAt, nil
-}
-
-// eventShape locates the members of an event's JSON that ScanEventJSON
-// fills or marks. Offsets are into the JSON; value spans include a
-// string's quotes.
-type eventShape struct {
-	tenant, tenantEnd         int  // the tenant value
-	seq, seqEnd               int  // the seq value
-	head                      int  // just past the received_at value
-	targetType, targetTypeEnd int  // the target's type value
-	targetID, targetIDEnd     int  // the target's id value
-	targetEnd                 int  // the target's closing brace; 0 when there is no target
-	deleted                   bool // the target has a deleted member
-}
-
-// eventMembers are the first members of an event's JSON, in the order
-// encoding/json writes auditkeep.Event's fields when Hash is empty
-// (the rest are read up to the target).
-var eventMembers = []string{"tenant", "seq", "received_at", "id", "occurred_at", "action", "type", "actor"}
-
-// parseEventShape reads the shape of js, an event's JSON as encoding/json
-// writes it: no space, members in field order. ok is false when js has
-// another form (a stored hash, another member order, anything unexpected):
-// such JSON is not spliced.
-func parseEventShape(js []byte) (sh eventShape, ok bool) {
-	if len(js) < 2 || js[0] != '{' {
-		return sh, false
-	}
-	i := 1
-	for m := 0; ; m++ {
-		key, v, end, ok := jsonMember(js, i)
-		if !ok {
-			return sh, false
-		}
-		if m < len(eventMembers) {
-			if string(key) != eventMembers[m] {
-				return sh, false
-			}
-			switch m {
-			case 0:
-				sh.tenant, sh.tenantEnd = v, end
-			case 1:
-				sh.seq, sh.seqEnd = v, end
-			case 2:
-				if js[v] != '"' {
-					return sh, false
-				}
-				sh.head = end
-			}
-		} else {
-			if string(key) == "target" {
-				if !parseTarget(js, v, end, &sh) {
-					return sh, false
-				}
-			}
-			return sh, true
-		}
-		if end >= len(js) || js[end] != ',' {
-			// An event has more members than these.
-			return sh, false
-		}
-		i = end + 1
-	}
-}
-
-// parseTarget reads the target object js[v:end] into sh.
-func parseTarget(js []byte, v, end int, sh *eventShape) bool {
-	if js[v] != '{' || js[end-1] != '}' {
-		return false
-	}
-	i := v + 1
-	for i < end-1 {
-		key, mv, mend, ok := jsonMember(js, i)
-		if !ok || js[mv] == '{' || js[mv] == '[' {
-			return false
-		}
-		switch string(key) {
-		case "type":
-			sh.targetType, sh.targetTypeEnd = mv, mend
-		case "id":
-			sh.targetID, sh.targetIDEnd = mv, mend
-		case "deleted":
-			sh.deleted = true
-		}
-		switch js[mend] {
-		case ',':
-			i = mend + 1
-		case '}':
-			i = mend
-		default:
-			return false
-		}
-	}
-	if sh.targetType == 0 || sh.targetID == 0 || js[sh.targetType] != '"' || js[sh.targetID] != '"' {
-		return false
-	}
-	sh.targetEnd = end - 1
-	return true
-}
-
-// jsonMember reads the object member starting at js[i] (its key): the
-// key's text as written, and its value's span [v, end). ok is false when
-// there is no well-formed member there.
-func jsonMember(js []byte, i int) (key []byte, v, end int, ok bool) {
-	if i >= len(js) || js[i] != '"' {
-		return nil, 0, 0, false
-	}
-	k := skipString(js, i)
-	if k < 0 || k >= len(js) || js[k] != ':' {
-		return nil, 0, 0, false
-	}
-	end = skipValue(js, k+1)
-	if end < 0 {
-		return nil, 0, 0, false
-	}
-	return js[i+1 : k-1], k + 1, end, true
-}
-
-// skipString returns the offset just past the JSON string starting at
-// js[i], or -1.
-func skipString(js []byte, i int) int {
-	j := i + 1
-	for {
-		q := bytes.IndexByte(js[j:], '"')
-		if q < 0 {
-			return -1
-		}
-		j += q
-		backslashes := 0
-		for b := j - 1; b > i && js[b] == '\\'; b-- {
-			backslashes++
-		}
-		if backslashes%2 == 0 {
-			return j + 1
-		}
-		j++
-	}
-}
-
-// skipValue returns the offset just past the JSON value starting at js[i],
-// or -1. It expects JSON without spaces, as encoding/json writes it.
-func skipValue(js []byte, i int) int {
-	if i >= len(js) {
-		return -1
-	}
-	switch js[i] {
-	case '"':
-		return skipString(js, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(js); j++ {
-			switch js[j] {
-			case '"':
-				if j = skipString(js, j); j < 0 {
-					return -1
-				}
-				j--
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	case ',', '}', ']', ':':
-		return -1
-	default:
-		for j := i; j < len(js); j++ {
-			switch js[j] {
-			case ',', '}', ']':
-				return j
-			}
-		}
-		return -1
-	}
-}
-
-// jsonText returns the text of a JSON string q (with its quotes): a part
-// of q when it has no escape.
-func jsonText(q []byte) ([]byte, error) {
-	if bytes.IndexByte(q, '\\') < 0 {
-		return q[1 : len(q)-1], nil
-	}
-	var s string
-	err := json.Unmarshal(q, &s)
-	return []byte(s), err
+	var hashAt int
+	pg.out, hashAt = eventjson.AppendSpliced(pg.out[:0], pg.raw[ev.start:ev.end], &ev.shape, pg.tenantJSON, ev.seq, ev.deleted)
+	return pg.out, hashAt, nil
 }
