@@ -123,15 +123,21 @@ func hostileEvents(prefix string, occurred time.Time) []map[string]any {
 // API exports from its events, as from a store without ScanEventJSON.
 type plainStore struct{ exportStore }
 
+// jsonStore is a store with ScanEventJSON (both stores).
+type jsonStore interface {
+	exportStore
+	ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Filter, fn func(int64, []byte, int) error) error
+}
+
 // countingJSONStore counts the scans of ScanEventJSON.
 type countingJSONStore struct {
-	*sqlite.Store
+	jsonStore
 	scans *int
 }
 
 func (c countingJSONStore) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Filter, fn func(int64, []byte, int) error) error {
 	*c.scans++
-	return c.Store.ScanEventJSON(ctx, tenant, f, fn)
+	return c.jsonStore.ScanEventJSON(ctx, tenant, f, fn)
 }
 
 // exportLines splits an NDJSON export into its lines; each must end in a
@@ -158,9 +164,11 @@ func TestExportMatchesEvents(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			st, led := b.open(t)
 			var jsonScans int
-			if sq, ok := st.(*sqlite.Store); ok {
-				st = countingJSONStore{sq, &jsonScans}
+			js, ok := st.(jsonStore)
+			if !ok {
+				t.Fatalf("the %s store has no ScanEventJSON", b.name)
 			}
+			st = countingJSONStore{js, &jsonScans}
 			a := newExportAPI(t, st, led)
 			key := a.tenant(t, "acme", 30)
 			other := a.tenant(t, "globex", 0)
@@ -248,7 +256,7 @@ func TestExportMatchesEvents(t *testing.T) {
 					}
 				}
 			}
-			if _, ok := st.(countingJSONStore); ok && jsonScans < len(queries) {
+			if jsonScans < len(queries) {
 				t.Errorf("%d exports through ScanEventJSON; want at least %d", jsonScans, len(queries))
 			}
 			if hashed == 0 || hashed == checked || deleted == 0 {
@@ -287,7 +295,7 @@ type failingJSONStore struct{ failingStore }
 
 func (f failingJSONStore) ScanEventJSON(ctx context.Context, tenant string, flt auditkeep.Filter, fn func(int64, []byte, int) error) error {
 	n := 0
-	return f.exportStore.(*sqlite.Store).ScanEventJSON(ctx, tenant, flt, func(seq int64, js []byte, at int) error {
+	return f.exportStore.(jsonStore).ScanEventJSON(ctx, tenant, flt, func(seq int64, js []byte, at int) error {
 		if n++; n > f.after {
 			return errStorage
 		}
@@ -305,10 +313,7 @@ func TestExportAbortsOnStorageError(t *testing.T) {
 			a := newExportAPI(t, st, led)
 			key := a.tenant(t, "acme", 0)
 			a.ingestDemo(t, "acme", 3000)
-			stores := map[string]any{"events": failingStore{st, 2000}}
-			if _, ok := st.(*sqlite.Store); ok {
-				stores["json"] = failingJSONStore{failingStore{st, 2000}}
-			}
+			stores := map[string]any{"events": failingStore{st, 2000}, "json": failingJSONStore{failingStore{st, 2000}}}
 			for name, fs := range stores {
 				srv := httpapi.New(a.ret.Guard(fs.(exportStore)), a.svc, httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey),
 					Logger: slog.New(slog.DiscardHandler), Retention: a.ret})
