@@ -13,7 +13,7 @@ import (
 )
 
 // eventJSONScanner is what a store offers to export events without
-// decoding and encoding each (the embedded store): ScanEvents, but fn gets
+// decoding and encoding each (both stores): ScanEvents, but fn gets
 // the JSON encoding/json writes for the event (HTML escaping on, Hash
 // empty) and the offset in it where a "hash" member goes. js is valid
 // until fn returns.
