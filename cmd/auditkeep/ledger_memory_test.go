@@ -77,3 +77,36 @@ func TestLedgerHashesEventsAsStored(t *testing.T) {
 		}
 	})
 }
+
+// TestLedgerRefusesUnencodableEvents: an event whose documents the leaf
+// encoding cannot hold (a number beyond a double, a repeated member name)
+// is refused at ingest, naming the field, with nothing of its batch
+// stored; accepted, it would have stopped the tenant's tree for good.
+func TestLedgerRefusesUnencodableEvents(t *testing.T) {
+	forEachStore(t, func(t *testing.T, cfg Config) {
+		a := testServer(t, cfg)
+		base := a.URL()
+		key := setupTenant(t, base, "acme")
+		for _, bad := range []struct {
+			field string
+			set   func(e map[string]any)
+		}{
+			{"events[1].metadata", func(e map[string]any) { e["metadata"] = json.RawMessage(`{"x":1e400}`) }},
+			{"events[1].snapshot", func(e map[string]any) { e["snapshot"] = json.RawMessage(`{"a":1,"a":2}`) }},
+		} {
+			e := event("", "environment.update", "usr_1")
+			bad.set(e)
+			r := call(t, "POST", base+"/v1/events", key, map[string]any{"events": []any{event("", "environment.update", "usr_1"), e}})
+			var body struct{ Error struct{ Code, Field string } }
+			json.Unmarshal(r.body, &body)
+			if r.status != 400 || body.Error.Field != bad.field {
+				t.Fatalf("POST an unencodable %s = %d %s; want 400 naming %s", bad.field, r.status, r.body, bad.field)
+			}
+		}
+		if got := listIDs(t, base, key, ""); len(got) != 0 {
+			t.Fatalf("events stored from refused batches: %v", got)
+		}
+		ingestJSON(t, base, key, []any{event("ok-1", "environment.update", "usr_1"), event("ok-2", "environment.update", "usr_1")})
+		waitIntegrated(t, base, key, 2)
+	})
+}

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ledger"
 	"github.com/google/uuid"
 )
 
@@ -424,6 +425,14 @@ func Validate(raw json.RawMessage, prefix string, now time.Time, lim Limits) (*a
 	if e.Metadata, err = document(w.Metadata, true); err != nil {
 		return nil, invalid("metadata", "%v", err)
 	}
+	for _, d := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"before", e.Before}, {"snapshot", e.Snapshot}, {"metadata", e.Metadata}} {
+		if err := encodable(d.raw); err != nil {
+			return nil, invalid(d.name, "%v", err)
+		}
+	}
 	if len(e.Metadata) > lim.MaxMetadataBytes {
 		f := field("metadata")
 		return nil, &auditkeep.Error{Code: auditkeep.ETOOLARGE, Field: f,
@@ -442,6 +451,12 @@ func Validate(raw json.RawMessage, prefix string, now time.Time, lim Limits) (*a
 			return nil, invalid(name+".field", "%v", err)
 		}
 		ch := auditkeep.Change{Field: c.Field, Op: c.Op, Old: anyValue(c.Old), New: anyValue(c.New)}
+		if err := encodable(ch.Old); err != nil {
+			return nil, invalid(name+".old", "%v", err)
+		}
+		if err := encodable(ch.New); err != nil {
+			return nil, invalid(name+".new", "%v", err)
+		}
 		switch ch.Op {
 		case "":
 			switch {
@@ -514,6 +529,20 @@ func document(raw json.RawMessage, objectOnly bool) (json.RawMessage, error) {
 		return nil, errors.New("must be a JSON object or array")
 	}
 	return compact(raw), nil
+}
+
+// encodable refuses a document that the ledger's canonical encoding of an
+// event (RFC 8785) cannot hold: a number beyond the range of a double, an
+// object with a repeated member name. Stored, such an event would stop its
+// tenant's Merkle tree for good.
+func encodable(raw json.RawMessage) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	if err := ledger.CheckJSON(raw); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "canonical json: ") + " (numbers must fit a double and member names must not repeat)")
+	}
+	return nil
 }
 
 // anyValue compacts any JSON value (a change's old or new side).

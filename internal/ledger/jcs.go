@@ -27,6 +27,23 @@ func CanonicalJSON(data []byte) ([]byte, error) {
 	return appendCanonical(nil, data)
 }
 
+// CheckJSON returns the error CanonicalJSON would return for data, without
+// keeping the canonical form: ingest refuses a document the ledger could not
+// encode (a number beyond a double, a duplicate member name) before it is
+// stored, since its leaf could never be computed.
+func CheckJSON(data []byte) error {
+	bp := scratch.Get().(*[]byte)
+	var err error
+	*bp, err = appendCanonical((*bp)[:0], data)
+	if cap(*bp) <= 1<<20 {
+		scratch.Put(bp)
+	}
+	return err
+}
+
+// scratch keeps CheckJSON's output buffers.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
 func appendCanonical(dst, data []byte) ([]byte, error) {
 	if !json.Valid(data) {
 		// json.Unmarshal words the syntax error.
