@@ -104,6 +104,7 @@ type Integrator struct {
 	// buffered holds, per tenant, events this process committed (Committed),
 	// in seq order with no gap, not yet known to be integrated.
 	buffered map[string][]*auditkeep.Event
+	nbuf     int // events in buffered, all tenants
 	stats    Stats
 }
 
@@ -188,15 +189,36 @@ func (in *Integrator) Committed(events []*auditkeep.Event) {
 	for _, e := range events {
 		buf := in.buffered[e.Tenant]
 		if n := len(buf); n > 0 && buf[n-1].Seq+1 != e.Seq {
+			in.nbuf -= n
 			buf = buf[:0] // not contiguous: what came before is read from the store
 		}
 		if len(buf) >= in.cfg.MaxBuffered {
 			// Keep the newest: the integrator reads the older ones from the
 			// store, then continues from memory.
+			in.nbuf -= len(buf) / 2
 			buf = append(buf[:0], buf[len(buf)/2:]...)
 		}
 		in.buffered[e.Tenant] = append(buf, e)
+		in.nbuf++
 	}
+	if in.nbuf > maxBufferedTenants*in.cfg.MaxBuffered {
+		// Many tenants behind at once: let them all read the store.
+		clear(in.buffered)
+		in.nbuf = 0
+	}
+}
+
+// maxBufferedTenants bounds the events all tenants keep in memory to this
+// many times MaxBuffered.
+const maxBufferedTenants = 4
+
+// dropBuffered forgets tenant's buffered events: after a failed step, the
+// next reads the store.
+func (in *Integrator) dropBuffered(tenant string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.nbuf -= len(in.buffered[tenant])
+	delete(in.buffered, tenant)
 }
 
 // fromMemory returns the buffered events of tenant that continue a tree of
@@ -210,6 +232,7 @@ func (in *Integrator) fromMemory(tenant string, size uint64, max int) []*auditke
 		i++
 	}
 	if i > 0 {
+		in.nbuf -= i
 		buf = buf[i:]
 		if len(buf) == 0 {
 			delete(in.buffered, tenant)
@@ -313,9 +336,16 @@ func (in *Integrator) integrate(ctx context.Context, tenant string) (uint64, err
 	}
 	defer release()
 	for {
-		size, n, err := in.step(ctx, tenant)
-		if err != nil || n < in.cfg.MaxBatch {
+		size, n, mem, err := in.step(ctx, tenant)
+		if err != nil {
+			in.dropBuffered(tenant)
 			return size, err
+		}
+		// A full step may have left more; so may one from memory (events
+		// other nodes committed after those): read on until a step from
+		// the store finds nothing more.
+		if n < in.cfg.MaxBatch && (!mem || n == 0) {
+			return size, nil
 		}
 	}
 }
@@ -323,17 +353,17 @@ func (in *Integrator) integrate(ctx context.Context, tenant string) (uint64, err
 // errBatchFull stops a scan after MaxBatch events.
 var errBatchFull = errors.New("batch full")
 
-// step stores one integration step and returns the size reached and the
-// number of leaves added.
-func (in *Integrator) step(ctx context.Context, tenant string) (uint64, int, error) {
+// step stores one integration step and returns the size reached, the
+// number of leaves added and whether they came from memory.
+func (in *Integrator) step(ctx context.Context, tenant string) (uint64, int, bool, error) {
 	start := time.Now()
 	st, err := in.cfg.Storage.State(ctx, tenant)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	rng, err := in.rangeAt(ctx, tenant, st)
 	if err != nil {
-		return st.Size, 0, err
+		return st.Size, 0, false, err
 	}
 	u := &Update{OldSize: st.Size, NewSize: st.Size}
 	var oldest time.Time
@@ -382,11 +412,11 @@ func (in *Integrator) step(ctx context.Context, tenant string) (uint64, int, err
 	}
 	if err != nil && !errors.Is(err, errBatchFull) && (gap == nil || !errors.Is(err, gap)) {
 		in.forget(tenant)
-		return st.Size, 0, err
+		return st.Size, 0, false, err
 	}
 	if len(u.Leaves) > 0 {
 		if err := in.store(ctx, tenant, rng, u); err != nil {
-			return st.Size, 0, err
+			return st.Size, 0, false, err
 		}
 		now := time.Now()
 		in.mu.Lock()
@@ -398,9 +428,9 @@ func (in *Integrator) step(ctx context.Context, tenant string) (uint64, int, err
 		}
 	}
 	if gap != nil {
-		return u.NewSize, 0, gap
+		return u.NewSize, 0, false, gap
 	}
-	return u.NewSize, len(u.Leaves), nil
+	return u.NewSize, len(u.Leaves), len(mem) > 0, nil
 }
 
 // store signs and stores u; rng holds the range of u.NewSize leaves.

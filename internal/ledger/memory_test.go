@@ -79,4 +79,16 @@ func TestIntegrateFromMemory(t *testing.T) {
 	if size, err := in.Integrate(ctx, "globex"); err != nil || size != 3 {
 		t.Fatalf("Integrate(globex) = %d, %v; want 3, nil", size, err)
 	}
+	// Events another node committed after this node's are integrated in
+	// the same call: from memory, then from the store.
+	in.Committed(ev.add("acme", 4))
+	ev.add("acme", 3)
+	check(114, 3, 4)
+	// All tenants together keep at most 4 × MaxBuffered events: past that,
+	// every buffer is dropped and the store is read.
+	in.Committed(ev.add("acme", 25))
+	for _, tenant := range []string{"t1", "t2", "t3", "t4"} {
+		in.Committed(ev.add(tenant, 25))
+	}
+	check(139, 25, 0)
 }
