@@ -336,15 +336,16 @@ func (in *Integrator) integrate(ctx context.Context, tenant string) (uint64, err
 	}
 	defer release()
 	for {
-		size, n, mem, err := in.step(ctx, tenant)
+		size, n, _, err := in.step(ctx, tenant)
 		if err != nil {
 			in.dropBuffered(tenant)
 			return size, err
 		}
-		// A full step may have left more; so may one from memory (events
-		// other nodes committed after those): read on until a step from
-		// the store finds nothing more.
-		if n < in.cfg.MaxBatch && (!mem || n == 0) {
+		// A full step may have left more. Events other nodes committed
+		// after a step from memory wait for the next one (a notification
+		// or the interval): reading the store after every step would
+		// turn the coalesced steps into a busy loop under load.
+		if n < in.cfg.MaxBatch {
 			return size, nil
 		}
 	}
