@@ -203,20 +203,20 @@ func jsonMember(js []byte, i int) (key []byte, v, end int, ok bool) {
 	if i >= len(js) || js[i] != '"' {
 		return nil, 0, 0, false
 	}
-	k := skipString(js, i)
+	k := SkipString(js, i)
 	if k < 0 || k >= len(js) || js[k] != ':' {
 		return nil, 0, 0, false
 	}
-	end = skipValue(js, k+1)
+	end = SkipValue(js, k+1)
 	if end < 0 {
 		return nil, 0, 0, false
 	}
 	return js[i+1 : k-1], k + 1, end, true
 }
 
-// skipString returns the offset just past the JSON string starting at
+// SkipString returns the offset just past the JSON string starting at
 // js[i], or -1.
-func skipString(js []byte, i int) int {
+func SkipString(js []byte, i int) int {
 	j := i + 1
 	for {
 		q := bytes.IndexByte(js[j:], '"')
@@ -235,21 +235,21 @@ func skipString(js []byte, i int) int {
 	}
 }
 
-// skipValue returns the offset just past the JSON value starting at js[i],
+// SkipValue returns the offset just past the JSON value starting at js[i],
 // or -1. It expects JSON without spaces, as encoding/json writes it.
-func skipValue(js []byte, i int) int {
+func SkipValue(js []byte, i int) int {
 	if i >= len(js) {
 		return -1
 	}
 	switch js[i] {
 	case '"':
-		return skipString(js, i)
+		return SkipString(js, i)
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(js); j++ {
 			switch js[j] {
 			case '"':
-				if j = skipString(js, j); j < 0 {
+				if j = SkipString(js, j); j < 0 {
 					return -1
 				}
 				j--

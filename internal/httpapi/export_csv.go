@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/eventjson"
 )
 
 // csvJSON makes CSV rows (csvRow's cells) from events' JSON as encoding/json
@@ -187,7 +188,7 @@ func (c *csvJSON) scopePath(v []byte) bool {
 	start := len(c.buf)
 	first := true
 	for i := 1; i < len(v)-1; {
-		end := skipValue(v, i)
+		end := eventjson.SkipValue(v, i)
 		if end < 0 {
 			return false
 		}
@@ -255,7 +256,7 @@ func eachMember(js []byte, fn func(key, v []byte) bool, stop ...string) bool {
 		if js[i] != '"' {
 			return false
 		}
-		k := skipString(js, i)
+		k := eventjson.SkipString(js, i)
 		if k < 0 || k >= len(js) || js[k] != ':' {
 			return false
 		}
@@ -264,7 +265,7 @@ func eachMember(js []byte, fn func(key, v []byte) bool, stop ...string) bool {
 				return true
 			}
 		}
-		end := skipValue(js, k+1)
+		end := eventjson.SkipValue(js, k+1)
 		if end < 0 || end > len(js)-1 {
 			return false
 		}
@@ -278,67 +279,6 @@ func eachMember(js []byte, fn func(key, v []byte) bool, stop ...string) bool {
 		}
 	}
 	return true
-}
-
-// skipString returns the offset just past the JSON string starting at
-// js[i], or -1.
-func skipString(js []byte, i int) int {
-	j := i + 1
-	for {
-		q := bytes.IndexByte(js[j:], '"')
-		if q < 0 {
-			return -1
-		}
-		j += q
-		backslashes := 0
-		for b := j - 1; b > i && js[b] == '\\'; b-- {
-			backslashes++
-		}
-		if backslashes%2 == 0 {
-			return j + 1
-		}
-		j++
-	}
-}
-
-// skipValue returns the offset just past the JSON value starting at js[i],
-// or -1. It expects JSON without spaces, as encoding/json writes it.
-func skipValue(js []byte, i int) int {
-	if i >= len(js) {
-		return -1
-	}
-	switch js[i] {
-	case '"':
-		return skipString(js, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(js); j++ {
-			switch js[j] {
-			case '"':
-				if j = skipString(js, j); j < 0 {
-					return -1
-				}
-				j--
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	case ',', '}', ']', ':':
-		return -1
-	default:
-		for j := i; j < len(js); j++ {
-			switch js[j] {
-			case ',', '}', ']':
-				return j
-			}
-		}
-		return -1
-	}
 }
 
 // csvRowJSON fills row from the event's JSON js, through c when it can,
