@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/eventjson"
@@ -39,66 +38,32 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 	if !f.Desc() {
 		order = auditkeep.OrderAsc
 	}
-	// One goroutine reads the pages, one ahead of fn: of two pages, fn runs
-	// on one while the next is read into the other.
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	type read struct {
-		pg   *jsonPage
-		more bool
-		err  error
-	}
-	pages := make(chan read)
-	free := make(chan *jsonPage, 2)
-	for range 2 {
-		free <- &jsonPage{tenant: tenant, tenantJSON: tj}
-	}
-	wg.Go(func() {
-		defer close(pages)
-		for {
-			var pg *jsonPage
-			select {
-			case pg = <-free:
-			case <-ctx.Done():
-				return
-			}
+	// fn runs on one page while the next is read into the other.
+	err = eventjson.ReadAhead(ctx, [2]*jsonPage{{tenant: tenant, tenantJSON: tj}, {tenant: tenant, tenantJSON: tj}},
+		func(ctx context.Context, pg *jsonPage) (bool, error) {
 			err := s.scanJSONPage(ctx, f, pg)
 			more := err == nil && len(pg.events) == scanPage
 			if more {
 				f.Cursor = &auditkeep.Cursor{Seq: pg.events[len(pg.events)-1].seq, Order: order}
 			}
-			select {
-			case pages <- read{pg, more, err}:
-			case <-ctx.Done():
-				return
+			return more, err
+		},
+		func(pg *jsonPage) error {
+			for i := range pg.events {
+				js, hashAt, err := pg.eventJSON(i)
+				if err != nil {
+					return fmt.Errorf("postgres: %w", err)
+				}
+				if err := fn(pg.events[i].seq, js, hashAt); err != nil {
+					return err
+				}
 			}
-			if !more {
-				return
-			}
-		}
-	})
-	for r := range pages {
-		if r.err != nil {
-			return r.err
-		}
-		for i := range r.pg.events {
-			js, hashAt, err := r.pg.eventJSON(i)
-			if err != nil {
-				return fmt.Errorf("postgres: %w", err)
-			}
-			if err := fn(r.pg.events[i].seq, js, hashAt); err != nil {
-				return err
-			}
-		}
-		if !r.more {
 			return nil
-		}
-		free <- r.pg
+		})
+	if err == context.Canceled || err == context.DeadlineExceeded { // ctx ended before the last page
+		return unavailable(err)
 	}
-	// The reader stopped without a last page: ctx ended.
-	return unavailable(ctx.Err())
+	return err
 }
 
 // scanJSONPage reads into pg the first scanPage events of the tenant

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/eventjson"
@@ -44,70 +43,39 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 	if err != nil {
 		return auditkeep.Errorf(auditkeep.EINTERNAL, "tenant id: %v", err)
 	}
-	// One goroutine reads the pages, one ahead of fn: of two pages, fn runs
-	// on one while the next is read into the other.
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	type read struct {
-		pg   *jsonPage
-		more bool
-		err  error
+	newPage := func() *jsonPage {
+		return &jsonPage{tenant: tenant, tenantJSON: tj, num: num, pos: map[int64]int{}, seen: map[string]bool{}, deleted: map[string]bool{}}
 	}
-	pages := make(chan read)
-	free := make(chan *jsonPage, 2)
-	for range 2 {
-		free <- &jsonPage{tenant: tenant, tenantJSON: tj, num: num, pos: map[int64]int{}, seen: map[string]bool{}, deleted: map[string]bool{}}
+	var p *plan
+	var after int64
+	if f.Cursor != nil {
+		after = f.Cursor.Seq
 	}
-	wg.Go(func() {
-		defer close(pages)
-		var p *plan
-		var after int64
-		if f.Cursor != nil {
-			after = f.Cursor.Seq
-		}
-		for {
-			var pg *jsonPage
-			select {
-			case pg = <-free:
-			case <-ctx.Done():
-				return
-			}
+	// fn runs on one page while the next is read into the other.
+	err = eventjson.ReadAhead(ctx, [2]*jsonPage{newPage(), newPage()},
+		func(ctx context.Context, pg *jsonPage) (bool, error) {
 			more, err := s.scanJSONPage(ctx, &f, &p, after, pg)
 			if more = more && err == nil && len(pg.events) > 0; more {
 				after = pg.events[len(pg.events)-1].seq
 			}
-			select {
-			case pages <- read{pg, more, err}:
-			case <-ctx.Done():
-				return
+			return more, err
+		},
+		func(pg *jsonPage) error {
+			for i := range pg.events {
+				js, hashAt, err := pg.eventJSON(i)
+				if err != nil {
+					return auditkeep.Unavailable(err)
+				}
+				if err := fn(pg.events[i].seq, js, hashAt); err != nil {
+					return err
+				}
 			}
-			if !more {
-				return
-			}
-		}
-	})
-	for r := range pages {
-		if r.err != nil {
-			return r.err
-		}
-		for i := range r.pg.events {
-			js, hashAt, err := r.pg.eventJSON(i)
-			if err != nil {
-				return auditkeep.Unavailable(err)
-			}
-			if err := fn(r.pg.events[i].seq, js, hashAt); err != nil {
-				return err
-			}
-		}
-		if !r.more {
 			return nil
-		}
-		free <- r.pg
+		})
+	if err == context.Canceled || err == context.DeadlineExceeded { // ctx ended before the last page
+		return auditkeep.Unavailable(err)
 	}
-	// The reader stopped without a last page: ctx ended.
-	return auditkeep.Unavailable(ctx.Err())
+	return err
 }
 
 // scanJSONPage reads the page after seq `after` into pg and reports whether
