@@ -95,6 +95,29 @@ func TestTwoNodesPostgres(t *testing.T) {
 	if len(acked) != 6*15*20 {
 		t.Fatalf("%d acknowledged; want %d", len(acked), 6*15*20)
 	}
+
+	// A key revoked through one node stops working there at once and on
+	// the other once its cached copy expires (a second).
+	m := call(t, "POST", n1.url+"/v1/tenants/acme/keys", testRootKey, map[string]any{"name": "short", "scopes": []string{"read"}}).json(t)
+	short, id := m["key"].(string), m["id"].(string)
+	for _, node := range []*child{n1, n2} {
+		if r := call(t, "GET", node.url+"/v1/events?limit=1", short, nil); r.status != 200 {
+			t.Fatalf("new key through %s: %d %s", node.url, r.status, r.body)
+		}
+	}
+	if r := call(t, "DELETE", n1.url+"/v1/tenants/acme/keys/"+id, testRootKey, nil); r.status != 204 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	if r := call(t, "GET", n1.url+"/v1/events?limit=1", short, nil); r.status != 401 {
+		t.Errorf("revoked key through the node that revoked it: %d; want 401 at once", r.status)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for call(t, "GET", n2.url+"/v1/events?limit=1", short, nil).status != 401 {
+		if time.Now().After(deadline) {
+			t.Fatal("the revoked key still works through the other node after 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // proxy is a TCP proxy to PostgreSQL whose connections a test can cut.

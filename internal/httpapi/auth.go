@@ -121,12 +121,18 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if s.rootKey != "" && subtle.ConstantTimeCompare([]byte(hash), []byte(s.rootKey)) == 1 {
 		return principal{root: true}, nil
 	}
-	k, err := s.store.KeyByHash(r.Context(), hash)
-	if auditkeep.ErrorCode(err) == auditkeep.ENOTFOUND {
-		return principal{}, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "unknown API key")
-	}
-	if err != nil {
-		return principal{}, err
+	now := time.Now() // the cache's age is real time, whatever the server's clock
+	k := s.keys.get(hash, now)
+	if k == nil {
+		var err error
+		k, err = s.store.KeyByHash(r.Context(), hash)
+		if auditkeep.ErrorCode(err) == auditkeep.ENOTFOUND {
+			return principal{}, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "unknown API key")
+		}
+		if err != nil {
+			return principal{}, err
+		}
+		s.keys.put(hash, k, now)
 	}
 	if k.RevokedAt != nil {
 		return principal{}, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "API key was revoked")

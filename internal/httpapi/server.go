@@ -33,6 +33,7 @@ type Server struct {
 	rootKey     string // SHA-256 hex of the root key
 	metrics     *metrics
 	limits      *limiters // nil: no rate limit
+	keys        keyCache  // API keys recently read, by hash (keycache.go)
 	readTimeout time.Duration
 	handler     http.Handler
 

@@ -141,6 +141,7 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.RevokeKey(r.Context(), tenant, id, s.Now().UTC()); err != nil {
 		return err
 	}
+	s.keys.forget(tenant, id)
 	s.log.Info("key revoked", "tenant", tenant, "key_id", id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
