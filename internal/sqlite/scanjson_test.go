@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/storetest"
 )
 
 // hostileEvents returns events whose JSON exercises escaping and numbers:
@@ -152,68 +153,16 @@ func TestScanEventJSON(t *testing.T) {
 		{"nobody", auditkeep.Filter{}, 0},
 	}
 	for _, tt := range tests {
-		var want []*auditkeep.Event
-		if err := s.ScanEvents(ctx, tt.tenant, tt.f, func(e *auditkeep.Event) error {
-			want = append(want, e)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if tt.n >= 0 && len(want) != tt.n {
-			t.Fatalf("ScanEvents(%s, %+v): %d events; want %d", tt.tenant, tt.f, len(want), tt.n)
-		}
-		i, deleted := 0, 0
-		err := s.ScanEventJSON(ctx, tt.tenant, tt.f, func(seq int64, js []byte, hashAt int) error {
-			if i >= len(want) {
-				return fmt.Errorf("more events than ScanEvents: seq %d", seq)
-			}
-			e := want[i]
-			i++
-			e.Hash = "" // a stored hash is not the event's (the ledger's is)
-			wj, _ := json.Marshal(e)
-			if seq != e.Seq || string(js) != string(wj) {
-				t.Errorf("ScanEventJSON(%s, %+v): seq %d\n%s\nwant seq %d\n%s", tt.tenant, tt.f, seq, js, e.Seq, wj)
-			}
-			e.Hash = "abc123"
-			wj, _ = json.Marshal(e)
-			if got := string(js[:hashAt]) + `,"hash":"abc123"` + string(js[hashAt:]); got != string(wj) {
-				t.Errorf("seq %d with a hash at %d:\n%s\nwant\n%s", seq, hashAt, got, wj)
-			}
-			if e.Target != nil && e.Target.Deleted {
-				deleted++
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("ScanEventJSON(%s, %+v): %v", tt.tenant, tt.f, err)
-		}
-		if i != len(want) {
-			t.Errorf("ScanEventJSON(%s, %+v): %d events; want %d", tt.tenant, tt.f, i, len(want))
+		n, deleted := storetest.CheckEventJSON(t, ctx, s, tt.tenant, tt.f)
+		if tt.n >= 0 && n != tt.n {
+			t.Fatalf("ScanEvents(%s, %+v): %d events; want %d", tt.tenant, tt.f, n, tt.n)
 		}
 		if tt.f.Terms == nil && tt.f.Cursor == nil && tt.f.From.IsZero() && tt.n > 0 && deleted == 0 {
 			t.Errorf("ScanEventJSON(%s, %+v): no deleted target", tt.tenant, tt.f)
 		}
 	}
 
-	// fn's error stops the scan and is returned.
-	stop := fmt.Errorf("stop")
-	n := 0
-	if err := s.ScanEventJSON(ctx, "acme", auditkeep.Filter{}, func(int64, []byte, int) error { n++; return stop }); err != stop || n != 1 {
-		t.Errorf("ScanEventJSON with fn failing = %v after %d events; want stop after 1", err, n)
-	}
-	// A context that ends stops the scan with EUNAVAILABLE (unless the
-	// pages left were read before it ended, and fn got every event).
-	cctx, cancel := context.WithCancel(ctx)
-	n = 0
-	err = s.ScanEventJSON(cctx, "acme", auditkeep.Filter{}, func(int64, []byte, int) error {
-		if n++; n == 10 {
-			cancel()
-		}
-		return nil
-	})
-	if !(auditkeep.ErrorCode(err) == auditkeep.EUNAVAILABLE || err == nil && n == len(events)) {
-		t.Errorf("ScanEventJSON with ctx cancelled after 10 events = %v after %d of %d events; want EUNAVAILABLE, or every event", err, n, len(events))
-	}
+	storetest.CheckEventJSONStops(t, ctx, s, "acme", len(events))
 	// A body that cannot be read fails the scan.
 	rewrite(5, []byte{codecS2, 0xff, 0xff})
 	err = s.ScanEventJSON(ctx, "acme", auditkeep.Filter{Order: auditkeep.OrderAsc}, func(int64, []byte, int) error { return nil })
