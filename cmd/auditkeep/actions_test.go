@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/auditkeep/auditkeep/internal/pgtest"
 )
 
 // TestActionCatalog: registering schemas and their versions, validation of
@@ -30,7 +26,7 @@ func TestActionCatalog(t *testing.T) {
 		}
 		cfg := DefaultConfig()
 		cfg.DataDir = t.TempDir()
-		cfg.DatabaseURL = freshPostgresSchema(t, base)
+		cfg.DatabaseURL = pgtest.Schema(t, base)
 		testActionCatalog(t, cfg)
 	})
 }
@@ -239,38 +235,4 @@ func errorMessage(t *testing.T, r response) string {
 	}
 	json.Unmarshal(r.body, &e)
 	return e.Error.Message
-}
-
-// freshPostgresSchema creates a schema dropped when the test ends and
-// returns the URL that makes it the search path.
-func freshPostgresSchema(t *testing.T, base string) string {
-	t.Helper()
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "test_actions_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("AUDITKEEP_TEST_DATABASE_URL must be a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/ledger"
+	"github.com/auditkeep/auditkeep/internal/pgtest"
 )
 
 // TestLedgerCost measures what BENCHMARKS.md reports under "Tamper
@@ -37,7 +38,7 @@ func TestLedgerCost(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Ledger = on
 			if db := os.Getenv("AUDITKEEP_LEDGER_BENCH_DB"); db != "" {
-				cfg.DatabaseURL = freshPostgresSchema(t, db)
+				cfg.DatabaseURL = pgtest.Schema(t, db)
 			}
 			a := testServer(t, cfg)
 			base := a.URL()

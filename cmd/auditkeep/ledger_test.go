@@ -19,6 +19,7 @@ import (
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/ledger"
+	"github.com/auditkeep/auditkeep/internal/pgtest"
 	"github.com/auditkeep/auditkeep/internal/sqlite"
 	"github.com/jackc/pgx/v5"
 	"github.com/transparency-dev/merkle/compact"
@@ -539,7 +540,7 @@ func TestTamperEvidencePostgres(t *testing.T) {
 		cfg.DatabaseURL = url
 		return testServer(t, cfg)
 	}
-	newStorage := func(t *testing.T) string { return freshPostgresSchema(t, base) }
+	newStorage := func(t *testing.T) string { return pgtest.Schema(t, base) }
 	runTamperSuite(t, start, newStorage, openPostgresTamperer)
 }
 
@@ -621,7 +622,7 @@ func TestLedgerTwoNodesPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	url := freshPostgresSchema(t, testDatabaseURL(t))
+	url := pgtest.Schema(t, testDatabaseURL(t))
 	n1 := startChild(t, nil, "--database-url", url, "--ledger-interval", "200ms")
 	n2 := startChild(t, nil, "--database-url", url, "--ledger-interval", "200ms")
 	key := setupTenant(t, n1.url, "acme")

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/auditkeep/auditkeep/internal/pgtest"
 )
 
 // TestTwoNodesPostgres runs two server processes on one database and
@@ -21,7 +23,7 @@ func TestTwoNodesPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	db := freshPostgresSchema(t, testDatabaseURL(t))
+	db := pgtest.Schema(t, testDatabaseURL(t))
 	n1 := startChild(t, nil, "--database-url", db, "--data", t.TempDir())
 	n2 := startChild(t, nil, "--database-url", db, "--data", t.TempDir())
 	key := setupTenant(t, n1.url, "acme")
@@ -184,7 +186,7 @@ func (p *proxy) setCut(cut bool) {
 // answers 503 with Retry-After (never 200), /readyz says not ready, and the
 // node recovers by itself when the database returns.
 func TestPostgresOutage(t *testing.T) {
-	pg, err := url.Parse(freshPostgresSchema(t, testDatabaseURL(t)))
+	pg, err := url.Parse(pgtest.Schema(t, testDatabaseURL(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

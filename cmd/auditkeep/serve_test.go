@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditkeep/auditkeep/internal/pgtest"
 )
 
 const testRootKey = "root-key-for-tests-0123456789"
@@ -28,7 +30,7 @@ func forEachStore(t *testing.T, test func(t *testing.T, cfg Config)) {
 	t.Run("postgres", func(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.DataDir = t.TempDir() // the ledger key file, the archive
-		cfg.DatabaseURL = freshPostgresSchema(t, testDatabaseURL(t))
+		cfg.DatabaseURL = pgtest.Schema(t, testDatabaseURL(t))
 		test(t, cfg)
 	})
 }

@@ -2,12 +2,9 @@ package catalog_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -15,9 +12,9 @@ import (
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/catalog"
+	"github.com/auditkeep/auditkeep/internal/pgtest"
 	"github.com/auditkeep/auditkeep/internal/postgres"
 	"github.com/auditkeep/auditkeep/internal/sqlite"
-	"github.com/jackc/pgx/v5"
 )
 
 // countingStore is a store that counts actions.
@@ -51,7 +48,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) countingStore {
 		return m
 	}
 	m["postgres"] = func(t *testing.T) countingStore {
-		u := freshSchema(t, base)
+		u := pgtest.Schema(t, base)
 		s, err := postgres.Open(context.Background(), u, postgres.WithPartitionsAhead(0), postgres.WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			t.Fatal(err)
@@ -60,40 +57,6 @@ func stores(t *testing.T) map[string]func(t *testing.T) countingStore {
 		return s
 	}
 	return m
-}
-
-// freshSchema creates a schema dropped when the test ends and returns the
-// URL that makes it the search path.
-func freshSchema(t *testing.T, base string) string {
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "test_catalog_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Errorf("connect: %v", err)
-			return
-		}
-		defer conn.Close(context.Background())
-		conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("AUDITKEEP_TEST_DATABASE_URL must be a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func storedEvent(tenant, id, action string) *auditkeep.Event {

@@ -3,8 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,9 +19,9 @@ import (
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/httpapi"
+	"github.com/auditkeep/auditkeep/internal/pgtest"
 	"github.com/auditkeep/auditkeep/internal/postgres"
 	"github.com/auditkeep/auditkeep/internal/sqlite"
-	"github.com/jackc/pgx/v5"
 )
 
 // exportBackend opens an empty store and its ledger.
@@ -45,7 +43,7 @@ func exportBackends(t *testing.T) []exportBackend {
 	}}}
 	if u := os.Getenv("AUDITKEEP_TEST_DATABASE_URL"); u != "" {
 		bs = append(bs, exportBackend{"postgres", func(t *testing.T) (exportStore, ledgerStorage) {
-			st, err := postgres.Open(context.Background(), pgSchema(t, u), postgres.WithLogger(quiet), postgres.WithPartitionsAhead(0))
+			st, err := postgres.Open(context.Background(), pgtest.Schema(t, u), postgres.WithLogger(quiet), postgres.WithPartitionsAhead(0))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,35 +53,6 @@ func exportBackends(t *testing.T) []exportBackend {
 		t.Log("PostgreSQL skipped: set AUDITKEEP_TEST_DATABASE_URL=postgres://... to run these tests on it too")
 	}
 	return bs
-}
-
-// pgSchema creates a schema dropped at the end of the test and returns the
-// URL that uses it.
-func pgSchema(t *testing.T, base string) string {
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "test_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(context.Background())
-		}
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // hostileEvents are events as senders write them whose JSON exercises

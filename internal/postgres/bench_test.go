@@ -5,17 +5,15 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -29,32 +27,8 @@ func benchStore(b *testing.B) *Store {
 		b.Skip("set AUDITKEEP_TEST_DATABASE_URL=postgres://... to run the PostgreSQL benchmarks")
 	}
 	ctx := context.Background()
-	r := make([]byte, 6)
-	rand.Read(r)
-	schema := "bench_" + hex.EncodeToString(r)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err == nil {
-			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	s, err := Open(ctx, u.String(), WithPartitionsAhead(0), WithLogger(slog.New(slog.DiscardHandler)))
+	u := pgtest.Schema(b, base)
+	s, err := Open(ctx, u, WithPartitionsAhead(0), WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/archive"
 	"github.com/auditkeep/auditkeep/internal/ledger"
+	"github.com/auditkeep/auditkeep/internal/pgtest"
 	"github.com/auditkeep/auditkeep/internal/postgres"
 	"github.com/auditkeep/auditkeep/internal/retention"
 	"github.com/jackc/pgx/v5"
@@ -67,7 +68,7 @@ func pgEnv(t *testing.T, arch *archive.Archive) (*env, *pgx.Conn) {
 	}
 	var u string
 	e := newEnv(t, backend{"postgres", func(t testing.TB) (store, ledgerStorage) {
-		u = pgSchema(t, base)
+		u = pgtest.Schema(t, base)
 		s, err := postgres.Open(context.Background(), u, postgres.WithLogger(quiet), postgres.WithPartitionsAhead(0))
 		if err != nil {
 			t.Fatal(err)

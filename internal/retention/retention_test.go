@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -21,10 +19,10 @@ import (
 	"github.com/auditkeep/auditkeep/internal/archive"
 	"github.com/auditkeep/auditkeep/internal/ingest"
 	"github.com/auditkeep/auditkeep/internal/ledger"
+	"github.com/auditkeep/auditkeep/internal/pgtest"
 	"github.com/auditkeep/auditkeep/internal/postgres"
 	"github.com/auditkeep/auditkeep/internal/retention"
 	"github.com/auditkeep/auditkeep/internal/sqlite"
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gocloud.dev/blob/memblob"
@@ -60,7 +58,7 @@ func backends(t testing.TB) []backend {
 	}}}
 	if u := os.Getenv("AUDITKEEP_TEST_DATABASE_URL"); u != "" {
 		bs = append(bs, backend{"postgres", func(t testing.TB) (store, ledgerStorage) {
-			s, err := postgres.Open(context.Background(), pgSchema(t, u), postgres.WithLogger(quiet), postgres.WithPartitionsAhead(0))
+			s, err := postgres.Open(context.Background(), pgtest.Schema(t, u), postgres.WithLogger(quiet), postgres.WithPartitionsAhead(0))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,35 +69,6 @@ func backends(t testing.TB) []backend {
 		t.Log("PostgreSQL skipped: set AUDITKEEP_TEST_DATABASE_URL=postgres://... to run these tests on it too")
 	}
 	return bs
-}
-
-// pgSchema creates a schema dropped at the end of the test and returns the
-// URL that uses it.
-func pgSchema(t testing.TB, base string) string {
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "test_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(context.Background())
-		}
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // clock is a controllable clock.
