@@ -3,10 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -122,90 +119,21 @@ func TestTwoNodesPostgres(t *testing.T) {
 	}
 }
 
-// proxy is a TCP proxy to PostgreSQL whose connections a test can cut.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]bool
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.setCut(true) })
-	return p
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns[c], p.conns[up] = true, true
-		p.mu.Unlock()
-		go func() { io.Copy(up, c); up.Close(); c.Close() }()
-		go func() { io.Copy(c, up); up.Close(); c.Close() }()
-	}
-}
-
-// setCut refuses new connections and closes the open ones (true), or lets
-// them through again (false).
-func (p *proxy) setCut(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
 // TestPostgresOutage cuts the server's connections to PostgreSQL: ingest
 // answers 503 with Retry-After (never 200), /readyz says not ready, and the
 // node recovers by itself when the database returns.
 func TestPostgresOutage(t *testing.T) {
-	pg, err := url.Parse(pgtest.Schema(t, testDatabaseURL(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := pg.Host
-	if pg.Port() == "" {
-		target += ":5432"
-	}
-	p := newProxy(t, target)
-	pg.Host = p.ln.Addr().String()
+	dbURL, p := pgtest.Through(t, pgtest.Schema(t, testDatabaseURL(t)))
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
-	cfg.DatabaseURL = pg.String()
+	cfg.DatabaseURL = dbURL
 	a := testServer(t, cfg)
 	key := setupTenant(t, a.URL(), "acme")
 	if r := call(t, "POST", a.URL()+"/v1/events", key, event("before", "a.create", "u")); r.status != 200 {
 		t.Fatalf("before the outage: %d %s", r.status, r.body)
 	}
 
-	p.setCut(true)
+	p.Cut()
 	for i := range 5 {
 		r := call(t, "POST", a.URL()+"/v1/events", key, event(fmt.Sprintf("during-%d", i), "a.create", "u"))
 		if r.status != 503 || r.header.Get("Retry-After") == "" {
@@ -222,7 +150,7 @@ func TestPostgresOutage(t *testing.T) {
 		t.Errorf("/healthz during the outage = %d; want 200 (the process lives)", r.status)
 	}
 
-	p.setCut(false)
+	p.Restore()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r := call(t, "POST", a.URL()+"/v1/events", key, event("after", "a.create", "u"))
