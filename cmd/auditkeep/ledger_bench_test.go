@@ -14,11 +14,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/cputime"
 	"github.com/auditkeep/auditkeep/internal/ledger"
 	"github.com/auditkeep/auditkeep/internal/pgtest"
 )
@@ -43,17 +43,17 @@ func TestLedgerCost(t *testing.T) {
 			a := testServer(t, cfg)
 			base := a.URL()
 			key := setupTenant(t, base, "acme")
-			cpu0 := processCPU(t)
+			cpu0 := cputime.Process()
 			rate := benchIngest(t, base, key, n)
 			t.Logf("ledger=%v: %d events ingested at %.0f events/s", on, n, rate)
 			if !on {
-				t.Logf("ledger=%v: %.1f cpu-µs per event (server and clients)", on, (processCPU(t)-cpu0).Seconds()*1e6/float64(n))
+				t.Logf("ledger=%v: %.1f cpu-µs per event (server and clients)", on, (cputime.Process()-cpu0).Seconds()*1e6/float64(n))
 				return
 			}
 			start := time.Now()
 			waitIntegrated(t, base, key, uint64(n))
 			t.Logf("integration caught up %s after the last ack", time.Since(start).Round(time.Millisecond))
-			t.Logf("ledger=%v: %.1f cpu-µs per event (server and clients, integration included)", on, (processCPU(t)-cpu0).Seconds()*1e6/float64(n))
+			t.Logf("ledger=%v: %.1f cpu-µs per event (server and clients, integration included)", on, (cputime.Process()-cpu0).Seconds()*1e6/float64(n))
 			p50, p99 := lagQuantiles(t, metricsText(t, base))
 			t.Logf("integration lag (histogram estimate): p50 %.3fs, p99 %.3fs", p50, p99)
 
@@ -81,15 +81,6 @@ func TestLedgerCost(t *testing.T) {
 			t.Logf("verify (live): %s in %s (%.0f events/s)", strings.TrimSpace(out), d.Round(time.Millisecond), float64(n)/d.Seconds())
 		})
 	}
-}
-
-// processCPU returns the CPU time (user and system) this process has used.
-func processCPU(t *testing.T) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchIngest sends n events in batches of 100 from 8 clients and returns

@@ -9,6 +9,7 @@ import (
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/changes"
+	"github.com/auditkeep/auditkeep/internal/cputime"
 	"github.com/auditkeep/auditkeep/internal/demo"
 )
 
@@ -60,7 +61,7 @@ func BenchmarkRedactDemoEvents(b *testing.B) {
 	b.SetBytes(int64(size / len(events)))
 	b.ReportAllocs()
 	n := 0
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	for b.Loop() {
 		e := events[n%len(events)]
 		if err := r.RedactEvent(&e); err != nil {
@@ -68,7 +69,7 @@ func BenchmarkRedactDemoEvents(b *testing.B) {
 		}
 		n++
 	}
-	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(n), "cpu-µs/event")
+	b.ReportMetric(float64((cputime.Process()-cpu).Microseconds())/float64(n), "cpu-µs/event")
 }
 
 func BenchmarkDiff(b *testing.B) {

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/auditkeep/auditkeep/internal/cputime"
 	"github.com/auditkeep/auditkeep/internal/sqlite"
 )
 
@@ -29,7 +30,7 @@ func BenchmarkExport(b *testing.B) {
 			var m0, m1 runtime.MemStats
 			var bytes int64
 			runtime.ReadMemStats(&m0)
-			cpu0 = int64(cpuTime())
+			cpu0 = int64(cputime.Process())
 			for b.Loop() {
 				req := httptest.NewRequest("GET", "/v1/export?format="+format, nil)
 				req.Header.Set("Authorization", "Bearer "+key)
@@ -40,7 +41,7 @@ func BenchmarkExport(b *testing.B) {
 				}
 				bytes = w.n
 			}
-			cpu = int64(cpuTime()) - cpu0
+			cpu = int64(cputime.Process()) - cpu0
 			runtime.ReadMemStats(&m1)
 			events := float64(n) * float64(b.N)
 			b.ReportMetric(float64(cpu)/1e3/events, "cpu-µs/event")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/cputime"
 	"github.com/auditkeep/auditkeep/internal/demo"
 	"github.com/auditkeep/auditkeep/internal/ingest"
 	"github.com/auditkeep/auditkeep/internal/sqlite"
@@ -76,7 +77,7 @@ func BenchmarkValidateBatch(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	events := 0
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	for b.Loop() {
 		raws, _, err := ingest.DecodeBatch(body, lim)
 		if err != nil {
@@ -89,7 +90,7 @@ func BenchmarkValidateBatch(b *testing.B) {
 		}
 		events += len(raws)
 	}
-	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(events), "cpu-µs/event")
+	b.ReportMetric(float64((cputime.Process()-cpu).Microseconds())/float64(events), "cpu-µs/event")
 }
 
 // BenchmarkDecodeBatch measures splitting a batch of 1,000 demo events.
@@ -99,7 +100,7 @@ func BenchmarkDecodeBatch(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	events := 0
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	for b.Loop() {
 		raws, _, err := ingest.DecodeBatch(body, lim)
 		if err != nil {
@@ -107,5 +108,5 @@ func BenchmarkDecodeBatch(b *testing.B) {
 		}
 		events += len(raws)
 	}
-	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(events), "cpu-µs/event")
+	b.ReportMetric(float64((cputime.Process()-cpu).Microseconds())/float64(events), "cpu-µs/event")
 }

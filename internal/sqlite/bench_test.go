@@ -7,11 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/cputime"
 	"github.com/auditkeep/auditkeep/internal/sqlite"
 )
 
@@ -50,12 +50,12 @@ func BenchmarkAppend(b *testing.B) {
 		events := sqlite.BenchEvents("acme", i*batch, batch)
 		raw += ndjsonSize(events)
 		b.StartTimer()
-		start, cpu0 := time.Now(), cpuTime()
+		start, cpu0 := time.Now(), cputime.Process()
 		if err := s.Append(ctx, events); err != nil {
 			b.Fatal(err)
 		}
 		elapsed += time.Since(start)
-		cpu += cpuTime() - cpu0
+		cpu += cputime.Process() - cpu0
 		n += batch
 	}
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "events/s")
@@ -157,7 +157,7 @@ func BenchmarkListEvents(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var n int
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				page, _, err := s.ListEvents(ctx, "acme", bc.f)
 				if err != nil {
@@ -165,20 +165,10 @@ func BenchmarkListEvents(b *testing.B) {
 				}
 				n = len(page)
 			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 			if n == 0 {
 				b.Fatalf("filter %s found nothing", bc.name)
 			}
 		})
 	}
-}
-
-// cpuTime returns the CPU time (user and system) used by the process: on a
-// shared machine it varies less than wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
