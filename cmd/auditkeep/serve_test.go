@@ -197,6 +197,8 @@ func testStatusCodes(t *testing.T, cfg Config) {
 		{"bad cursor", "GET", "/v1/events?cursor=zzz", key, nil, 400, "invalid", "cursor"},
 		{"bad limit", "GET", "/v1/events?limit=5000", key, nil, 400, "invalid", "limit"},
 		{"bad q", "GET", "/v1/events?q=actr:alice", key, nil, 400, "invalid", "q"},
+		{"q word without letters", "GET", "/v1/events?q=%25", key, nil, 400, "invalid", "q"},
+		{"q word underscore", "GET", "/v1/events?q=prod+_", key, nil, 400, "invalid", "q"},
 		{"event not found", "GET", "/v1/events/nope", key, nil, 404, "not_found", ""},
 		{"export bad format", "GET", "/v1/export?format=xml", key, nil, 400, "invalid", "format"},
 		{"export needs scope", "GET", "/v1/export?format=csv", readOnly, nil, 403, "forbidden", ""},
@@ -216,6 +218,10 @@ func testStatusCodes(t *testing.T, cfg Config) {
 				t.Errorf("%s %s: error %q field %q; want %q field %q (%s)", tt.method, tt.path, code, field, tt.code, tt.field, r.body)
 			}
 		})
+	}
+	// The search error says where the word without letters is.
+	if r := call(t, "GET", base+"/v1/events?q=prod+_", key, nil); !strings.Contains(string(r.body), `no letter or digit to search for at 5`) {
+		t.Errorf("GET /v1/events?q=prod+_ = %s; want the position of \"_\"", r.body)
 	}
 	// Nothing of the rejected batches was stored.
 	if ids := listIDs(t, base, key, ""); len(ids) != 0 {

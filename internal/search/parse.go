@@ -181,6 +181,9 @@ func (p *parser) phrase(neg bool) *Error {
 	if strings.TrimSpace(s) == "" {
 		return errorAt(start, "empty phrase")
 	}
+	if !hasWordRune(s) {
+		return errorAt(start, "phrase %q has no letter or digit to search for", s)
+	}
 	p.f.Text = append(p.f.Text, auditkeep.TextTerm{Text: s, Phrase: true, Negate: neg})
 	return nil
 }
@@ -218,9 +221,19 @@ func (p *parser) word(neg bool) *Error {
 		}
 		p.pos++
 	}
+	if !hasWordRune(p.q[start:p.pos]) {
+		return errorAt(start, "word %q has no letter or digit to search for", p.q[start:p.pos])
+	}
 	p.f.Text = append(p.f.Text, auditkeep.TextTerm{Text: p.q[start:p.pos], Negate: neg})
 	p.lastWord = len(p.f.Text) - 1
 	return nil
+}
+
+// hasWordRune reports whether s holds a letter or a digit. Full text is
+// searched by words of letters and digits: a word without any (`%`, `_`,
+// `--`) would match every event.
+func hasWordRune(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
 }
 
 // keyValue parses key:value at p.pos; start is where the term (with its

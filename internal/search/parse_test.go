@@ -288,6 +288,12 @@ func TestParseErrors(t *testing.T) {
 		{`""`, `empty phrase at 0`, 0},
 		{`x "  "`, `empty phrase at 2`, 2},
 
+		// Full text without a letter or digit would match every event.
+		{"%", `word "%" has no letter or digit to search for at 0`, 0},
+		{"prod _", `word "_" has no letter or digit to search for at 5`, 5},
+		{"-%%", `word "%%" has no letter or digit to search for at 1`, 1},
+		{`a "%"`, `phrase "%" has no letter or digit to search for at 2`, 2},
+
 		// Negation.
 		{"-", `expected a term after "-" at 0`, 0},
 		{"a - b", `expected a term after "-" at 2`, 2},
