@@ -47,12 +47,20 @@ func addClientFlags(fs *flag.FlagSet, e *env, rootOK bool) *clientFlags {
 
 // check validates the flags; its error is a usage error.
 func (c *clientFlags) check() error {
-	u, err := url.Parse(c.server)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--server %q is not an http:// or https:// URL", c.server)
+	if err := c.checkServer(); err != nil {
+		return err
 	}
 	if c.key == "" {
 		return errors.New("no API key: give --key or set AUDITKEEP_KEY")
+	}
+	return nil
+}
+
+// checkServer validates --server alone, for commands that need no key.
+func (c *clientFlags) checkServer() error {
+	u, err := url.Parse(c.server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--server %q is not an http:// or https:// URL", c.server)
 	}
 	return nil
 }

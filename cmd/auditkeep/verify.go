@@ -38,7 +38,9 @@ with --sample N, checks N random events with inclusion proofs). The
 checkpoint and the key are remembered in the state file, by default
 ~/.config/auditkeep/verify-<server>-<tenant>.json. Without --public-key the
 key remembered there is used, or at first the server's own (trust on first
-use, with a warning): give the key the operator published instead.
+use, with a warning): give the key the operator published instead. KEY is
+the verifier key (name+hash+key) or GET /v1/ledger/key's JSON answer, as a
+value or a file; 'auditkeep ledger key -o key.pub' saves the server's.
 
 Offline: --bundle checks a file written by 'auditkeep export --with-proofs'
 against --public-key, with no server. It also takes an archived segment
@@ -72,7 +74,7 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	const name = "verify"
 	fs := newFlagSet(e, name, verifySynopsis)
 	cf := addClientFlags(fs, e, false)
-	pubKey := fs.String("public-key", "", "the checkpoint verifier key (name+hash+key), or a file holding it")
+	pubKey := fs.String("public-key", "", "the checkpoint verifier key (name+hash+key, or GET /v1/ledger/key's JSON), or a file holding it (from 'auditkeep ledger key -o key.pub')")
 	statePath := fs.String("state", "", "state file (default ~/.config/auditkeep/verify-<server>-<tenant>.json)")
 	sample := fs.Int("sample", 0, "check N random events with inclusion proofs instead of every event")
 	bundle := fs.String("bundle", "", "verify this bundle file offline (from 'auditkeep export --with-proofs')")
@@ -109,20 +111,41 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	return v.run(ctx)
 }
 
-// readVerifierKey returns the verifier key given as text or as a file.
+// readVerifierKey returns the verifier key given as text or as a file
+// holding it, either bare (name+hash+key) or exactly as GET /v1/ledger/key
+// answers ({"key": "name+hash+key"}).
 func readVerifierKey(s string) (string, error) {
-	if _, err := ledger.NewVerifier(s); err == nil {
-		return s, nil
+	if k, ok := parseVerifierKey(s); ok {
+		return k, nil
 	}
 	b, err := os.ReadFile(s)
 	if err != nil {
-		return "", fmt.Errorf("--public-key %q is neither a verifier key (name+hash+key) nor a readable file", s)
+		return "", fmt.Errorf("--public-key %q is neither a verifier key (name+hash+key, or GET /v1/ledger/key's JSON) nor a readable file", s)
 	}
-	k := strings.TrimSpace(string(b))
-	if _, err := ledger.NewVerifier(k); err != nil {
-		return "", fmt.Errorf("--public-key: %s does not hold a verifier key (name+hash+key)", s)
+	k, ok := parseVerifierKey(string(b))
+	if !ok {
+		return "", fmt.Errorf("--public-key: %s holds neither a verifier key (name+hash+key) nor GET /v1/ledger/key's JSON", s)
 	}
 	return k, nil
+}
+
+// parseVerifierKey reads a verifier key, bare or as GET /v1/ledger/key's
+// JSON answer, with surrounding white space.
+func parseVerifierKey(text string) (string, bool) {
+	text = strings.TrimSpace(text)
+	if strings.HasPrefix(text, "{") {
+		var body struct {
+			Key string `json:"key"`
+		}
+		if json.Unmarshal([]byte(text), &body) != nil {
+			return "", false
+		}
+		text = strings.TrimSpace(body.Key)
+	}
+	if _, err := ledger.NewVerifier(text); err != nil {
+		return "", false
+	}
+	return text, true
 }
 
 func verifyBundleFile(e *env, path, vkey string) int {
@@ -232,6 +255,12 @@ func (v *verifier) run(ctx context.Context) int {
 	var rest *bufio.Reader
 	if v.sample == 0 {
 		body, err := v.get(ctx, "/v1/export", url.Values{"format": {"bundle"}})
+		var se *statusError
+		if errors.As(err, &se) && se.status == http.StatusForbidden {
+			v.fail(err)
+			fmt.Fprintln(v.e.stderr, "hint: a full verification reads the whole log, which needs a key with the export scope; with a read key, check random events with inclusion proofs instead: auditkeep verify --sample 200")
+			return exitNegative
+		}
 		if err != nil {
 			return v.fail(err)
 		}
@@ -280,16 +309,9 @@ func (v *verifier) run(ctx context.Context) int {
 	case st != nil && st.VerifierKey != "":
 		v.vkey = st.VerifierKey
 	default:
-		var k struct {
-			Key string `json:"key"`
-		}
-		if err := v.getJSON(ctx, "/v1/ledger/key", nil, &k); err != nil {
+		if v.vkey, err = v.serverKey(ctx); err != nil {
 			return v.fail(err)
 		}
-		if _, err := ledger.NewVerifier(k.Key); err != nil {
-			return v.fail(fmt.Errorf("the server's verifier key: %w", err))
-		}
-		v.vkey = k.Key
 		fmt.Fprintf(v.e.stderr, "auditkeep verify: warning: no --public-key; trusting the server's key %s on first use (remembered in %s). Compare it with the key the operator published.\n", clean(v.vkey), v.statePath)
 	}
 
@@ -335,6 +357,21 @@ func (v *verifier) run(ctx context.Context) int {
 		return v.fail(err)
 	}
 	return report(v.e, verdict)
+}
+
+// serverKey fetches the verifier key the server publishes
+// (GET /v1/ledger/key).
+func (v *verifier) serverKey(ctx context.Context) (string, error) {
+	var k struct {
+		Key string `json:"key"`
+	}
+	if err := v.getJSON(ctx, "/v1/ledger/key", nil, &k); err != nil {
+		return "", err
+	}
+	if _, err := ledger.NewVerifier(k.Key); err != nil {
+		return "", fmt.Errorf("the server's verifier key: %w", err)
+	}
+	return k.Key, nil
 }
 
 // consistency fetches and decodes the proof from first to second.
@@ -432,7 +469,9 @@ func (v *verifier) get(ctx context.Context, path string, q url.Values) (io.ReadC
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+v.key)
+	if v.key != "" {
+		req.Header.Set("Authorization", "Bearer "+v.key)
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "auditkeep-cli/1")
 	resp, err := v.hc.Do(req)
@@ -451,8 +490,17 @@ func (v *verifier) get(ctx context.Context, path string, q url.Values) (io.ReadC
 	if json.Unmarshal(b, &body) == nil && body.Error.Message != "" {
 		msg = body.Error.Message
 	}
-	return nil, fmt.Errorf("GET %s: %s [%d]", path, msg, resp.StatusCode)
+	return nil, &statusError{path: path, status: resp.StatusCode, msg: msg}
 }
+
+// statusError is a server's answer other than 2xx.
+type statusError struct {
+	path   string
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("GET %s: %s [%d]", e.path, e.msg, e.status) }
 
 func (v *verifier) getJSON(ctx context.Context, path string, q url.Values, out any) error {
 	body, err := v.get(ctx, path, q)
