@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/search"
@@ -90,7 +91,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
 
 // filter reads the filter query parameters and q.
 func (s *Server) filter(r *http.Request) (auditkeep.Filter, error) {
-	q := r.URL.Query()
+	return parseFilter(r.URL.Query())
+}
+
+// parseFilter reads the filter parameters and q of q.
+func parseFilter(q url.Values) (auditkeep.Filter, error) {
 	f, err := auditkeep.ParseFilterParams(q)
 	if err != nil {
 		return f, err

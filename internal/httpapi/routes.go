@@ -18,6 +18,7 @@ func (s *Server) routes() http.Handler {
 	route("GET /v1/events/{id}", "get", s.auth(scopeReadOrViewer, s.handleGetScoped))
 	route("GET /v1/events/{id}/diff", "diff", s.auth(scopeRead, s.handleDiff))
 	route("GET /v1/export", "export", s.auth(scopeExport, s.handleExport))
+	route("GET /v1/facets", "facets", s.auth(scopeReadOrViewer, s.handleFacets))
 	route("GET /v1/stream", "stream", s.auth(scopeReadOrViewer, s.handleStream))
 	route("POST /v1/viewer-tokens", "viewer_token_create", s.auth(scopeAdmin, s.handleCreateViewerToken))
 	route("GET /v1/settings", "settings_get", s.auth(scopeAdmin, s.handleGetSettings))

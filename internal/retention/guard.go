@@ -55,6 +55,19 @@ func (g *Guard) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	return g.Guarded.ScanEvents(ctx, tenant, f, fn)
 }
 
+// Facets implements auditkeep.FacetStore, without expired events. Returns
+// ENOTFOUND when the guarded store serves no facets.
+func (g *Guard) Facets(ctx context.Context, tenant, field string, f auditkeep.Filter) ([]auditkeep.Facet, bool, error) {
+	fs, ok := g.Guarded.(auditkeep.FacetStore)
+	if !ok {
+		return nil, false, auditkeep.Errorf(auditkeep.ENOTFOUND, "this server's store serves no facets")
+	}
+	if err := g.narrow(ctx, tenant, &f); err != nil {
+		return nil, false, err
+	}
+	return fs.Facets(ctx, tenant, field, f)
+}
+
 // GetEvent implements auditkeep.EventStore: an expired event is ENOTFOUND.
 func (g *Guard) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Event, error) {
 	e, err := g.Guarded.GetEvent(ctx, tenant, id)

@@ -340,15 +340,25 @@ func resolveTerm(ctx context.Context, q querier, num int64, t auditkeep.Term, na
 	}
 	if !counted(field) && len(g.ids) > 0 {
 		// Not counted on write: count the postings, up to countProbeCap.
-		lo, hi := tenantRange(num)
-		var qq qb
-		qq.sql("SELECT count(*) FROM (SELECT 1 FROM postings WHERE term IN ").ids(g.ids).
-			arg(" AND k BETWEEN ?", lo).arg(" AND ?", hi).arg(" LIMIT ?", countProbeCap).sql(")")
-		if err := q.QueryRowContext(ctx, qq.b.String(), qq.args...).Scan(&g.count); err != nil {
-			return g, false, auditkeep.Unavailable(err)
+		if g.count, err = countPostings(ctx, q, num, g.ids); err != nil {
+			return g, false, err
 		}
 	}
 	return g, false, nil
+}
+
+// countPostings returns the number of the tenant's postings of ids, up to
+// countProbeCap.
+func countPostings(ctx context.Context, q querier, num int64, ids []int64) (int64, error) {
+	lo, hi := tenantRange(num)
+	var qq qb
+	qq.sql("SELECT count(*) FROM (SELECT 1 FROM postings WHERE term IN ").ids(ids).
+		arg(" AND k BETWEEN ?", lo).arg(" AND ?", hi).arg(" LIMIT ?", countProbeCap).sql(")")
+	var n int64
+	if err := q.QueryRowContext(ctx, qq.b.String(), qq.args...).Scan(&n); err != nil {
+		return 0, auditkeep.Unavailable(err)
+	}
+	return n, nil
 }
 
 // ftsExpr returns the FTS5 expression of a text term: each word (or the

@@ -1,0 +1,137 @@
+package auditkeep
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+)
+
+// Facet fields: what GET /v1/facets?field= counts. Project, environment and
+// service are the event's scope entries of that type.
+const (
+	FacetProject     = "project"
+	FacetEnvironment = "environment"
+	FacetService     = "service"
+)
+
+// FacetFields lists the fields a facet may name.
+var FacetFields = []string{FacetProject, FacetEnvironment, FacetService, FieldTargetType, FieldTarget,
+	FieldActor, FieldTeam, FieldSource, FieldAction}
+
+// Facet limits.
+const (
+	// FacetCountCap is the most events a facet value counts: a count of
+	// FacetCountCap means "at least that many" (Facet.More).
+	FacetCountCap = 10000
+	// DefaultFacetLimit and MaxFacetLimit bound the values of one answer.
+	DefaultFacetLimit = 100
+	MaxFacetLimit     = 1000
+)
+
+// Facet is one distinct value of a field among the events matching a
+// filter: ID identifies it (a scope entry's, target's or actor's id; the
+// value itself for the other fields), Name is what a person reads (made
+// unique by DisambiguateFacets), Count how many matching events carry it,
+// at most FacetCountCap; More is true when more than Count do.
+type Facet struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Count int64  `json:"count"`
+	More  bool   `json:"more,omitempty"`
+}
+
+// FacetStore is implemented by stores that serve facets.
+type FacetStore interface {
+	// Facets returns the distinct values of field (one of FacetFields)
+	// among the tenant's events matching f (f.Cursor and f.Order ignored),
+	// sorted by name, at most f.Limit of them (0: DefaultFacetLimit), and
+	// whether there are more values. Values no matching event carries are
+	// left out. Returns EINVALID naming "field" for another field, and the
+	// errors of ListEvents.
+	Facets(ctx context.Context, tenant, field string, f Filter) ([]Facet, bool, error)
+}
+
+// ValidateFacetField returns EINVALID naming "field" unless field is one of
+// FacetFields.
+func ValidateFacetField(field string) error {
+	if !slices.Contains(FacetFields, field) {
+		return FieldErrorf("field", "field %q is not one of %s", field, strings.Join(FacetFields, ", "))
+	}
+	return nil
+}
+
+// FacetLimit returns the number of values a facet answer holds for f.
+func FacetLimit(f *Filter) int {
+	if f.Limit <= 0 {
+		return DefaultFacetLimit
+	}
+	return min(f.Limit, MaxFacetLimit)
+}
+
+// IsScopeFacet reports whether field counts scope entries.
+func IsScopeFacet(field string) bool {
+	return field == FacetProject || field == FacetEnvironment || field == FacetService
+}
+
+// ScopeFacetID returns the id of the last entry of a scope path
+// ("project:prj_1/environment:env_7") when that entry is of type field.
+func ScopeFacetID(field, path string) (string, bool) {
+	last := path[strings.LastIndexByte(path, '/')+1:]
+	typ, id, ok := strings.Cut(last, ":")
+	if !ok || typ != field {
+		return "", false
+	}
+	return id, true
+}
+
+// ScopeRelated reports whether a scope path is one of scopes, below one or
+// above one (true when there are none): the paths whose entries events
+// matching a scope filter of scopes may carry.
+func ScopeRelated(path string, scopes []string) bool {
+	if len(scopes) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(scopes, func(sc string) bool {
+		return path == sc || strings.HasPrefix(path, sc+"/") || strings.HasPrefix(sc, path+"/")
+	})
+}
+
+// FacetName returns the name event e gives the facet value id of field:
+// the scope entry's, target's or actor's name (an actor without one: its
+// email), else id.
+func FacetName(e *Event, field, id string) string {
+	name := ""
+	switch {
+	case IsScopeFacet(field):
+		for _, sc := range e.Scope {
+			if sc.Type == field && sc.ID == id {
+				name = sc.Name
+			}
+		}
+	case field == FieldTarget:
+		if e.Target != nil {
+			name = e.Target.Name
+		}
+	case field == FieldActor:
+		name = cmp.Or(e.Actor.Name, e.Actor.Email)
+	}
+	return cmp.Or(name, id)
+}
+
+// SortFacets sorts facets by name and id, and makes names unique: a name
+// that two ids share becomes "name (id)" for each of them.
+func SortFacets(facets []Facet) {
+	byName := map[string]int{}
+	for _, v := range facets {
+		byName[v.Name]++
+	}
+	for i, v := range facets {
+		if byName[v.Name] > 1 && v.Name != v.ID {
+			facets[i].Name = v.Name + " (" + v.ID + ")"
+		}
+	}
+	slices.SortFunc(facets, func(a, b Facet) int {
+		return cmp.Or(strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), strings.Compare(a.ID, b.ID))
+	})
+}
