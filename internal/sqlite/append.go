@@ -27,8 +27,7 @@ const (
 	// sqlBumpTerms adds counts to terms: [[id, n], …] as a JSON array.
 	sqlBumpTerms = `UPDATE terms SET count = count + j.n
 		FROM (SELECT value ->> 0 AS id, value ->> 1 AS n FROM json_each(?)) AS j WHERE terms.id = j.id`
-	sqlInsertName = "INSERT OR IGNORE INTO actor_names (tenant, name, term) VALUES (?, ?, ?)"
-	sqlFindID     = "SELECT k, body FROM events WHERE id_hash = ? AND k BETWEEN ? AND ?"
+	sqlFindID = "SELECT k, body FROM events WHERE id_hash = ? AND k BETWEEN ? AND ?"
 )
 
 // Rows per multi-row INSERT.
@@ -163,13 +162,6 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 			postings = append(postings, posting{id, k})
 			if counted(tk.field) {
 				counts[id]++
-			}
-			if tk.field == fActor {
-				for _, n := range []string{e.Actor.Name, e.Actor.Email} {
-					if err := s.dict.addName(ctx, st, actorName{ts.num, strings.ToLower(n), id}); err != nil {
-						return nil, nil, err
-					}
-				}
 			}
 		}
 		if e.Type == auditkeep.TypeDelete && e.Target != nil && e.Status != auditkeep.StatusFailure {
@@ -319,9 +311,9 @@ func (s *Store) tenantState(ctx context.Context, tx *sql.Tx, id string) (*tenant
 
 // writeStmts are the writer's statements, prepared in a transaction.
 type writeStmts struct {
-	tx                              *sql.Tx
-	findTerm, bumpTerms, insertName *sql.Stmt
-	batches                         []*batcher
+	tx                  *sql.Tx
+	findTerm, bumpTerms *sql.Stmt
+	batches             []*batcher
 }
 
 func prepareWrite(ctx context.Context, tx *sql.Tx) (*writeStmts, error) {
@@ -330,7 +322,7 @@ func prepareWrite(ctx context.Context, tx *sql.Tx) (*writeStmts, error) {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&st.findTerm, sqlFindTerm}, {&st.bumpTerms, sqlBumpTerms}, {&st.insertName, sqlInsertName},
+		{&st.findTerm, sqlFindTerm}, {&st.bumpTerms, sqlBumpTerms},
 	} {
 		stmt, err := tx.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -343,7 +335,7 @@ func prepareWrite(ctx context.Context, tx *sql.Tx) (*writeStmts, error) {
 }
 
 func (st *writeStmts) close() {
-	for _, s := range []*sql.Stmt{st.findTerm, st.bumpTerms, st.insertName} {
+	for _, s := range []*sql.Stmt{st.findTerm, st.bumpTerms} {
 		if s != nil {
 			s.Close()
 		}

@@ -318,9 +318,10 @@ func resolveTerm(ctx context.Context, q querier, num int64, t auditkeep.Term, na
 				err = add(exact, num, field, v)
 			}
 		case fActor:
+			// The event's own id, name or email: never another event's
+			// name for the same id.
 			if err = add(exact, num, field, v); err == nil {
-				err = add(`SELECT t.id, t.count FROM actor_names n JOIN terms t ON t.id = n.term
-					WHERE n.tenant = ? AND n.name = ?`, num, strings.ToLower(v))
+				err = add(exact, num, fActorName, strings.ToLower(v))
 			}
 		case fTarget:
 			err = add(exact, num, field, strings.ToLower(v))

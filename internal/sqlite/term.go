@@ -15,7 +15,7 @@ import (
 const (
 	fAction     = 1
 	fType       = 2
-	fActor      = 3 // actor id; names and emails map to it in actor_names
+	fActor      = 3 // actor id
 	fActorType  = 4
 	fTargetID   = 5
 	fTargetType = 6
@@ -25,6 +25,7 @@ const (
 	fIP         = 10 // encoded by ipTerm
 	fSource     = 11
 	fStatus     = 12
+	fActorName  = 13 // the actor's name and its email, lowercased
 )
 
 // counted reports whether Append keeps the count of the field's terms.
@@ -73,6 +74,11 @@ func eventTerms(dst []termKey, num int64, e *auditkeep.Event) []termKey {
 	add(fAction, e.Action)
 	add(fType, e.Type)
 	add(fActor, e.Actor.ID)
+	name, email := strings.ToLower(e.Actor.Name), strings.ToLower(e.Actor.Email)
+	add(fActorName, name)
+	if email != name {
+		add(fActorName, email)
+	}
 	add(fActorType, e.Actor.Type)
 	if t := e.Target; t != nil {
 		add(fTargetID, t.ID)
@@ -137,18 +143,10 @@ type dictionary struct {
 	limit    int
 	ids      map[termKey]int64
 	pending  map[termKey]int64
-	names    map[actorName]struct{}
-	pnames   map[actorName]struct{}
 	complete map[int64]bool // tenants whose every term is in ids: a miss is a new term
 	tried    map[int64]bool // tenants whose terms load tried to load
 	next     int64          // the id of the next new term; 0: read it from the database
 	created  []termKey      // terms new in the current transaction, in id order
-}
-
-type actorName struct {
-	tenant int64
-	name   string
-	term   int64
 }
 
 func newDictionary(limit int) *dictionary {
@@ -161,27 +159,20 @@ func (d *dictionary) reset() {
 	d.complete = map[int64]bool{}
 	d.tried = map[int64]bool{}
 	d.ids = map[termKey]int64{}
-	d.names = map[actorName]struct{}{}
 	d.pending = map[termKey]int64{}
-	d.pnames = map[actorName]struct{}{}
 }
 
 // commit keeps the pending terms.
 func (d *dictionary) commit() {
 	d.created = d.created[:0]
-	if len(d.ids)+len(d.pending) > d.limit || len(d.names)+len(d.pnames) > d.limit {
+	if len(d.ids)+len(d.pending) > d.limit {
 		d.ids = map[termKey]int64{}
-		d.names = map[actorName]struct{}{}
 		clear(d.complete) // and tried stays: no reload of what did not fit
 	}
 	for k, v := range d.pending {
 		d.ids[k] = v
 	}
-	for k := range d.pnames {
-		d.names[k] = struct{}{}
-	}
 	clear(d.pending)
-	clear(d.pnames)
 }
 
 // rollback forgets the pending terms and that any tenant's terms are all
@@ -190,7 +181,6 @@ func (d *dictionary) rollback() {
 	d.created = d.created[:0]
 	d.next = 0
 	clear(d.pending)
-	clear(d.pnames)
 	clear(d.complete)
 	clear(d.tried)
 }
@@ -274,22 +264,4 @@ func (d *dictionary) insertCreated(ctx context.Context, st *writeStmts, counts m
 		delete(counts, id)
 	}
 	return b.flush()
-}
-
-// addName records that an actor term appeared under a name or email.
-func (d *dictionary) addName(ctx context.Context, st *writeStmts, n actorName) error {
-	if n.name == "" {
-		return nil
-	}
-	if _, ok := d.names[n]; ok {
-		return nil
-	}
-	if _, ok := d.pnames[n]; ok {
-		return nil
-	}
-	if _, err := st.insertName.ExecContext(ctx, n.tenant, n.name, n.term); err != nil {
-		return err
-	}
-	d.pnames[n] = struct{}{}
-	return nil
 }

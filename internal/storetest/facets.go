@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -106,5 +107,42 @@ func testFacets(t *testing.T, s auditkeep.Store) {
 	}
 	if got, _, err := fs.Facets(ctx, "nobody", "project", auditkeep.Filter{}); err != nil || len(got) != 0 {
 		t.Errorf("Facets(unknown tenant) = %v, %v; want nothing", got, err)
+	}
+}
+
+// testOwnFields: the actor filter by email or name and the target filter by
+// name match the event's own fields, not those of other events that share
+// its actor or target id.
+func testOwnFields(t *testing.T, s auditkeep.Store) {
+	createTenant(t, s, "acme")
+	at := Base
+	ev := func(id, email, name, targetName string) *auditkeep.Event {
+		at = at.Add(time.Second)
+		return &auditkeep.Event{Tenant: "acme", ReceivedAt: at, OccurredAt: at, ID: id,
+			Action: "user.login", Type: auditkeep.TypeLogin, Status: auditkeep.StatusFailure,
+			Actor:  auditkeep.Actor{Type: auditkeep.ActorUser, ID: "anonymous", Email: email, Name: name},
+			Target: &auditkeep.Target{Type: "environment", ID: "env_1", Name: targetName}}
+	}
+	appendAll(t, s, []*auditkeep.Event{
+		ev("own-1", "samuel@example.com", "Samuel Schmidt", "production"),
+		ev("own-2", "mallory@example.com", "Mallory", "prod"),
+	}, 10)
+	tests := []struct {
+		f    auditkeep.Filter
+		want []string
+	}{
+		{terms(term("actor", "samuel@example.com")), []string{"own-1"}},
+		{terms(term("actor", "MALLORY@example.com")), []string{"own-2"}},
+		{terms(term("actor", "samuel schmidt")), []string{"own-1"}},
+		{terms(term("actor", "anonymous")), []string{"own-2", "own-1"}},
+		{terms(not("actor", "samuel@example.com")), []string{"own-2"}},
+		{terms(term("target", "production")), []string{"own-1"}},
+		{terms(term("target", "prod")), []string{"own-2"}},
+		{terms(term("target_id", "env_1")), []string{"own-2", "own-1"}},
+	}
+	for _, tt := range tests {
+		if got := ids(listAll(t, s, "acme", tt.f, 10)); !slices.Equal(got, tt.want) {
+			t.Errorf("ListEvents(%s) = %v; want %v", describe(tt.f), got, tt.want)
+		}
 	}
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) auditkeep.Store) {
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open(t)) })
 	t.Run("ManyValues", func(t *testing.T) { testManyValues(t, open(t)) })
 	t.Run("Facets", func(t *testing.T) { testFacets(t, open(t)) })
+	t.Run("OwnFields", func(t *testing.T) { testOwnFields(t, open(t)) })
 
 	// The filter tests share one store holding the fixture.
 	t.Run("Read", func(t *testing.T) {
