@@ -165,6 +165,14 @@ type shape struct {
 	q          url.Values
 }
 
+// path returns the endpoint a shape queries.
+func (sh shape) path() string {
+	if sh.kind == "facets" {
+		return "/v1/facets"
+	}
+	return "/v1/events"
+}
+
 // shapes returns the query shapes, with values taken from the loaded events.
 func (r *runner) shapes(ctx context.Context) ([]shape, error) {
 	if len(r.samples) == 0 {
@@ -268,6 +276,19 @@ func (r *runner) shapes(ctx context.Context) ([]shape, error) {
 		out = append(out, shape{"search", "phrase + time range", v("q", fmt.Sprintf("%q created:%s..%s", ph, day, t.Format(time.DateOnly)))})
 	}
 	out = append(out, shape{"search", "key:value only", v("q", fmt.Sprintf("actor:%s action:%s", withEmail.Actor.Email, withEmail.Action))})
+
+	// Facets, as the console's pickers ask for them.
+	facet := func(name string, q url.Values) shape {
+		return shape{"facets", name, q}
+	}
+	out = append(out,
+		facet("project", v("field", "project")),
+		facet("environment in scope", v("field", "environment", "scope", scope)),
+		facet("target_type", v("field", "target_type")),
+		facet("target of a type", v("field", "target", "target_type", withTarget.Target.Type)),
+		facet("actor, failures", v("field", "actor", "status", auditkeep.StatusFailure)),
+		facet("action", v("field", "action")),
+	)
 	return out, nil
 }
 
@@ -356,25 +377,27 @@ func (r *runner) query(ctx context.Context) error {
 		n.Store(0)
 		var lat recorder
 		row := QueryRow{Kind: sh.kind, Name: sh.name, Query: sh.q.Encode()}
+		path := sh.path()
 		for i := range 2 { // warm up
-			body, err := a.call(ctx, http.MethodGet, "/v1/events", sh.q, nil)
+			body, err := a.call(ctx, http.MethodGet, path, sh.q, nil)
 			if err != nil {
 				return fmt.Errorf("query %s (%s): %w", sh.name, row.Query, err)
 			}
 			if i == 0 {
 				var p struct {
 					Events []json.RawMessage `json:"events"`
+					Values []json.RawMessage `json:"values"`
 				}
 				if err := json.Unmarshal(body, &p); err != nil {
 					return err
 				}
-				row.Results = len(p.Events)
+				row.Results = len(p.Events) + len(p.Values)
 			}
 		}
 		start := time.Now()
 		for i := 0; i < r.cfg.QueryReps && time.Since(start) < r.cfg.QueryTime; i++ {
 			t0 := time.Now()
-			if _, err := a.call(ctx, http.MethodGet, "/v1/events", sh.q, nil); err != nil {
+			if _, err := a.call(ctx, http.MethodGet, path, sh.q, nil); err != nil {
 				return err
 			}
 			lat.add(time.Since(t0))

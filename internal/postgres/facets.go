@@ -95,21 +95,32 @@ type facetCandidate struct {
 // paths below (or above) any of scopes when there are some.
 func (s *Store) facetCandidates(ctx context.Context, tenant, field string, scopes []string) ([]facetCandidate, error) {
 	col := facetColumns[field]
-	sql := fmt.Sprintf(`WITH RECURSIVE t AS (SELECT no FROM tenants WHERE id = $1),
-	v AS (
-		(SELECT e.%[1]s AS v FROM events e, t WHERE e.tenant_no = t.no AND e.%[1]s IS NOT NULL ORDER BY e.%[1]s LIMIT 1)
+	// The tenant's number first: the index's first column must be a
+	// known value for each step to be one probe.
+	var no int32
+	err := s.retry(ctx, idempotent, func() error {
+		return s.pool.QueryRow(ctx, "SELECT no FROM tenants WHERE id = $1", tenant).Scan(&no)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sql := fmt.Sprintf(`WITH RECURSIVE v AS (
+		(SELECT e.%[1]s AS v FROM events e WHERE e.tenant_no = $1 AND e.%[1]s IS NOT NULL ORDER BY e.%[1]s LIMIT 1)
 		UNION ALL
-		SELECT (SELECT e.%[1]s FROM events e, t WHERE e.tenant_no = t.no AND e.%[1]s > v.v ORDER BY e.%[1]s LIMIT 1)
+		SELECT (SELECT e.%[1]s FROM events e WHERE e.tenant_no = $1 AND e.%[1]s IS NOT NULL AND e.%[1]s > v.v ORDER BY e.%[1]s LIMIT 1)
 		FROM v WHERE v.v IS NOT NULL)
 	SELECT v FROM v WHERE v IS NOT NULL`, col)
 	var values []string
-	err := s.retry(ctx, idempotent, func() error {
-		rows, _ := s.pool.Query(ctx, sql, tenant)
+	err = s.retry(ctx, idempotent, func() error {
+		rows, _ := s.pool.Query(ctx, sql, no)
 		var err error
 		values, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
 	})
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err != nil {
 		return nil, err
 	}
 	if !auditkeep.IsScopeFacet(field) {
