@@ -1,6 +1,7 @@
 package changes
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,7 +111,7 @@ func Describe(e *auditkeep.Event) string {
 	switch e.Type {
 	case auditkeep.TypeCreate, auditkeep.TypeDelete, auditkeep.TypeRead:
 	default:
-		if s := changesText(e.Changes); s != "" {
+		if s := changesText(e); s != "" {
 			b.WriteString(": ")
 			b.WriteString(s)
 		}
@@ -197,11 +198,12 @@ func scopeText(e *auditkeep.Event) string {
 	return strings.Join(parts, " › ")
 }
 
-// changesText lists changes: "a changed from 1 to 2, b added, and 3 more".
-func changesText(cs []auditkeep.Change) string {
+// changesText lists e's changes: "a changed from 1 to 2, b added, and 3 more".
+func changesText(e *auditkeep.Event) string {
 	var parts []string
 	more := 0
-	for _, c := range cs {
+	docs := &eventDocs{e: e}
+	for _, c := range e.Changes {
 		if c.Op == OpTruncated {
 			if n, err := strconv.Atoi(string(c.New)); err == nil && n > 0 {
 				more += n
@@ -212,7 +214,7 @@ func changesText(cs []auditkeep.Change) string {
 			more++
 			continue
 		}
-		parts = append(parts, changeText(c))
+		parts = append(parts, changeText(c, docs))
 	}
 	if more > 0 {
 		parts = append(parts, "and "+strconv.Itoa(more)+" more")
@@ -220,10 +222,13 @@ func changesText(cs []auditkeep.Change) string {
 	return strings.Join(parts, ", ")
 }
 
-func changeText(c auditkeep.Change) string {
-	field := "value"
+func changeText(c auditkeep.Change, docs *eventDocs) string {
+	field, entity := "value", false
 	if c.Field != "" {
-		field = clip(c.Field)
+		field, entity = fieldText(c, docs)
+	}
+	if c.Op == OpReordered {
+		return field + " reordered"
 	}
 	op := c.Op
 	if op == "" {
@@ -237,16 +242,16 @@ func changeText(c auditkeep.Change) string {
 		}
 	}
 	m := defaultMatcher()
-	at := m.walk(m.start, fieldSegments(c.Field))
+	at := m.within(m.start, fieldSegments(c.Field))
 	hidden := hiddenValue(m, at, c.Old) || hiddenValue(m, at, c.New)
 	switch op {
 	case auditkeep.ChangeAdded:
-		if hidden || len(c.New) == 0 {
+		if hidden || len(c.New) == 0 || entity && isContainer(c.New) {
 			return field + " added"
 		}
 		return field + " added (" + valueText(c.New) + ")"
 	case auditkeep.ChangeRemoved:
-		if hidden || len(c.Old) == 0 {
+		if hidden || len(c.Old) == 0 || entity && isContainer(c.Old) {
 			return field + " removed"
 		}
 		return field + " removed (was " + valueText(c.Old) + ")"
@@ -262,6 +267,205 @@ func changeText(c auditkeep.Change) string {
 			return field + " changed"
 		}
 	}
+}
+
+// envContainers are the keys (lowercased) whose entries are environment
+// variables, as DefaultRules names them.
+var envContainers = map[string]bool{"env": true, "envs": true, "env_vars": true, "envvars": true,
+	"environment_variables": true, "environmentvariables": true}
+
+// fieldText tells the field of change c, naming the elements it reaches by
+// what they are: "service 'api'" for "services[name=api]", "replicas of
+// service 'api'" for "services[name=api].replicas", "environment variable
+// DATABASE_URL" for "env.DATABASE_URL" or
+// "environment_variables[key=DATABASE_URL].value". An element identified by
+// its id is shown by its name when the change's value or the event's
+// snapshot or before holds one ("service 'api'"), else by its id ("service
+// svc_3"). Other fields are shown as they are. entity reports that the field
+// is such an element itself.
+func fieldText(c auditkeep.Change, docs *eventDocs) (text string, entity bool) {
+	segs, err := parsePath(c.Field, false)
+	if err != nil {
+		return clip(c.Field), false
+	}
+	e := lastEntity(segs)
+	if e < 0 {
+		return clip(c.Field), false
+	}
+	var elem *value // the element that c adds or removes
+	if e == len(segs)-1 {
+		raw := c.New
+		if len(raw) == 0 {
+			raw = c.Old
+		}
+		elem, _ = parse(raw)
+	}
+	return docs.entityText(segs, e, elem), e == len(segs)-1
+}
+
+// lastEntity returns the position of the last segment of segs that names
+// an element of a collection: an identified array element under a key, or
+// a key under a key of envContainers; -1 when there is none.
+func lastEntity(segs []segment) int {
+	for i := len(segs) - 1; i > 0; i-- {
+		if segs[i-1].isIndex {
+			continue
+		}
+		if segs[i].id != nil || !segs[i].isIndex && envContainers[strings.ToLower(segs[i-1].key)] {
+			return i
+		}
+	}
+	return -1
+}
+
+// entityText tells segs, whose segment e names an element (see lastEntity);
+// elem is that element when a change holds it, else nil.
+func (d *eventDocs) entityText(segs []segment, e int, elem *value) string {
+	container := strings.ToLower(segs[e-1].key)
+	var subject string
+	switch id := segs[e].id; {
+	case envContainers[container]:
+		name := segs[e].key
+		if id != nil {
+			name = id.value.s
+		}
+		subject = "environment variable " + clip(name)
+	case strings.EqualFold(id.field, "id"):
+		name := ""
+		if elem != nil {
+			name = nameOf(elem)
+		}
+		if name == "" {
+			name = d.name(segs[:e+1])
+		}
+		subject = objectText(singular(segs[e-1].key), id.value.s, name)
+	default:
+		subject = objectText(singular(segs[e-1].key), "", id.value.s)
+	}
+	text := subject
+	if rest := segs[e+1:]; len(rest) > 0 && !(len(rest) == 1 && !rest[0].isIndex && strings.EqualFold(rest[0].key, "value")) {
+		text = clip(segmentsText(rest)) + " of " + subject
+	}
+	if outer := segs[:e-1]; len(outer) > 0 {
+		if o := lastEntity(outer); o == len(outer)-1 {
+			text += " of " + d.entityText(outer, o, nil)
+		} else if o >= 0 {
+			text += " in " + d.entityText(outer, o, nil)
+		} else {
+			text += " in " + clip(segmentsText(outer))
+		}
+	}
+	return text
+}
+
+// eventDocs finds the names of identified elements in an event's
+// documents, parsed when first needed.
+type eventDocs struct {
+	e      *auditkeep.Event
+	parsed bool
+	docs   []*value // snapshot, before
+}
+
+func (d *eventDocs) all() []*value {
+	if !d.parsed {
+		d.parsed = true
+		for _, raw := range []json.RawMessage{d.e.Snapshot, d.e.Before} {
+			if v, err := parse(raw); err == nil && len(raw) > 0 {
+				d.docs = append(d.docs, v)
+			}
+		}
+	}
+	return d.docs
+}
+
+// name returns the clear "name" of the element at path, or "".
+func (d *eventDocs) name(path []segment) string {
+	for _, doc := range d.all() {
+		if v := lookup(doc, path); v != nil {
+			return nameOf(v)
+		}
+	}
+	return ""
+}
+
+func nameOf(v *value) string {
+	if v.kind != kindObject {
+		return ""
+	}
+	if _, n := identityOf(v, "name"); n != nil && n.kind == kindString {
+		return n.s
+	}
+	return ""
+}
+
+// lookup returns the value at path in doc, or nil.
+func lookup(doc *value, path []segment) *value {
+	v := doc
+	for _, s := range path {
+		switch {
+		case s.id != nil && v.kind == kindArray:
+			var found *value
+			for _, e := range v.elems {
+				if e.kind != kindObject {
+					continue
+				}
+				if _, id := identityOf(e, s.id.field); id != nil && identityKey(id) == identityKey(s.id.value) {
+					found = e
+					break
+				}
+			}
+			v = found
+		case s.isIndex && s.id == nil && v.kind == kindArray && s.index < len(v.elems):
+			v = v.elems[s.index]
+		case !s.isIndex && v.kind == kindObject:
+			v = v.index()[s.key]
+		default:
+			v = nil
+		}
+		if v == nil {
+			return nil
+		}
+	}
+	return v
+}
+
+// segmentsText writes segments back as a path.
+func segmentsText(segs []segment) string {
+	var b []byte
+	for _, s := range segs {
+		switch {
+		case s.id != nil:
+			b = append(appendIdentity(append(b, '['), s.id.field, s.id.value), ']')
+		case s.isIndex:
+			b = append(b, joinIndex("", s.index)...)
+		case len(b) == 0:
+			b = append(b, joinKey("", s.key)...)
+		default:
+			b = append(b, joinKey(".", s.key)[1:]...)
+		}
+	}
+	return string(b)
+}
+
+// singular returns the singular of an English plural key: "services" →
+// "service", "policies" → "policy", "addresses" → "address".
+func singular(k string) string {
+	l := strings.ToLower(k)
+	switch {
+	case strings.HasSuffix(l, "ies") && len(l) > 3:
+		return k[:len(k)-3] + "y"
+	case strings.HasSuffix(l, "sses"), strings.HasSuffix(l, "xes"), strings.HasSuffix(l, "ches"), strings.HasSuffix(l, "shes"):
+		return k[:len(k)-2]
+	case strings.HasSuffix(l, "s") && !strings.HasSuffix(l, "ss") && len(l) > 1:
+		return k[:len(k)-1]
+	}
+	return k
+}
+
+// isContainer reports whether raw is a JSON object or array.
+func isContainer(raw []byte) bool {
+	v, err := parse(raw)
+	return err == nil && (v.kind == kindObject || v.kind == kindArray)
 }
 
 // hiddenValue reports whether raw, at the path that led m (DefaultRules) to

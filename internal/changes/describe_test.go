@@ -68,7 +68,7 @@ func TestDescribeNeverShowsHiddenValues(t *testing.T) {
 			t.Errorf("Describe shows the value %q at a default redaction path: %s", s, got)
 		}
 	}
-	want := "Updated service: env.DB_URL changed (value hidden), spec.password added, spec changed (value hidden), labels removed"
+	want := "Updated service: environment variable DB_URL changed (value hidden), spec.password added, spec changed (value hidden), labels removed"
 	if got != want {
 		t.Errorf("Describe = %s; want %s", got, want)
 	}

@@ -3,6 +3,8 @@ package changes_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -73,6 +75,38 @@ func TestDiff(t *testing.T) {
 		{"duplicate key in a large object differs", `{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"ka":10,"kb":11,"kc":12,"kd":13,"ke":14,"kf":15,"kg":16,"kh":17,"kg":98}`,
 			`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"ka":10,"kb":11,"kc":12,"kd":13,"ke":14,"kf":15,"kg":16,"kh":17}`, `changed kg 98→16`},
 		{"html kept unescaped", `{"a":"<b>"}`, `{"a":"&"}`, `changed a "<b>"→"&"`},
+		{"identity by id", `{"s":[{"id":"a","v":1},{"id":"b","v":2}]}`, `{"s":[{"id":"x","v":0},{"id":"a","v":1},{"id":"b","v":3}]}`,
+			`added s[id=x] →{"id":"x","v":0}; changed s[id=b].v 2→3`},
+		{"id before name", `{"s":[{"id":1,"name":"a"}]}`, `{"s":[{"id":1,"name":"b"}]}`, `changed s[id=1].name "a"→"b"`},
+		{"name when ids are missing", `{"s":[{"id":1,"name":"a"},{"name":"b"}]}`, `{"s":[{"name":"b"},{"id":1,"name":"a"}]}`,
+			`reordered s ["a","b"]→["b","a"]`},
+		{"key when names repeat", `{"s":[{"name":"x","key":"A"},{"name":"x","key":"B"}]}`, `{"s":[{"name":"x","key":"B"}]}`,
+			`removed s[key=A] {"name":"x","key":"A"}→`},
+		{"identity in any case", `{"Tags":[{"Key":"team","Value":"ml"}]}`, `{"Tags":[{"Key":"team","Value":"ai"}]}`,
+			`changed Tags[Key=team].Value "ml"→"ai"`},
+		{"spelled two ways is positional", `{"s":[{"Key":"a"},{"key":"b"}]}`, `{"s":[{"key":"b"}]}`,
+			`removed s[0].Key "a"→; added s[0].key →"b"; removed s[1] {"key":"b"}→`},
+		{"numbers by value", `{"s":[{"id":1,"v":1},{"id":2.0,"v":2}]}`, `{"s":[{"id":2,"v":3},{"id":1.0,"v":1}]}`,
+			`reordered s [1,2.0]→[2,1.0]; changed s[id=2].v 2→3`},
+		{"a string id is not a number id", `{"s":[{"id":"1"}]}`, `{"s":[{"id":1}]}`,
+			`added s[id=1] →{"id":1}; removed s[id="1"] {"id":"1"}→`},
+		{"quoted identities", `{"s":[{"name":"my api","v":1}]}`, `{"s":[{"name":"my api","v":2}]}`,
+			`changed s[name="my api"].v 1→2`},
+		{"repeated identity is positional", `{"s":[{"id":"a","v":1},{"id":"a","v":2}]}`, `{"s":[{"id":"a","v":1},{"id":"a","v":3}]}`,
+			`changed s[1].v 2→3`},
+		{"missing identity is positional", `{"s":[{"id":"a"},{"v":1}]}`, `{"s":[{"v":1},{"id":"a"}]}`,
+			`removed s[0].id "a"→; added s[0].v →1; added s[1].id →"a"; removed s[1].v 1→`},
+		{"empty and null identities are none", `{"s":[{"id":""},{"id":null}]}`, `{"s":[{"id":null},{"id":""}]}`,
+			`changed s[0].id ""→null; changed s[1].id null→""`},
+		{"redacted identities are none", `{"s":[{"id":"hmac-sha256:` + strings.Repeat("a", 64) + `","v":1}]}`, `{"s":[{"id":"hmac-sha256:` + strings.Repeat("a", 64) + `","v":2}]}`,
+			`changed s[0].v 1→2`},
+		{"scalars are positional", `{"s":["a","b"]}`, `{"s":["b","a"]}`, `changed s[0] "a"→"b"; changed s[1] "b"→"a"`},
+		{"from an empty array", `{"s":[]}`, `{"s":[{"name":"a"}]}`, `added s[name=a] →{"name":"a"}`},
+		{"to an empty array", `{"s":[{"name":"a"}]}`, `{"s":[]}`, `removed s[name=a] {"name":"a"}→`},
+		{"reorder with insert keeps one order", `{"s":[{"id":"a"},{"id":"b"}]}`, `{"s":[{"id":"a"},{"id":"c"},{"id":"b"}]}`,
+			`added s[id=c] →{"id":"c"}`},
+		{"nested identities", `{"s":[{"id":"a","p":[{"name":"http","port":80}]}]}`, `{"s":[{"id":"a","p":[{"name":"http","port":8080}]}]}`,
+			`changed s[id=a].p[name=http].port 80→8080`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,4 +215,64 @@ func FuzzDiff(f *testing.F) {
 			t.Fatalf("Diff(a, a) = %s; want nothing", render(same))
 		}
 	})
+}
+
+// TestDiffGolden runs every testdata/diff/NAME.json event through the
+// ingest order (redact with DefaultRules, Diff before and snapshot,
+// Describe) and compares the changes, one JSON object a line, and the
+// description with NAME.golden.
+func TestDiffGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/diff/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden cases: %v", err)
+	}
+	r, err := changes.NewRedactor(changes.DefaultRules(), make([]byte, changes.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run(name, func(t *testing.T) {
+			in, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e auditkeep.Event
+			if err := json.Unmarshal(in, &e); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if err := r.RedactEvent(&e); err != nil {
+				t.Fatal(err)
+			}
+			if e.Changes, err = changes.Diff(e.Before, e.Snapshot); err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, c := range e.Changes {
+				line, err := json.Marshal(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Write(line)
+				b.WriteByte('\n')
+			}
+			b.WriteString(changes.Describe(&e))
+			b.WriteByte('\n')
+			got := b.String()
+			golden := strings.TrimSuffix(f, ".json") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("%s:\n%s\nwant\n%s", name, got, want)
+			}
+		})
+	}
 }

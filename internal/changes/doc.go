@@ -6,12 +6,17 @@
 // A field path names a value inside a JSON document: object keys joined
 // with ".", array indexes in brackets, and keys that are not simple
 // identifiers (a letter or '_', then letters, digits, '_' or '-') as quoted
-// JSON strings in brackets. The root of a document is the empty path "".
+// JSON strings in brackets. An element of an array of objects that Diff
+// matched by identity is named by it in brackets: the field, '=', and the
+// value (a number, an identifier bare, anything else as a JSON string). The
+// root of a document is the empty path "".
 //
 //	settings.cpu
 //	env.LOG_LEVEL
 //	ports[1]
 //	labels["app.kubernetes.io/name"]
+//	services[name=api].replicas
+//	services[id="3fa8-11"]
 //
 // The ingest pipeline uses it in this order, so that no clear sensitive
 // value reaches the stored changes or description:

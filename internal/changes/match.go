@@ -212,3 +212,16 @@ func (m *matcher) walk(s *state, path []segment) *state {
 	}
 	return s
 }
+
+// within returns the state reached from s by reading path, stopping at the
+// first accepting state: a value that a rule names is hidden whole, so the
+// values inside it are hidden too ("env.*" hides "env.A" and "env.A.b").
+func (m *matcher) within(s *state, path []segment) *state {
+	for i := range path {
+		if s.dead || s.accept {
+			return s
+		}
+		s = m.walk(s, path[i:i+1])
+	}
+	return s
+}

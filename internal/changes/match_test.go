@@ -287,3 +287,65 @@ func TestRedactBelowDeadState(t *testing.T) {
 		t.Errorf("RedactEvent snapshot = %s; want %s", e.Snapshot, want)
 	}
 }
+
+// TestIdentityPaths writes element paths as Diff does and reads them back:
+// they parse to an element segment that "*" and "[*]" match and "[0]" does
+// not.
+func TestIdentityPaths(t *testing.T) {
+	for _, tt := range []struct {
+		id   *value
+		path string
+	}{
+		{&value{kind: kindString, s: "api"}, "services[name=api]"},
+		{&value{kind: kindString, s: "my api"}, `services[name="my api"]`},
+		{&value{kind: kindString, s: `a]"b=c`}, `services[name="a]\"b=c"]`},
+		{&value{kind: kindString, s: "1"}, `services[name="1"]`},
+		{&value{kind: kindString, s: "é"}, `services[name="é"]`},
+		{&value{kind: kindNumber, s: "8080"}, "services[name=8080]"},
+		{&value{kind: kindNumber, s: "-1.50"}, "services[name=-1.5]"},
+	} {
+		got := joinIdentity("services", "name", tt.id)
+		if got != tt.path {
+			t.Errorf("joinIdentity(%s) = %s; want %s", tt.id.raw(), got, tt.path)
+		}
+		segs, err := parsePath(got, false)
+		if err != nil || len(segs) != 2 || segs[1].id == nil {
+			t.Fatalf("parsePath(%s) = %+v, %v; want a key and an element", got, segs, err)
+		}
+		if id := segs[1].id; id.field != "name" || identityKey(id.value) != identityKey(tt.id) {
+			t.Errorf("parsePath(%s) element = %s %s; want name %s", got, id.field, id.value.raw(), tt.id.raw())
+		}
+	}
+	for _, bad := range []string{"s[name=]", "s[name=a b]", `s[name="a]`, "s[=a]", "s[na me=a]", "s[name=a]x", "s[name=1e]"} {
+		if _, err := parsePath(bad, false); err == nil {
+			t.Errorf("parsePath(%q) accepted it; want an error", bad)
+		}
+	}
+	if _, err := parsePath("s[name=a]", true); err == nil {
+		t.Errorf(`a rule "s[name=a]" was accepted; rules name elements by "[*]" or an index`)
+	}
+	for _, tt := range []struct {
+		rule, path string
+		want       bool
+	}{
+		{"**.environment_variables.*", "environment_variables[key=DATABASE_URL]", true},
+		{"env[*]", "env[name=A]", true},
+		{"ports[1]", "ports[id=1]", false},
+		{"s[*].password", `a.s[name="x y"].password`, false},
+		{"**.s[*].password", `a.s[name="x y"].password`, true},
+	} {
+		m := newMatcher(mustCompile(t, tt.rule))
+		if got := m.walk(m.start, fieldSegments(tt.path)).accept; got != tt.want {
+			t.Errorf("rule %q: walk(%q).accept = %v; want %v", tt.rule, tt.path, got, tt.want)
+		}
+	}
+	// A value that a rule names hides the values inside it.
+	m := newMatcher(mustCompile(t, "**.environment_variables.*", "**.password"))
+	for path, want := range map[string]bool{
+		"environment_variables[key=DB].value": true, "password.old": true, "environment_variables": false, "name": false,
+	} {
+		if got := m.within(m.start, fieldSegments(path)).accept; got != want {
+			t.Errorf("within(%q).accept = %v; want %v", path, got, want)
+		}
+	}
+}

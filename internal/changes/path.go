@@ -41,6 +41,28 @@ func joinIndex(path string, i int) string {
 	return path + "[" + strconv.Itoa(i) + "]"
 }
 
+// joinIdentity returns the path of the element of the array at path whose
+// identity field holds id (a string or a number): "services[name=api]",
+// `services[id="3fa8-11"]`, "ports[id=8080]". A string that is an
+// identifier (see isIdent) is written bare, any other as a JSON string; a
+// number as its canonical text.
+func joinIdentity(path, field string, id *value) string {
+	return string(appendIdentity(append([]byte(path), '['), field, id)) + "]"
+}
+
+func appendIdentity(b []byte, field string, id *value) []byte {
+	b = append(b, field...)
+	b = append(b, '=')
+	switch {
+	case id.kind == kindNumber:
+		return append(b, canonicalNumber(id.s)...)
+	case isIdent(id.s):
+		return append(b, id.s...)
+	default:
+		return appendString(b, id.s)
+	}
+}
+
 // segment is one step of a path or of a rule pattern.
 type segment struct {
 	key     string // the key, lowercased in patterns
@@ -50,6 +72,16 @@ type segment struct {
 	deep     bool // "**": any number of segments
 	glob     bool // key holds '*' wildcards; "*" alone also matches an index
 	anyIndex bool // "[*]"
+	// Field paths only: an array element named by its identity
+	// ("[name=api]"). isIndex is set and index is -1, so that "*" and "[*]"
+	// match it and a rule's "[3]" does not.
+	id *identity
+}
+
+// identity names an array element by one of its fields.
+type identity struct {
+	field string
+	value *value // a string or a number
 }
 
 var errPath = errors.New("not a field path")
@@ -116,22 +148,11 @@ func parsePath(s string, pattern bool) ([]segment, error) {
 func parseBracket(s string, pattern bool) (segment, int, error) {
 	end := 1
 	if len(s) > 1 && s[1] == '"' {
-		// Find the closing quote, skipping escapes.
-		j := 2
-		for j < len(s) && s[j] != '"' {
-			if s[j] == '\\' {
-				j++
-			}
-			j++
-		}
-		if j >= len(s) {
+		k, n, ok := parseQuoted(s[1:])
+		if !ok {
 			return segment{}, 0, errPath
 		}
-		var k string
-		if err := json.Unmarshal([]byte(s[1:j+1]), &k); err != nil {
-			return segment{}, 0, errPath
-		}
-		end = j + 1
+		end = n + 2 // after the closing quote, in s
 		if end >= len(s) || s[end] != ']' {
 			return segment{}, 0, errPath
 		}
@@ -139,6 +160,11 @@ func parseBracket(s string, pattern bool) (segment, int, error) {
 			k = strings.ToLower(k)
 		}
 		return segment{key: k}, end + 1, nil
+	}
+	if !pattern {
+		if seg, n, ok := parseIdentity(s); ok {
+			return seg, n, nil
+		}
 	}
 	j := strings.IndexByte(s, ']')
 	if j < 0 {
@@ -153,6 +179,63 @@ func parseBracket(s string, pattern bool) (segment, int, error) {
 	}
 	n, _ := strconv.Atoi(body)
 	return segment{index: n, isIndex: true}, j + 1, nil
+}
+
+// parseQuoted parses the JSON string at the start of s and returns it and
+// the position of its closing quote.
+func parseQuoted(s string) (string, int, bool) {
+	j := 1
+	for j < len(s) && s[j] != '"' {
+		if s[j] == '\\' {
+			j++
+		}
+		j++
+	}
+	if j >= len(s) {
+		return "", 0, false
+	}
+	var str string
+	if json.Unmarshal([]byte(s[:j+1]), &str) != nil {
+		return "", 0, false
+	}
+	return str, j, true
+}
+
+// parseIdentity parses an identity bracket, "[name=api]", `[name="a b"]` or
+// "[id=42]", at the start of s and returns the segment and its length.
+func parseIdentity(s string) (segment, int, bool) {
+	eq := strings.IndexByte(s, '=')
+	if eq < 0 || !isIdent(s[1:eq]) {
+		return segment{}, 0, false
+	}
+	field, rest := s[1:eq], s[eq+1:]
+	var id *value
+	n := 0
+	if strings.HasPrefix(rest, `"`) {
+		str, j, ok := parseQuoted(rest)
+		if !ok {
+			return segment{}, 0, false
+		}
+		id, n = &value{kind: kindString, s: str}, j+1
+	} else {
+		n = strings.IndexByte(rest, ']')
+		if n <= 0 {
+			return segment{}, 0, false
+		}
+		tok := rest[:n]
+		switch {
+		case isIdent(tok):
+			id = &value{kind: kindString, s: tok}
+		case (tok[0] == '-' || tok[0] >= '0' && tok[0] <= '9') && json.Valid([]byte(tok)):
+			id = &value{kind: kindNumber, s: tok}
+		default:
+			return segment{}, 0, false
+		}
+	}
+	if n >= len(rest) || rest[n] != ']' {
+		return segment{}, 0, false
+	}
+	return segment{isIndex: true, index: -1, id: &identity{field: field, value: id}}, eq + 1 + n + 1, true
 }
 
 // fieldSegments splits a change's field into segments, lowercased for rule

@@ -207,9 +207,18 @@ func (r *Redactor) Matches(field string) bool {
 // RedactEvent replaces, by its hash (see Hash), every value that the rules
 // name in e.Before, e.Snapshot and e.Metadata (paths relative to each
 // document's root) and in e.Changes (Old and New, at the change's Field; a
-// rule naming a path inside an object value reaches into it). A named object
-// or array is hashed whole, into one string. Null values and values already
-// redacted stay as they are, so RedactEvent is idempotent. Then every clear
+// rule naming a path inside an object value reaches into it; a change inside
+// a value that a rule names is hidden with it). A named object or array is
+// hashed whole, into one string, but for a named entry: an array element
+// that a rule names ("env.*", "labels.*", "environment_variables[*]") and
+// that is an object holding a "value" and a string "name" or else "key" keeps
+// that name and has each of its other fields hashed, so that
+// {"key":"DATABASE_URL","value":"postgres://…"} is stored as
+// {"key":"DATABASE_URL","value":"hmac-sha256:…"}: which variable changed
+// stays visible, its value does not. Null values and values already
+// redacted stay as they are, so RedactEvent is idempotent. Changes of
+// OpReordered keep their lists of identities, which Diff takes from values
+// left in clear. Then every clear
 // string or number it replaced that is at least MinTextValueLen characters
 // long is replaced in e.Description by its hash (see RedactText).
 //
@@ -248,10 +257,15 @@ func (r *Redactor) RedactEvent(e *auditkeep.Event) error {
 	changes := slices.Clone(e.Changes)
 	for i := range changes {
 		c := &changes[i]
-		if c.Op == OpTruncated {
-			continue
+		if c.Op == OpTruncated || c.Op == OpReordered {
+			continue // a count; identities, which Diff takes from clear values only
 		}
-		base := r.rules.walk(r.rules.start, fieldSegments(c.Field))
+		segs := fieldSegments(c.Field)
+		base := r.rules.within(r.rules.start, segs)
+		// A change of one array element that a rule names, as Diff writes
+		// them ("environment_variables[key=DB]"), keeps an entry's name.
+		elem := base.accept && len(segs) > 0 && segs[len(segs)-1].isIndex &&
+			!r.rules.within(r.rules.start, segs[:len(segs)-1]).accept
 		for _, side := range []struct {
 			name string
 			p    *json.RawMessage
@@ -265,7 +279,11 @@ func (r *Redactor) RedactEvent(e *auditkeep.Event) error {
 				return &auditkeep.Error{Code: auditkeep.EINVALID, Field: field,
 					Message: field + " is not valid JSON", Err: err}
 			}
-			*side.p = r.redact(v, base, &clear).raw()
+			if elem {
+				*side.p = r.redactElem(v, base, &clear).raw()
+			} else {
+				*side.p = r.redact(v, base, &clear).raw()
+			}
 		}
 	}
 	for i, d := range docs {
@@ -286,11 +304,7 @@ func (r *Redactor) RedactEvent(e *auditkeep.Event) error {
 // returned as it is.
 func (r *Redactor) redact(v *value, s *state, clear *[]string) *value {
 	if s.accept {
-		if v.kind == kindNull || (v.kind == kindString && IsHash(v.s)) {
-			return v
-		}
-		collectClear(v, clear)
-		return &value{kind: kindString, s: r.hashValue(v)}
+		return r.hide(v, clear)
 	}
 	if s.dead {
 		return v
@@ -305,11 +319,72 @@ func (r *Redactor) redact(v *value, s *state, clear *[]string) *value {
 	case kindArray:
 		w := &value{kind: kindArray, elems: make([]*value, len(v.elems))}
 		for i, e := range v.elems {
-			w.elems[i] = r.redact(e, r.rules.index(s, i), clear)
+			w.elems[i] = r.redactElem(e, r.rules.index(s, i), clear)
 		}
 		return w
 	}
 	return v
+}
+
+// redactElem redacts v, an array element at the path that led to state s:
+// as redact does, but a named entry keeps its name (see entryName).
+func (r *Redactor) redactElem(v *value, s *state, clear *[]string) *value {
+	if !s.accept {
+		return r.redact(v, s, clear)
+	}
+	name := entryName(v)
+	if name < 0 {
+		return r.hide(v, clear)
+	}
+	w := &value{kind: kindObject, keys: v.keys, elems: make([]*value, len(v.elems))}
+	for i, e := range v.elems {
+		if i == name {
+			w.elems[i] = e
+		} else {
+			w.elems[i] = r.hide(e, clear)
+		}
+	}
+	return w
+}
+
+// entryName returns the position of the name in v when v is a named entry,
+// an object with a "value" and a string "name" or else "key" (in any case),
+// as environment variables and labels are listed ({"key": "DATABASE_URL",
+// "value": "…"}); -1 otherwise.
+func entryName(v *value) int {
+	if v.kind != kindObject {
+		return -1
+	}
+	hasValue := false
+	name, key := -1, -1
+	for i, k := range v.keys {
+		switch {
+		case strings.EqualFold(k, "value"):
+			hasValue = true
+		case strings.EqualFold(k, "name") && name < 0 && v.elems[i].kind == kindString:
+			name = i
+		case strings.EqualFold(k, "key") && key < 0 && v.elems[i].kind == kindString:
+			key = i
+		}
+	}
+	switch {
+	case !hasValue:
+		return -1
+	case name >= 0:
+		return name
+	default:
+		return key
+	}
+}
+
+// hide returns v replaced by its hash, appending the clear strings and
+// numbers it held to clear; null and redacted values stay as they are.
+func (r *Redactor) hide(v *value, clear *[]string) *value {
+	if v.kind == kindNull || (v.kind == kindString && IsHash(v.s)) {
+		return v
+	}
+	collectClear(v, clear)
+	return &value{kind: kindString, s: r.hashValue(v)}
 }
 
 // collectClear appends the strings and numbers inside v.

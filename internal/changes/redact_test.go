@@ -265,6 +265,53 @@ func TestRedactEvent(t *testing.T) {
 	}
 }
 
+// TestRedactNamedEntries: a rule that names the entries of a list of
+// environment variables or labels hides their values, not their names.
+func TestRedactNamedEntries(t *testing.T) {
+	r := newRedactor(t)
+	h := func(s string) string { return `"` + r.Hash(s) + `"` }
+	e := &auditkeep.Event{
+		Type: auditkeep.TypeUpdate,
+		Snapshot: json.RawMessage(`{"environment_variables":[{"key":"DATABASE_URL","value":"postgres://u:pw-one@db","is_secret":true},{"key":"EMPTY","value":null}],` +
+			`"labels":[{"Key":"team","Value":"ml"}],"env":[{"name":"A","valueFrom":{"ref":"s"}}],"secrets":[{"name":"n","value":"v"}],` +
+			`"envs":[{"name":"hmac-sha256:` + strings.Repeat("0", 64) + `","key":"K","value":"x"}]}`),
+		Changes: []auditkeep.Change{
+			{Field: "environment_variables[0]", Op: "added", New: json.RawMessage(`{"key":"TOKEN","value":"pw-two"}`)},
+			{Field: "environment_variables[key=DB].value", Op: "changed", Old: json.RawMessage(`"pw-three"`), New: json.RawMessage(`"pw-four"`)},
+			{Field: "env.A.b", Op: "changed", Old: json.RawMessage(`"pw-five"`), New: json.RawMessage(`{"key":"B","value":"pw-six"}`)},
+			{Field: "environment_variables", Op: changes.OpReordered, Old: json.RawMessage(`["A","B"]`), New: json.RawMessage(`["B","A"]`)},
+			{Field: "env", Op: "added", New: json.RawMessage(`[{"name":"C","value":"pw-seven"}]`)},
+		},
+	}
+	if err := r.RedactEvent(e); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ name, got, want string }{
+		{"snapshot", string(e.Snapshot), `{"environment_variables":[{"key":"DATABASE_URL","value":` + h("postgres://u:pw-one@db") + `,"is_secret":` + h("true") + `},{"key":"EMPTY","value":null}],` +
+			`"labels":[{"Key":"team","Value":` + h("ml") + `}],"env":[` + h(`{"name":"A","valueFrom":{"ref":"s"}}`) + `],"secrets":` + h(`[{"name":"n","value":"v"}]`) + `,` +
+			`"envs":[{"name":"hmac-sha256:` + strings.Repeat("0", 64) + `","key":` + h("K") + `,"value":` + h("x") + `}]}`},
+		{"changes[0].new", string(e.Changes[0].New), `{"key":"TOKEN","value":` + h("pw-two") + `}`},
+		{"changes[1].old", string(e.Changes[1].Old), h("pw-three")},
+		{"changes[1].new", string(e.Changes[1].New), h("pw-four")},
+		{"changes[2].old", string(e.Changes[2].Old), h("pw-five")},
+		{"changes[2].new", string(e.Changes[2].New), h(`{"key":"B","value":"pw-six"}`)},
+		{"changes[3].old", string(e.Changes[3].Old), `["A","B"]`},
+		{"changes[4].new", string(e.Changes[4].New), `[{"name":"C","value":` + h("pw-seven") + `}]`},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("after RedactEvent, %s = %s; want %s", c.name, c.got, c.want)
+		}
+	}
+	before, _ := json.Marshal(e)
+	if err := r.RedactEvent(e); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := json.Marshal(e); !bytes.Equal(before, after) {
+		t.Errorf("RedactEvent is not idempotent on named entries:\n first %s\nsecond %s", before, after)
+	}
+}
+
 func TestRedactEventInvalid(t *testing.T) {
 	r := newRedactor(t)
 	tests := []struct {
@@ -350,7 +397,7 @@ func TestNoClearSecretStored(t *testing.T) {
 		doc = func(depth int) map[string]any {
 			m := map[string]any{}
 			for range 1 + rng.IntN(4) {
-				switch rng.IntN(6) {
+				switch rng.IntN(7) {
 				case 0:
 					m[sensitive[rng.IntN(len(sensitive))]] = newSecret()
 				case 1:
@@ -365,6 +412,15 @@ func TestNoClearSecretStored(t *testing.T) {
 					if depth < 3 {
 						m[plain[rng.IntN(len(plain))]] = doc(depth + 1)
 					}
+				case 5:
+					// A list of named entries: the names stay, nothing else.
+					var entries []any
+					for j := range 1 + rng.IntN(3) {
+						name := []string{"key", "name", "Key"}[rng.IntN(3)]
+						entries = append(entries, map[string]any{"id": newSecret(), name: fmt.Sprintf("V%d", j),
+							"value": newSecret(), "extra": []any{newSecret()}})
+					}
+					m[containers[rng.IntN(len(containers))]] = entries
 				default:
 					m[plain[rng.IntN(len(plain))]] = rng.IntN(100)
 				}
@@ -460,7 +516,7 @@ func ExampleRedactor_RedactEvent() {
 	fmt.Println(e.Description)
 	fmt.Println(strings.Contains(string(e.Snapshot), "new-key-2"))
 	// Output:
-	// Updated service 'api' in project 'Shop': cpu changed from 1 to 2, env.API_KEY changed (value hidden)
+	// Updated service 'api' in project 'Shop': cpu changed from 1 to 2, environment variable API_KEY changed (value hidden)
 	// false
 }
 
