@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/auditkeep/auditkeep"
 )
@@ -138,9 +140,21 @@ type signInPage struct {
 	Message string
 }
 
-// safeNext keeps a post-sign-in redirect on this site's console.
+// safeNext keeps a post-sign-in redirect on this site's console: next must
+// be a path of this origin, one "/" followed by neither "/" nor "\", with no
+// control character or whitespace anywhere, else the redirect goes to "/".
+// Browsers strip tabs and newlines from a URL, trim control characters and
+// spaces from its ends and read "\" as "/", so "/\t/evil.example" or
+// " //evil.example" would leave the site; refusing every such character
+// before looking at the start leaves nothing for that normalisation to change.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/v1/") {
+	if !utf8.ValidString(next) || strings.IndexFunc(next, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || unicode.IsSpace(r) || r == '\uFEFF'
+	}) >= 0 {
+		return "/"
+	}
+	if len(next) < 1 || next[0] != '/' || (len(next) > 1 && (next[1] == '/' || next[1] == '\\')) ||
+		strings.HasPrefix(next, "/v1/") {
 		return "/"
 	}
 	return next

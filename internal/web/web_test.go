@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -357,5 +358,59 @@ func TestExport(t *testing.T) {
 	res, _ = exporter.Get(srv.URL + href)
 	if got := readAll(t, res); got != "csv scope=project%3Aprj_1&target_id=env_7" {
 		t.Errorf("export of the view = %q; want csv of exactly its filters", got)
+	}
+}
+
+// TestSignInNextStaysOnSite signs in with hostile next values: each one
+// sends the browser to "/", both in the form and in the redirect.
+func TestSignInNextStaysOnSite(t *testing.T) {
+	srv := newConsole(t, &fakeBackend{})
+	for _, tc := range []struct{ next, want string }{
+		{"/events/e1?q=a", "/events/e1?q=a"},
+		{"/x\\y", "/x\\y"},
+		{"/%5Cevil.example", "/%5Cevil.example"},
+		{"", "/"},
+		{"//evil.example", "/"},
+		{"/\\evil.example", "/"},
+		{"\\/evil.example", "/"},
+		{"\\\\evil.example", "/"},
+		{"/\t/evil.example", "/"},
+		{"/\n/evil.example", "/"},
+		{"/\r/evil.example", "/"},
+		{"\t//evil.example", "/"},
+		{" //evil.example", "/"},
+		{" /x", "/"},
+		{"/x ", "/"},
+		{"/x\n", "/"},
+		{"/x\x00", "/"},
+		{"\x01//evil.example", "/"},
+		{"/x\x7f", "/"},
+		{"/\u00a0/evil.example", "/"},
+		{"/\u3000/evil.example", "/"},
+		{"/\ufeff/evil.example", "/"},
+		{"/x\xff", "/"},
+		{"https://evil.example", "/"},
+		{"http:evil.example", "/"},
+		{"javascript:alert(1)", "/"},
+		{"evil.example", "/"},
+		{"/v1/events", "/"},
+	} {
+		c := client(t, srv, "")
+		res, err := c.Get(srv.URL + "/signin?next=" + url.QueryEscape(tc.next))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, res)
+		if got := formValue(t, body, "next"); got != template.HTMLEscapeString(tc.want) {
+			t.Errorf("GET /signin?next=%q: form next = %q; want %q", tc.next, got, tc.want)
+		}
+		res, err = c.PostForm(srv.URL+"/signin", url.Values{"csrf": {formValue(t, body, "csrf")}, "key": {goodKey}, "next": {tc.next}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, res)
+		if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != tc.want {
+			t.Errorf("sign in with next %q = %d to %q; want 303 to %q", tc.next, res.StatusCode, loc, tc.want)
+		}
 	}
 }
