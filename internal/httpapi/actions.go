@@ -51,10 +51,13 @@ func (s *Server) handlePutActionSchema(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	// One byte more than the limit lets Register tell "too large".
-	body, err := io.ReadAll(io.LimitReader(r.Body, catalog.MaxSchemaBytes+1))
+	rd, err := limitBody(w, r, "schema", catalog.MaxSchemaBytes)
 	if err != nil {
-		return auditkeep.FieldErrorf("body", "could not read the request body: %v", err)
+		return err
+	}
+	body, err := io.ReadAll(rd)
+	if err != nil {
+		return bodyError(err, "schema", catalog.MaxSchemaBytes)
 	}
 	tenant := principalFrom(r.Context()).tenant()
 	action := r.PathValue("action")

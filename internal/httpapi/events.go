@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,13 +11,13 @@ import (
 
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	max := int64(s.ingest.Limits.MaxBatchBytes)
-	body, err := readBody(http.MaxBytesReader(w, r.Body, max), r.ContentLength, max)
+	rd, err := limitBody(w, r, "body", max)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &auditkeep.Error{Code: auditkeep.ETOOLARGE, Field: "body", Message: fmt.Sprintf("request body is larger than %d bytes", max)}
-		}
-		return auditkeep.FieldErrorf("body", "could not read the request body: %v", err)
+		return err
+	}
+	body, err := readBody(rd, r.ContentLength, max)
+	if err != nil {
+		return bodyError(err, "body", max)
 	}
 	res, err := s.ingest.Ingest(r.Context(), principalFrom(r.Context()).tenant(), body)
 	if err != nil {

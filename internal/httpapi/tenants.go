@@ -13,12 +13,16 @@ import (
 
 // decodeBody decodes a small JSON request body strictly into v.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	rd, err := limitBody(w, r, "body", 1<<20)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(rd)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &auditkeep.Error{Code: auditkeep.ETOOLARGE, Field: "body", Message: "request body is larger than 1 MiB"}
+			return bodyError(err, "body", 1<<20)
 		}
 		if errors.Is(err, io.EOF) {
 			return auditkeep.FieldErrorf("body", "request body is empty; send a JSON object")

@@ -108,9 +108,13 @@ type viewerTokenResponse struct {
 // "filters"}. Filter values are strings or arrays of strings; ttl_seconds is
 // 1 to 86400 (3600 when absent). Returns EINVALID naming the field.
 func (s *Server) handleCreateViewerToken(w http.ResponseWriter, r *http.Request) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	rd, err := limitBody(w, r, "body", 64<<10)
 	if err != nil {
-		return auditkeep.FieldErrorf("body", "could not read the request body (at most 64 KiB)")
+		return err
+	}
+	body, err := io.ReadAll(rd)
+	if err != nil {
+		return bodyError(err, "body", 64<<10)
 	}
 	var req viewerTokenRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
