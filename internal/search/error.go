@@ -7,8 +7,9 @@ import (
 )
 
 // Error is a syntax or validation error in a query. Pos is the byte offset
-// into the query where the problem starts (0 <= Pos <= len(q)); Msg says what
-// is wrong; Hint, when not empty, suggests a fix.
+// into the query where the problem starts (0 <= Pos <= len(q)), or -1 for
+// an error of the whole query (its length); Msg says what is wrong; Hint,
+// when not empty, suggests a fix.
 //
 // An *Error converts to an EINVALID *auditkeep.Error naming the field "q",
 // either with AuditkeepError or through errors.As, so auditkeep.ErrorCode,
@@ -22,7 +23,10 @@ type Error struct {
 // Error returns the message with its position, and the hint if any:
 // `unknown key "actr" at 0; did you mean "actor"?`.
 func (e *Error) Error() string {
-	s := fmt.Sprintf("%s at %d", e.Msg, e.Pos)
+	s := e.Msg
+	if e.Pos >= 0 {
+		s = fmt.Sprintf("%s at %d", e.Msg, e.Pos)
+	}
 	if e.Hint != "" {
 		s += "; " + e.Hint
 	}

@@ -63,7 +63,7 @@ type item struct {
 
 func (p *parser) parse() *Error {
 	if len(p.q) > MaxQueryLen {
-		return errorAt(MaxQueryLen, "query is longer than %d bytes", MaxQueryLen)
+		return errorAt(-1, "query is longer than %d bytes", MaxQueryLen)
 	}
 	if err := checkChars(p.q); err != nil {
 		return err

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"html/template"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/changes"
+	"github.com/auditkeep/auditkeep/internal/search"
 )
 
 var funcs = template.FuncMap{
@@ -34,7 +36,60 @@ type base struct {
 	Expires     time.Time
 }
 
-type lockedFilter struct{ Name, Value string }
+// lockedFilter is one filter a viewer token fixes: Name is the parameter,
+// Label what a person reads for it, Value its values, with the names the
+// shown events give their ids (see nameLocked).
+type lockedFilter struct{ Name, Label, Value string }
+
+// lockedLabels are the labels of the filters a viewer token may fix.
+var lockedLabels = map[string]string{
+	"scope": "Scope", "target_id": "Target", "target_type": "Target type", "target": "Target",
+	"actor": "Actor", "actor_type": "Actor type", "action": "Action", "type": "Event type",
+	"team": "Team", "source": "Tool", "status": "Status", "ip": "IP", "q": "Search",
+}
+
+// nameLocked replaces the ids of locked scope and target filters by the
+// names the events give them (every shown event matches the locked
+// filters, so any of them names the ids it carries): "project:prj_1" reads
+// "project payments (prj_1)". Ids no event names stay as they are.
+func nameLocked(locked []lockedFilter, ids url.Values, events []*auditkeep.Event) {
+	scopeNames := map[string]string{} // "type:id" → name
+	targetNames := map[string]string{}
+	for _, e := range events {
+		for _, sc := range e.Scope {
+			if sc.Name != "" {
+				scopeNames[sc.Type+":"+sc.ID] = sc.Name
+			}
+		}
+		if e.Target != nil && e.Target.Name != "" {
+			targetNames[e.Target.ID] = e.Target.Type + " " + e.Target.Name
+		}
+	}
+	named := func(name, id string) string {
+		if name == "" || name == id {
+			return id
+		}
+		return name + " (" + id + ")"
+	}
+	for i, l := range locked {
+		var vals []string
+		for _, v := range ids[l.Name] {
+			switch l.Name {
+			case "scope":
+				var parts []string
+				for _, entry := range strings.Split(v, "/") {
+					typ, id, _ := strings.Cut(entry, ":")
+					parts = append(parts, typ+" "+named(scopeNames[entry], id))
+				}
+				v = strings.Join(parts, " › ")
+			case "target_id":
+				v = named(targetNames[v], v)
+			}
+			vals = append(vals, v)
+		}
+		locked[i].Value = strings.Join(vals, ", ")
+	}
+}
 
 func (c *Console) base(v *viewer, title string) base {
 	b := base{Title: title}
@@ -47,7 +102,7 @@ func (c *Console) base(v *viewer, title string) base {
 	}
 	b.Expires = v.id.Expires
 	for name, vals := range v.id.Locked {
-		b.Locked = append(b.Locked, lockedFilter{name, strings.Join(vals, ", ")})
+		b.Locked = append(b.Locked, lockedFilter{name, cmp.Or(lockedLabels[name], name), strings.Join(vals, ", ")})
 	}
 	sort.Slice(b.Locked, func(i, j int) bool { return b.Locked[i].Name < b.Locked[j].Name })
 	return b
@@ -228,6 +283,7 @@ func choices(values []string, selected string, labels func(string) string) []cho
 type eventsPage struct {
 	base
 	Form          form
+	MaxQueryLen   int // the search box's maxlength
 	Error         string
 	Rows          []row
 	MoreURL       string // the next page, by cursor
@@ -255,6 +311,23 @@ type eventsPage struct {
 	FilterSummary string
 }
 
+// filterError returns what the filter form shows for a validation error:
+// the message, after the field's label when the message does not start
+// with the field's name already ("type \"foo\" is not one of …").
+func filterError(err error) string {
+	msg := auditkeep.ErrorMessage(err)
+	field := auditkeep.ErrorField(err)
+	switch {
+	case field == "":
+		return msg
+	case field == "q":
+		return "Search: " + msg
+	case strings.HasPrefix(msg, field+" ") || strings.HasPrefix(msg, field+":"):
+		return msg
+	}
+	return field + ": " + msg
+}
+
 func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 	v, ok := c.identify(w, r)
 	if !ok {
@@ -262,7 +335,7 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := parseForm(q)
-	p := eventsPage{base: c.base(v, "Audit log"), Form: f, FirstPage: f.Get("cursor") == "", LockedNames: map[string]bool{}}
+	p := eventsPage{base: c.base(v, "Audit log"), Form: f, MaxQueryLen: search.MaxQueryLen, FirstPage: f.Get("cursor") == "", LockedNames: map[string]bool{}}
 	for name := range v.id.Locked {
 		p.LockedNames[name] = true
 	}
@@ -278,11 +351,9 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		status = http.StatusBadRequest
-		p.Error = auditkeep.ErrorMessage(err)
-		if field := auditkeep.ErrorField(err); field != "" {
-			p.Error = field + ": " + p.Error
-		}
+		p.Error = filterError(err)
 	}
+	nameLocked(p.Locked, v.id.Locked, page.Events)
 	for _, e := range page.Events {
 		p.Rows = append(p.Rows, newRow(e, v.viewerToken))
 		p.Since = max(p.Since, e.Seq)

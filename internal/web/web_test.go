@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/search"
 	"github.com/auditkeep/auditkeep/internal/web"
 )
 
@@ -47,6 +48,11 @@ func (b *fakeBackend) List(ctx context.Context, id *web.Identity, q url.Values) 
 	b.queries = append(b.queries, q)
 	if q.Get("type") == "mutate" {
 		return web.Page{}, auditkeep.FieldErrorf("type", "type %q is not valid", "mutate")
+	}
+	if q.Has("q") {
+		if _, err := search.Parse(q.Get("q")); err != nil {
+			return web.Page{}, err
+		}
 	}
 	if q.Has("cursor") && q.Get("limit") == "1" {
 		return web.Page{}, nil // no previous event
@@ -255,6 +261,21 @@ func TestFilterParameters(t *testing.T) {
 	if body := readAll(t, res); res.StatusCode != 400 || !strings.Contains(body, "type") {
 		t.Errorf("bad filter: %d; want 400 naming the field", res.StatusCode)
 	}
+	// The field is named once, and the length error has no position.
+	for _, tt := range []struct{ query, want string }{
+		{"type=mutate", `<p class="error" role="alert" id="filter-error">type &#34;mutate&#34; is not valid</p>`},
+		{"q=actr:alice", `<p class="error" role="alert" id="filter-error">Search: unknown key &#34;actr&#34; at 0; did you mean &#34;actor&#34;?</p>`},
+		{"q=" + strings.Repeat("x", search.MaxQueryLen+1), `<p class="error" role="alert" id="filter-error">Search: query is longer than 2000 bytes</p>`},
+	} {
+		res, _ = c.Get(srv.URL + "/?" + tt.query)
+		if body := readAll(t, res); !strings.Contains(body, tt.want) {
+			t.Errorf("GET /?%.40s: no %s in the page", tt.query, tt.want)
+		}
+	}
+	res, _ = c.Get(srv.URL + "/")
+	if body := readAll(t, res); !strings.Contains(body, `maxlength="2000"`) {
+		t.Errorf("the search box has no maxlength")
+	}
 	res, _ = c.Get(srv.URL + "/?range=custom&from=yesterday")
 	if readAll(t, res); res.StatusCode != 400 {
 		t.Errorf("bad custom time: %d; want 400", res.StatusCode)
@@ -412,5 +433,45 @@ func TestSignInNextStaysOnSite(t *testing.T) {
 		if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != tc.want {
 			t.Errorf("sign in with next %q = %d to %q; want 303 to %q", tc.next, res.StatusCode, loc, tc.want)
 		}
+	}
+}
+
+// TestSignInErrorTiedToField checks that a refused key marks the key field
+// invalid and points it at the message, for screen readers.
+func TestSignInErrorTiedToField(t *testing.T) {
+	srv := newConsole(t, &fakeBackend{})
+	anon := client(t, srv, "")
+	res, _ := anon.Get(srv.URL + "/signin")
+	body := readAll(t, res)
+	if strings.Contains(body, "aria-invalid") {
+		t.Errorf("the sign-in form is invalid before any attempt")
+	}
+	res, _ = anon.PostForm(srv.URL+"/signin", url.Values{"csrf": {formValue(t, body, "csrf")}, "key": {"ak_wrong"}})
+	body = readAll(t, res)
+	input := regexp.MustCompile(`<input id="key"[^>]*>`).FindString(body)
+	if !strings.Contains(input, `aria-invalid="true"`) || !strings.Contains(input, `aria-describedby="signin-error"`) ||
+		!strings.Contains(body, `id="signin-error"`) {
+		t.Errorf("refused sign-in: key field %s; want aria-invalid and aria-describedby naming the message", input)
+	}
+}
+
+// TestViewerBannerNames checks that the fixed filters of a viewer token
+// read as names, not as raw ids.
+func TestViewerBannerNames(t *testing.T) {
+	b := &fakeBackend{events: []*auditkeep.Event{{
+		Tenant: "acme", Seq: 3, ID: "e3", OccurredAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC),
+		Action: "environment.update", Type: "update", Status: "success",
+		Actor:  auditkeep.Actor{Type: "user", ID: "usr_1", Name: "Alice"},
+		Target: &auditkeep.Target{Type: "environment", ID: "env_7", Name: "production"},
+	}}}
+	srv := newConsole(t, b)
+	res, err := http.Get(srv.URL + "/?viewer_token=" + viewerTok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, res)
+	banner := regexp.MustCompile(`(?s)<section class="locked".*?</section>`).FindString(body)
+	if !strings.Contains(banner, `<span class="chip-name">Target</span> environment production (env_7)`) {
+		t.Errorf("viewer banner %q; want the target's name and type", banner)
 	}
 }
