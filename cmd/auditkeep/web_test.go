@@ -345,7 +345,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := eval[string](t, ctx, `Array.from(document.querySelectorAll("#rows tr")).map(r => r.dataset.id).join(",")`); got != "env7-2,env7-1" {
 			t.Errorf("viewer shows %q; want env7-2,env7-1", got)
 		}
-		if got := eval[string](t, ctx, `document.querySelector(".locked").textContent.replace(/\s+/g, " ")`); !strings.Contains(got, "target_id env_7") {
+		if got := eval[string](t, ctx, `document.querySelector(".locked").textContent.replace(/\s+/g, " ")`); !strings.Contains(got, "Target environment production (env_7)") {
 			t.Errorf("locked filters shown as %q", got)
 		}
 		step(t, ctx, "ask for another target", chromedp.Navigate(base+"/?target_id=env_8&viewer_token="+url.QueryEscape(vt)), chromedp.WaitVisible(chromedp.CSS("#events")))
