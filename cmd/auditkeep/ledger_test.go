@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -164,6 +165,55 @@ func TestLedgerAPI(t *testing.T) {
 	}
 	if err := ledger.VerifyConsistency(10, 25, mustUnhex(t, c.Proof), rootOf(leaves), cp.Root); err != nil {
 		t.Errorf("consistency 10 → 25: %v", err)
+	}
+
+	// The history: every signed size, paged, each served and consistent.
+	var sizes []uint64
+	for after := uint64(0); ; {
+		r := call(t, "GET", fmt.Sprintf("%s/v1/checkpoints?limit=2&after=%d", base, after), key, nil)
+		var page struct {
+			Sizes     []uint64
+			NextAfter uint64 `json:"next_after"`
+		}
+		if err := json.Unmarshal(r.body, &page); err != nil || r.status != 200 || len(page.Sizes) == 0 || len(page.Sizes) > 2 {
+			t.Fatalf("GET /v1/checkpoints?limit=2&after=%d = %d %s", after, r.status, r.body)
+		}
+		sizes = append(sizes, page.Sizes...)
+		if page.NextAfter == 0 {
+			break
+		}
+		if page.NextAfter != page.Sizes[len(page.Sizes)-1] {
+			t.Fatalf("GET /v1/checkpoints: next_after %d; want the page's last size %d", page.NextAfter, page.Sizes[len(page.Sizes)-1])
+		}
+		after = page.NextAfter
+	}
+	if !slices.IsSorted(sizes) || len(slices.Compact(slices.Clone(sizes))) != len(sizes) || sizes[len(sizes)-1] != 25 {
+		t.Fatalf("GET /v1/checkpoints, all pages: %v; want ascending sizes up to 25", sizes)
+	}
+	for _, size := range sizes {
+		r := call(t, "GET", fmt.Sprintf("%s/v1/checkpoint?size=%d", base, size), key, nil)
+		old, err := ledger.VerifyCheckpoint([]byte(r.json(t)["checkpoint"].(string)), vkey)
+		if err != nil || old.Size != size {
+			t.Fatalf("GET /v1/checkpoint?size=%d = %+v, %v", size, old, err)
+		}
+		if size == 25 {
+			continue
+		}
+		var c struct{ Proof []string }
+		json.Unmarshal(call(t, "GET", fmt.Sprintf("%s/v1/consistency?first=%d&second=25", base, size), key, nil).body, &c)
+		if err := ledger.VerifyConsistency(size, 25, mustUnhex(t, c.Proof), old.Root, cp.Root); err != nil {
+			t.Errorf("consistency %d → 25: %v", size, err)
+		}
+	}
+	if r := call(t, "GET", base+"/v1/checkpoints?after=25", key, nil); r.status != 200 || !strings.Contains(string(r.body), `"sizes":[]`) {
+		t.Errorf("GET /v1/checkpoints?after=25 = %d %s; want no sizes", r.status, r.body)
+	}
+	for _, q := range []string{"after=x", "after=-1", "limit=0", "limit=10001", "limit=x"} {
+		r := call(t, "GET", base+"/v1/checkpoints?"+q, key, nil)
+		field, _, _ := strings.Cut(q, "=")
+		if _, got := r.errorOf(t); r.status != 400 || got != field {
+			t.Errorf("GET /v1/checkpoints?%s = %d %s; want 400 naming %s", q, r.status, r.body, field)
+		}
 	}
 
 	// Errors.

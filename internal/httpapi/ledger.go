@@ -107,6 +107,57 @@ func (s *Server) handleCheckpoint(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
+// checkpointsBody is GET /v1/checkpoints' answer.
+type checkpointsBody struct {
+	Sizes     []uint64 `json:"sizes"`                // ascending
+	NextAfter uint64   `json:"next_after,omitempty"` // the after of the next page; absent on the last one
+}
+
+// checkpointsPageMax is the most sizes one GET /v1/checkpoints answers.
+const checkpointsPageMax = 10000
+
+// handleCheckpoints serves GET /v1/checkpoints[?after=N&limit=M]: the sizes
+// of the tenant's signed checkpoints, ascending, larger than N (default 0),
+// at most M of them (1 to 10000, default 1000). Each is served by
+// GET /v1/checkpoint?size=N.
+func (s *Server) handleCheckpoints(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.ledgerLog(); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var after uint64
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return auditkeep.FieldErrorf("after", "after must be a whole number (a tree size)")
+		}
+		after = n
+	}
+	limit := 1000
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > checkpointsPageMax {
+			return auditkeep.FieldErrorf("limit", "limit must be a whole number from 1 to %d", checkpointsPageMax)
+		}
+		limit = n
+	}
+	tenant := principalFrom(r.Context()).tenant()
+	sizes, err := s.ledger.Storage.CheckpointSizes(r.Context(), tenant, after, limit+1)
+	if err != nil {
+		return err
+	}
+	body := checkpointsBody{Sizes: sizes}
+	if len(sizes) > limit {
+		body.Sizes = sizes[:limit]
+		body.NextAfter = sizes[limit-1]
+	}
+	if body.Sizes == nil {
+		body.Sizes = []uint64{}
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
 // wantsText reports whether the client asks for text/plain rather than JSON.
 func wantsText(r *http.Request) bool {
 	accept := r.Header.Get("Accept")

@@ -28,6 +28,7 @@ func (s *Server) routes() http.Handler {
 	route("GET /v1/actions/{action}/schema", "action_schema_get", s.auth(scopeRead, s.handleGetActionSchema))
 	route("PUT /v1/actions/{action}/schema", "action_schema_put", s.auth(scopeAdmin, s.handlePutActionSchema))
 	route("GET /v1/checkpoint", "checkpoint", s.auth(scopeRead, s.handleCheckpoint))
+	route("GET /v1/checkpoints", "checkpoints", s.auth(scopeRead, s.handleCheckpoints))
 	route("GET /v1/events/{id}/proof", "proof", s.auth(scopeRead, s.handleProof))
 	route("GET /v1/consistency", "consistency", s.auth(scopeRead, s.handleConsistency))
 	route("GET /v1/ledger/key", "ledger_key", s.handleLedgerKey)

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/auditkeep/auditkeep"
@@ -81,6 +82,11 @@ type Storage interface {
 	// from its history. Returns ENOTFOUND when no checkpoint of that size was
 	// stored (integration steps may skip sizes).
 	Checkpoint(ctx context.Context, tenant string, size uint64) ([]byte, error)
+
+	// CheckpointSizes returns, ascending, the sizes of the tenant's stored
+	// checkpoints that are larger than after, at most limit of them (all
+	// when limit <= 0). None is not an error.
+	CheckpointSizes(ctx context.Context, tenant string, after uint64, limit int) ([]uint64, error)
 
 	// Integrate applies u atomically: all of it, or on error nothing.
 	// Returns ECONFLICT when the tenant's size is not u.OldSize (another
@@ -186,6 +192,23 @@ func (m *MemoryStorage) Checkpoint(ctx context.Context, tenant string, size uint
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "no checkpoint of size %d", size)
 	}
 	return clone(c), nil
+}
+
+// CheckpointSizes implements Storage.
+func (m *MemoryStorage) CheckpointSizes(ctx context.Context, tenant string, after uint64, limit int) ([]uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []uint64
+	for size := range m.tree(tenant).checkpoints {
+		if size > after {
+			out = append(out, size)
+		}
+	}
+	slices.Sort(out)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 // Integrate implements Storage.

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -160,6 +161,32 @@ func (l *Ledger) Checkpoint(ctx context.Context, tenant string, size uint64) ([]
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "no checkpoint of size %d", size)
 	}
 	return c, err
+}
+
+// CheckpointSizes returns, ascending, the sizes of the tenant's stored
+// checkpoints larger than after, at most limit of them (all when limit <=
+// 0). Returns EUNAVAILABLE when the database cannot be reached.
+func (l *Ledger) CheckpointSizes(ctx context.Context, tenant string, after uint64, limit int) ([]uint64, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	var sizes []int64
+	err := l.s.retry(ctx, idempotent, func() error {
+		rows, _ := l.s.pool.Query(ctx, "SELECT size FROM ledger_checkpoints WHERE tenant = $1 AND size > $2 ORDER BY size LIMIT $3",
+			tenant, int64(min(after, math.MaxInt64)), lim)
+		var err error
+		sizes, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, len(sizes))
+	for i, s := range sizes {
+		out[i] = uint64(s)
+	}
+	return out, nil
 }
 
 // Integrate stores u in one transaction. Returns ECONFLICT when the

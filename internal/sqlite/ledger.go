@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -255,6 +256,33 @@ func (l *Ledger) Checkpoint(ctx context.Context, tenant string, size uint64) ([]
 		return nil, auditkeep.Unavailable(err)
 	}
 	return c, nil
+}
+
+// CheckpointSizes returns, ascending, the sizes of the tenant's stored
+// checkpoints larger than after, at most limit of them (all when limit <=
+// 0). Returns EUNAVAILABLE when storage fails.
+func (l *Ledger) CheckpointSizes(ctx context.Context, tenant string, after uint64, limit int) ([]uint64, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := l.s.r.QueryContext(ctx, "SELECT size FROM ledger_checkpoints WHERE tenant = ? AND size > ? ORDER BY size LIMIT ?",
+		tenant, int64(min(after, math.MaxInt64)), limit)
+	if err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var size int64
+		if err := rows.Scan(&size); err != nil {
+			return nil, auditkeep.Unavailable(err)
+		}
+		out = append(out, uint64(size))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, auditkeep.Unavailable(err)
+	}
+	return out, nil
 }
 
 // Integrate stores u in one transaction (fsynced on commit). Returns

@@ -13,6 +13,7 @@ package ledgertest
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -169,6 +170,30 @@ func testIntegrate(t *testing.T, open func(t *testing.T) (auditkeep.Store, Ledge
 	}
 	if _, err := l.Checkpoint(ctx, "acme", 15); auditkeep.ErrorCode(err) != auditkeep.ENOTFOUND {
 		t.Errorf("Checkpoint(15) error = %v; want ENOTFOUND (no step ended there)", err)
+	}
+	var steps []uint64
+	for size := uint64(10); size < n; size += 10 {
+		steps = append(steps, size)
+	}
+	steps = append(steps, n)
+	for _, tc := range []struct {
+		after uint64
+		limit int
+		want  []uint64
+	}{
+		{0, 0, steps},
+		{0, 2, steps[:2]},
+		{10, 2, steps[1:3]},
+		{15, 0, steps[1:]},
+		{n, 0, nil},
+	} {
+		got, err := l.CheckpointSizes(ctx, "acme", tc.after, tc.limit)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("CheckpointSizes(acme, %d, %d) = %v, %v; want %v", tc.after, tc.limit, got, err, tc.want)
+		}
+	}
+	if got, err := l.CheckpointSizes(ctx, "globex", 0, 0); err != nil || len(got) != 0 {
+		t.Errorf("CheckpointSizes(globex) = %v, %v; want none (not integrated)", got, err)
 	}
 
 	// New events are integrated after the stored ones.
