@@ -175,13 +175,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	ctx := newBrowser(t)
 
 	t.Run("sign in", func(t *testing.T) {
-		step(t, ctx, "sign in",
-			chromedp.Navigate(base+"/"),
-			chromedp.WaitVisible(chromedp.CSS("#key")),
-			chromedp.SendKeys(chromedp.CSS("#key"), key),
-			chromedp.Click(chromedp.CSS("#signin")),
-			chromedp.WaitVisible(chromedp.CSS("#events")),
-		)
+		signIn(t, ctx, base, key)
 		if n := eval[int](t, ctx, `document.querySelectorAll("#rows tr").length`); n != 50 {
 			t.Errorf("first page shows %d rows; want 50", n)
 		}
@@ -401,14 +395,8 @@ func TestConsoleHostileContent(t *testing.T) {
 	}
 	ingestJSON(t, base, key, events)
 	ctx := newBrowser(t)
-	step(t, ctx, "sign in",
-		chromedp.Navigate(base+"/signin"),
-		chromedp.WaitVisible(chromedp.CSS("#key")),
-		chromedp.SendKeys(chromedp.CSS("#key"), key),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#events")),
-		chromedp.Click(chromedp.CSS("#live")),
-	)
+	signIn(t, ctx, base, key)
+	step(t, ctx, "go live", chromedp.Click(chromedp.CSS("#live")))
 	waitFor(t, ctx, "the stream to open", `document.querySelector("#live-status").textContent.startsWith("Live")`)
 	ingestJSON(t, base, key, []any{hostile(100, payloads[1]), hostile(101, payloads[0])})
 	waitFor(t, ctx, "the live rows", `document.querySelectorAll("#rows tr.new").length === 2`)

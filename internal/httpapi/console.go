@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 
@@ -74,6 +75,37 @@ func (b consoleBackend) Get(ctx context.Context, id *web.Identity, eventID strin
 		return nil, err
 	}
 	return b.s.eventFor(ctx, p, eventID)
+}
+
+// Proof returns the event's inclusion proof as GET /v1/events/{id}/proof
+// answers it, for keys; viewer tokens, like the API's, read no proofs.
+func (b consoleBackend) Proof(ctx context.Context, id *web.Identity, eventID string) (*web.Proof, error) {
+	p, err := principalOf(id)
+	if err != nil {
+		return nil, err
+	}
+	if p.viewer != nil {
+		return nil, auditkeep.Errorf(auditkeep.EFORBIDDEN, "inclusion proofs need a key with the read scope")
+	}
+	if _, err := b.s.ledgerLog(); err != nil {
+		return nil, err
+	}
+	e, err := b.s.eventFor(ctx, p, eventID)
+	if err != nil {
+		return nil, err
+	}
+	pb, err := b.s.inclusion(ctx, p.tenant(), e.Seq, 0)
+	if auditkeep.ErrorCode(err) == auditkeep.ENOTFOUND {
+		return &web.Proof{}, nil // not integrated yet
+	}
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(pb)
+	if err != nil {
+		return nil, err
+	}
+	return &web.Proof{Integrated: true, LeafHash: pb.LeafHash, TreeSize: pb.TreeSize, JSON: append(raw, '\n')}, nil
 }
 
 // Export answers as GET /v1/export would, for the console's key.

@@ -46,6 +46,17 @@ type Page struct {
 	Next   string // cursor of the next page; "" on the last
 }
 
+// Proof is an event's inclusion proof in its tenant's tamper-evident log.
+type Proof struct {
+	// Integrated is false while the event is not in the log yet; the
+	// other fields are then empty.
+	Integrated bool
+	LeafHash   string // hex
+	TreeSize   uint64 // the size of the latest checkpoint, the tree the proof leads to
+	// JSON is the proof as GET /v1/events/{id}/proof answers it.
+	JSON []byte
+}
+
 // Backend is what the console needs of the API server.
 type Backend interface {
 	// Identify returns who cred is: an API key or a viewer token. Returns
@@ -59,6 +70,12 @@ type Backend interface {
 	// Get returns one event. Returns ENOTFOUND when the tenant has none with
 	// eventID, or when it lies outside a viewer's locked filters.
 	Get(ctx context.Context, id *Identity, eventID string) (*auditkeep.Event, error)
+	// Proof returns the inclusion proof of eventID in the latest tree of
+	// the tenant's log, or a Proof that is not Integrated while the event
+	// is not in the log yet. Returns ENOTFOUND as Get does, or when the
+	// server keeps no log, and EFORBIDDEN for a viewer token, which cannot
+	// read proofs.
+	Proof(ctx context.Context, id *Identity, eventID string) (*Proof, error)
 	// Export answers r with every event matching q in format (csv or
 	// ndjson), as GET /v1/export does; it writes its own errors.
 	Export(w http.ResponseWriter, r *http.Request, id *Identity, format string, q url.Values)
@@ -109,6 +126,7 @@ func (c *Console) Routes() []Route {
 	return []Route{
 		{"GET /{$}", "events", c.handleEvents},
 		{"GET /events/{id}", "event", c.handleEvent},
+		{"GET /events/{id}/proof", "event_proof", c.handleProof},
 		{"GET /export", "export", c.handleExport},
 		{"GET /signin", "signin_form", c.handleSignInForm},
 		{"POST /signin", "signin", c.handleSignIn},

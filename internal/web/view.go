@@ -462,7 +462,9 @@ type eventPage struct {
 	Compare     []changeRow
 	CompareNote string
 	BackURL     string
-	Hash        string // the event's leaf hash in the tenant's log, once integrated
+	Proof       *Proof // the event's inclusion proof, once integrated
+	ProofURL    string // the console's link to the proof's JSON
+	ProofNote   string // why there is no proof to show
 }
 
 // hiddenPrefix marks a value replaced by a keyed hash: it changed, and stays secret.
@@ -556,8 +558,7 @@ func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request) {
 	add("User agent", e.Context.UserAgent, "", false)
 	add("Description", e.Description, "", false)
 	add("Tenant", e.Tenant, "", true)
-	add("Leaf hash", e.Hash, "", true)
-	p.Hash = e.Hash
+	p.Proof, p.ProofURL, p.ProofNote = c.proof(r, v, e.ID)
 	p.Changes = changeRows(e.Changes)
 	p.Snapshot, p.Before, p.Metadata = prettyJSON(e.Snapshot), prettyJSON(e.Before), prettyJSON(e.Metadata)
 
@@ -588,6 +589,49 @@ func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c.render(w, r, http.StatusOK, "event", p, vt != "")
+}
+
+// Notes of the event page's integrity section.
+const (
+	noteNotIntegrated = "Not yet integrated into the tamper-evident log; its proof will be available once it is."
+	noteViewerProof   = "Inclusion proofs are shown to keys with the read scope, not in this read-only view."
+)
+
+// proof returns the event's inclusion proof and the link to its JSON, or a
+// note saying why there is none.
+func (c *Console) proof(r *http.Request, v *viewer, eventID string) (*Proof, string, string) {
+	pr, err := c.b.Proof(r.Context(), v.id, eventID)
+	switch {
+	case auditkeep.ErrorCode(err) == auditkeep.EFORBIDDEN:
+		return nil, "", noteViewerProof
+	case err != nil:
+		return nil, "", "The inclusion proof could not be read: " + auditkeep.ErrorMessage(err)
+	case !pr.Integrated:
+		return nil, "", noteNotIntegrated
+	}
+	return pr, link("/events/"+url.PathEscape(eventID)+"/proof", url.Values{}, v.viewerToken), ""
+}
+
+// handleProof serves an event's inclusion proof as GET
+// /v1/events/{id}/proof answers it, read with the session's rights.
+func (c *Console) handleProof(w http.ResponseWriter, r *http.Request) {
+	v, ok := c.identify(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	pr, err := c.b.Proof(r.Context(), v.id, id)
+	if err == nil && !pr.Integrated {
+		err = auditkeep.Errorf(auditkeep.ENOTFOUND, "event %q is not integrated into the tamper-evident log yet", id)
+	}
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	setHeaders(w, v.viewerToken != "")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	w.Write(pr.JSON)
 }
 
 // handleExport streams the export of the current filters, authorised by the

@@ -24,6 +24,7 @@ import (
 type fakeBackend struct {
 	events  []*auditkeep.Event
 	queries []url.Values
+	proofs  map[string]*web.Proof // by event id; none: not integrated
 }
 
 const (
@@ -67,6 +68,19 @@ func (b *fakeBackend) Get(ctx context.Context, id *web.Identity, eventID string)
 		}
 	}
 	return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "event not found")
+}
+
+func (b *fakeBackend) Proof(ctx context.Context, id *web.Identity, eventID string) (*web.Proof, error) {
+	if id.Viewer {
+		return nil, auditkeep.Errorf(auditkeep.EFORBIDDEN, "inclusion proofs need a key with the read scope")
+	}
+	if _, err := b.Get(ctx, id, eventID); err != nil {
+		return nil, err
+	}
+	if p := b.proofs[eventID]; p != nil {
+		return p, nil
+	}
+	return &web.Proof{}, nil
 }
 
 func (b *fakeBackend) Export(w http.ResponseWriter, r *http.Request, id *web.Identity, format string, q url.Values) {
@@ -473,5 +487,55 @@ func TestViewerBannerNames(t *testing.T) {
 	banner := regexp.MustCompile(`(?s)<section class="locked".*?</section>`).FindString(body)
 	if !strings.Contains(banner, `<span class="chip-name">Target</span> environment production (env_7)`) {
 		t.Errorf("viewer banner %q; want the target's name and type", banner)
+	}
+}
+
+// TestEventProof: the event page tells an integrated event's leaf hash and
+// checkpoint size and links its proof JSON; only an event outside the log
+// reads "not yet integrated".
+func TestEventProof(t *testing.T) {
+	in, out := hostile("in"), hostile("out")
+	proofJSON := `{"seq":7,"leaf_hash":"ab12","tree_size":9,"proof":["cd34"]}` + "\n"
+	b := &fakeBackend{events: []*auditkeep.Event{in, out},
+		proofs: map[string]*web.Proof{"in": {Integrated: true, LeafHash: "ab12", TreeSize: 9, JSON: []byte(proofJSON)}}}
+	srv := newConsole(t, b)
+	c := client(t, srv, goodKey)
+
+	res, _ := c.Get(srv.URL + "/events/in")
+	body := readAll(t, res)
+	for _, want := range []string{`id="leaf-hash">ab12<`, `id="tree-size">tree size 9<`, `href="/events/in/proof" id="proof-link"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("GET /events/in lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "Not yet integrated") {
+		t.Errorf("GET /events/in says the integrated event is not integrated")
+	}
+	res, _ = c.Get(srv.URL + "/events/in/proof")
+	if got := readAll(t, res); res.StatusCode != 200 || got != proofJSON || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("GET /events/in/proof = %d %s %q; want 200 JSON %q", res.StatusCode, res.Header.Get("Content-Type"), got, proofJSON)
+	}
+
+	res, _ = c.Get(srv.URL + "/events/out")
+	if body := readAll(t, res); !strings.Contains(body, "Not yet integrated") || strings.Contains(body, `id="leaf-hash"`) {
+		t.Errorf("GET /events/out does not say the event is not integrated yet")
+	}
+	res, _ = c.Get(srv.URL + "/events/out/proof")
+	if readAll(t, res); res.StatusCode != 404 {
+		t.Errorf("GET /events/out/proof = %d; want 404", res.StatusCode)
+	}
+	res, _ = c.Get(srv.URL + "/events/nope/proof")
+	if readAll(t, res); res.StatusCode != 404 {
+		t.Errorf("GET /events/nope/proof = %d; want 404", res.StatusCode)
+	}
+
+	// A viewer token reads no proofs, and is told so rather than "not integrated".
+	res, _ = c.Get(srv.URL + "/events/in?viewer_token=" + viewerTok)
+	if body := readAll(t, res); strings.Contains(body, "Not yet integrated") || !strings.Contains(body, "read scope") {
+		t.Errorf("viewer's event page does not explain why no proof is shown")
+	}
+	res, _ = c.Get(srv.URL + "/events/in/proof?viewer_token=" + viewerTok)
+	if readAll(t, res); res.StatusCode != 403 {
+		t.Errorf("viewer's GET /events/in/proof = %d; want 403", res.StatusCode)
 	}
 }
