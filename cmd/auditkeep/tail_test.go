@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -66,41 +65,18 @@ func TestTail(t *testing.T) {
 	}
 }
 
-// streamIDs opens GET /v1/stream on base and sends the ids of its events.
+// streamIDs opens GET /v1/stream on base and sends "seq=id" of its events.
 func streamIDs(t *testing.T, base, key, query, lastEventID string) <-chan string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/stream?"+query, nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if res.StatusCode != 200 {
-		cancel()
-		t.Fatalf("stream: %d", res.StatusCode)
-	}
+	msgs := openSSE(t, base, key, query, lastEventID)
 	out := make(chan string, 100)
-	t.Cleanup(func() { cancel(); res.Body.Close() })
 	go func() {
 		defer close(out)
-		sc := bufio.NewScanner(res.Body)
-		sc.Buffer(nil, 1<<20)
-		var id string
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "id: "):
-				id = line[4:]
-			case strings.HasPrefix(line, "data: ") && id != "":
+		for m := range msgs {
+			if m.event == "event" {
 				var e struct{ ID string }
-				json.Unmarshal([]byte(line[6:]), &e)
-				out <- id + "=" + e.ID
-				id = ""
+				json.Unmarshal([]byte(m.data), &e)
+				out <- m.id + "=" + e.ID
 			}
 		}
 	}()
@@ -109,16 +85,7 @@ func streamIDs(t *testing.T, base, key, query, lastEventID string) <-chan string
 
 func nextID(t *testing.T, c <-chan string) string {
 	t.Helper()
-	select {
-	case id, ok := <-c:
-		if !ok {
-			t.Fatal("stream ended")
-		}
-		return id
-	case <-time.After(30 * time.Second):
-		t.Fatal("no event within 30 s")
-	}
-	return ""
+	return nextMsg(t, c)
 }
 
 // TestStreamAcrossNodes: two servers on one PostgreSQL database; a stream on

@@ -32,6 +32,11 @@ type StreamLimits struct {
 	// PageSize is how many events are read from the store at a time, and so
 	// bounds the memory of one stream (200).
 	PageSize int
+	// Recheck is how often an open stream reads its credential from the
+	// store again (1 s), past the key cache: a key revoked through another
+	// node ends the stream within this time. (A revocation through this
+	// node ends it at once, a viewer token's expiry exactly.)
+	Recheck time.Duration
 }
 
 func (l StreamLimits) withDefaults() StreamLimits {
@@ -51,6 +56,9 @@ func (l StreamLimits) withDefaults() StreamLimits {
 		l.PageSize = 200
 	}
 	l.PageSize = min(l.PageSize, auditkeep.MaxLimit)
+	if l.Recheck <= 0 {
+		l.Recheck = time.Second
+	}
 	return l
 }
 
@@ -84,12 +92,14 @@ func (s *Server) stopStreams() { s.browser.hub.stop() }
 
 // streamHub wakes the streams of a tenant when its events are committed. A
 // stream takes the tenant's channel before it reads the store; notify closes
-// the channel, so no commit between the read and the wait is missed.
+// the channel, so no commit between the read and the wait is missed. It
+// also carries the revocation notices that end streams (credwatch.go).
 type streamHub struct {
-	mu      sync.Mutex
-	waiters map[string]chan struct{}
-	done    chan struct{} // closed by stop
-	stopped bool
+	mu          sync.Mutex
+	waiters     map[string]chan struct{}
+	done        chan struct{} // closed by stop
+	stopped     bool
+	revocations map[string]map[*revocation]struct{} // by credential name
 }
 
 // wait returns a channel closed at the tenant's next commit, and a channel
@@ -140,7 +150,9 @@ var errTooFarBehind = errors.New("too far behind; reconnect with Last-Event-ID")
 // the event as JSON). The start is the Last-Event-ID header, the
 // last_event_id or since parameter (events after that seq), or else the
 // tenant's current head. Errors before the stream opens are the usual JSON
-// errors (EINVALID for bad filters); afterwards an `event: error` ends it.
+// errors (EINVALID for bad filters); afterwards an `event: error` ends it
+// (reconnect), or an `event: end` when its credential no longer holds
+// (credwatch.go: do not reconnect with it).
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	tenant := p.tenant()
@@ -179,6 +191,19 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	watch := s.credentialWatch(p)
+	revoked, unwatch := s.browser.hub.watchRevocations(watch.names)
+	defer unwatch()
+	st := &stream{s: s, tenant: tenant, f: f, lim: lim, last: start, lowLag: -1, watch: watch, revoked: revoked}
+	// Subscribed first, checked second: no revocation is missed. A key the
+	// cache still trusted is refused here, before the stream opens.
+	if err := st.guard(r.Context()); err != nil {
+		var end *streamEnd
+		if errors.As(err, &end) {
+			return auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "%s", end.Message)
+		}
+		return err
+	}
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
@@ -192,10 +217,15 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 		s.log.Debug("stream: cannot lift the read deadline", "err", err)
 	}
 	sw := &sseWriter{w: w, rc: rc, timeout: lim.WriteTimeout}
-	st := &stream{s: s, sw: sw, tenant: tenant, f: f, lim: lim, last: start, lowLag: -1}
+	st.sw = sw
 	err = st.run(r.Context())
+	var end *streamEnd
 	switch {
 	case err == nil, r.Context().Err() != nil:
+	case errors.As(err, &end):
+		s.log.Info("stream: credential ended", "tenant", tenant, "reason", end.Reason)
+		data, _ := json.Marshal(end)
+		sw.event("end", "", data)
 	case errors.Is(err, errTooFarBehind):
 		s.log.Info("stream: client too far behind", "tenant", tenant, "last", st.last)
 		sw.event("error", "", errorJSON(auditkeep.EUNAVAILABLE, err.Error()))
@@ -256,6 +286,42 @@ type stream struct {
 	last   int64 // every matching event up to this seq was sent
 	sentID int64 // the last id: line written
 	lowLag int64 // the smallest lag seen, -1 before the first
+
+	watch     credentialWatch
+	revoked   *revocation
+	nextCheck time.Time // when watch.checks run again (real time)
+}
+
+// guard returns a *streamEnd when the stream's credential no longer holds:
+// revoked through this node, expired, or refused by its checks, which run
+// when nextCheck has passed. It is called before every event is sent, so no
+// event committed after a revocation through this node, or after the
+// credential's expiry, is sent.
+func (st *stream) guard(ctx context.Context) error {
+	select {
+	case <-st.revoked.c:
+		end := st.revoked.end
+		return &end
+	default:
+	}
+	w := &st.watch
+	if !w.expires.IsZero() && !st.s.Now().Before(w.expires) {
+		end := w.expiry
+		return &end
+	}
+	if now := time.Now(); !now.Before(st.nextCheck) {
+		st.nextCheck = now.Add(st.lim.Recheck)
+		for _, check := range w.checks {
+			end, err := check(ctx)
+			if err != nil {
+				return err
+			}
+			if end != nil {
+				return end
+			}
+		}
+	}
+	return nil
 }
 
 func (st *stream) run(ctx context.Context) error {
@@ -267,18 +333,37 @@ func (st *stream) run(ctx context.Context) error {
 	defer poll.Stop()
 	heartbeat := time.NewTicker(st.lim.Heartbeat)
 	defer heartbeat.Stop()
+	recheck := time.NewTimer(time.Until(st.nextCheck))
+	defer recheck.Stop()
+	var expiry <-chan time.Time
+	if !st.watch.expires.IsZero() {
+		t := time.NewTimer(st.watch.expires.Sub(st.s.Now()))
+		defer t.Stop()
+		expiry = t.C
+	}
 	for {
 		commit, stop := st.s.browser.hub.wait(st.tenant)
 		if err := st.drain(ctx); err != nil {
 			return err
 		}
 		poll.Reset(st.lim.Poll)
+		recheck.Reset(time.Until(st.nextCheck))
 		for waiting := true; waiting; {
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-stop:
 				return errStreamStopped
+			case <-st.revoked.c:
+				return st.guard(ctx)
+			case <-expiry:
+				end := st.watch.expiry
+				return &end
+			case <-recheck.C:
+				if err := st.guard(ctx); err != nil {
+					return err
+				}
+				recheck.Reset(time.Until(st.nextCheck))
 			case <-commit:
 				waiting = false
 			case <-poll.C:
@@ -317,6 +402,9 @@ func (st *stream) drain(ctx context.Context) error {
 			return err
 		}
 		for _, e := range events {
+			if err := st.guard(ctx); err != nil {
+				return err
+			}
 			data, err := json.Marshal(e)
 			if err != nil {
 				return err

@@ -374,3 +374,36 @@ func TestStreamSlowConsumer(t *testing.T) {
 		t.Errorf("resumed with %s; want %s", got, want)
 	}
 }
+
+// TestStreamRechecksItsKey: a key revoked in storage without this node
+// being told (as through another node) ends its open stream with `event:
+// end` when the stream re-reads the key, past the key cache.
+func TestStreamRechecksItsKey(t *testing.T) {
+	a := newTestAPI(t)
+	a.api.SetStreamLimits(httpapi.StreamLimits{Recheck: 50 * time.Millisecond})
+	key := a.tenant(t, "acme", "ingest", "read")
+	s := a.openStream(t, "/v1/stream?since=0", key)
+	a.ingest(t, key, ev("e1", "env.create", "env_7"))
+	if got := s.ids(t, 1); got != "1=e1" {
+		t.Fatalf("stream = %s; want 1=e1", got)
+	}
+	k, err := a.store.KeyByHash(context.Background(), httpapi.HashKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.store.RevokeKey(context.Background(), "acme", k.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	m := s.next(t)
+	if m.event != "end" || !strings.Contains(m.data, `"reason":"key_revoked"`) {
+		t.Fatalf("after the revocation came %+v; want event: end with reason key_revoked", m)
+	}
+	select {
+	case m, ok := <-s.events:
+		if ok {
+			t.Errorf("after the end came %+v; want the stream closed", m)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("the stream stayed open after its end event")
+	}
+}

@@ -146,6 +146,7 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.keys.forget(tenant, id)
+	s.revokeCredential(keyCredential(tenant, id), keyRevokedEnd)
 	s.log.Info("key revoked", "tenant", tenant, "key_id", id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
