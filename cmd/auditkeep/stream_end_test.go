@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // sseMsg is one message of a stream: its event name, id and data.
@@ -189,4 +191,58 @@ func TestStreamEndsOnRevocationElsewhere(t *testing.T) {
 		t.Fatalf("revoke on node A = %d %s", r.status, r.body)
 	}
 	wantEnd(t, onB, "key_revoked")
+}
+
+// TestConsoleLiveEnds: the console's live mode stops, and says why, when its
+// stream ends: signed in with a key that is then revoked, and in a viewer
+// token's console when the token expires. It does not reconnect.
+func TestConsoleLiveEnds(t *testing.T) {
+	a := testServer(t, Config{})
+	base := a.URL()
+	admin := setupTenant(t, base, "acme")
+	r := call(t, "POST", base+"/v1/tenants/acme/keys", admin, map[string]any{"name": "console", "scopes": []string{"read"}})
+	m := r.json(t)
+	key, id := m["key"].(string), m["id"].(string)
+	ctx := newBrowser(t)
+	n := 0
+	goLive := func(t *testing.T, page string) {
+		t.Helper()
+		n++
+		step(t, ctx, "live mode",
+			chromedp.Navigate(page),
+			chromedp.WaitVisible(chromedp.CSS("#live")),
+			chromedp.Click(chromedp.CSS("#live")),
+		)
+		waitFor(t, ctx, "the stream to open", `document.querySelector("#live-status").textContent.startsWith("Live")`)
+		ingestJSON(t, base, admin, []any{envEvent(fmt.Sprintf("live-%d", n), "environment.update", "env_7", "production", nil)})
+		waitFor(t, ctx, "the live row", `document.querySelector("#rows tr.new") !== null`)
+	}
+	ended := func(t *testing.T, want string) {
+		t.Helper()
+		waitFor(t, ctx, "live mode to end", `document.querySelector("#live-status").textContent.startsWith("Live view ended")`)
+		if got := eval[string](t, ctx, `document.querySelector("#live-status").textContent`); !strings.Contains(got, want) {
+			t.Errorf("live status %q; want it to say %q", got, want)
+		}
+		if eval[bool](t, ctx, `document.querySelector("#live").checked`) {
+			t.Error("the Live box is still checked after the stream ended")
+		}
+	}
+
+	t.Run("key revoked", func(t *testing.T) {
+		signIn(t, ctx, base, key)
+		goLive(t, base+"/")
+		if r := call(t, "DELETE", base+"/v1/tenants/acme/keys/"+id, admin, nil); r.status != 204 {
+			t.Fatalf("revoke = %d %s", r.status, r.body)
+		}
+		ended(t, "access was revoked")
+	})
+
+	t.Run("viewer token expired", func(t *testing.T) {
+		r := call(t, "POST", base+"/v1/viewer-tokens", admin, map[string]any{"ttl_seconds": 6})
+		if r.status != 201 {
+			t.Fatalf("viewer token: %d %s", r.status, r.body)
+		}
+		goLive(t, base+"/?viewer_token="+r.json(t)["token"].(string))
+		ended(t, "access expired")
+	})
 }

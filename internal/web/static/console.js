@@ -198,6 +198,12 @@
     });
   }
 
+  // Why a live stream ended, by the reason of its end event.
+  var endReasons = {
+    key_revoked: "your session's access was revoked: the API key it signed in with was revoked",
+    token_expired: "this view's access expired; open it again with a new link"
+  };
+
   // Live mode: new matching events appear at the top.
   function wireLive(table) {
     var box = $("#live"), status = $("#live-status");
@@ -218,6 +224,15 @@
         var empty = $("#empty");
         if (empty) { empty.parentNode.removeChild(empty); }
         if (e.seq > Number(table.getAttribute("data-since") || 0)) { table.setAttribute("data-since", String(e.seq)); }
+      });
+      // The stream's credential was revoked or expired: reconnecting would
+      // be refused, so live mode stops and says why.
+      src.addEventListener("end", function (m) {
+        var end = {};
+        try { end = JSON.parse(m.data) || {}; } catch (err) { end = {}; }
+        stop();
+        box.checked = false;
+        status.textContent = "Live view ended: " + (endReasons[end.reason] || end.message || "the server ended the stream") + ".";
       });
       src.addEventListener("error", function (m) {
         if (m.data) {
