@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-
-	"github.com/auditkeep/auditkeep"
 )
 
 // ActionCounts returns how many of the tenant's stored events carry each
@@ -19,19 +17,19 @@ func (s *Store) ActionCounts(ctx context.Context, tenant string) (map[string]int
 	}
 	rows, err := s.r.QueryContext(ctx, "SELECT value, count FROM terms WHERE tenant = ? AND field = ? AND count > 0", num, fAction)
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var action string
 		var n int64
 		if err := rows.Scan(&action, &n); err != nil {
-			return nil, auditkeep.Unavailable(err)
+			return nil, dbError(err)
 		}
 		out[action] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return out, nil
 }

@@ -52,7 +52,7 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) error {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	bodies, err := encodeBodies(events)
 	if err != nil {
@@ -71,7 +71,7 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) error {
 		if errors.As(err, &ae) {
 			return err
 		}
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	s.dict.commit()
 	for id, st := range states {

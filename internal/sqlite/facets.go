@@ -48,7 +48,7 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 	}
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, false, auditkeep.Unavailable(err)
+		return nil, false, dbError(err)
 	}
 	defer tx.Rollback()
 	p, err := resolve(ctx, tx, tenant, num, &f)
@@ -82,7 +82,7 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 	}
 	events, err := loadEvents(ctx, tx.StmtContext(ctx, s.rs.load), tenant, newest)
 	if err != nil {
-		return nil, false, auditkeep.Unavailable(err)
+		return nil, false, dbError(err)
 	}
 	for i, e := range events {
 		facets[i].Name = auditkeep.FacetName(e, field, facets[i].ID)
@@ -100,7 +100,7 @@ func facetCandidates(ctx context.Context, q querier, num int64, field string, sc
 	code := facetCodes[field]
 	rows, err := q.QueryContext(ctx, "SELECT id, value, count FROM terms WHERE tenant = ? AND field = ? ORDER BY value", num, code)
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	var cands []facetCandidate
 	index := map[string]int{}
@@ -109,7 +109,7 @@ func facetCandidates(ctx context.Context, q querier, num int64, field string, sc
 		var value string
 		if err := rows.Scan(&id, &value, &n); err != nil {
 			rows.Close()
-			return nil, auditkeep.Unavailable(err)
+			return nil, dbError(err)
 		}
 		if auditkeep.IsScopeFacet(field) {
 			below := auditkeep.ScopeRelated(value, scopes)
@@ -129,7 +129,7 @@ func facetCandidates(ctx context.Context, q querier, num int64, field string, sc
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	if auditkeep.IsScopeFacet(field) {
 		slices.SortStableFunc(cands, func(a, b facetCandidate) int { return strings.Compare(a.id, b.id) })

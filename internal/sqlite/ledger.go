@@ -43,19 +43,19 @@ func (l *Ledger) Tenants(ctx context.Context) ([]string, error) {
 	rows, err := l.s.r.QueryContext(ctx, `SELECT t.id FROM tenants t LEFT JOIN ledger_state l ON l.tenant = t.id
 		WHERE t.last_seq > coalesce(l.size, 0) ORDER BY t.id`)
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, auditkeep.Unavailable(err)
+			return nil, dbError(err)
 		}
 		out = append(out, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return out, nil
 }
@@ -84,7 +84,7 @@ func ledgerState(ctx context.Context, q queryRower, tenant string) (ledger.State
 		return ledger.State{}, nil
 	}
 	if err != nil {
-		return ledger.State{}, auditkeep.Unavailable(err)
+		return ledger.State{}, dbError(err)
 	}
 	st.Size = uint64(size)
 	return st, nil
@@ -105,7 +105,7 @@ const (
 func (l *Ledger) Nodes(ctx context.Context, tenant string, ids []compact.NodeID) ([][]byte, error) {
 	tx, err := l.s.r.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	defer tx.Rollback()
 	out := make([][]byte, len(ids))
@@ -129,7 +129,7 @@ func (l *Ledger) Nodes(ctx context.Context, tenant string, ids []compact.NodeID)
 			return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "tree node %d/%d is not stored", id.Level, id.Index)
 		}
 		if err != nil {
-			return nil, auditkeep.Unavailable(err)
+			return nil, dbError(err)
 		}
 		out[i] = h
 	}
@@ -183,7 +183,7 @@ func readLeaves(ctx context.Context, q querier, tenant string, begin, end uint64
 	rows, err := q.QueryContext(ctx, "SELECT first, hashes FROM ledger_leaf_runs WHERE tenant = ? AND first > ? AND first <= ? ORDER BY first",
 		tenant, lo, int64(end))
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	defer rows.Close()
 	out := make([][]byte, 0, end-begin)
@@ -191,7 +191,7 @@ func readLeaves(ctx context.Context, q querier, tenant string, begin, end uint64
 	for rows.Next() {
 		var run leafRun
 		if err := rows.Scan(&run.first, &run.hashes); err != nil {
-			return nil, auditkeep.Unavailable(err)
+			return nil, dbError(err)
 		}
 		last := run.first + int64(len(run.hashes)/ledger.HashSize) - 1
 		if last < next {
@@ -209,7 +209,7 @@ func readLeaves(ctx context.Context, q querier, tenant string, begin, end uint64
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return out, nil
 }
@@ -223,7 +223,7 @@ func (l *Ledger) LeafHashes(ctx context.Context, tenant string, begin, end uint6
 	}
 	tx, err := l.s.r.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	defer tx.Rollback()
 	st, err := ledgerState(ctx, tx, tenant)
@@ -253,7 +253,7 @@ func (l *Ledger) Checkpoint(ctx context.Context, tenant string, size uint64) ([]
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "no checkpoint of size %d", size)
 	}
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return c, nil
 }
@@ -296,7 +296,7 @@ func (l *Ledger) Integrate(ctx context.Context, tenant string, u *ledger.Update)
 	defer l.s.mu.Unlock()
 	tx, err := l.s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	defer tx.Rollback()
 	st, err := ledgerState(ctx, tx, tenant)
@@ -307,10 +307,10 @@ func (l *Ledger) Integrate(ctx context.Context, tenant string, u *ledger.Update)
 		return auditkeep.Errorf(auditkeep.ECONFLICT, "tree size is %d, not %d", st.Size, u.OldSize)
 	}
 	if err := insertLedger(ctx, tx, tenant, u); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	return nil
 }

@@ -70,7 +70,7 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	}
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, nil, auditkeep.Unavailable(err)
+		return nil, nil, dbError(err)
 	}
 	defer tx.Rollback()
 	p, err := resolve(ctx, tx, tenant, num, &f)
@@ -130,7 +130,7 @@ func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filte
 func (s *Store) scanPage(ctx context.Context, tenant string, num int64, f *auditkeep.Filter, p **plan, after int64) ([]*auditkeep.Event, bool, error) {
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, false, auditkeep.Unavailable(err)
+		return nil, false, dbError(err)
 	}
 	defer tx.Rollback()
 	if *p == nil {
@@ -154,13 +154,13 @@ func (s *Store) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Eve
 	}
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	defer tx.Rollback()
 	lo, hi := tenantRange(num)
 	rows, err := tx.QueryContext(ctx, sqlFindID, idHash(num, id), lo, hi)
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	var found *auditkeep.Event
 	for rows.Next() {
@@ -168,12 +168,12 @@ func (s *Store) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Eve
 		var body []byte
 		if err := rows.Scan(&k, &body); err != nil {
 			rows.Close()
-			return nil, auditkeep.Unavailable(err)
+			return nil, dbError(err)
 		}
 		e, err := decodeBody(body, tenant, k&seqMask)
 		if err != nil {
 			rows.Close()
-			return nil, auditkeep.Unavailable(err)
+			return nil, dbError(err)
 		}
 		if e.ID == id {
 			found = e
@@ -182,13 +182,13 @@ func (s *Store) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Eve
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	if found == nil {
 		return nil, notFound
 	}
 	if err := markDeleted(ctx, tx.StmtContext(ctx, s.rs.deleted), num, []*auditkeep.Event{found}); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return found, nil
 }
@@ -280,13 +280,13 @@ func resolveTerm(ctx context.Context, q querier, num int64, t auditkeep.Term, na
 	add := func(query string, args ...any) error {
 		rows, err := q.QueryContext(ctx, query, args...)
 		if err != nil {
-			return auditkeep.Unavailable(err)
+			return dbError(err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var id, n int64
 			if err := rows.Scan(&id, &n); err != nil {
-				return auditkeep.Unavailable(err)
+				return dbError(err)
 			}
 			if !seen[id] {
 				seen[id] = true
@@ -295,7 +295,7 @@ func resolveTerm(ctx context.Context, q querier, num int64, t auditkeep.Term, na
 			}
 		}
 		if err := rows.Err(); err != nil {
-			return auditkeep.Unavailable(err)
+			return dbError(err)
 		}
 		return nil
 	}
@@ -357,7 +357,7 @@ func countPostings(ctx context.Context, q querier, num int64, ids []int64) (int6
 		arg(" AND k BETWEEN ?", lo).arg(" AND ?", hi).arg(" LIMIT ?", countProbeCap).sql(")")
 	var n int64
 	if err := q.QueryRowContext(ctx, qq.b.String(), qq.args...).Scan(&n); err != nil {
-		return 0, auditkeep.Unavailable(err)
+		return 0, dbError(err)
 	}
 	return n, nil
 }
@@ -476,7 +476,7 @@ func (p *plan) choose1(ctx context.Context, q querier, lo, hi int64, limit int) 
 		err := q.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_time
 			WHERE (k >> 40) = ? AND occurred_at BETWEEN ? AND ? LIMIT ?)`, p.num, p.from, p.to, limit).Scan(&n)
 		if err != nil {
-			return false, auditkeep.Unavailable(err)
+			return false, dbError(err)
 		}
 		return n < limit, nil
 	}
@@ -531,7 +531,7 @@ func (p *plan) timeSkip(ctx context.Context, q querier, lo, hi int64) (int64, er
 		return 0, nil
 	}
 	if err != nil {
-		return 0, auditkeep.Unavailable(err)
+		return 0, dbError(err)
 	}
 	if p.desc {
 		return max(hi-k, 0), nil
@@ -588,10 +588,10 @@ func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after int64, 
 	}
 	events, err := loadEvents(ctx, q.StmtContext(ctx, rs.load), p.tenant, keys)
 	if err != nil {
-		return nil, false, auditkeep.Unavailable(err)
+		return nil, false, dbError(err)
 	}
 	if err := markDeleted(ctx, q.StmtContext(ctx, rs.deleted), p.num, events); err != nil {
-		return nil, false, auditkeep.Unavailable(err)
+		return nil, false, dbError(err)
 	}
 	return events, more, nil
 }
@@ -609,7 +609,7 @@ func (p *plan) pageKeys(ctx context.Context, q *sql.Tx, after int64, limit int) 
 	}
 	keys, err := p.keys(ctx, q, drv, best, lo, hi, limit+1)
 	if err != nil {
-		return nil, false, auditkeep.Unavailable(err)
+		return nil, false, dbError(err)
 	}
 	more := len(keys) > limit
 	if more {
@@ -625,7 +625,7 @@ func (p *plan) pageRange(ctx context.Context, q *sql.Tx, after int64) (lo, hi in
 		return 0, 0, false, nil
 	}
 	if err := q.QueryRowContext(ctx, "SELECT last_seq FROM tenants WHERE num = ?", p.num).Scan(&p.events); err != nil {
-		return 0, 0, false, auditkeep.Unavailable(err)
+		return 0, 0, false, dbError(err)
 	}
 	lo, hi = tenantRange(p.num)
 	hi = min(hi, p.num<<40|p.events)

@@ -48,7 +48,7 @@ func NewRawInserter(ctx context.Context, s *Store, tenant string) (*RawInserter,
 		return nil, notFoundTenant(tenant)
 	}
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return &RawInserter{s: s, num: num, next: last + 1, ids: map[termKey]int64{}}, nil
 }
@@ -87,7 +87,7 @@ func (r *RawInserter) Insert(ctx context.Context, b *RawBatch) error {
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	if err := r.insert(ctx, b); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ var _ retention.Store = (*Store)(nil)
 func (s *Store) RetentionTenants(ctx context.Context) ([]*auditkeep.Tenant, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT id, retention_days, plan, created_at FROM tenants WHERE retention_days > 0 ORDER BY id")
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	defer rows.Close()
 	var out []*auditkeep.Tenant
@@ -26,13 +26,13 @@ func (s *Store) RetentionTenants(ctx context.Context) ([]*auditkeep.Tenant, erro
 		t := &auditkeep.Tenant{}
 		var created int64
 		if err := rows.Scan(&t.ID, &t.RetentionDays, &t.Plan, &created); err != nil {
-			return nil, auditkeep.Unavailable(err)
+			return nil, dbError(err)
 		}
 		t.CreatedAt = time.Unix(0, created).UTC()
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return out, nil
 }
@@ -45,7 +45,7 @@ func (s *Store) CreateHold(ctx context.Context, h *retention.Hold) error {
 	defer s.mu.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	defer tx.Rollback()
 	if err := requireTenant(ctx, tx, h.Tenant); err != nil {
@@ -55,15 +55,15 @@ func (s *Store) CreateHold(ctx context.Context, h *retention.Hold) error {
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING`,
 		h.Tenant, h.ID, h.Scope, h.Reason, h.CreatedBy, h.CreatedAt.UnixNano())
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	} else if n == 0 {
 		return auditkeep.Errorf(auditkeep.ECONFLICT, "hold %q already exists", h.ID)
 	}
 	if err := tx.Commit(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	return nil
 }
@@ -75,10 +75,10 @@ func (s *Store) DeleteHold(ctx context.Context, tenant, id string) error {
 	defer s.mu.Unlock()
 	res, err := s.w.ExecContext(ctx, "DELETE FROM legal_holds WHERE tenant = ? AND id = ?", tenant, id)
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	} else if n == 0 {
 		return auditkeep.Errorf(auditkeep.ENOTFOUND, "no active hold %q", id)
 	}
@@ -95,7 +95,7 @@ func listHolds(ctx context.Context, q querier, tenant string) ([]*retention.Hold
 	rows, err := q.QueryContext(ctx, `SELECT id, scope, reason, created_by, created_at FROM legal_holds
 		WHERE tenant = ? ORDER BY created_at, id`, tenant)
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	defer rows.Close()
 	var out []*retention.Hold
@@ -103,13 +103,13 @@ func listHolds(ctx context.Context, q querier, tenant string) ([]*retention.Hold
 		h := &retention.Hold{Tenant: tenant}
 		var created int64
 		if err := rows.Scan(&h.ID, &h.Scope, &h.Reason, &h.CreatedBy, &created); err != nil {
-			return nil, auditkeep.Unavailable(err)
+			return nil, dbError(err)
 		}
 		h.CreatedAt = time.Unix(0, created).UTC()
 		out = append(out, h)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return out, nil
 }
@@ -165,7 +165,7 @@ func (s *Store) DeleteEvents(ctx context.Context, tenant string, seqs []int64) (
 			if errors.As(err, &ae) {
 				return total, err
 			}
-			return total, auditkeep.Unavailable(err)
+			return total, dbError(err)
 		}
 		total += n
 	}

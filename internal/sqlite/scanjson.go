@@ -64,7 +64,7 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 			for i := range pg.events {
 				js, hashAt, err := pg.eventJSON(i)
 				if err != nil {
-					return auditkeep.Unavailable(err)
+					return dbError(err)
 				}
 				if err := fn(pg.events[i].seq, js, hashAt); err != nil {
 					return err
@@ -73,7 +73,7 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 			return nil
 		})
 	if err == context.Canceled || err == context.DeadlineExceeded { // ctx ended before the last page
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	return err
 }
@@ -83,7 +83,7 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 func (s *Store) scanJSONPage(ctx context.Context, f *auditkeep.Filter, p **plan, after int64, pg *jsonPage) (bool, error) {
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
-		return false, auditkeep.Unavailable(err)
+		return false, dbError(err)
 	}
 	defer tx.Rollback()
 	if *p == nil {
@@ -118,7 +118,7 @@ func (s *Store) scanJSONPage(ctx context.Context, f *auditkeep.Filter, p **plan,
 		err = pg.markDeleted(ctx, tx.StmtContext(ctx, s.rs.deleted))
 	}
 	if err != nil {
-		return false, auditkeep.Unavailable(err)
+		return false, dbError(err)
 	}
 	return more, nil
 }

@@ -97,7 +97,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		opt(&o)
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, auditkeep.Unavailable(fmt.Errorf("create %s: %w", dir, err))
+		return nil, dbError(fmt.Errorf("create %s: %w", dir, err))
 	}
 	path := filepath.Join(dir, FileName)
 	s := &Store{
@@ -110,7 +110,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	var err error
 	s.w, err = sql.Open(driverName, dsn(path, o, o.cacheKiB, false))
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	s.w.SetMaxOpenConns(1)
 	s.w.SetMaxIdleConns(1)
@@ -123,7 +123,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	s.r, err = sql.Open(driverName, dsn(path, o, max(2<<10, o.cacheKiB/4), true))
 	if err != nil {
 		s.w.Close()
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	s.r.SetMaxOpenConns(o.readers)
 	s.r.SetMaxIdleConns(o.readers)
@@ -134,7 +134,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	}
 	if s.rs, err = prepareRead(ctx, s.r); err != nil {
 		s.Close()
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return s, nil
 }
@@ -195,7 +195,7 @@ func isClosed(err error) bool {
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	return nil
 }
@@ -205,7 +205,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) WITHOUT ROWID`); err != nil {
-		return auditkeep.Unavailable(fmt.Errorf("create schema_migrations: %w", err))
+		return dbError(fmt.Errorf("create schema_migrations: %w", err))
 	}
 	names, err := fs.Glob(migrationFS, "migration/*.sql")
 	if err != nil {
@@ -214,7 +214,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	slices.Sort(names)
 	for _, name := range names {
 		if err := s.migrateOne(ctx, name); err != nil {
-			return auditkeep.Unavailable(fmt.Errorf("migration %s: %w", name, err))
+			return dbError(fmt.Errorf("migration %s: %w", name, err))
 		}
 	}
 	return nil
@@ -279,11 +279,11 @@ func (s *Store) Stats(ctx context.Context, tenant string) (Stats, error) {
 		return st, auditkeep.Errorf(auditkeep.ENOTFOUND, "tenant %q not found", tenant)
 	}
 	if err != nil {
-		return st, auditkeep.Unavailable(err)
+		return st, dbError(err)
 	}
 	lo, hi := tenantRange(num)
 	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM events WHERE k BETWEEN ? AND ?", lo, hi).Scan(&st.Events); err != nil {
-		return st, auditkeep.Unavailable(err)
+		return st, dbError(err)
 	}
 	return st, nil
 }

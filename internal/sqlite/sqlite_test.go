@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -163,5 +164,47 @@ func TestAppendInvalidJSON(t *testing.T) {
 	}
 	if page, _, err := s.ListEvents(ctx, "acme", auditkeep.Filter{}); err != nil || len(page) != 0 {
 		t.Errorf("after a refused Append, ListEvents = %d events, %v; want none", len(page), err)
+	}
+}
+
+// TestDefectsAreInternal: a corrupt stored row and an SQL defect are
+// internal errors, which clients must not retry; only a database that
+// cannot serve now (TestClosed) is EUNAVAILABLE.
+func TestDefectsAreInternal(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := sqlite.Open(ctx, dir, sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateTenant(ctx, &auditkeep.Tenant{ID: "acme", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, simpleEvents("acme", "a", 3)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("UPDATE events SET body = x'ff0102' WHERE k = (SELECT max(k) FROM events)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetEvent(ctx, "acme", "a-2"); auditkeep.ErrorCode(err) != auditkeep.EINTERNAL {
+		t.Errorf("GetEvent of a corrupt row = %v (%s); want %s", err, auditkeep.ErrorCode(err), auditkeep.EINTERNAL)
+	}
+	if _, _, err := s.ListEvents(ctx, "acme", auditkeep.Filter{Limit: 10}); auditkeep.ErrorCode(err) != auditkeep.EINTERNAL {
+		t.Errorf("ListEvents over a corrupt row = %v (%s); want %s", err, auditkeep.ErrorCode(err), auditkeep.EINTERNAL)
+	}
+	if _, err := s.GetEvent(ctx, "acme", "a-0"); err != nil {
+		t.Errorf("GetEvent of an intact row = %v", err)
+	}
+	if _, err := db.Exec("DROP TABLE legal_holds"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ListHolds(ctx, "acme"); auditkeep.ErrorCode(err) != auditkeep.EINTERNAL {
+		t.Errorf("ListHolds without its table = %v (%s); want %s", err, auditkeep.ErrorCode(err), auditkeep.EINTERNAL)
 	}
 }

@@ -27,12 +27,12 @@ func (s *Store) CreateTenant(ctx context.Context, t *auditkeep.Tenant) error {
 	defer s.mu.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	defer tx.Rollback()
 	var next int64
 	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(num), 0) + 1 FROM tenants").Scan(&next); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	if next > maxTenantNum {
 		return auditkeep.Errorf(auditkeep.EINVALID, "too many tenants")
@@ -41,15 +41,15 @@ func (s *Store) CreateTenant(ctx context.Context, t *auditkeep.Tenant) error {
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		next, t.ID, t.RetentionDays, t.Plan, t.CreatedAt.UnixNano())
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	} else if n == 0 {
 		return auditkeep.Errorf(auditkeep.ECONFLICT, "tenant %q already exists", t.ID)
 	}
 	if err := tx.Commit(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	return nil
 }
@@ -65,7 +65,7 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*auditkeep.Tenant, er
 		return nil, notFoundTenant(id)
 	}
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	t.CreatedAt = time.Unix(0, created).UTC()
 	return t, nil
@@ -78,10 +78,10 @@ func (s *Store) UpdateTenant(ctx context.Context, t *auditkeep.Tenant) error {
 	defer s.mu.Unlock()
 	res, err := s.w.ExecContext(ctx, "UPDATE tenants SET retention_days = ?, plan = ? WHERE id = ?", t.RetentionDays, t.Plan, t.ID)
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	} else if n == 0 {
 		return notFoundTenant(t.ID)
 	}
@@ -100,7 +100,7 @@ func (s *Store) CreateKey(ctx context.Context, k *auditkeep.APIKey) error {
 	defer s.mu.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	defer tx.Rollback()
 	if err := requireTenant(ctx, tx, k.Tenant); err != nil {
@@ -114,15 +114,15 @@ func (s *Store) CreateKey(ctx context.Context, k *auditkeep.APIKey) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		k.Tenant, k.ID, k.Name, string(scopes), k.Hash, k.CreatedAt.UnixNano(), revoked)
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	} else if n == 0 {
 		return auditkeep.Errorf(auditkeep.ECONFLICT, "key %q already exists", k.ID)
 	}
 	if err := tx.Commit(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	return nil
 }
@@ -140,10 +140,10 @@ func (s *Store) KeyByHash(ctx context.Context, hash string) (*auditkeep.APIKey, 
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "key not found")
 	}
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	k.CreatedAt = time.Unix(0, created).UTC()
 	if revoked.Valid {
@@ -162,10 +162,10 @@ func (s *Store) RevokeKey(ctx context.Context, tenant, id string, at time.Time) 
 	res, err := s.w.ExecContext(ctx, "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE tenant = ? AND id = ?",
 		at.UnixNano(), tenant, id)
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	} else if n == 0 {
 		return auditkeep.Errorf(auditkeep.ENOTFOUND, "key %q not found", id)
 	}
@@ -181,7 +181,7 @@ func (s *Store) GetSetting(ctx context.Context, tenant, name string) ([]byte, er
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "setting %q not found", name)
 	}
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return v, nil
 }
@@ -194,7 +194,7 @@ func (s *Store) PutSetting(ctx context.Context, tenant, name string, value []byt
 	_, err := s.w.ExecContext(ctx, `INSERT INTO settings (tenant, name, value) VALUES (?, ?, ?)
 		ON CONFLICT (tenant, name) DO UPDATE SET value = excluded.value`, tenant, name, nonNil(value))
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	return nil
 }
@@ -207,19 +207,19 @@ func (s *Store) InitSetting(ctx context.Context, tenant, name string, value []by
 	defer s.mu.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO settings (tenant, name, value) VALUES (?, ?, ?)
 		ON CONFLICT (tenant, name) DO NOTHING`, tenant, name, nonNil(value)); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	var v []byte
 	if err := tx.QueryRowContext(ctx, "SELECT value FROM settings WHERE tenant = ? AND name = ?", tenant, name).Scan(&v); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return v, nil
 }
@@ -246,7 +246,7 @@ func (s *Store) tenantNum(ctx context.Context, tenant string) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, auditkeep.Unavailable(err)
+		return 0, dbError(err)
 	}
 	s.numMu.Lock()
 	s.nums[tenant] = num
@@ -262,7 +262,7 @@ func tenantRange(num int64) (lo, hi int64) { return num<<40 | 1, num<<40 | (1<<4
 func requireTenant(ctx context.Context, tx *sql.Tx, id string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", id).Scan(&n); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	if n == 0 {
 		return notFoundTenant(id)
