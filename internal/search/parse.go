@@ -425,39 +425,49 @@ func day(s string, pos int) (lo, hi time.Time, err *Error) {
 	return t, t, nil
 }
 
-// suggest returns the known key nearest to key by edit distance, or "" when
-// none is near enough to be a plausible typo.
+// suggest returns the known key nearest to key, or "" when none is near
+// enough to be a plausible typo.
 func suggest(key string) string {
+	return Nearest(key, append(slices.Clone(auditkeep.TermFields), KeyCreated))
+}
+
+// Nearest returns the candidate nearest to word by edit distance, or ""
+// when none is near enough to be a plausible typo of it (more than two
+// edits, or a third of its length when that is more, or as many edits as
+// it has characters). Suggestions for unknown keys and flags use it.
+func Nearest(word string, candidates []string) string {
 	best, bestD := "", 0
-	for _, k := range append(slices.Clone(auditkeep.TermFields), KeyCreated) {
-		d := editDistance(key, k)
+	for _, c := range candidates {
+		d := editDistance(word, c)
 		if best == "" || d < bestD {
-			best, bestD = k, d
+			best, bestD = c, d
 		}
 	}
-	if bestD > 2 || bestD >= len(key) {
+	n := utf8.RuneCountInString(word)
+	if best == "" || bestD > max(2, n/3) || bestD >= n {
 		return ""
 	}
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes.
+// editDistance is the Levenshtein distance between a and b, in characters.
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(a); i++ {
+	for i := 1; i <= len(ra); i++ {
 		cur[0] = i
-		for j := 1; j <= len(b); j++ {
+		for j := 1; j <= len(rb); j++ {
 			cost := 1
-			if a[i-1] == b[j-1] {
+			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
 		}
 		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return prev[len(rb)]
 }

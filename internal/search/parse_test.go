@@ -395,3 +395,20 @@ func TestErrorString(t *testing.T) {
 		}
 	}
 }
+
+func TestNearest(t *testing.T) {
+	flags := []string{"limit", "target-id", "with-proofs", "q", "ip", "actor"}
+	for _, tt := range []struct{ word, want string }{
+		{"limt", "limit"},
+		{"target_id", "target-id"},
+		{"with-proof", "with-proofs"},
+		{"actr", "actor"},
+		{"bogus", ""},
+		{"x", ""},
+		{"é", ""},
+	} {
+		if got := search.Nearest(tt.word, flags); got != tt.want {
+			t.Errorf("Nearest(%q) = %q; want %q", tt.word, got, tt.want)
+		}
+	}
+}
