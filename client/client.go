@@ -170,6 +170,7 @@ type IngestResult struct {
 	Accepted   int      `json:"accepted"`
 	IDs        []string `json:"ids"`
 	Duplicates int      `json:"duplicates"`
+	Tenant     string   `json:"tenant"` // the tenant of the key, which stored the events
 }
 
 // Page is one page of events. NextCursor is "" on the last page.

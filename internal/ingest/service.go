@@ -37,6 +37,7 @@ type Result struct {
 	Accepted   int      `json:"accepted"`
 	IDs        []string `json:"ids"`
 	Duplicates int      `json:"duplicates"`
+	Tenant     string   `json:"tenant"` // the tenant that stored the events: the key's
 }
 
 // Ingest decodes, validates and durably stores a request body for tenant.
@@ -76,7 +77,12 @@ func (s *Service) Ingest(ctx context.Context, tenant string, body []byte) (*Resu
 		}
 		events[i] = e
 	}
-	return s.Store(ctx, events)
+	res, err := s.Store(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	res.Tenant = tenant
+	return res, nil
 }
 
 // Store commits already validated events (Tenant and ReceivedAt set).
