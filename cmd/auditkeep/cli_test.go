@@ -26,12 +26,7 @@ func startCLIServer(t *testing.T) string {
 	done := make(chan int, 1)
 	var stderr bytes.Buffer
 	e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &stderr,
-		getenv: func(k string) string {
-			if k == "AUDITKEEP_ROOT_KEY" {
-				return cliRootKey
-			}
-			return ""
-		}}
+		getenv: testGetenv(t, map[string]string{"AUDITKEEP_ROOT_KEY": cliRootKey})}
 	go func() {
 		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
 			"--addr-file", addrFile, "--log-level", "warn"}, e)
@@ -87,8 +82,8 @@ func TestCLIAgainstServer(t *testing.T) {
 	// Fill the tenant; the same seed again stores nothing new.
 	const n = 3000
 	stdout, _ = must(exitOK, user, "demo", "--events", "3000", "--seed", "7")
-	if !strings.HasPrefix(stdout, "Sent 3,000 events (0 already stored)") {
-		t.Errorf("demo: %q; want 3,000 events sent", stdout)
+	if !strings.HasPrefix(stdout, "Sent 3,000 events (0 already stored) to tenant acme in ") {
+		t.Errorf("demo: %q; want 3,000 events sent to tenant acme", stdout)
 	}
 	stdout, _ = must(exitOK, user, "demo", "--events", "3000", "--seed", "7")
 	if !strings.HasPrefix(stdout, "Sent 3,000 events (3,000 already stored)") {

@@ -22,9 +22,28 @@ import (
 func runCLI(t *testing.T, vars map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }}
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: testGetenv(t, vars)}
 	code = Main(context.Background(), args, e)
 	return code, out.String(), errb.String()
+}
+
+// testGetenv returns the environment of vars, with HOME and XDG_CONFIG_HOME
+// in a temporary directory unless vars sets them: what a command keeps in
+// the user's configuration (verify's state) stays out of the real one.
+func testGetenv(t *testing.T, vars map[string]string) func(string) string {
+	home := t.TempDir()
+	return func(k string) string {
+		if v, ok := vars[k]; ok {
+			return v
+		}
+		switch k {
+		case "HOME":
+			return home
+		case "XDG_CONFIG_HOME":
+			return filepath.Join(home, ".config")
+		}
+		return ""
+	}
 }
 
 // fakeAPI is a stand-in server that records requests and answers with h.
@@ -89,7 +108,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"events", "--limit", "5000"}, "--limit must be from 1 to 1000"},
 		{[]string{"events", "--order", "up"}, "--order must be asc or desc"},
 		{[]string{"events", "alice"}, "a search goes in -q"},
-		{[]string{"events", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"events", "--bogus"}, "auditkeep events: unknown flag --bogus; run 'auditkeep events -h' for usage\n"},
+		{[]string{"events", "--limt", "5"}, "auditkeep events: unknown flag --limt (did you mean --limit?); run 'auditkeep events -h' for usage\n"},
+		{[]string{"export", "--with-proof"}, "unknown flag --with-proof (did you mean --with-proofs?)"},
+		{[]string{"events", "--target_id", "env_7"}, "unknown flag --target_id (did you mean --target-id?)"},
+		{[]string{"serve", "--adr", ":0"}, "auditkeep serve: unknown flag --adr (did you mean --addr?); run 'auditkeep serve -h' for usage\n"},
 		{[]string{"export", "--format", "xml"}, `--format "xml" is not csv or ndjson`},
 		{[]string{"export", "out.csv"}, "the output file goes in -o"},
 		{[]string{"demo", "--events", "0"}, "--events must be 1 or more"},
@@ -104,6 +127,45 @@ func TestUsageErrors(t *testing.T) {
 		if stdout != "" {
 			t.Errorf("auditkeep %s printed %q on stdout; want nothing", strings.Join(tt.args, " "), stdout)
 		}
+	}
+}
+
+// TestHelpHidesSecrets: usage messages say where the key comes from and
+// whether it is set, never its value.
+func TestHelpHidesSecrets(t *testing.T) {
+	vars := map[string]string{"AUDITKEEP_KEY": "ak_user_secret", "AUDITKEEP_ROOT_KEY": "root_secret",
+		"AUDITKEEP_DATABASE_URL": "postgres://audit:db_secret@db.example/audit"}
+	for _, args := range [][]string{{"events", "-h"}, {"tail", "-h"}, {"export", "-h"}, {"demo", "-h"}, {"verify", "-h"},
+		{"tenant", "create", "-h"}, {"key", "create", "-h"}, {"key", "revoke", "-h"}, {"ledger", "key", "-h"},
+		{"archive", "list", "-h"}, {"serve", "-h"}, {"events", "--bogus"}} {
+		_, stdout, stderr := runCLI(t, vars, args...)
+		for _, secret := range []string{"ak_user_secret", "root_secret", "db_secret"} {
+			if strings.Contains(stdout+stderr, secret) {
+				t.Errorf("auditkeep %s printed the secret %s:\n%s%s", strings.Join(args, " "), secret, stdout, stderr)
+			}
+		}
+	}
+	for _, tt := range []struct {
+		vars map[string]string
+		args []string
+		want string
+	}{
+		{vars, []string{"events", "-h"}, "API key (default $AUDITKEEP_KEY, set)"},
+		{map[string]string{"AUDITKEEP_ROOT_KEY": "root_secret"}, []string{"tenant", "create", "-h"}, "API key (default $AUDITKEEP_ROOT_KEY, set)"},
+		{nil, []string{"demo", "-h"}, "API key (default $AUDITKEEP_KEY or $AUDITKEEP_ROOT_KEY, not set)"},
+		{nil, []string{"events", "-h"}, "API key (default $AUDITKEEP_KEY, not set)"},
+		{vars, []string{"serve", "-h"}, "postgres://audit:xxxxx@db.example/audit"},
+	} {
+		code, _, stderr := runCLI(t, tt.vars, tt.args...)
+		if code != exitOK || !strings.Contains(stderr, tt.want) {
+			t.Errorf("auditkeep %s = %d:\n%s\nwant %q", strings.Join(tt.args, " "), code, stderr, tt.want)
+		}
+	}
+	// A key given as a flag is used, and still not shown.
+	f := newFakeAPI(t, jsonReply(200, `{"events":[]}`))
+	runCLI(t, f.vars(), "events", "--key", "ak_flag")
+	if got := f.reqs[0].Header.Get("Authorization"); got != "Bearer ak_flag" {
+		t.Errorf("Authorization = %q; want the --key value", got)
 	}
 }
 
@@ -204,8 +266,12 @@ func TestUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
 	code, _, stderr := runCLI(t, map[string]string{"AUDITKEEP_SERVER": srv.URL, "AUDITKEEP_KEY": "k"}, "events")
-	if code != exitNegative || !strings.Contains(stderr, "connect") {
-		t.Errorf("events on a closed port = %d, %q; want 1 and a connection error", code, stderr)
+	if code != exitNegative || !strings.Contains(stderr, "connect") || !strings.Contains(stderr, "--server or AUDITKEEP_SERVER") {
+		t.Errorf("events on a closed port = %d, %q; want 1, a connection error and where the server is looked for", code, stderr)
+	}
+	code, _, stderr = runCLI(t, map[string]string{"AUDITKEEP_SERVER": srv.URL}, "ledger", "key")
+	if code != exitNegative || !strings.Contains(stderr, "--server or AUDITKEEP_SERVER") {
+		t.Errorf("ledger key on a closed port = %d, %q; want 1 and where the server is looked for", code, stderr)
 	}
 }
 
@@ -445,13 +511,13 @@ func TestDemoSendsBatches(t *testing.T) {
 			}
 		}
 		batches = append(batches, len(body.Events))
-		jsonReply(200, `{"accepted":`+strconv.Itoa(len(body.Events))+`,"ids":[],"duplicates":`+strconv.Itoa(dups)+`}`)(w, r)
+		jsonReply(200, `{"accepted":`+strconv.Itoa(len(body.Events))+`,"ids":[],"duplicates":`+strconv.Itoa(dups)+`,"tenant":"acme"}`)(w, r)
 	})
 	code, stdout, stderr := runCLI(t, f.vars(), "demo", "--events", "2500", "--seed", "42", "--senders", "2")
 	if code != exitOK {
 		t.Fatalf("demo = %d, %q", code, stderr)
 	}
-	if len(ids) != 2500 || !strings.HasPrefix(stdout, "Sent 2,500 events (0 already stored)") {
+	if len(ids) != 2500 || !strings.HasPrefix(stdout, "Sent 2,500 events (0 already stored) to tenant acme in ") {
 		t.Errorf("demo sent %d distinct events, stdout %q; want 2500", len(ids), stdout)
 	}
 	total := 0
@@ -492,7 +558,28 @@ func TestDemoWithTenant(t *testing.T) {
 	if strings.Join(auth, "\n") != strings.Join(want, "\n") {
 		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(auth, "\n"), strings.Join(want, "\n"))
 	}
-	if !strings.Contains(stdout, "ak_demo") {
-		t.Errorf("stdout %q; want the new key", stdout)
+	if !strings.Contains(stdout, "ak_demo") || !strings.Contains(stdout, "to tenant shop in") {
+		t.Errorf("stdout %q; want the tenant filled and the new key", stdout)
+	}
+}
+
+// TestDefaultStatePath: verify's state goes in the user's configuration
+// directory, and nowhere when the environment names none.
+func TestDefaultStatePath(t *testing.T) {
+	for _, tt := range []struct {
+		vars map[string]string
+		want string // "" for an error
+	}{
+		{map[string]string{"HOME": "/home/ann"}, "/home/ann/.config/auditkeep/verify-audit.example_8443-acme.json"},
+		{map[string]string{"HOME": "/home/ann", "XDG_CONFIG_HOME": "/cfg"}, "/cfg/auditkeep/verify-audit.example_8443-acme.json"},
+		{map[string]string{"HOME": "/home/ann", "XDG_CONFIG_HOME": "cfg"}, "/home/ann/.config/auditkeep/verify-audit.example_8443-acme.json"},
+		{map[string]string{}, ""},
+		{map[string]string{"HOME": "relative"}, ""},
+	} {
+		e := &env{getenv: func(k string) string { return tt.vars[k] }}
+		got, err := defaultStatePath(e, "https://audit.example:8443", "acme")
+		if got != tt.want || (tt.want == "") != (err != nil) || err != nil && !strings.Contains(err.Error(), "--state") {
+			t.Errorf("defaultStatePath(%v) = %q, %v; want %q (or an error suggesting --state)", tt.vars, got, err, tt.want)
+		}
 	}
 }

@@ -5,11 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
+	"unicode/utf8"
 
 	"github.com/auditkeep/auditkeep/client"
+	"github.com/auditkeep/auditkeep/internal/search"
 )
 
 // defaultServer is where the client commands look for a server.
@@ -24,25 +28,62 @@ type clientFlags struct {
 
 // addClientFlags defines --server, --key and --json on fs, with defaults from
 // AUDITKEEP_SERVER and AUDITKEEP_KEY (then AUDITKEEP_ROOT_KEY when rootOK:
-// for commands an operator runs with the root key).
+// for commands an operator runs with the root key). Usage messages tell
+// where the key comes from and whether it is set, never the key itself.
 func addClientFlags(fs *flag.FlagSet, e *env, rootOK bool) *clientFlags {
 	c := &clientFlags{}
 	server := e.getenv("AUDITKEEP_SERVER")
 	if server == "" {
 		server = defaultServer
 	}
-	key := e.getenv("AUDITKEEP_KEY")
-	keyHelp := "API key (default $AUDITKEEP_KEY)"
+	key := &secretFlag{value: &c.key, sources: []string{"AUDITKEEP_KEY"}}
 	if rootOK {
-		if key == "" {
-			key = e.getenv("AUDITKEEP_ROOT_KEY")
-		}
-		keyHelp = "API key (default $AUDITKEEP_KEY, else $AUDITKEEP_ROOT_KEY)"
+		key.sources = append(key.sources, "AUDITKEEP_ROOT_KEY")
 	}
-	fs.StringVar(&c.server, "server", server, "server URL (default $AUDITKEEP_SERVER or "+defaultServer+")")
-	fs.StringVar(&c.key, "key", key, keyHelp)
+	key.fromEnv(e.getenv)
+	fs.StringVar(&c.server, "server", server, "server URL; $AUDITKEEP_SERVER when set")
+	fs.Var(key, "key", "API key")
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of text")
 	return c
+}
+
+// secretFlag is a flag holding a secret, such as an API key, that defaults
+// to the first of some environment variables that is set. Its String, which
+// the flag package prints as the default in usage messages, names the
+// variables and says whether one is set; it never holds the value.
+type secretFlag struct {
+	value   *string
+	sources []string // environment variables, in order of preference
+	from    string   // the variable the value came from; "" when given as a flag or unset
+}
+
+// fromEnv sets the value from the first of the sources that is set.
+func (f *secretFlag) fromEnv(getenv func(string) string) {
+	for _, name := range f.sources {
+		if v := getenv(name); v != "" {
+			*f.value, f.from = v, name
+			return
+		}
+	}
+}
+
+func (f *secretFlag) String() string {
+	switch {
+	case f == nil || f.value == nil:
+		return "" // the zero value the flag package compares defaults with
+	case f.from != "":
+		return "$" + f.from + ", set"
+	case *f.value != "":
+		return "(set)"
+	case len(f.sources) > 0:
+		return "$" + strings.Join(f.sources, " or $") + ", not set"
+	}
+	return ""
+}
+
+func (f *secretFlag) Set(v string) error {
+	*f.value, f.from = v, ""
+	return nil
 }
 
 // check validates the flags; its error is a usage error.
@@ -114,30 +155,85 @@ func usageError(e *env, name string, err error) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	// The flag package has already printed its own errors and the usage.
-	if !isFlagError(err) {
-		fmt.Fprintf(e.stderr, "auditkeep %s: %v\nRun 'auditkeep %s -h' for usage.\n", name, err, name)
+	var fe flagError
+	if errors.As(err, &fe) {
+		fmt.Fprintf(e.stderr, "auditkeep %s: %s; run 'auditkeep %s -h' for usage\n", name, fe.text(), name)
+		return exitUsage
 	}
+	fmt.Fprintf(e.stderr, "auditkeep %s: %v\nRun 'auditkeep %s -h' for usage.\n", name, err, name)
 	return exitUsage
 }
 
-// flagError marks errors the flag package reported itself.
-type flagError struct{ error }
+// flagError is an error of the flag package, with the flag set it came from.
+type flagError struct {
+	error
+	fs *flag.FlagSet
+}
 
 func (e flagError) Unwrap() error { return e.error }
 
-func isFlagError(err error) bool {
-	var fe flagError
-	return errors.As(err, &fe)
+// text is the error in one line: an unknown flag is named as it is
+// written, with the defined flag closest to it.
+func (e flagError) text() string {
+	name, ok := strings.CutPrefix(e.Error(), "flag provided but not defined: -")
+	if !ok {
+		return e.Error()
+	}
+	s := "unknown flag " + flagName(name)
+	if near := closestFlag(e.fs, name); near != "" {
+		s += " (did you mean " + flagName(near) + "?)"
+	}
+	return s
 }
 
-// parse is parseArgs with the flag package's errors marked as reported.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	pos, err := parseArgs(fs, args)
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		return nil, flagError{err}
+// flagName writes a flag's name as the documentation does: -q, --limit.
+func flagName(name string) string {
+	if utf8.RuneCountInString(name) == 1 {
+		return "-" + name
 	}
-	return pos, err
+	return "--" + name
+}
+
+// closestFlag returns the flag of fs nearest to name, or "" when none is
+// near enough to be what was meant.
+func closestFlag(fs *flag.FlagSet, name string) string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return search.Nearest(strings.ToLower(name), names)
+}
+
+// parse is parseArgs with the flag package's own messages held back: -h
+// prints the usage, and any other flag error is returned as a flagError,
+// which usageError reports in one line.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	restore := hush(fs)
+	pos, err := parseArgs(fs, args)
+	restore()
+	return pos, flagFailure(fs, err)
+}
+
+// hush stops fs from printing its errors and usage until restore is called.
+func hush(fs *flag.FlagSet) (restore func()) {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return func() {
+		fs.SetOutput(out)
+		fs.Usage = usage
+	}
+}
+
+// flagFailure handles an error of fs.Parse (nil for none): for -h it prints
+// the usage and returns flag.ErrHelp; other errors become a flagError.
+func flagFailure(fs *flag.FlagSet, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	}
+	return flagError{err, fs}
 }
 
 // requestFailed reports a failed request and returns exitNegative: the server
@@ -155,8 +251,24 @@ func requestFailed(e *env, name string, err error) int {
 		}
 		return exitNegative
 	}
-	fmt.Fprintf(e.stderr, "auditkeep %s: %v\n", name, err)
+	fmt.Fprintf(e.stderr, "auditkeep %s: %s\n", name, clean(err.Error()))
+	printUnreachableHint(e.stderr, err)
 	return exitNegative
+}
+
+// unreachable reports whether err says that no server answers at the
+// address: the connection was refused, or the host name is unknown.
+func unreachable(err error) bool {
+	var dnsErr *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dnsErr)
+}
+
+// printUnreachableHint tells where the CLI looks for the server when err
+// says no server answers there.
+func printUnreachableHint(w io.Writer, err error) {
+	if unreachable(err) {
+		fmt.Fprintln(w, "No server answers there: start one with 'auditkeep serve', or give its URL with --server or AUDITKEEP_SERVER (default "+defaultServer+").")
+	}
 }
 
 // setFlags returns the names of the flags given on the command line.

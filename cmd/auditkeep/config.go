@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +79,26 @@ var configSettings = []configSetting{
 	{"retention-batch", "AUDITKEEP_RETENTION_BATCH", "events archived and removed per transaction by the retention job"},
 }
 
+// redactedURL is a flag holding a URL that may carry a password: usage
+// messages show its default without the password.
+type redactedURL struct{ s *string }
+
+func (r *redactedURL) String() string {
+	if r == nil || r.s == nil || *r.s == "" {
+		return ""
+	}
+	u, err := url.Parse(*r.s)
+	if err != nil {
+		return "(set)"
+	}
+	return u.Redacted()
+}
+
+func (r *redactedURL) Set(v string) error {
+	*r.s = v
+	return nil
+}
+
 // loadConfig applies the environment, then flags, then validates.
 func loadConfig(args []string, getenv func(string) string, fs *flag.FlagSet) (Config, error) {
 	cfg := DefaultConfig()
@@ -86,7 +107,7 @@ func loadConfig(args []string, getenv func(string) string, fs *flag.FlagSet) (Co
 	}
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "address to listen on (AUDITKEEP_ADDR)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "directory of the embedded SQLite store (AUDITKEEP_DATA)")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL; replaces the embedded store (AUDITKEEP_DATABASE_URL)")
+	fs.Var(&redactedURL{&cfg.DatabaseURL}, "database-url", "PostgreSQL `URL`; replaces the embedded store (AUDITKEEP_DATABASE_URL)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (AUDITKEEP_LOG_LEVEL)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (AUDITKEEP_LOG_FORMAT)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long a shutdown waits for in-flight requests (AUDITKEEP_SHUTDOWN_TIMEOUT)")
@@ -99,7 +120,10 @@ func loadConfig(args []string, getenv func(string) string, fs *flag.FlagSet) (Co
 	fs.StringVar(&cfg.LedgerKeyFile, "ledger-key-file", cfg.LedgerKeyFile, "file holding the checkpoint signer key (AUDITKEEP_LEDGER_KEY_FILE); default <data>/ledger.key")
 	fs.DurationVar(&cfg.LedgerInterval, "ledger-interval", cfg.LedgerInterval, "how often every tenant is checked for events to integrate (AUDITKEEP_LEDGER_INTERVAL)")
 	cfg.Retention.flags(fs)
-	if err := fs.Parse(args); err != nil {
+	restore := hush(fs)
+	err := fs.Parse(args)
+	restore()
+	if err := flagFailure(fs, err); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {

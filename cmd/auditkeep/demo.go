@@ -79,7 +79,11 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	opts := demo.Options{EventsPerDay: max(3000, float64(*events)/20)}
 	gen := demo.New(*seed, demo.Start(*events, time.Now().Add(-5*time.Minute), opts), opts)
 
-	fmt.Fprintf(e.stderr, "Sending %s events (seed %d) with %d senders...\n", thousands(int64(*events)), *seed, *senders)
+	to := ""
+	if *tenant != "" {
+		to = " to tenant " + *tenant
+	}
+	fmt.Fprintf(e.stderr, "Sending %s events%s (seed %d) with %d senders...\n", thousands(int64(*events)), to, *seed, *senders)
 	var stop func()
 	st := &demoStats{}
 	start := time.Now()
@@ -97,8 +101,16 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "Sent %s events before the error.\n", thousands(st.accepted.Load()))
 		return requestFailed(e, name, err)
 	}
-	fmt.Fprintf(e.stdout, "Sent %s events (%s already stored) in %s: %s events/s\n",
-		thousands(st.accepted.Load()), thousands(st.duplicates.Load()), elapsed.Round(time.Millisecond), rate(st.accepted.Load(), start))
+	filled := *tenant
+	if t, _ := st.tenant.Load().(string); t != "" {
+		filled = t
+	}
+	into := ""
+	if filled != "" {
+		into = " to tenant " + clean(filled)
+	}
+	fmt.Fprintf(e.stdout, "Sent %s events (%s already stored)%s in %s: %s events/s\n",
+		thousands(st.accepted.Load()), thousands(st.duplicates.Load()), into, elapsed.Round(time.Millisecond), rate(st.accepted.Load(), start))
 	if newKey != nil {
 		fmt.Fprintf(e.stdout, "Key %s of tenant %s (scopes %v), to read them:\n%s\n", newKey.ID, *tenant, newKey.Scopes, newKey.Key)
 		fmt.Fprintln(e.stderr, "Store the key now: it is not shown again.")
@@ -120,6 +132,7 @@ func demoTenant(ctx context.Context, c *client.Client, tenant string) (*client.N
 // demoStats counts what the server acknowledged.
 type demoStats struct {
 	accepted, duplicates atomic.Int64
+	tenant               atomic.Value // string: the tenant the server stored the events in
 }
 
 // sendDemo generates n events and sends them in batches through senders
@@ -147,6 +160,9 @@ func sendDemo(ctx context.Context, c *client.Client, gen *demo.Generator, n, sen
 				}
 				st.accepted.Add(int64(res.Accepted))
 				st.duplicates.Add(int64(res.Duplicates))
+				if res.Tenant != "" {
+					st.tenant.Store(res.Tenant)
+				}
 			}
 		})
 	}

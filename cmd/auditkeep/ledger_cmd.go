@@ -57,6 +57,7 @@ func runLedgerKey(ctx context.Context, e *env, args []string) int {
 	key, err := v.serverKey(ctx)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "auditkeep %s: %s\n", name, clean(err.Error()))
+		printUnreachableHint(e.stderr, err)
 		return exitNegative
 	}
 	if *out == "" {

@@ -11,11 +11,7 @@ import (
 // exactly as GET /v1/ledger/key serves it, as a value or a file, and as
 // 'auditkeep ledger key -o' saves it.
 func TestVerifyPublicKeyAsServed(t *testing.T) {
-	a := testServer(t, Config{})
-	base := a.URL()
-	key := setupTenant(t, base, "acme")
-	ingestN(t, base, key, "a", 5)
-	waitIntegrated(t, base, key, 5)
+	base, key := integratedTenant(t, 5)
 	vkey := verifierKey(t, base)
 	dir := t.TempDir()
 
@@ -69,5 +65,24 @@ func TestVerifyReadKeySuggestsSample(t *testing.T) {
 	}
 	if code, out, errs := runCLI(t, nil, "verify", "--server", base, "--key", key, "--state", state, "--public-key", vkey, "--sample", "3"); code != 0 || !strings.HasPrefix(out, "OK: tree size 5") {
 		t.Errorf("verify --sample 3 with a read key = %d %q %q; want OK", code, out, errs)
+	}
+}
+
+// TestVerifyStateNeedsAHome: without --state, verify keeps its state under
+// $XDG_CONFIG_HOME or $HOME; with neither set it refuses, writing nothing,
+// rather than writing a relative .config where it runs.
+func TestVerifyStateNeedsAHome(t *testing.T) {
+	base, key := integratedTenant(t, 3)
+	code, _, errs := runCLI(t, map[string]string{"HOME": "", "XDG_CONFIG_HOME": ""}, "verify", "--server", base, "--key", key)
+	if code != exitNegative || !strings.Contains(errs, "give --state FILE") {
+		t.Errorf("verify with no HOME = %d %q; want 1 and a suggestion of --state", code, errs)
+	}
+	home := t.TempDir()
+	code, out, errs := runCLI(t, map[string]string{"HOME": home, "XDG_CONFIG_HOME": ""}, "verify", "--server", base, "--key", key)
+	if code != exitOK || !strings.HasPrefix(out, "OK: tree size 3") {
+		t.Fatalf("verify with a HOME = %d %q %q; want OK", code, out, errs)
+	}
+	if files, _ := filepath.Glob(filepath.Join(home, ".config", "auditkeep", "verify-*.json")); len(files) != 1 {
+		t.Errorf("verify kept its state in %v; want one file under $HOME/.config/auditkeep", files)
 	}
 }

@@ -44,6 +44,17 @@ func ingestN(t *testing.T, base, key, prefix string, n int) {
 }
 
 // waitIntegrated waits until the tenant's latest checkpoint has size.
+// integratedTenant starts a server with tenant acme holding n events, all
+// integrated into its log, and returns the server's URL and a key of acme.
+func integratedTenant(t *testing.T, n int) (base, key string) {
+	t.Helper()
+	base = testServer(t, Config{}).URL()
+	key = setupTenant(t, base, "acme")
+	ingestN(t, base, key, "a", n)
+	waitIntegrated(t, base, key, uint64(n))
+	return base, key
+}
+
 func waitIntegrated(t *testing.T, base, key string, size uint64) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)

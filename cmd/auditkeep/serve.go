@@ -24,11 +24,11 @@ import (
 )
 
 func runServe(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "serve", "serve [flags]")
 	cfg, err := loadConfig(args, e.getenv, fs)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
+	var fe flagError
+	if errors.Is(err, flag.ErrHelp) || errors.As(err, &fe) {
+		return usageError(e, "serve", err)
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "auditkeep serve: %v\n", err)

@@ -79,6 +79,7 @@ type tailer struct {
 	key     string
 	last    int64 // the seq of the last event printed; -1 before the first
 	printed int
+	hinted  bool // the hint of an unreachable server was printed
 	stdout  io.Writer
 	stderr  io.Writer
 	print   func(ev auditkeep.Event, first bool) error
@@ -100,7 +101,11 @@ func (t *tailer) run(ctx context.Context) error {
 		if progressed {
 			backoff = 500 * time.Millisecond
 		}
-		fmt.Fprintf(t.stderr, "auditkeep tail: %v; reconnecting after seq %d\n", err, max(t.last, 0))
+		fmt.Fprintf(t.stderr, "auditkeep tail: %s; reconnecting after seq %d\n", clean(err.Error()), max(t.last, 0))
+		if !t.hinted && unreachable(err) {
+			printUnreachableHint(t.stderr, err)
+			t.hinted = true
+		}
 		select {
 		case <-ctx.Done():
 			return nil

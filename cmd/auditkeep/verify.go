@@ -242,6 +242,7 @@ type verifier struct {
 
 func (v *verifier) fail(err error) int {
 	fmt.Fprintf(v.e.stderr, "auditkeep verify: %s\n", clean(err.Error()))
+	printUnreachableHint(v.e.stderr, err)
 	return exitNegative
 }
 
@@ -295,7 +296,9 @@ func (v *verifier) run(ctx context.Context) int {
 
 	// The key and the state remembered for this server and log.
 	if v.statePath == "" {
-		v.statePath = defaultStatePath(v.e, v.server, strings.TrimPrefix(unverified.Origin, ledger.DefaultOriginPrefix))
+		if v.statePath, err = defaultStatePath(v.e, v.server, strings.TrimPrefix(unverified.Origin, ledger.DefaultOriginPrefix)); err != nil {
+			return v.fail(err)
+		}
 	}
 	st, err := loadVerifyState(v.statePath)
 	if err != nil {
@@ -517,17 +520,25 @@ func (v *verifier) getJSON(ctx context.Context, path string, q url.Values, out a
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
 
 // defaultStatePath is ~/.config/auditkeep/verify-<server>-<tenant>.json
-// ($XDG_CONFIG_HOME when set).
-func defaultStatePath(e *env, server, tenant string) string {
+// ($XDG_CONFIG_HOME when set). It is an error when neither $XDG_CONFIG_HOME
+// nor $HOME names an absolute directory: a relative path would put the state
+// wherever the command happens to run.
+func defaultStatePath(e *env, server, tenant string) (string, error) {
 	dir := e.getenv("XDG_CONFIG_HOME")
+	if !filepath.IsAbs(dir) {
+		dir = ""
+		if home := e.getenv("HOME"); filepath.IsAbs(home) {
+			dir = filepath.Join(home, ".config")
+		}
+	}
 	if dir == "" {
-		dir = filepath.Join(e.getenv("HOME"), ".config")
+		return "", errors.New("no place for the state file: neither $XDG_CONFIG_HOME nor $HOME is an absolute directory; give --state FILE")
 	}
 	host := server
 	if u, err := url.Parse(server); err == nil && u.Host != "" {
 		host = u.Host
 	}
-	return filepath.Join(dir, "auditkeep", "verify-"+unsafeName.ReplaceAllString(host, "_")+"-"+unsafeName.ReplaceAllString(tenant, "_")+".json")
+	return filepath.Join(dir, "auditkeep", "verify-"+unsafeName.ReplaceAllString(host, "_")+"-"+unsafeName.ReplaceAllString(tenant, "_")+".json"), nil
 }
 
 // loadVerifyState reads the state file; nil when there is none yet.
