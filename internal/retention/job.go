@@ -167,7 +167,10 @@ func (s *Service) RunTenant(ctx context.Context, tenant string) (Report, error) 
 		return rep, nil
 	}
 	defer release()
-	st := s.loadStatus(ctx, tenant)
+	st, err := s.loadStatus(ctx, tenant)
+	if err != nil {
+		return rep, s.statusUnreadable(ctx, tenant, err)
+	}
 	now := s.now().UTC()
 	st.LastRunAt = now
 	st.Pending, st.HeldBy = false, nil
@@ -423,8 +426,13 @@ func (s *Service) failed(ctx context.Context, tenant string, err error) error {
 	if ctx.Err() != nil {
 		return err
 	}
+	st, lerr := s.loadStatus(ctx, tenant)
+	if lerr != nil {
+		s.statusUnreadable(ctx, tenant, lerr)
+		s.log.Error("retention: purge failed", "tenant", tenant, "err", err)
+		return err
+	}
 	s.metrics.errors.Inc()
-	st := s.loadStatus(ctx, tenant)
 	st.Errors++
 	st.LastError, st.LastErrorAt = auditkeep.ErrorMessage(err)+detail(err), s.now().UTC()
 	s.saveStatus(ctx, tenant, st)
@@ -576,12 +584,33 @@ func split(events []*auditkeep.Event, maxSpan int64) [][]*auditkeep.Event {
 	return out
 }
 
-func (s *Service) loadStatus(ctx context.Context, tenant string) *Status {
+// loadStatus reads the tenant's Status. Only a status never stored
+// (ENOTFOUND) starts empty; a failed read, or a stored status that cannot be
+// decoded (EINTERNAL), is returned, so that no run saves an empty status
+// over the totals.
+func (s *Service) loadStatus(ctx context.Context, tenant string) (*Status, error) {
 	st := &Status{}
-	if b, err := s.store.GetSetting(ctx, tenant, statusSetting); err == nil {
-		_ = json.Unmarshal(b, st)
+	b, err := s.store.GetSetting(ctx, tenant, statusSetting)
+	switch {
+	case auditkeep.ErrorCode(err) == auditkeep.ENOTFOUND:
+		return st, nil
+	case err != nil:
+		return nil, err
 	}
-	return st
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, &auditkeep.Error{Code: auditkeep.EINTERNAL, Message: fmt.Sprintf("the retention status of tenant %s cannot be read", tenant), Err: err}
+	}
+	return st, nil
+}
+
+// statusUnreadable reports a status that loadStatus could not read: the
+// run that needed it stops, and nothing is saved over the status.
+func (s *Service) statusUnreadable(ctx context.Context, tenant string, err error) error {
+	if ctx.Err() == nil {
+		s.metrics.errors.Inc()
+		s.log.Error("retention: the job's status cannot be read; the tenant is not purged until it can", "tenant", tenant, "err", err)
+	}
+	return err
 }
 
 func (s *Service) saveStatus(ctx context.Context, tenant string, st *Status) {
@@ -612,7 +641,11 @@ func (s *Service) TenantStatus(ctx context.Context, tenant string) (*TenantStatu
 	if err != nil {
 		return nil, err
 	}
-	ts := &TenantStatus{Tenant: t.ID, RetentionDays: t.RetentionDays, Plan: t.Plan, Holds: hs, Status: s.loadStatus(ctx, tenant)}
+	st, err := s.loadStatus(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	ts := &TenantStatus{Tenant: t.ID, RetentionDays: t.RetentionDays, Plan: t.Plan, Holds: hs, Status: st}
 	if s.arch != nil {
 		ts.Archive = s.arch.URL()
 	}

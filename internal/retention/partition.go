@@ -75,6 +75,11 @@ func (s *Service) partitionPolicy(ctx context.Context, tenant string, now time.T
 	if err != nil {
 		return partitionPolicy{}, err
 	}
+	// A tenant whose status cannot be read is not purged: its totals could
+	// not be kept.
+	if _, err := s.loadStatus(ctx, tenant); err != nil {
+		return partitionPolicy{}, s.statusUnreadable(ctx, tenant, err)
+	}
 	p := partitionPolicy{cut: Cutoff(now, t.RetentionDays)}
 	if p.cut.IsZero() {
 		return p, nil
@@ -285,7 +290,15 @@ func (s *Service) partitionDone(ctx context.Context, sh *partitionShare, now tim
 	if !worked && (sh.err == nil || stopped) {
 		return
 	}
-	st := s.loadStatus(fin, tenant)
+	st, err := s.loadStatus(fin, tenant)
+	if err != nil {
+		failed[tenant] = true
+		s.statusUnreadable(fin, tenant, err)
+		if sh.err != nil && !stopped {
+			s.log.Error("retention: purge failed; the events stay and are retried at the next run", "tenant", tenant, "err", sh.err)
+		}
+		return
+	}
 	st.Archived += int64(sh.rep.Archived)
 	st.Removed += int64(sh.rep.Removed)
 	st.Segments += int64(sh.rep.Segments)
