@@ -104,3 +104,90 @@ func TestConsoleEventProof(t *testing.T) {
 		t.Errorf("the console's proof JSON = %s; want GET /v1/events/env7-1/proof's %s", body, want.body)
 	}
 }
+
+// TestConsoleCompare: the event page compares with the target's previous
+// event in time even when commit order differs, and two events picked in the
+// list compare from the earlier to the later.
+func TestConsoleCompare(t *testing.T) {
+	a := testServer(t, Config{})
+	base := a.URL()
+	key := setupTenant(t, base, "acme")
+	now := time.Now().UTC()
+	at := func(id string, ago time.Duration, snapshot map[string]any) map[string]any {
+		e := envEvent(id, "environment.update", "env_9", "canary", snapshot)
+		e["occurred_at"] = now.Add(-ago).Format(time.RFC3339Nano)
+		return e
+	}
+	// Committed c1, c2, c3; in time c1, c3, c2.
+	ingestJSON(t, base, key, []any{at("c1", 3*time.Hour, map[string]any{"cpu": 1, "services": []any{map[string]any{"id": "svc_1", "name": "api"}}})})
+	ingestJSON(t, base, key, []any{at("c2", time.Hour, map[string]any{"cpu": 2, "services": []any{map[string]any{"id": "svc_1", "name": "api"}, map[string]any{"id": "svc_2", "name": "worker"}}})})
+	ingestJSON(t, base, key, []any{at("c3", 2*time.Hour, map[string]any{"cpu": 3, "services": []any{map[string]any{"id": "svc_1", "name": "api"}}})})
+	rows := `Array.from(document.querySelectorAll("#compare-table tbody tr")).map(r => Array.from(r.cells).map(c => c.innerText.trim()).join(" / ")).join(" | ")`
+	prev := `document.querySelector("#prev-link") ? document.querySelector("#prev-link").getAttribute("href") : ""`
+
+	ctx := newBrowser(t)
+	signIn(t, ctx, base, key)
+	for _, size := range consoleSizes {
+		t.Run(size.name, func(t *testing.T) {
+			step(t, ctx, "the event page of c3",
+				chromedp.EmulateViewport(size.width, size.height, chromedp.EmulateScale(size.scale)),
+				chromedp.Navigate(base+"/events/c3"),
+				chromedp.WaitVisible(chromedp.CSS("#compare")),
+			)
+			if got := eval[string](t, ctx, prev); got != "/events/c1" {
+				t.Errorf("c3's previous event is %q; want /events/c1 (c2 was committed before c3 but happened after it)", got)
+			}
+			if got, want := eval[string](t, ctx, rows), "cpu / cpu changed from 1 to 3 / 1 / 3"; got != want {
+				t.Errorf("c3 compared with its previous event: %q; want %q", got, want)
+			}
+			screenshot(t, ctx, "event-compare-"+size.name)
+			step(t, ctx, "the event page of c2", chromedp.Navigate(base+"/events/c2"), chromedp.WaitVisible(chromedp.CSS("#compare")))
+			if got := eval[string](t, ctx, prev); got != "/events/c3" {
+				t.Errorf("c2's previous event is %q; want /events/c3", got)
+			}
+
+			// Pick two in the list: c2 first, then c1.
+			step(t, ctx, "the target's events",
+				chromedp.Navigate(base+"/?target_id=env_9"),
+				chromedp.WaitVisible(chromedp.CSS("#events")),
+			)
+			if !eval[bool](t, ctx, `document.querySelector("#compare-picked").disabled`) {
+				t.Errorf("Compare is enabled with no event ticked")
+			}
+			step(t, ctx, "tick c2 and c1",
+				chromedp.Click(chromedp.CSS(`#rows tr[data-id="c2"] input.pick`)),
+				chromedp.Click(chromedp.CSS(`#rows tr[data-id="c1"] input.pick`)),
+			)
+			if eval[bool](t, ctx, `document.querySelector("#compare-picked").disabled`) {
+				t.Errorf("Compare is disabled with two events ticked")
+			}
+			screenshot(t, ctx, "list-picked-"+size.name)
+			navigate(t, ctx, "compare", chromedp.Click(chromedp.CSS("#compare-picked")))
+			if got := eval[string](t, ctx, `location.pathname`); got != "/compare" {
+				t.Fatalf("Compare opened %q; want /compare", got)
+			}
+			want := "cpu / cpu changed from 1 to 2 / 1 / 2 | services[id=svc_2] / service 'worker' added / (absent) / " + `{"id":"svc_2","name":"worker"}`
+			if got := eval[string](t, ctx, rows); got != want {
+				t.Errorf("compare c2 with c1: %q; want %q", got, want)
+			}
+			if got, want := eval[string](t, ctx, `document.querySelector("#side-Later .side-description").innerText`), "cpu changed from 1 to 2"; !strings.Contains(got, want) {
+				t.Errorf("the later event's description reads %q; want it to say %q", got, want)
+			}
+			if got := eval[string](t, ctx, `document.querySelector("#side-Earlier a.action").getAttribute("href")`); got != "/events/c1" {
+				t.Errorf("the earlier event is %q; want /events/c1", got)
+			}
+			screenshot(t, ctx, "compare-"+size.name)
+
+			// "Compare with another event" from the event page.
+			step(t, ctx, "compare c1 with c3 from its page",
+				chromedp.Navigate(base+"/events/c1"),
+				chromedp.WaitVisible(chromedp.CSS("#compare-with")),
+				chromedp.SendKeys(chromedp.CSS("#compare-with"), "c3"),
+			)
+			navigate(t, ctx, "compare with", chromedp.Submit(chromedp.CSS("#compare-with")))
+			if got, want := eval[string](t, ctx, rows), "cpu / cpu changed from 1 to 3 / 1 / 3"; got != want {
+				t.Errorf("compare c1 with c3: %q; want %q", got, want)
+			}
+		})
+	}
+}

@@ -250,8 +250,8 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("snapshot block %q is not the event's JSON", snap)
 		}
 		cmp := eval[string](t, ctx, `Array.from(document.querySelectorAll("#compare-table tbody tr")).map(r => r.innerText.replace(/\s+/g, " ").trim()).join("|")`)
-		if cmp != "cpu 1 2|name prod production" {
-			t.Errorf("comparison with the previous event = %q; want cpu 1 2|name prod production", cmp)
+		if want := "cpu cpu changed from 1 to 2 1 2|name name changed from 'prod' to 'production' prod production"; cmp != want {
+			t.Errorf("comparison with the previous event = %q; want %q", cmp, want)
 		}
 	})
 

@@ -119,6 +119,16 @@ func Describe(e *auditkeep.Event) string {
 	return b.String()
 }
 
+// DescribeChange tells one change as Describe lists it: "service 'api'
+// added", "replicas of service 'api' changed from 2 to 3", "environment
+// variable DATABASE_URL changed (value hidden)". Elements identified by id
+// are named from the change's value or else from before or after, the
+// documents the change was computed from (either may be empty). The text is
+// plain, not escaped for HTML.
+func DescribeChange(c auditkeep.Change, before, after json.RawMessage) string {
+	return changeText(c, &eventDocs{e: &auditkeep.Event{Before: before, Snapshot: after}})
+}
+
 func actorName(a auditkeep.Actor) string {
 	return clip(firstNonEmpty(a.Name, a.Email, a.ID))
 }

@@ -73,3 +73,26 @@ func TestDescribeNeverShowsHiddenValues(t *testing.T) {
 		t.Errorf("Describe = %s; want %s", got, want)
 	}
 }
+
+// TestDescribeChange tells single changes of two snapshots, naming elements
+// identified by id from either document.
+func TestDescribeChange(t *testing.T) {
+	a := json.RawMessage(`{"services":[{"id":"svc_1","name":"api","replicas":2},{"id":"svc_2","name":"web"}],"env":{"DATABASE_URL":"hmac-sha256:` + strings.Repeat("a", 64) + `"}}`)
+	b := json.RawMessage(`{"services":[{"id":"svc_1","name":"api","replicas":3}],"env":{"DATABASE_URL":"hmac-sha256:` + strings.Repeat("b", 64) + `"}}`)
+	cs, err := changes.Compare(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cs {
+		got = append(got, changes.DescribeChange(c, a, b))
+	}
+	want := []string{
+		"environment variable DATABASE_URL changed (value hidden)",
+		"replicas of service 'api' changed from 2 to 3",
+		"service 'web' removed",
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("DescribeChange of Compare(a, b) = %q; want %q", got, want)
+	}
+}

@@ -113,8 +113,8 @@ func New(b Backend, log *slog.Logger) *Console {
 	}
 	c := &Console{b: b, log: log, Now: time.Now, SessionTTL: 12 * time.Hour}
 	c.tmpl = map[string]*template.Template{}
-	for _, page := range []string{"events", "event", "signin", "error"} {
-		c.tmpl[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html"))
+	for _, page := range []string{"events", "event", "compare", "signin", "error"} {
+		c.tmpl[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+page+".html"))
 	}
 	return c
 }
@@ -127,6 +127,7 @@ func (c *Console) Routes() []Route {
 		{"GET /{$}", "events", c.handleEvents},
 		{"GET /events/{id}", "event", c.handleEvent},
 		{"GET /events/{id}/proof", "event_proof", c.handleProof},
+		{"GET /compare", "compare", c.handleCompare},
 		{"GET /export", "export", c.handleExport},
 		{"GET /signin", "signin_form", c.handleSignInForm},
 		{"POST /signin", "signin", c.handleSignIn},

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"html/template"
 	"net/http"
@@ -19,9 +20,16 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"utc": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"rfc": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
-	"eq2": func(a, b string) bool { return a == b },
+	"utc":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"rfc":    func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
+	"eq2":    func(a, b string) bool { return a == b },
+	"sideOf": func(label string, r *row) side { return side{label, r} },
+}
+
+// side is one of the two events of a comparison.
+type side struct {
+	Label string
+	Row   *row
 }
 
 // base is what every page shows: who is signed in, and the viewer mode.
@@ -448,6 +456,7 @@ type changeRow struct {
 	Field, Op, Old, New string
 	OldHidden           bool
 	NewHidden           bool
+	Text                string // the change told in words, for comparisons
 }
 
 type eventPage struct {
@@ -562,33 +571,87 @@ func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request) {
 	p.Changes = changeRows(e.Changes)
 	p.Snapshot, p.Before, p.Metadata = prettyJSON(e.Snapshot), prettyJSON(e.Before), prettyJSON(e.Metadata)
 
-	// The previous event of the same target, and how its snapshot differs.
+	// The previous event of the same target in time, and how its snapshot differs.
 	if t := e.Target; t != nil && t.ID != "" {
-		q := url.Values{"target_type": {t.Type}, "target_id": {t.ID}, "limit": {"1"},
-			"cursor": {auditkeep.Cursor{Seq: e.Seq, Order: auditkeep.OrderDesc}.Encode()}}
-		prev, err := c.b.List(r.Context(), v.id, q)
+		prev, found, err := c.previousInTime(r.Context(), v.id, e)
 		switch {
 		case err != nil:
 			p.CompareNote = "The previous event could not be read: " + auditkeep.ErrorMessage(err)
-		case len(prev.Events) == 0:
+		case !found:
 			p.CompareNote = "This is the first event of this target."
 		default:
-			pr := newRow(prev.Events[0], vt)
+			pr := newRow(prev, vt)
 			p.Prev = &pr
-			cs, err := changes.Compare(prev.Events[0].Snapshot, e.Snapshot)
-			switch {
-			case err != nil:
-				p.CompareNote = "The snapshots cannot be compared: " + auditkeep.ErrorMessage(err)
-			case len(prev.Events[0].Snapshot) == 0 && len(e.Snapshot) == 0:
-				p.CompareNote = "Neither event holds a snapshot."
-			case len(cs) == 0:
-				p.CompareNote = "The snapshots are identical."
-			default:
-				p.Compare = changeRows(cs)
-			}
+			p.Compare, p.CompareNote = compareSnapshots(prev, e)
 		}
 	}
 	c.render(w, r, http.StatusOK, "event", p, vt != "")
+}
+
+// compareSnapshots returns the rows of the differences from a's snapshot to
+// b's, or a note saying why there are none.
+func compareSnapshots(a, b *auditkeep.Event) ([]changeRow, string) {
+	cs, err := changes.Compare(a.Snapshot, b.Snapshot)
+	switch {
+	case err != nil:
+		return nil, "The snapshots cannot be compared: " + auditkeep.ErrorMessage(err)
+	case len(a.Snapshot) == 0 && len(b.Snapshot) == 0:
+		return nil, "Neither event holds a snapshot."
+	case len(cs) == 0:
+		return nil, "The snapshots are identical."
+	}
+	rows := changeRows(cs)
+	for i, c := range cs {
+		rows[i].Text = changes.DescribeChange(c, a.Snapshot, b.Snapshot)
+	}
+	return rows, ""
+}
+
+// after reports whether x comes after y in time: a later occurred_at, or
+// the same and a higher seq.
+func after(x, y *auditkeep.Event) bool {
+	return x.OccurredAt.After(y.OccurredAt) || x.OccurredAt.Equal(y.OccurredAt) && x.Seq > y.Seq
+}
+
+// previousWindows are the spans of time before an event that previousInTime
+// searches, each wider than the last; the last is unbounded.
+var previousWindows = []time.Duration{time.Hour, 24 * time.Hour, 30 * 24 * time.Hour, 365 * 24 * time.Hour, 0}
+
+// previousInTime returns the event of e's target that comes just before e
+// in time: the latest occurred_at before e's, or e's with a lower seq;
+// found is false when there is none. Seq order is commit order, which parallel
+// senders, backfills and skewed clocks make differ from time, so it reads
+// the target's events of a span of time before e, widening the span until
+// one holds an earlier event: the latest of that span is the latest of all.
+func (c *Console) previousInTime(ctx context.Context, id *Identity, e *auditkeep.Event) (prev *auditkeep.Event, found bool, err error) {
+	to := e.OccurredAt.UTC().Format(time.RFC3339Nano)
+	for _, span := range previousWindows {
+		q := url.Values{"target_type": {e.Target.Type}, "target_id": {e.Target.ID}, "to": {to},
+			"limit": {strconv.Itoa(auditkeep.MaxLimit)}}
+		if span > 0 {
+			q.Set("from", e.OccurredAt.Add(-span).UTC().Format(time.RFC3339Nano))
+		}
+		var best *auditkeep.Event
+		for {
+			page, err := c.b.List(ctx, id, q)
+			if err != nil {
+				return nil, false, err
+			}
+			for _, x := range page.Events {
+				if after(e, x) && (best == nil || after(x, best)) {
+					best = x
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			q.Set("cursor", page.Next)
+		}
+		if best != nil {
+			return best, true, nil
+		}
+	}
+	return nil, false, nil
 }
 
 // Notes of the event page's integrity section.

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -55,15 +56,41 @@ func (b *fakeBackend) List(ctx context.Context, id *web.Identity, q url.Values) 
 			return web.Page{}, err
 		}
 	}
-	if q.Has("cursor") && q.Get("limit") == "1" {
-		return web.Page{}, nil // no previous event
+	if q.Has("target_id") && q.Has("to") {
+		// The target's events of a span of time, as the store lists them.
+		var out []*auditkeep.Event
+		for _, e := range b.events {
+			if e.Target == nil || e.Target.Type != q.Get("target_type") || e.Target.ID != q.Get("target_id") {
+				continue
+			}
+			if !within(e.OccurredAt, q.Get("from"), q.Get("to")) {
+				continue
+			}
+			if id.Viewer && e.Target.ID != id.Locked.Get("target_id") {
+				continue
+			}
+			out = append(out, e)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Seq > out[j].Seq })
+		return web.Page{Events: out}, nil
 	}
 	return web.Page{Events: b.events, Next: "next-cursor"}, nil
 }
 
+// within reports whether t lies in [from, to] ("" bounds nothing).
+func within(t time.Time, from, to string) bool {
+	if f, err := time.Parse(time.RFC3339Nano, from); err == nil && t.Before(f) {
+		return false
+	}
+	if u, err := time.Parse(time.RFC3339Nano, to); err == nil && t.After(u) {
+		return false
+	}
+	return true
+}
+
 func (b *fakeBackend) Get(ctx context.Context, id *web.Identity, eventID string) (*auditkeep.Event, error) {
 	for _, e := range b.events {
-		if e.ID == eventID {
+		if e.ID == eventID && (!id.Viewer || e.Target != nil && e.Target.ID == id.Locked.Get("target_id")) {
 			return e, nil
 		}
 	}
@@ -537,5 +564,135 @@ func TestEventProof(t *testing.T) {
 	res, _ = c.Get(srv.URL + "/events/in/proof?viewer_token=" + viewerTok)
 	if readAll(t, res); res.StatusCode != 403 {
 		t.Errorf("viewer's GET /events/in/proof = %d; want 403", res.StatusCode)
+	}
+}
+
+// envUpdate is an update of environment env at the given time, with seq.
+func envUpdate(id string, seq int64, env string, at time.Time, snapshot string) *auditkeep.Event {
+	return &auditkeep.Event{Tenant: "acme", Seq: seq, ID: id, OccurredAt: at, Action: "environment.update", Type: "update", Status: "success",
+		Actor:       auditkeep.Actor{Type: "user", ID: "usr_1", Name: "Alice Martin"},
+		Target:      &auditkeep.Target{Type: "environment", ID: env, Name: env},
+		Description: "Updated environment " + id, Snapshot: json.RawMessage(snapshot)}
+}
+
+// compareRows returns the rows of the page's comparison table as
+// "field | change | old | new" lines.
+func compareRows(body string) []string {
+	i := strings.Index(body, `id="compare-table"`)
+	if i < 0 {
+		return nil
+	}
+	table := body[i:]
+	table = table[:strings.Index(table, "</table>")]
+	tags := regexp.MustCompile(`<[^>]*>`)
+	var out []string
+	for _, tr := range strings.Split(table, "<tr>")[2:] {
+		var cells []string
+		for _, c := range regexp.MustCompile(`(?s)<t[hd][^>]*>(.*?)</t[hd]>`).FindAllStringSubmatch(tr, -1) {
+			cells = append(cells, strings.TrimSpace(tags.ReplaceAllString(c[1], "")))
+		}
+		out = append(out, strings.Join(cells, " | "))
+	}
+	return out
+}
+
+// TestComparePreviousInTime: the event page compares with the target's
+// previous event in time, not the one committed before it.
+func TestComparePreviousInTime(t *testing.T) {
+	at := func(h, m int) time.Time { return time.Date(2026, 11, 26, h, m, 0, 0, time.UTC) }
+	b := &fakeBackend{events: []*auditkeep.Event{
+		envUpdate("a", 1, "env_7", at(9, 0), `{"cpu":1}`),
+		envUpdate("b", 2, "env_7", at(11, 0), `{"cpu":3}`), // committed before c, happened after it
+		envUpdate("c", 3, "env_7", at(10, 0), `{"cpu":2}`),
+		envUpdate("d", 4, "env_7", at(10, 0), `{"cpu":4}`), // the same time as c, committed after it
+		envUpdate("x", 5, "env_8", at(9, 30), `{"cpu":9}`),
+		envUpdate("old", 6, "env_8", at(9, 30).Add(-400*24*time.Hour), `{"cpu":8}`),
+	}}
+	srv := newConsole(t, b)
+	c := client(t, srv, goodKey)
+	for _, tc := range []struct {
+		id, prev string
+		rows     []string
+	}{
+		{"c", "a", []string{"cpu | cpu changed from 1 to 2 | 1 | 2"}},
+		{"d", "c", []string{"cpu | cpu changed from 2 to 4 | 2 | 4"}},
+		{"b", "d", []string{"cpu | cpu changed from 4 to 3 | 4 | 3"}},
+		{"x", "old", []string{"cpu | cpu changed from 8 to 9 | 8 | 9"}},
+		{"a", "", nil},
+	} {
+		res, _ := c.Get(srv.URL + "/events/" + tc.id)
+		body := readAll(t, res)
+		m := regexp.MustCompile(`href="/events/([^"]*)" id="prev-link"`).FindStringSubmatch(body)
+		got := ""
+		if m != nil {
+			got = m[1]
+		}
+		if got != tc.prev {
+			t.Errorf("event %s: previous event %q; want %q", tc.id, got, tc.prev)
+		}
+		if rows := compareRows(body); strings.Join(rows, "\n") != strings.Join(tc.rows, "\n") {
+			t.Errorf("event %s: comparison %q; want %q", tc.id, rows, tc.rows)
+		}
+		if tc.prev == "" && !strings.Contains(body, "first event of this target") {
+			t.Errorf("event %s: no note that it is the target's first event", tc.id)
+		}
+	}
+}
+
+// TestComparePickedEvents compares two events a person picked, from the
+// earlier to the later whatever the order picked, with the session's rights.
+func TestComparePickedEvents(t *testing.T) {
+	at := func(h int) time.Time { return time.Date(2026, 11, 26, h, 0, 0, 0, time.UTC) }
+	b := &fakeBackend{events: []*auditkeep.Event{
+		envUpdate("e1", 1, "env_7", at(9), `{"name":"prod","services":[{"id":"svc_1","name":"api","replicas":2},{"id":"svc_2","name":"web"}]}`),
+		envUpdate("e2", 2, "env_7", at(12), `{"name":"production","services":[{"id":"svc_1","name":"api","replicas":3},{"id":"svc_3","name":"worker"},{"id":"svc_2","name":"web"}]}`),
+		envUpdate("e3", 3, "env_8", at(10), `{"name":"staging"}`),
+	}}
+	srv := newConsole(t, b)
+	c := client(t, srv, goodKey)
+	want := []string{
+		"name | name changed from &#39;prod&#39; to &#39;production&#39; | prod | production",
+		"services[id=svc_1].replicas | replicas of service &#39;api&#39; changed from 2 to 3 | 2 | 3",
+		`services[id=svc_3] | service &#39;worker&#39; added | (absent) | {&#34;id&#34;:&#34;svc_3&#34;,&#34;name&#34;:&#34;worker&#34;}`,
+	}
+	for _, q := range []string{"id=e2&id=e1", "id=e1&id=e2"} {
+		res, _ := c.Get(srv.URL + "/compare?" + q)
+		body := readAll(t, res)
+		if res.StatusCode != 200 {
+			t.Fatalf("GET /compare?%s = %d", q, res.StatusCode)
+		}
+		rows := compareRows(body)
+		if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+			t.Errorf("GET /compare?%s rows:\n%s\nwant:\n%s", q, strings.Join(rows, "\n"), strings.Join(want, "\n"))
+		}
+		earlier := strings.Index(body, "Updated environment e1")
+		later := strings.Index(body, "Updated environment e2")
+		if earlier < 0 || later < earlier {
+			t.Errorf("GET /compare?%s does not show e1's description as the earlier, then e2's", q)
+		}
+	}
+	for _, tc := range []struct {
+		query, want string
+		status      int
+	}{
+		{"", "Pick two events", 200},
+		{"id=e1", "Enter the ID", 200},
+		{"id=e1&id=nope", "No event with ID nope", 404},
+		{"id=e1&id=e2&id=e3", "exactly two", 400},
+		{"id=e1&id=e3", "different targets", 200},
+	} {
+		res, _ := c.Get(srv.URL + "/compare?" + tc.query)
+		if body := readAll(t, res); res.StatusCode != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("GET /compare?%s = %d without %q; want %d", tc.query, res.StatusCode, tc.want, tc.status)
+		}
+	}
+	// A viewer token compares what it may see, and nothing else.
+	res, _ := c.Get(srv.URL + "/compare?id=e1&id=e2&viewer_token=" + viewerTok)
+	if body := readAll(t, res); res.StatusCode != 200 || len(compareRows(body)) != len(want) {
+		t.Errorf("viewer's compare = %d with %d rows; want 200 with %d", res.StatusCode, len(compareRows(body)), len(want))
+	}
+	res, _ = c.Get(srv.URL + "/compare?id=e1&id=e3&viewer_token=" + viewerTok)
+	if body := readAll(t, res); res.StatusCode != 404 || strings.Contains(body, "staging") {
+		t.Errorf("viewer's compare with an event outside its filters = %d; want 404 without its content", res.StatusCode)
 	}
 }

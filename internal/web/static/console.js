@@ -110,9 +110,14 @@
   function buildRow(e, vt) {
     var tr = el("tr", "ev" + (e.status === "failure" ? " failure" : ""));
     tr.setAttribute("data-id", e.id);
-    var td = cell("Time"), t = el("time", null, e.occurred_at);
+    var td = cell("Time"), t = el("time", null, e.occurred_at), pick = el("input", "pick");
+    pick.type = "checkbox"; pick.name = "id"; pick.value = e.id;
+    pick.setAttribute("form", "compare-form");
+    pick.setAttribute("aria-label", "Pick for comparison");
     t.setAttribute("datetime", e.occurred_at);
-    td.appendChild(t); tr.appendChild(td);
+    var picked = el("span", "picked");
+    picked.appendChild(pick); picked.appendChild(document.createTextNode(" "));
+    picked.appendChild(t); td.appendChild(picked); tr.appendChild(td);
 
     td = cell("Actor");
     td.appendChild(a(quick(vt, ["actor", e.actor.id]), actorLabel(e.actor), "actor"));
@@ -247,6 +252,23 @@
     box.addEventListener("change", function () { if (box.checked) { start(); } else { stop(); } });
   }
 
+  // Compare: enabled once exactly two events are ticked.
+  function wireCompare() {
+    var form = $("#compare-form"), button = $("#compare-picked"), hint = $("#compare-hint");
+    if (!form || !button) { return; }
+    function update() {
+      var n = $all("input.pick:checked").length;
+      button.disabled = n !== 2;
+      hint.textContent = n === 0 ? "Tick two events to compare them." :
+        n === 1 ? "1 ticked: tick one more." :
+        n === 2 ? "2 ticked." : n + " ticked: compare takes two.";
+    }
+    document.addEventListener("change", function (ev) {
+      if (ev.target && ev.target.classList && ev.target.classList.contains("pick")) { update(); }
+    });
+    update();
+  }
+
   function wireCopy() {
     $all("button[data-copy]").forEach(function (b) {
       b.addEventListener("click", function () {
@@ -280,5 +302,6 @@
     wirePickers(opts);
     wireMore(table);
     wireLive(table);
+    wireCompare();
   });
 })();
