@@ -23,7 +23,8 @@ table in local time (--utc for UTC) or with --json one JSON event per line.
 It starts with new events, or after the event of seq --since. When the
 connection drops it reconnects and resumes after the last event printed, so
 nothing is missed or printed twice. It runs until interrupted (exit status 0);
-it exits with 1 when the server refuses the stream.`
+it exits with 1 when the server refuses the stream or ends it because the
+key was revoked.`
 
 // runTail follows the live stream.
 func runTail(ctx context.Context, e *env, args []string) int {
@@ -187,6 +188,13 @@ func (t *tailer) once(ctx context.Context) (bool, error) {
 			}
 			json.Unmarshal([]byte(data.String()), &body)
 			return progressed, fmt.Errorf("server ended the stream: %s", clean(body.Error.Message))
+		case "end":
+			// The credential was revoked or expired: a reconnection would
+			// be refused, so this is the end.
+			var end struct{ Reason, Message string }
+			json.Unmarshal([]byte(data.String()), &end)
+			return progressed, &client.APIError{Status: http.StatusUnauthorized, Code: auditkeep.EUNAUTHORIZED,
+				Message: "the stream ended: " + clean(end.Message)}
 		}
 		event = ""
 		data.Reset()

@@ -63,6 +63,33 @@ func TestTail(t *testing.T) {
 	if code := Main(context.Background(), []string{"tail", "--server", base, "--key", key, "--type", "mutate"}, &env{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}); code != exitUsage {
 		t.Errorf("tail --type mutate = %d; want 2", code)
 	}
+	// A stream whose key is revoked ends tail at once, saying why, without
+	// a reconnection.
+	r := call(t, "POST", base+"/v1/tenants/acme/keys", key, map[string]any{"name": "tail", "scopes": []string{"read"}})
+	m := r.json(t)
+	done = make(chan int, 1)
+	var revokedErr bytes.Buffer
+	pr, pw = io.Pipe()
+	go func() {
+		done <- Main(context.Background(), []string{"tail", "--server", base, "--key", m["key"].(string), "--json", "--since", "0"},
+			&env{stdout: pw, stderr: &revokedErr, getenv: func(string) string { return "" }})
+		pw.Close()
+	}()
+	// Once tail has printed an event its stream is open; then revoke.
+	lines = bufio.NewScanner(pr)
+	read()
+	go io.Copy(io.Discard, pr)
+	if r := call(t, "DELETE", base+"/v1/tenants/acme/keys/"+m["id"].(string), key, nil); r.status != 204 {
+		t.Fatalf("revoke = %d %s", r.status, r.body)
+	}
+	select {
+	case code := <-done:
+		if msg := revokedErr.String(); code != exitNegative || !strings.Contains(msg, "revoked") || strings.Contains(msg, "reconnecting") {
+			t.Errorf("tail after its key was revoked = %d %q; want 1 and why, without a reconnection", code, msg)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("tail still runs 30 s after its key was revoked")
+	}
 }
 
 // streamIDs opens GET /v1/stream on base and sends "seq=id" of its events.
