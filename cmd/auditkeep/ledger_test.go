@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -343,6 +344,8 @@ type tamperer interface {
 	setLastSeq(n int64)
 	rollbackLedger(size int64, checkpoint []byte)
 	wipeLedger()
+	// setLeaf rewrites the stored leaf hash of seq.
+	setLeaf(seq int64, hash []byte)
 	close()
 }
 
@@ -463,6 +466,7 @@ func runTamperSuite(t *testing.T, start func(t *testing.T, storage string) *app,
 		// The rolled-back log is self-consistent: only the remembered state
 		// tells. A bundle of it verifies.
 	})
+	t.Run("rehashed", func(t *testing.T) { testRehashed(t, start, newStorage, open, verify) })
 	t.Run("fork", func(t *testing.T) {
 		storage, key, state := setup(t)
 		tm := open(t, storage)
@@ -478,6 +482,77 @@ func runTamperSuite(t *testing.T, start func(t *testing.T, storage string) *app,
 			t.Errorf("verify of a rewritten log = %d %q; want 1 and fork", code, out)
 		}
 	})
+}
+
+// testRehashed alters the event of seq 7 and rewrites its stored leaf hash
+// to match, in a log with a signed checkpoint every 5 events: the stored
+// tree then proves nothing about any one event. verify must bound the
+// altered seq with the checkpoints (6–10), and never name another seq;
+// sampled runs report the stored tree inconsistent, or the proven range.
+func testRehashed(t *testing.T, start func(t *testing.T, storage string) *app, newStorage func(t *testing.T) string, open func(t *testing.T, storage string) tamperer, verify func(t *testing.T, args ...string) (int, string)) {
+	storage := newStorage(t)
+	a := start(t, storage)
+	key := setupTenant(t, a.URL(), "acme")
+	vkey := verifierKey(t, a.URL())
+	state := filepath.Join(t.TempDir(), "state.json")
+	for size := 5; size <= 40; size += 5 {
+		ingestN(t, a.URL(), key, fmt.Sprintf("e%d", size), 5)
+		waitIntegrated(t, a.URL(), key, uint64(size))
+		if size == 20 { // remembered by a run at size 20
+			if code, out := verify(t, "--server", a.URL(), "--key", key, "--public-key", vkey, "--state", state); code != 0 {
+				t.Fatalf("verify at size 20 = %d %s; want OK", code, out)
+			}
+		}
+	}
+	a.Close()
+	tm := open(t, storage)
+	b := tm.body(7)
+	b["status"] = "failure"
+	tm.put(7, b)
+	tm.close()
+	a = start(t, storage)
+	var e auditkeep.Event
+	if r := call(t, "GET", a.URL()+"/v1/events/e10-2", key, nil); r.status != 200 || json.Unmarshal(r.body, &e) != nil || e.Seq != 7 {
+		t.Fatalf("GET the event of seq 7 = %d %s", r.status, r.body)
+	}
+	leaf, err := ledger.LeafHash(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	tm = open(t, storage)
+	tm.setLeaf(7, leaf)
+	tm.close()
+	a = start(t, storage)
+
+	seqs := regexp.MustCompile(`seqs? [0-9][0-9–-]*`)
+	named := func(out string) []string { return seqs.FindAllString(out, -1) }
+	want := "FAILED: an event in seqs 6–10 was altered: the checkpoint of size 10 does not match the events served, that of size 5 does"
+	for _, args := range [][]string{
+		{"--state", state},                           // remembering size 20
+		{"--state", filepath.Join(t.TempDir(), "s")}, // a first run
+	} {
+		code, out := verify(t, append([]string{"--server", a.URL(), "--key", key, "--public-key", vkey}, args...)...)
+		t.Logf("verify %v: %d %s", args, code, out)
+		if code != exitNegative || !strings.Contains(out, want) || !slices.Equal(named(out), []string{"seqs 6–10"}) {
+			t.Errorf("verify %v = %d %q; want %d and %q, naming no other seq", args, code, out, exitNegative, want)
+		}
+	}
+	// A failed run does not move the remembered checkpoint.
+	if st, err := loadVerifyState(state); err != nil || st == nil {
+		t.Errorf("state after the failed run: %v", err)
+	} else if cp, err := ledger.ParseCheckpoint([]byte(st.Checkpoint)); err != nil || cp.Size != 20 {
+		t.Errorf("state after the failed run: %+v, %v; want the checkpoint of size 20 still", cp, err)
+	}
+	for _, n := range []string{"40", "4", "4", "4", "12"} {
+		code, out := verify(t, "--server", a.URL(), "--key", key, "--public-key", vkey, "--state", state, "--sample", n)
+		t.Logf("verify --sample %s: %d %s", n, code, out)
+		ok := code == exitOK && strings.Contains(out, "OK: tree size 40")
+		tree := code == exitNegative && strings.Contains(out, "FAILED: inconsistent tree:") && len(named(out)) == 0
+		if n == "40" && !tree || !ok && !tree && !(code == exitNegative && slices.Equal(named(out), []string{"seqs 6–10"})) {
+			t.Errorf("verify --sample %s = %d %q; want a failure of the stored tree naming no seq (or OK when the sample missed it)", n, code, out)
+		}
+	}
 }
 
 // TestTamperEvidenceSQLite tampers with the embedded store's file.
@@ -577,6 +652,16 @@ func (s *sqliteTamperer) wipeLedger() {
 		s.exec("DELETE FROM " + table)
 	}
 }
+func (s *sqliteTamperer) setLeaf(seq int64, hash []byte) {
+	s.t.Helper()
+	var first int64
+	var run []byte
+	if err := s.db.QueryRow("SELECT first, hashes FROM ledger_leaf_runs WHERE tenant = 'acme' AND first <= ? ORDER BY first DESC LIMIT 1", seq).Scan(&first, &run); err != nil {
+		s.t.Fatal(err)
+	}
+	copy(run[(seq-first)*32:], hash)
+	s.exec("UPDATE ledger_leaf_runs SET hashes = ? WHERE tenant = 'acme' AND first = ?", run, first)
+}
 func (s *sqliteTamperer) close() {
 	s.db.Close()
 	s.st.Close()
@@ -673,6 +758,9 @@ func (p *pgTamperer) rollbackLedger(size int64, note []byte) {
 }
 func (p *pgTamperer) wipeLedger() {
 	p.exec("TRUNCATE ledger_leaves, ledger_nodes, ledger_checkpoints, ledger_state")
+}
+func (p *pgTamperer) setLeaf(seq int64, hash []byte) {
+	p.exec("UPDATE ledger_leaves SET hash = $1 WHERE tenant = 'acme' AND seq = $2", hash, seq)
 }
 func (p *pgTamperer) close() { p.conn.Close(context.Background()) }
 

@@ -56,8 +56,15 @@ retention removed fails; run without --sample on such a tenant.
 
 Prints "OK: tree size N, root <hex>" and exits 0, or names the first seq
 altered, removed (missing, and no retention.purge event lists it),
-inserted or reordered and exits 1. Needs a key with the export scope (the
-read scope is enough with --sample).`
+inserted or reordered and exits 1. When the server's stored tree does not
+build its own signed root, it proves nothing about any one event: verify
+then recomputes the events' leaf hashes and bounds the altered seqs with the
+signed checkpoints of earlier sizes ("an event in seqs 6–10 was altered:
+the checkpoint of size 10 does not match the events served, that of size 5
+does"), or says the stored tree is damaged and not the events. --sample
+names an event only when its inclusion proof proves it altered; a proof
+that fails otherwise is reported as an inconsistent tree. Needs a key with
+the export scope (the read scope is enough with --sample).`
 
 // verifyState is what verify remembers between runs of one server and
 // tenant.
@@ -221,11 +228,7 @@ func report(e *env, v ledger.Verdict) int {
 	for _, w := range v.Warnings {
 		fmt.Fprintf(e.stdout, "warning: %s\n", clean(w))
 	}
-	if v.FirstBadSeq > 0 {
-		fmt.Fprintf(e.stdout, "FAILED: seq %d %s: %s\n", v.FirstBadSeq, v.Problem, clean(v.Detail))
-	} else {
-		fmt.Fprintf(e.stdout, "FAILED: %s: %s\n", v.Problem, clean(v.Detail))
-	}
+	fmt.Fprintf(e.stdout, "FAILED: %s: %s\n", v.Where(), clean(v.Detail))
 	return exitNegative
 }
 
@@ -323,11 +326,15 @@ func (v *verifier) run(ctx context.Context) int {
 		fmt.Fprintf(v.e.stdout, "FAILED: the server's checkpoint of size %d is not signed by key %s\n", unverified.Size, clean(v.vkey))
 		return exitNegative
 	}
+	var trusted *ledger.Checkpoint
 	if st != nil && st.Checkpoint != "" {
-		trusted, err := ledger.VerifyCheckpoint([]byte(st.Checkpoint), v.vkey)
-		if err != nil {
+		if trusted, err = ledger.VerifyCheckpoint([]byte(st.Checkpoint), v.vkey); err != nil {
 			return v.fail(fmt.Errorf("the checkpoint remembered in %s: %w", v.statePath, err))
 		}
+	}
+	// A full check proves the latest checkpoint extends the remembered one
+	// with the leaves it reads; a sample asks the server for a proof.
+	if trusted != nil && v.sample > 0 {
 		var proof [][]byte
 		if latest.Size > trusted.Size && trusted.Size > 0 {
 			if proof, err = v.consistency(ctx, trusted.Size, latest.Size); err != nil {
@@ -335,6 +342,9 @@ func (v *verifier) run(ctx context.Context) int {
 			}
 		}
 		if verdict := ledger.CompareCheckpoints(trusted, latest, proof); !verdict.OK {
+			if verdict.Problem == ledger.ProblemFork && trusted.Origin == latest.Origin {
+				verdict.Detail += ", or the server's stored tree is damaged and its proof with it (a full verification tells which)"
+			}
 			verdict.Detail += fmt.Sprintf(" (remembered in %s)", v.statePath)
 			return report(v.e, verdict)
 		}
@@ -342,11 +352,15 @@ func (v *verifier) run(ctx context.Context) int {
 
 	var verdict ledger.Verdict
 	if v.sample == 0 {
-		if verdict, err = ledger.VerifyBundle(rest, v.vkey); err != nil {
+		check := &ledger.BundleCheck{VerifierKey: v.vkey, Trusted: trusted, History: &serverHistory{v: v}}
+		if verdict, err = check.Verify(ctx, rest); err != nil {
 			return v.fail(err)
 		}
 		if verdict.Size != latest.Size || !bytes.Equal(verdict.Root, latest.Root) {
 			return v.fail(errors.New("the bundle changed checkpoint while it was read"))
+		}
+		if verdict.Problem == ledger.ProblemFork || verdict.Problem == ledger.ProblemRollback {
+			verdict.Detail += fmt.Sprintf(" (remembered in %s)", v.statePath)
 		}
 	} else if verdict, err = v.checkSample(ctx, latest); err != nil {
 		return v.fail(err)
@@ -389,6 +403,52 @@ func (v *verifier) consistency(ctx context.Context, first, second uint64) ([][]b
 	return unhex(body.Proof)
 }
 
+// serverHistory is the server's checkpoint history (GET /v1/checkpoints,
+// GET /v1/checkpoint?size=N, GET /v1/consistency), as ledger.BundleCheck
+// reads it.
+type serverHistory struct{ v *verifier }
+
+// CheckpointSizes implements ledger.History; none from a server that does
+// not list its checkpoints.
+func (h *serverHistory) CheckpointSizes(ctx context.Context) ([]uint64, error) {
+	var sizes []uint64
+	for after := uint64(0); ; {
+		var page struct {
+			Sizes     []uint64 `json:"sizes"`
+			NextAfter uint64   `json:"next_after"`
+		}
+		q := url.Values{"after": {strconv.FormatUint(after, 10)}, "limit": {"10000"}}
+		err := h.v.getJSON(ctx, "/v1/checkpoints", q, &page)
+		if se := (*statusError)(nil); errors.As(err, &se) && se.status == http.StatusNotFound {
+			return sizes, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		sizes = append(sizes, page.Sizes...)
+		if page.NextAfter <= after || len(page.Sizes) == 0 {
+			return sizes, nil
+		}
+		after = page.NextAfter
+	}
+}
+
+// Checkpoint implements ledger.History.
+func (h *serverHistory) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
+	var cp struct {
+		Checkpoint string `json:"checkpoint"`
+	}
+	if err := h.v.getJSON(ctx, "/v1/checkpoint", url.Values{"size": {strconv.FormatUint(size, 10)}}, &cp); err != nil {
+		return nil, err
+	}
+	return []byte(cp.Checkpoint), nil
+}
+
+// ConsistencyProof implements ledger.History.
+func (h *serverHistory) ConsistencyProof(ctx context.Context, first, second uint64) ([][]byte, error) {
+	return h.v.consistency(ctx, first, second)
+}
+
 // checkSample checks v.sample random events (every one when the log is
 // smaller) with inclusion proofs in the tree of cp, in seq order, and
 // names the first that fails.
@@ -426,8 +486,9 @@ func (v *verifier) checkSample(ctx context.Context, cp *ledger.Checkpoint) (ledg
 		}
 		e := page.Events[0]
 		var p struct {
-			Seq   int64    `json:"seq"`
-			Proof []string `json:"proof"`
+			Seq      int64    `json:"seq"`
+			LeafHash string   `json:"leaf_hash"`
+			Proof    []string `json:"proof"`
 		}
 		pq := url.Values{"tree_size": {strconv.FormatUint(cp.Size, 10)}}
 		if err := v.getJSON(ctx, "/v1/events/"+url.PathEscape(e.ID)+"/proof", pq, &p); err != nil {
@@ -438,13 +499,21 @@ func (v *verifier) checkSample(ctx context.Context, cp *ledger.Checkpoint) (ledg
 			return verdict, err
 		}
 		leaf, err := ledger.LeafHash(e)
-		if err == nil {
-			err = ledger.VerifyInclusion(leaf, seq, cp.Size, proof, cp.Root)
+		if err == nil && ledger.VerifyInclusion(leaf, seq, cp.Size, proof, cp.Root) == nil {
+			verdict.Events++
+			continue
 		}
-		if err != nil {
-			return bad(seq, ledger.ProblemAltered, fmt.Sprintf("event %q at seq %d is not the event the log signed there", e.ID, seq)), nil
+		// The event is proved altered only when the proof holds for the
+		// stored leaf hash, which the event does not hash to. A proof that
+		// holds for neither shows the stored tree inconsistent, and says
+		// nothing of this event: its proof path may cross an altered one.
+		stored, herr := hex.DecodeString(p.LeafHash)
+		if herr == nil && !bytes.Equal(stored, leaf) && ledger.VerifyInclusion(stored, seq, cp.Size, proof, cp.Root) == nil {
+			return bad(seq, ledger.ProblemAltered, fmt.Sprintf("event %q at seq %d is not the event the log signed there: the signed leaf hash, which its inclusion proof proves, is not the event's", e.ID, seq)), nil
 		}
-		verdict.Events++
+		verdict.Problem = ledger.ProblemTree
+		verdict.Detail = fmt.Sprintf("an inclusion proof the server serves does not lead to the signed root of size %d: its stored tree is inconsistent, so it proves no event altered or intact; a full verification (export scope) bounds the altered seqs with the signed checkpoints", cp.Size)
+		return verdict, nil
 	}
 	verdict.OK = true
 	return verdict, nil

@@ -191,18 +191,25 @@ func TestVerifyBundleRejects(t *testing.T) {
 	if _, err := ledger.VerifyBundle(strings.NewReader(forgedCP+strings.Join(lines[1:], "")), vkey); auditkeep.ErrorCode(err) != auditkeep.EINVALID {
 		t.Errorf("VerifyBundle(checkpoint size edited) error = %v; want %s", err, auditkeep.EINVALID)
 	}
-	// A leaf hash replaced (with the events altered to match it, say): the
-	// leaves no longer build the signed root.
+	// A leaf hash replaced: the leaves no longer build the signed root, and
+	// prove nothing about any one event; the events still build it.
 	leaf := lines[2][strings.Index(lines[2], `"hashes":["`)+11:][:64]
 	forgedLeaves := strings.Replace(lines[2], leaf, strings.Repeat("0", 64), 1)
 	v, err := ledger.VerifyBundle(strings.NewReader(lines[0]+lines[1]+forgedLeaves+strings.Join(lines[3:], "")), vkey)
-	if err != nil || v.OK || v.Problem != ledger.ProblemAltered || v.FirstBadSeq != 0 {
-		t.Errorf("VerifyBundle(leaf hash replaced) = %v, %v; want altered, seq unknown", v, err)
+	if err != nil || v.OK || v.Problem != ledger.ProblemTree || v.FirstBadSeq != 0 {
+		t.Errorf("VerifyBundle(leaf hash replaced) = %v, %v; want %s, no seq named", v, err, ledger.ProblemTree)
 	}
 	// A leaves line dropped.
 	v, err = ledger.VerifyBundle(strings.NewReader(lines[0]+lines[1]+strings.Join(lines[3:], "")), vkey)
-	if err != nil || v.OK || v.Problem != ledger.ProblemAltered {
-		t.Errorf("VerifyBundle(leaves line dropped) = %v, %v; want altered", v, err)
+	if err != nil || v.OK || v.Problem != ledger.ProblemTree {
+		t.Errorf("VerifyBundle(leaves line dropped) = %v, %v; want %s", v, err, ledger.ProblemTree)
+	}
+	// A leaf hash replaced and an event altered: with no earlier checkpoint,
+	// the range is the whole log.
+	altered := strings.Replace(lines[3], `"environment.update"`, `"environment.delete"`, 1)
+	v, err = ledger.VerifyBundle(strings.NewReader(lines[0]+lines[1]+forgedLeaves+altered+strings.Join(lines[4:], "")), vkey)
+	if err != nil || v.OK || v.Problem != ledger.ProblemAltered || v.FirstBadSeq != 1 || v.LastBadSeq != int64(v.Size) {
+		t.Errorf("VerifyBundle(leaf hash replaced, event altered) = %v, %v; want altered in seqs 1-%d", v, err, v.Size)
 	}
 	for name, in := range map[string]string{
 		"empty":               "",

@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 )
@@ -46,7 +45,9 @@ type Purged struct {
 
 // Verdict is the outcome of a verification. When OK is false, Problem names
 // what is wrong and FirstBadSeq the first seq concerned (0 when it cannot be
-// located, e.g. a fork, or a bundle whose leaf list is itself forged).
+// located, e.g. a fork, or a stored tree that does not prove what it
+// serves). When LastBadSeq is larger than FirstBadSeq, the problem is
+// proved to be in that range of seqs but not at any one of them.
 type Verdict struct {
 	OK          bool
 	Origin      string // the checkpoint's origin ("auditkeep/acme")
@@ -54,6 +55,7 @@ type Verdict struct {
 	Root        []byte // the checkpoint's root
 	Events      int64  // events read (bundles)
 	FirstBadSeq int64
+	LastBadSeq  int64 // the range's end; 0 or FirstBadSeq for one seq
 	Problem     string
 	Detail      string // one human sentence about the problem
 	// Purged lists, in seq order, the signed seqs missing from a bundle that
@@ -116,10 +118,20 @@ func (v Verdict) String() string {
 		}
 		return s
 	}
-	if v.FirstBadSeq > 0 {
-		return fmt.Sprintf("FAILED: %s: seq %d %s: %s", v.Origin, v.FirstBadSeq, v.Problem, v.Detail)
+	return fmt.Sprintf("FAILED: %s: %s: %s", v.Origin, v.Where(), v.Detail)
+}
+
+// Where says what a failed verdict concerns: "seq 7 altered", "an event in
+// seqs 7–12 was altered", or the problem alone ("fork") when no seq is
+// named.
+func (v Verdict) Where() string {
+	switch {
+	case v.FirstBadSeq > 0 && v.LastBadSeq > v.FirstBadSeq:
+		return fmt.Sprintf("an event in seqs %d–%d was %s", v.FirstBadSeq, v.LastBadSeq, v.Problem)
+	case v.FirstBadSeq > 0:
+		return fmt.Sprintf("seq %d %s", v.FirstBadSeq, v.Problem)
 	}
-	return fmt.Sprintf("FAILED: %s: %s: %s", v.Origin, v.Problem, v.Detail)
+	return v.Problem
 }
 
 // VerifyInclusion checks that leafHash is the leaf of seq in the tree of
@@ -244,41 +256,39 @@ const reorderWindow = 16
 // reordered. Memory: the leaf hashes (32 bytes per event), the ranges of
 // missing seqs and of purge claims, and one event at a time.
 //
+// When the leaf hashes do not build the signed root, no seq is named from
+// them: the events' own leaf hashes are compared with the signed root, which
+// gives either a ProblemTree verdict (the events build it: the stored leaves
+// are damaged) or an altered range of seqs 1 .. size (BundleCheck.Verify,
+// given the log's earlier checkpoints, narrows it down).
+//
 // Returns an error (EINVALID) for a bad key, a checkpoint not signed by it,
 // or a bundle that cannot be read as one; errors of r as they are.
 func VerifyBundle(r io.Reader, verifierKey string) (Verdict, error) {
+	return (&BundleCheck{VerifierKey: verifierKey}).Verify(context.Background(), r)
+}
+
+// readBundle reads the checkpoint and leaves lines of a bundle and checks
+// the checkpoint's signature.
+func readBundle(r io.Reader, verifierKey string) (*bundle, error) {
 	ver, err := NewVerifier(verifierKey)
 	if err != nil {
-		return Verdict{}, err
+		return nil, err
 	}
 	dec := json.NewDecoder(r)
 	var line bundleLine
 	if err := dec.Decode(&line); err != nil || line.Type != "checkpoint" {
-		return Verdict{}, bundleErr("the first line is not a checkpoint line", err)
+		return nil, bundleErr("the first line is not a checkpoint line", err)
 	}
 	cp, err := verifyCheckpoint([]byte(line.Checkpoint), ver)
 	if err != nil {
-		return Verdict{}, err
+		return nil, err
 	}
 	b := &bundle{dec: dec, cp: cp, v: Verdict{Origin: cp.Origin, Size: cp.Size, Root: cp.Root}}
 	if err := b.readLeaves(); err != nil {
-		return Verdict{}, err
+		return nil, err
 	}
-	factory := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	rng := factory.NewEmptyRange(0)
-	for _, h := range b.leaves {
-		if err := rng.Append(h, nil); err != nil {
-			return Verdict{}, err
-		}
-	}
-	root, _ := rng.GetRootHash(nil)
-	if cp.Size == 0 {
-		root = rfc6962.DefaultHasher.EmptyRoot()
-	}
-	if uint64(len(b.leaves)) != cp.Size || !bytes.Equal(root, cp.Root) {
-		return b.fail(0, ProblemAltered, fmt.Sprintf("the bundle's %d leaf hashes do not build the signed root of size %d", len(b.leaves), cp.Size)), nil
-	}
-	return b.checkEvents()
+	return b, nil
 }
 
 func bundleErr(msg string, err error) error {
