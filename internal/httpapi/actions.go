@@ -7,6 +7,7 @@ import (
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/catalog"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
 // actionsBody is the answer of GET /v1/actions.
@@ -58,6 +59,9 @@ func (s *Server) handlePutActionSchema(w http.ResponseWriter, r *http.Request) e
 	body, err := io.ReadAll(rd)
 	if err != nil {
 		return bodyError(err, "schema", catalog.MaxSchemaBytes)
+	}
+	if err := ijson.Check(body, nil, "schema"); err != nil {
+		return err
 	}
 	tenant := principalFrom(r.Context()).tenant()
 	action := r.PathValue("action")

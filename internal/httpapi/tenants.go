@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,21 +10,23 @@ import (
 	"strings"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
-// decodeBody decodes a small JSON request body strictly into v.
+// decodeBody decodes a small JSON request body strictly into v: members
+// unknown to v, spelled in another case than v's or repeated are refused.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	rd, err := limitBody(w, r, "body", 1<<20)
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(rd)
+	body, err := io.ReadAll(rd)
+	if err != nil {
+		return bodyError(err, "body", 1<<20)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return bodyError(err, "body", 1<<20)
-		}
 		if errors.Is(err, io.EOF) {
 			return auditkeep.FieldErrorf("body", "request body is empty; send a JSON object")
 		}
@@ -37,7 +40,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return auditkeep.FieldErrorf("body", "request body is not valid JSON: %v", err)
 	}
-	return nil
+	return ijson.Check(body, ijson.SchemaOf(v), "")
 }
 
 type tenantBody struct {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 	"github.com/auditkeep/auditkeep/internal/search"
 )
 
@@ -121,6 +122,9 @@ func (s *Server) handleCreateViewerToken(w http.ResponseWriter, r *http.Request)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		return auditkeep.FieldErrorf("body", "body must be {\"filters\": {...}, \"ttl_seconds\": N}: %v", err)
+	}
+	if err := ijson.Check(body, ijson.SchemaOf(&req), ""); err != nil {
+		return err
 	}
 	ttl := defaultViewerTTL
 	if req.TTLSeconds != nil {

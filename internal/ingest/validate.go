@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 	"github.com/auditkeep/auditkeep/internal/ledger"
 	"github.com/google/uuid"
 )
@@ -63,6 +64,9 @@ type wireEvent struct {
 	ReceivedAt  *json.RawMessage `json:"received_at"`
 	Hash        *json.RawMessage `json:"hash"`
 }
+
+// wireEventSchema holds events to wireEvent's member names, exactly.
+var wireEventSchema = ijson.SchemaOf(&wireEvent{})
 
 type wireActor struct {
 	Type  string `json:"type"`
@@ -127,6 +131,9 @@ func DecodeBatch(body []byte, lim Limits) ([]json.RawMessage, bool, error) {
 // size, UTF-8 and the first byte.
 func decodeBatchJSON(body []byte, lim Limits) ([]json.RawMessage, bool, error) {
 	if err := checkJSON(body); err != nil {
+		return nil, false, err
+	}
+	if err := ijson.Check(body, nil, ""); err != nil {
 		return nil, false, err
 	}
 	var probe map[string]json.RawMessage
@@ -223,6 +230,9 @@ func Validate(raw json.RawMessage, prefix string, now time.Time, lim Limits) (*a
 		}
 		return nil, &auditkeep.Error{Code: auditkeep.ETOOLARGE, Field: f,
 			Message: fmt.Sprintf("%s is %d bytes; an event holds at most %d", f, len(raw), lim.MaxEventBytes)}
+	}
+	if err := ijson.Check(raw, wireEventSchema, prefix); err != nil {
+		return nil, err
 	}
 	var w wireEvent
 	dec := json.NewDecoder(bytes.NewReader(raw))

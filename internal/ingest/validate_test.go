@@ -110,14 +110,16 @@ func TestValidateErrors(t *testing.T) {
 		{base(`,"changes":[{"old":1}]`), "events[3].changes[0].field", "required"},
 		{base(`,"changes":[{"field":"a","op":"moved"}]`), "events[3].changes[0].op", "not added"},
 		{base(`,"id":" x"`), "events[3].id", "spaces"},
-		{base(`,"actor":{"id":"a\u0000b"}`), "events[3].actor.id", "control character"},
+		{base(`,"team":"a\u0000b"`), "events[3].team", "control character"},
+		{base(`,"actor":{"id":"v"}`), "events[3].actor", "duplicate member"},
+		{base(`,"Actor":{"id":"v"}`), "events[3].Actor", `unknown member "Actor" (did you mean "actor"?)`},
 		// What the ledger's leaf encoding (RFC 8785) cannot hold.
 		{base(`,"metadata":{"x":1e400}`), "events[3].metadata", "not an IEEE 754 double"},
-		{base(`,"metadata":{"a":1,"a":2}`), "events[3].metadata", "duplicate object member"},
-		{base(`,"snapshot":{"env":{"k":"v","\u006b":"w"}}`), "events[3].snapshot", "duplicate object member"},
+		{base(`,"metadata":{"a":1,"a":2}`), "events[3].metadata.a", "duplicate member"},
+		{base(`,"snapshot":{"env":{"k":"v","\u006b":"w"}}`), "events[3].snapshot.env.k", "duplicate member"},
 		{base(`,"before":[{"n":-1E+999}]`), "events[3].before", "not an IEEE 754 double"},
 		{base(`,"changes":[{"field":"a","new":123e456}]`), "events[3].changes[0].new", "not an IEEE 754 double"},
-		{base(`,"changes":[{"field":"a","old":{"b":1,"b":1}}]`), "events[3].changes[0].old", "duplicate object member"},
+		{base(`,"changes":[{"field":"a","old":{"b":1,"b":1}}]`), "events[3].changes[0].old.b", "duplicate member"},
 	}
 	for _, tt := range tests {
 		_, err := ingest.Validate(json.RawMessage(tt.raw), "events[3]", now, ingest.DefaultLimits())
