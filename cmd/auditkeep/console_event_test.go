@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -94,8 +95,19 @@ func TestConsoleEventProof(t *testing.T) {
 		}
 		screenshot(t, ctx, "event-proof-"+size.name)
 	}
+	// The styles come from a versioned URL, and the icons load.
+	if got := eval[string](t, ctx, `document.querySelector('link[rel=stylesheet]').getAttribute("href")`); !regexp.MustCompile(`^/static/console\.[0-9a-f]{10}\.css$`).MatchString(got) {
+		t.Errorf("the stylesheet is linked as %q; want a versioned URL", got)
+	}
+	if n := eval[int](t, ctx, `document.styleSheets[0].cssRules.length`); n < 10 {
+		t.Errorf("the stylesheet holds %d rules; want it loaded", n)
+	}
 	c, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	icons, err := chromedp.Run(c, chromedp.Evaluate[string](`Promise.all(Array.from(document.querySelectorAll('link[rel=icon]')).map(l => fetch(l.href).then(r => r.status + " " + r.headers.get("content-type")))).then(a => a.join(", "))`, chromedp.EvalAwaitPromise))
+	if err != nil || icons != "200 image/x-icon, 200 image/svg+xml" {
+		t.Errorf("the icons answer %q (%v); want 200 image/x-icon, 200 image/svg+xml", icons, err)
+	}
 	body, err := chromedp.Run(c, chromedp.Evaluate[string](`fetch(document.querySelector("#proof-link").href).then(r => r.text())`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -121,8 +120,6 @@ func New(b Backend, log *slog.Logger) *Console {
 
 // Routes returns the console's endpoints.
 func (c *Console) Routes() []Route {
-	static, _ := fs.Sub(staticFS, "static")
-	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	return []Route{
 		{"GET /{$}", "events", c.handleEvents},
 		{"GET /events/{id}", "event", c.handleEvent},
@@ -132,10 +129,8 @@ func (c *Console) Routes() []Route {
 		{"GET /signin", "signin_form", c.handleSignInForm},
 		{"POST /signin", "signin", c.handleSignIn},
 		{"POST /signout", "signout", c.handleSignOut},
-		{"GET /static/", "static", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Cache-Control", "public, max-age=300")
-			files.ServeHTTP(w, r)
-		}},
+		{"GET /static/{name}", "static", c.handleStatic},
+		{"GET /favicon.ico", "favicon", c.handleStatic},
 	}
 }
 
@@ -214,8 +209,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	w.WriteHeader(status)
-	w.Write(buf.b)
+	writeBody(w, r, status, buf.b)
 }
 
 type bytesBuffer struct{ b []byte }

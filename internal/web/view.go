@@ -23,6 +23,7 @@ var funcs = template.FuncMap{
 	"utc":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"rfc":    func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 	"eq2":    func(a, b string) bool { return a == b },
+	"asset":  assetURL,
 	"sideOf": func(label string, r *row) side { return side{label, r} },
 }
 
@@ -693,8 +694,7 @@ func (c *Console) handleProof(w http.ResponseWriter, r *http.Request) {
 	}
 	setHeaders(w, v.viewerToken != "")
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	w.Write(pr.JSON)
+	writeBody(w, r, http.StatusOK, pr.JSON)
 }
 
 // handleExport streams the export of the current filters, authorised by the
