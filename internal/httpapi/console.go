@@ -68,6 +68,15 @@ func (b consoleBackend) List(ctx context.Context, id *web.Identity, q url.Values
 	return page, nil
 }
 
+// Facets answers as GET /v1/facets would.
+func (b consoleBackend) Facets(ctx context.Context, id *web.Identity, q url.Values) ([]auditkeep.Facet, bool, error) {
+	p, err := principalOf(id)
+	if err != nil {
+		return nil, false, err
+	}
+	return b.s.facetsFor(ctx, p, q)
+}
+
 // Get returns an event as GET /v1/events/{id} would.
 func (b consoleBackend) Get(ctx context.Context, id *web.Identity, eventID string) (*auditkeep.Event, error) {
 	p, err := principalOf(id)

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"context"
+	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/auditkeep/auditkeep"
@@ -17,34 +20,43 @@ type facetsBody struct {
 // matching the other parameters (the filters of GET /v1/events, q
 // included; a viewer token's filters apply), with ids, names and counts.
 func (s *Server) handleFacets(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+	values, more, err := s.facetsFor(r.Context(), principalFrom(r.Context()), r.URL.Query())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, facetsBody{Values: values, More: more})
+	return nil
+}
+
+// facetsFor answers GET /v1/facets?q for p: the values (never nil) and
+// whether there are more. Returns EINVALID naming a bad parameter.
+func (s *Server) facetsFor(ctx context.Context, p principal, q url.Values) ([]auditkeep.Facet, bool, error) {
+	q = maps.Clone(q)
 	field := q.Get("field")
 	if len(q["field"]) != 1 {
-		return auditkeep.FieldErrorf("field", "field must be given once: one of %s", strings.Join(auditkeep.FacetFields, ", "))
+		return nil, false, auditkeep.FieldErrorf("field", "field must be given once: one of %s", strings.Join(auditkeep.FacetFields, ", "))
 	}
 	if err := auditkeep.ValidateFacetField(field); err != nil {
-		return err
+		return nil, false, err
 	}
 	q.Del("field")
 	f, err := parseFilter(q)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	p := principalFrom(r.Context())
 	if f, err = p.constrain(f); err != nil {
-		return err
+		return nil, false, err
 	}
 	fs, ok := s.store.(auditkeep.FacetStore)
 	if !ok {
-		return auditkeep.Errorf(auditkeep.ENOTFOUND, "this server's store serves no facets")
+		return nil, false, auditkeep.Errorf(auditkeep.ENOTFOUND, "this server's store serves no facets")
 	}
-	values, more, err := fs.Facets(r.Context(), p.tenant(), field, f)
+	values, more, err := fs.Facets(ctx, p.tenant(), field, f)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	if values == nil {
 		values = []auditkeep.Facet{}
 	}
-	writeJSON(w, http.StatusOK, facetsBody{Values: values, More: more})
-	return nil
+	return values, more, nil
 }

@@ -75,6 +75,10 @@ type Backend interface {
 	// server keeps no log, and EFORBIDDEN for a viewer token, which cannot
 	// read proofs.
 	Proof(ctx context.Context, id *Identity, eventID string) (*Proof, error)
+	// Facets returns the distinct values of q's field among the events
+	// matching q's filters, as GET /v1/facets does, and whether there are
+	// more. Returns EINVALID naming a bad parameter.
+	Facets(ctx context.Context, id *Identity, q url.Values) ([]auditkeep.Facet, bool, error)
 	// Export answers r with every event matching q in format (csv or
 	// ndjson), as GET /v1/export does; it writes its own errors.
 	Export(w http.ResponseWriter, r *http.Request, id *Identity, format string, q url.Values)
@@ -125,6 +129,8 @@ func (c *Console) Routes() []Route {
 		{"GET /events/{id}", "event", c.handleEvent},
 		{"GET /events/{id}/proof", "event_proof", c.handleProof},
 		{"GET /compare", "compare", c.handleCompare},
+		{"GET /rows", "rows", c.handleRows},
+		{"GET /facets", "facets", c.handleFacets},
 		{"GET /export", "export", c.handleExport},
 		{"GET /signin", "signin_form", c.handleSignInForm},
 		{"POST /signin", "signin", c.handleSignIn},
@@ -210,6 +216,19 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		return
 	}
 	writeBody(w, r, status, buf.b)
+}
+
+// renderPart renders one named template of a page's set, alone.
+func (c *Console) renderPart(w http.ResponseWriter, page, name string, data any) {
+	setHeaders(w, false)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var buf bytesBuffer
+	if err := c.tmpl[page].ExecuteTemplate(&buf, name, data); err != nil {
+		c.log.Error("console: render", "page", page, "template", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Write(buf.b)
 }
 
 type bytesBuffer struct{ b []byte }

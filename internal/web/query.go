@@ -26,13 +26,14 @@ type form struct {
 	From, To string // as typed: RFC 3339, a date, or a datetime-local value (UTC)
 	Scope    [3]string
 	Values   url.Values // the pass-through parameters
+	Live     bool       // live=1: the first page follows new events
 }
 
 func (f form) Get(name string) string { return f.Values.Get(name) }
 
 // parseForm reads the console's URL parameters.
 func parseForm(q url.Values) form {
-	f := form{Range: q.Get("range"), From: q.Get("from"), To: q.Get("to"), Values: url.Values{}}
+	f := form{Range: q.Get("range"), From: q.Get("from"), To: q.Get("to"), Values: url.Values{}, Live: q.Get("live") == "1"}
 	for _, name := range passThrough {
 		for _, v := range q[name] {
 			if v = strings.TrimSpace(v); v != "" {
@@ -162,6 +163,9 @@ func (f form) consoleQuery() url.Values {
 	}
 	if s := f.scopePath(); s != "" {
 		q.Set("scope", s)
+	}
+	if f.Live {
+		q.Set("live", "1")
 	}
 	return q
 }

@@ -47,57 +47,107 @@ type base struct {
 
 // lockedFilter is one filter a viewer token fixes: Name is the parameter,
 // Label what a person reads for it, Value its values, with the names the
-// shown events give their ids (see nameLocked).
+// shown events give their ids (see namer).
 type lockedFilter struct{ Name, Label, Value string }
 
-// lockedLabels are the labels of the filters a viewer token may fix.
-var lockedLabels = map[string]string{
-	"scope": "Scope", "target_id": "Target", "target_type": "Target type", "target": "Target",
-	"actor": "Actor", "actor_type": "Actor type", "action": "Action", "type": "Event type",
-	"team": "Team", "source": "Tool", "status": "Status", "ip": "IP", "q": "Search",
+// filterLabels are what a person reads for the filter parameters.
+var filterLabels = map[string]string{
+	"scope": "Scope", "target_id": "Target", "target_type": "Target type", "target": "Target name",
+	"actor": "User", "actor_type": "Actor type", "action": "Event", "type": "Event type",
+	"team": "Team", "source": "Tool", "status": "Status", "ip": "IP", "q": "Search", "range": "Time",
 }
 
-// nameLocked replaces the ids of locked scope and target filters by the
-// names the events give them (every shown event matches the locked
-// filters, so any of them names the ids it carries): "project:prj_1" reads
-// "project payments (prj_1)". Ids no event names stay as they are.
-func nameLocked(locked []lockedFilter, ids url.Values, events []*auditkeep.Event) {
-	scopeNames := map[string]string{} // "type:id" → name
-	targetNames := map[string]string{}
+// namer names the ids of scope entries and targets as the shown events do:
+// every shown event matches the filters, so any of them names the ids of
+// the filters it carries.
+type namer struct{ scopes, targets map[string]string }
+
+func newNamer(events []*auditkeep.Event) namer {
+	n := namer{scopes: map[string]string{}, targets: map[string]string{}}
 	for _, e := range events {
 		for _, sc := range e.Scope {
 			if sc.Name != "" {
-				scopeNames[sc.Type+":"+sc.ID] = sc.Name
+				n.scopes[sc.Type+":"+sc.ID] = sc.Name
 			}
 		}
 		if e.Target != nil && e.Target.Name != "" {
-			targetNames[e.Target.ID] = e.Target.Type + " " + e.Target.Name
+			n.targets[e.Target.ID] = e.Target.Type + " " + e.Target.Name
 		}
 	}
-	named := func(name, id string) string {
-		if name == "" || name == id {
-			return id
-		}
-		return name + " (" + id + ")"
+	return n
+}
+
+func withID(name, id string) string {
+	if name == "" || name == id {
+		return id
 	}
+	return name + " (" + id + ")"
+}
+
+// value returns what a person reads for a filter parameter's value:
+// "project payments (prj_1) › environment production (env_7)" for a scope.
+func (n namer) value(param, v string) string {
+	switch param {
+	case "scope":
+		var parts []string
+		for _, entry := range strings.Split(v, "/") {
+			typ, id, _ := strings.Cut(entry, ":")
+			parts = append(parts, typ+" "+withID(n.scopes[entry], id))
+		}
+		return strings.Join(parts, " › ")
+	case "target_id":
+		return withID(n.targets[v], v)
+	}
+	return v
+}
+
+// nameLocked gives the locked filters the values n reads for them.
+func nameLocked(locked []lockedFilter, ids url.Values, n namer) {
 	for i, l := range locked {
 		var vals []string
 		for _, v := range ids[l.Name] {
-			switch l.Name {
-			case "scope":
-				var parts []string
-				for _, entry := range strings.Split(v, "/") {
-					typ, id, _ := strings.Cut(entry, ":")
-					parts = append(parts, typ+" "+named(scopeNames[entry], id))
-				}
-				v = strings.Join(parts, " › ")
-			case "target_id":
-				v = named(targetNames[v], v)
-			}
-			vals = append(vals, v)
+			vals = append(vals, n.value(l.Name, v))
 		}
 		locked[i].Value = strings.Join(vals, ", ")
 	}
+}
+
+// filterChip is one active filter of the form, with the view without it.
+type filterChip struct{ Label, Value, RemoveURL string }
+
+// chips returns the form's active filters that the viewer may change.
+func chips(f form, locked map[string]bool, n namer, vt string) []filterChip {
+	q := f.consoleQuery()
+	q.Del("cursor")
+	var out []filterChip
+	add := func(param, value string, drop ...string) {
+		rest := url.Values{}
+		for k, v := range q {
+			if !slices.Contains(drop, k) {
+				rest[k] = v
+			}
+		}
+		out = append(out, filterChip{cmp.Or(filterLabels[param], param), value, link("/", rest, vt)})
+	}
+	if f.Range != "" {
+		label := map[string]string{"24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days"}[f.Range]
+		if f.Range == "custom" {
+			label = strings.TrimSpace(cmp.Or(f.From, "…") + " to " + cmp.Or(f.To, "now") + " UTC")
+		}
+		add("range", cmp.Or(label, f.Range), "range", "from", "to")
+	}
+	if s := f.scopePath(); s != "" && !locked["scope"] {
+		add("scope", n.value("scope", s), "scope")
+	}
+	for _, param := range passThrough {
+		if param == "cursor" || locked[param] {
+			continue
+		}
+		for _, v := range f.Values[param] {
+			add(param, n.value(param, v), param)
+		}
+	}
+	return out
 }
 
 func (c *Console) base(v *viewer, title string) base {
@@ -111,7 +161,7 @@ func (c *Console) base(v *viewer, title string) base {
 	}
 	b.Expires = v.id.Expires
 	for name, vals := range v.id.Locked {
-		b.Locked = append(b.Locked, lockedFilter{name, cmp.Or(lockedLabels[name], name), strings.Join(vals, ", ")})
+		b.Locked = append(b.Locked, lockedFilter{name, cmp.Or(filterLabels[name], name), strings.Join(vals, ", ")})
 	}
 	sort.Slice(b.Locked, func(i, j int) bool { return b.Locked[i].Name < b.Locked[j].Name })
 	return b
@@ -126,7 +176,10 @@ type row struct {
 	Action, Type, ActionURL  string
 	HasTarget, TargetDeleted bool
 	TargetType, TargetName   string
+	TargetID                 string
+	TargetHasName            bool
 	TargetURL                string
+	Team, TeamURL            string
 	Scope                    []crumb
 	Source, SourceURL        string
 	IP, IPURL                string
@@ -153,12 +206,13 @@ func newRow(e *auditkeep.Event, vt string) row {
 		Actor: actorLabel(e.Actor), ActorType: e.Actor.Type, ActorURL: quick(vt, "actor", e.Actor.ID),
 		Action: e.Action, Type: e.Type, ActionURL: quick(vt, "action", e.Action),
 		Source: e.Source, SourceURL: quick(vt, "source", e.Source),
+		Team: e.Team, TeamURL: quick(vt, "team", e.Team),
 		IP: e.Context.IP, IPURL: quick(vt, "ip", e.Context.IP),
 		Status: e.Status, Failure: e.Status == auditkeep.StatusFailure, Description: e.Description,
 	}
 	if t := e.Target; t != nil {
-		r.HasTarget, r.TargetType, r.TargetDeleted = true, t.Type, t.Deleted
-		r.TargetName = t.Name
+		r.HasTarget, r.TargetType, r.TargetDeleted, r.TargetID = true, t.Type, t.Deleted, t.ID
+		r.TargetName, r.TargetHasName = t.Name, t.Name != ""
 		if r.TargetName == "" {
 			r.TargetName = t.ID
 		}
@@ -174,92 +228,6 @@ func newRow(e *auditkeep.Event, vt string) row {
 	return r
 }
 
-// options feed the pickers: what the tenant's recent events hold.
-type options struct {
-	TargetTypes []string     `json:"target_types"`
-	Sources     []string     `json:"sources"`
-	Teams       []string     `json:"teams"`
-	Scopes      []*scopeNode `json:"scopes"`
-	Targets     []targetOpt  `json:"targets"`
-}
-
-type scopeNode struct {
-	Value    string       `json:"value"` // "type:id"
-	Label    string       `json:"label"`
-	Children []*scopeNode `json:"children,omitempty"`
-}
-
-type targetOpt struct {
-	Type  string `json:"type"`
-	ID    string `json:"id"`
-	Label string `json:"label"`
-	Scope string `json:"scope"`
-}
-
-// optionSample is how many recent events feed the pickers.
-const optionSample = 1000
-
-func buildOptions(events []*auditkeep.Event) options {
-	var o options
-	seen := map[string]bool{}
-	add := func(list *[]string, kind, v string) {
-		if v != "" && !seen[kind+"\x00"+v] {
-			seen[kind+"\x00"+v] = true
-			*list = append(*list, v)
-		}
-	}
-	roots := &scopeNode{}
-	nodes := map[string]*scopeNode{}
-	for _, e := range events {
-		add(&o.Sources, "source", e.Source)
-		add(&o.Teams, "team", e.Team)
-		if t := e.Target; t != nil {
-			add(&o.TargetTypes, "tt", t.Type)
-			if !seen["t\x00"+t.Type+"\x00"+t.ID] {
-				seen["t\x00"+t.Type+"\x00"+t.ID] = true
-				label := t.Name
-				if label == "" {
-					label = t.ID
-				}
-				if t.Deleted {
-					label += " (deleted)"
-				}
-				o.Targets = append(o.Targets, targetOpt{Type: t.Type, ID: t.ID, Label: label, Scope: auditkeep.ScopePath(e.Scope)})
-			}
-		}
-		parent := roots
-		for i := 0; i < len(e.Scope) && i < 3; i++ {
-			path := auditkeep.ScopePath(e.Scope[:i+1])
-			n, ok := nodes[path]
-			if !ok {
-				s := e.Scope[i]
-				label := s.Name
-				if label == "" {
-					label = s.ID
-				}
-				n = &scopeNode{Value: s.Type + ":" + s.ID, Label: label + " (" + s.Type + ")"}
-				nodes[path] = n
-				parent.Children = append(parent.Children, n)
-			}
-			parent = n
-		}
-	}
-	var sortNodes func([]*scopeNode)
-	sortNodes = func(ns []*scopeNode) {
-		sort.Slice(ns, func(i, j int) bool { return ns[i].Label < ns[j].Label })
-		for _, n := range ns {
-			sortNodes(n.Children)
-		}
-	}
-	sortNodes(roots.Children)
-	o.Scopes = roots.Children
-	sort.Strings(o.TargetTypes)
-	sort.Strings(o.Sources)
-	sort.Strings(o.Teams)
-	sort.Slice(o.Targets, func(i, j int) bool { return o.Targets[i].Label < o.Targets[j].Label })
-	return o
-}
-
 type choice struct {
 	Value, Label string
 	Selected     bool
@@ -268,9 +236,13 @@ type choice struct {
 // picker is one select of the form.
 type picker struct {
 	Name, Label string
+	Field       string // the facet field of a scope level
 	Choices     []choice
 	Locked      bool
 }
+
+// scopeFacets are the facet fields of the scope pickers' levels.
+var scopeFacets = [3]string{auditkeep.FacetProject, auditkeep.FacetEnvironment, auditkeep.FacetService}
 
 func choices(values []string, selected string, labels func(string) string) []choice {
 	var out []choice
@@ -291,33 +263,31 @@ func choices(values []string, selected string, labels func(string) string) []cho
 
 type eventsPage struct {
 	base
-	Form          form
-	MaxQueryLen   int // the search box's maxlength
-	Error         string
-	Rows          []row
-	MoreURL       string // the next page, by cursor
-	Next          string // its cursor, for the script
-	FirstPage     bool
-	APIQuery      string // the API filter parameters of this view, for the script
-	Since         int64  // the newest seq shown
-	CanExport     bool
-	ExportCSV     string
-	ExportNDJSON  string
-	ExportNote    string
-	Types         []choice
-	Statuses      []choice
-	ActorTypes    []choice
-	Ranges        []choice
-	TargetTypes   picker
-	Targets       picker
-	ScopePickers  []picker
-	Sources       []string
-	Teams         []string
-	OptionsJSON   string
-	LockedNames   map[string]bool
-	ClearURL      string
-	ShownCount    int
-	FilterSummary string
+	Form         form
+	MaxQueryLen  int // the search box's maxlength
+	Error        string
+	Rows         []row
+	MoreURL      string // the next page, by cursor
+	Next         string // its cursor, for the script
+	FirstPage    bool
+	APIQuery     string // the API filter parameters of this view, for the script
+	Since        int64  // the newest seq shown
+	CanExport    bool
+	ExportCSV    string
+	ExportNDJSON string
+	ExportNote   string
+	Types        []choice
+	Statuses     []choice
+	ActorTypes   []choice
+	Ranges       []choice
+	TargetTypes  picker
+	Targets      picker
+	ScopePickers []picker
+	LockedNames  map[string]bool
+	ClearURL     string
+	ShownCount   int
+	Chips        []filterChip
+	Live         bool // live mode is on (the URL's live=1)
 }
 
 // filterError returns what the filter form shows for a validation error:
@@ -344,7 +314,7 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := parseForm(q)
-	p := eventsPage{base: c.base(v, "Audit log"), Form: f, MaxQueryLen: search.MaxQueryLen, FirstPage: f.Get("cursor") == "", LockedNames: map[string]bool{}}
+	p := eventsPage{base: c.base(v, "Audit log"), Form: f, Live: f.Live, MaxQueryLen: search.MaxQueryLen, FirstPage: f.Get("cursor") == "", LockedNames: map[string]bool{}}
 	for name := range v.id.Locked {
 		p.LockedNames[name] = true
 	}
@@ -362,7 +332,9 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusBadRequest
 		p.Error = filterError(err)
 	}
-	nameLocked(p.Locked, v.id.Locked, page.Events)
+	names := newNamer(page.Events)
+	nameLocked(p.Locked, v.id.Locked, names)
+	p.Chips = chips(f, p.LockedNames, names, v.viewerToken)
 	for _, e := range page.Events {
 		p.Rows = append(p.Rows, newRow(e, v.viewerToken))
 		p.Since = max(p.Since, e.Seq)
@@ -387,6 +359,8 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 	eq := f.consoleQuery()
 	eq.Del("cursor")
 	switch {
+	case p.Error != "":
+		p.ExportNote = "Export is unavailable until the filter error is fixed."
 	case v.id.Viewer:
 		p.ExportNote = "Export is not available in this read-only view."
 	case !v.id.HasScope(auditkeep.ScopeExport):
@@ -399,50 +373,31 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 		p.ExportNDJSON = link("/export", eq, "")
 	}
 
-	// Pickers, from the tenant's recent events.
-	var opts options
-	if sample, err := c.b.List(r.Context(), v.id, url.Values{"limit": {strconv.Itoa(optionSample)}}); err == nil {
-		opts = buildOptions(sample.Events)
+	// Pickers: the current choices, named as the shown events name them;
+	// the page's script fills in the others from GET /facets.
+	selected := func(name, value, label string) picker {
+		pk := picker{Name: name, Locked: p.LockedNames[name]}
+		if value != "" {
+			pk.Choices = []choice{{Value: value, Label: label, Selected: true}}
+		}
+		return pk
 	}
-	p.Sources, p.Teams = opts.Sources, opts.Teams
 	p.Types = choices(auditkeep.Types, f.Get("type"), nil)
 	p.ActorTypes = choices(auditkeep.ActorTypes, f.Get("actor_type"), nil)
 	p.Statuses = choices([]string{auditkeep.StatusSuccess, auditkeep.StatusFailure}, f.Get("status"), nil)
 	p.Ranges = []choice{{"", "Any time", f.Range == ""}, {"24h", "Last 24 hours", f.Range == "24h"},
 		{"7d", "Last 7 days", f.Range == "7d"}, {"30d", "Last 30 days", f.Range == "30d"}, {"custom", "Custom range", f.Range == "custom"}}
-	p.TargetTypes = picker{Name: "target_type", Label: "Target type", Choices: choices(opts.TargetTypes, f.Get("target_type"), nil), Locked: p.LockedNames["target_type"]}
-	var tids []string
-	labelOf := map[string]string{}
-	scope := f.scopePath()
-	for _, t := range opts.Targets {
-		if t.Type == f.Get("target_type") && (scope == "" || t.Scope == scope || strings.HasPrefix(t.Scope, scope+"/")) {
-			tids = append(tids, t.ID)
-			labelOf[t.ID] = t.Label
-		}
-	}
-	p.Targets = picker{Name: "target_id", Label: "Target", Choices: choices(tids, f.Get("target_id"), func(id string) string { return labelOf[id] }), Locked: p.LockedNames["target_id"]}
+	p.TargetTypes = selected("target_type", f.Get("target_type"), f.Get("target_type"))
+	p.TargetTypes.Label = "Target type"
+	tid := f.Get("target_id")
+	p.Targets = selected("target_id", tid, withID(strings.TrimPrefix(names.targets[tid], f.Get("target_type")+" "), tid))
+	p.Targets.Label = "Target"
 	levelNames := []string{"Project", "Environment / deployment", "Service / version"}
-	level := opts.Scopes
-	for i := range 3 {
-		var vals []string
-		lab := map[string]string{}
-		for _, n := range level {
-			vals = append(vals, n.Value)
-			lab[n.Value] = n.Label
-		}
-		pk := picker{Name: "s" + strconv.Itoa(i+1), Label: levelNames[i], Locked: p.LockedNames["scope"],
-			Choices: choices(vals, f.Scope[i], func(v string) string { return lab[v] })}
+	for i, sc := range f.Scope {
+		_, id, _ := strings.Cut(sc, ":")
+		pk := selected("s"+strconv.Itoa(i+1), sc, withID(names.scopes[sc], id))
+		pk.Label, pk.Locked, pk.Field = levelNames[i], p.LockedNames["scope"], scopeFacets[i]
 		p.ScopePickers = append(p.ScopePickers, pk)
-		var next []*scopeNode
-		for _, n := range level {
-			if n.Value == f.Scope[i] {
-				next = n.Children
-			}
-		}
-		level = next
-	}
-	if b, err := json.Marshal(opts); err == nil {
-		p.OptionsJSON = string(b)
 	}
 	c.render(w, r, status, "events", p, v.viewerToken != "")
 }
@@ -516,6 +471,38 @@ func prettyJSON(raw json.RawMessage) string {
 		return string(raw)
 	}
 	return buf.String()
+}
+
+// maxRows is the most events one GET /rows renders.
+const maxRows = 50
+
+// handleRows renders the list rows of the events named by id parameters,
+// as a table for the live view to insert: rows come rendered (and escaped)
+// by the same template as the list's, never built from data in the page.
+// Events the viewer may not read are left out.
+func (c *Console) handleRows(w http.ResponseWriter, r *http.Request) {
+	v, ok := c.identify(w, r)
+	if !ok {
+		return
+	}
+	ids := r.URL.Query()["id"]
+	if len(ids) > maxRows {
+		c.fail(w, r, v, auditkeep.FieldErrorf("id", "at most %d ids", maxRows))
+		return
+	}
+	var rows []row
+	for _, id := range ids {
+		e, err := c.b.Get(r.Context(), v.id, id)
+		if auditkeep.ErrorCode(err) == auditkeep.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			c.fail(w, r, v, err)
+			return
+		}
+		rows = append(rows, newRow(e, v.viewerToken))
+	}
+	c.renderPart(w, "events", "rows", rows)
 }
 
 func (c *Console) handleEvent(w http.ResponseWriter, r *http.Request) {
@@ -725,4 +712,59 @@ func (c *Console) handleExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.b.Export(w, r, v.id, format, api)
+}
+
+// pickerValue is one choice of a picker, as GET /facets answers it.
+type pickerValue struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
+	Count int64  `json:"count"`
+	More  bool   `json:"more,omitempty"`
+}
+
+// handleFacets answers the choices of a picker as JSON: the values of
+// ?field= (a facet field) among the events matching the form's filters
+// (the pickers send the scope and target type above them), as many as
+// the API gives (MaxFacetLimit), with counts. A scope level's values are
+// "type:id", as the s1..s3 parameters take them.
+func (c *Console) handleFacets(w http.ResponseWriter, r *http.Request) {
+	v, ok := c.identify(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	api, err := parseForm(q).api(c.Now())
+	var values []auditkeep.Facet
+	more := false
+	if err == nil {
+		api.Del("cursor")
+		api.Set("field", q.Get("field"))
+		api.Set("limit", strconv.Itoa(auditkeep.MaxFacetLimit))
+		values, more, err = c.b.Facets(r.Context(), v.id, api)
+	}
+	setHeaders(w, false)
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		status := c.b.Status(err)
+		if status == http.StatusInternalServerError {
+			c.log.Error("console", "path", r.URL.Path, "err", err)
+		}
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
+			"code": auditkeep.ErrorCode(err), "message": auditkeep.ErrorMessage(err), "field": auditkeep.ErrorField(err)}})
+		return
+	}
+	out := struct {
+		Values []pickerValue `json:"values"`
+		More   bool          `json:"more,omitempty"`
+	}{Values: []pickerValue{}, More: more}
+	field := q.Get("field")
+	for _, f := range values {
+		value := f.ID
+		if auditkeep.IsScopeFacet(field) {
+			value = field + ":" + f.ID // a scope picker's value is an entry of the path
+		}
+		out.Values = append(out.Values, pickerValue{value, f.Name, f.Count, f.More})
+	}
+	json.NewEncoder(w).Encode(out)
 }

@@ -110,6 +110,29 @@ func (b *fakeBackend) Proof(ctx context.Context, id *web.Identity, eventID strin
 	return &web.Proof{}, nil
 }
 
+// Facets lists the target types or targets of the fixed events.
+func (b *fakeBackend) Facets(ctx context.Context, id *web.Identity, q url.Values) ([]auditkeep.Facet, bool, error) {
+	b.queries = append(b.queries, q)
+	counts := map[string]int64{}
+	var out []auditkeep.Facet
+	for _, e := range b.events {
+		if e.Target == nil || (q.Has("target_type") && e.Target.Type != q.Get("target_type")) {
+			continue
+		}
+		v, name := e.Target.Type, e.Target.Type
+		if q.Get("field") == "target" {
+			v, name = e.Target.ID, e.Target.Name
+		}
+		if counts[v]++; counts[v] == 1 {
+			out = append(out, auditkeep.Facet{ID: v, Name: name})
+		}
+	}
+	for i := range out {
+		out[i].Count = counts[out[i].ID]
+	}
+	return out, false, nil
+}
+
 func (b *fakeBackend) Export(w http.ResponseWriter, r *http.Request, id *web.Identity, format string, q url.Values) {
 	io.WriteString(w, format+" "+q.Encode())
 }

@@ -1,5 +1,6 @@
 // auditkeep console: progressive enhancement only. Event content is hostile:
-// this script builds elements and sets textContent, never HTML from data.
+// this script sets textContent and inserts only rows the console rendered
+// (escaped by its templates), never HTML built from data.
 (function () {
   "use strict";
 
@@ -11,7 +12,7 @@
     $all("time[datetime]", root).forEach(function (t) {
       var d = new Date(t.getAttribute("datetime"));
       if (isNaN(d.getTime())) { return; }
-      t.textContent = d.toLocaleString();
+      t.textContent = d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
       t.title = d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC");
     });
   }
@@ -35,172 +36,148 @@
     return o;
   }
 
-  function fill(select, items, keep) {
-    if (!select || select.disabled) { return; }
-    var current = keep ? select.value : "";
-    while (select.options.length > 1) { select.remove(1); }
-    items.forEach(function (it) { select.appendChild(option(it.value, it.label, it.value === current)); });
+  // The viewer token of the page, carried by every console request.
+  function withToken(p) {
+    var table = $("#events"), vt = table && table.getAttribute("data-viewer-token");
+    if (vt) { p.set("viewer_token", vt); }
+    return p;
   }
 
-  // Scope pickers (project → environment → service) and the target picker
-  // follow each other from the options the server sampled.
-  function wirePickers(opts) {
-    var s = [$("#s1"), $("#s2"), $("#s3")];
-    var tt = $("#target_type"), tid = $("#target_id");
-    if (!s[0] || !opts) { return; }
-    function level(i) {
-      var nodes = opts.scopes || [];
-      for (var j = 0; j < i; j++) {
-        var v = s[j].value, next = [];
-        nodes.forEach(function (n) { if (n.value === v) { next = n.children || []; } });
-        nodes = next;
-      }
-      return nodes;
+  // facets asks the console for the choices of a picker: the values of
+  // field among the events of the scope and target type given.
+  function facets(field, filters) {
+    var p = new URLSearchParams();
+    p.set("field", field);
+    Object.keys(filters).forEach(function (k) { if (filters[k]) { p.set(k, filters[k]); } });
+    return fetch("/facets?" + withToken(p).toString(), { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (body) { return body.values || []; });
+  }
+
+  // fill replaces the choices of a select (or the options of a datalist),
+  // keeping "Any" and the current value.
+  function fill(list, values) {
+    if (!list || list.disabled) { return; }
+    var isSelect = list.tagName === "SELECT", current = isSelect ? list.value : "";
+    while (list.options.length > (isSelect ? 1 : 0)) { list.removeChild(list.options[list.options.length - 1]); }
+    values.forEach(function (v) {
+      var label = isSelect ? v.label + " (" + v.count + (v.more ? "+" : "") + ")" : v.label;
+      list.appendChild(option(v.value, label, v.value === current));
+    });
+    if (isSelect && current && list.value !== current) {
+      list.appendChild(option(current, current, true)); // a value no event carries any more
     }
-    function scopePath() {
+  }
+
+  // Pickers follow each other as the Qovery flow has them: project →
+  // environment → service, and target type → target, each from the
+  // store's facets of the choices above it.
+  function wirePickers() {
+    var panel = $("details.more"), s = [$("#s1"), $("#s2"), $("#s3")];
+    var tt = $("#target_type"), tid = $("#target_id");
+    if (!panel || !s[0]) { return; }
+    function scopeUpTo(i) {
       var parts = [];
-      for (var i = 0; i < 3 && s[i].value; i++) { parts.push(s[i].value); }
+      for (var j = 0; j < i && s[j].value; j++) { parts.push(s[j].value); }
       return parts.join("/");
     }
-    function targets() {
-      var path = scopePath(), type = tt ? tt.value : "";
-      var list = (opts.targets || []).filter(function (t) {
-        return t.type === type && (!path || t.scope === path || t.scope.indexOf(path + "/") === 0);
-      });
-      fill(tid, list.map(function (t) { return { value: t.id, label: t.label }; }), true);
+    function load(sel, filters) {
+      if (!sel || sel.disabled) { return; }
+      sel.setAttribute("aria-busy", "true");
+      facets(sel.getAttribute("data-field"), filters)
+        .then(function (values) { fill(sel, values); })
+        .catch(function () { /* the current choice stays usable */ })
+        .then(function () { sel.removeAttribute("aria-busy"); });
     }
+    function level(i) {
+      if (i > 0 && !s[i - 1].value) { fill(s[i], []); return; }
+      load(s[i], { scope: scopeUpTo(i) });
+    }
+    function targets() {
+      if (!tt || !tt.value) { fill(tid, []); return; }
+      load(tid, { scope: scopeUpTo(3), target_type: tt.value });
+    }
+    var loaded = false;
+    function loadAll() {
+      if (loaded) { return; }
+      loaded = true;
+      for (var i = 0; i < 3; i++) { level(i); }
+      load(tt, { scope: scopeUpTo(3) });
+      targets();
+      $all("datalist[data-field]").forEach(function (dl) {
+        facets(dl.getAttribute("data-field"), {}).then(function (values) { fill(dl, values); }, function () {});
+      });
+    }
+    panel.addEventListener("toggle", function () { if (panel.open) { loadAll(); } });
+    if (panel.open) { loadAll(); }
     s.forEach(function (sel, i) {
       sel.addEventListener("change", function () {
-        for (var j = i + 1; j < 3; j++) { fill(s[j], level(j), false); }
+        for (var j = i + 1; j < 3; j++) { s[j].value = ""; level(j); }
+        load(tt, { scope: scopeUpTo(3) });
         targets();
       });
     });
-    if (tt) { tt.addEventListener("change", targets); }
+    if (tt) { tt.addEventListener("change", function () { tid.value = ""; targets(); }); }
   }
 
-  function quick(vt, pairs) {
-    var p = new URLSearchParams();
-    for (var i = 0; i + 1 < pairs.length; i += 2) { p.set(pairs[i], pairs[i + 1]); }
-    if (vt) { p.set("viewer_token", vt); }
-    return "/?" + p.toString();
+  // rowsFrom returns the rows of a table the console rendered.
+  function rowsFrom(doc, sel) {
+    return $all(sel, doc).map(function (tr) { return document.importNode(tr, true); });
   }
 
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) { e.className = cls; }
-    if (text !== undefined && text !== null) { e.textContent = String(text); }
-    return e;
+  function parse(html) { return new DOMParser().parseFromString(html, "text/html"); }
+
+  function get(url) {
+    return fetch(url, { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.text(); });
   }
 
-  function a(href, text, cls) {
-    var e = el("a", cls, text);
-    e.setAttribute("href", href);
-    return e;
+  // The result count follows the rows the page shows.
+  function recount(more) {
+    var c = $("#result-count"), n = $all("#rows tr").length;
+    if (c) { c.textContent = n + (n === 1 ? " event" : " events") + (more ? ", more below" : ""); }
   }
 
-  function cell(label) {
-    var td = el("td");
-    td.setAttribute("data-label", label);
-    return td;
-  }
-
-  function actorLabel(ac) { return ac.name || ac.email || ac.id; }
-
-  // buildRow mirrors the server's "row" template.
-  function buildRow(e, vt) {
-    var tr = el("tr", "ev" + (e.status === "failure" ? " failure" : ""));
-    tr.setAttribute("data-id", e.id);
-    var td = cell("Time"), t = el("time", null, e.occurred_at), pick = el("input", "pick");
-    pick.type = "checkbox"; pick.name = "id"; pick.value = e.id;
-    pick.setAttribute("form", "compare-form");
-    pick.setAttribute("aria-label", "Pick for comparison");
-    t.setAttribute("datetime", e.occurred_at);
-    var picked = el("span", "picked");
-    picked.appendChild(pick); picked.appendChild(document.createTextNode(" "));
-    picked.appendChild(t); td.appendChild(picked); tr.appendChild(td);
-
-    td = cell("Actor");
-    td.appendChild(a(quick(vt, ["actor", e.actor.id]), actorLabel(e.actor), "actor"));
-    td.appendChild(document.createTextNode(" "));
-    td.appendChild(el("span", "muted", e.actor.type));
-    tr.appendChild(td);
-
-    td = cell("Action");
-    var det = "/events/" + encodeURIComponent(e.id) + (vt ? "?viewer_token=" + encodeURIComponent(vt) : "");
-    var act = a(det, e.action, "action");
-    if (e.description) { act.title = e.description; }
-    td.appendChild(act);
-    td.appendChild(document.createTextNode(" "));
-    td.appendChild(el("span", "badge", e.type));
-    tr.appendChild(td);
-
-    td = cell("Target");
-    if (e.target) {
-      td.appendChild(el("span", "muted", e.target.type));
-      td.appendChild(document.createTextNode(" "));
-      td.appendChild(a(quick(vt, ["target_type", e.target.type, "target_id", e.target.id]), e.target.name || e.target.id, "target"));
-      if (e.target.deleted) {
-        td.appendChild(document.createTextNode(" "));
-        td.appendChild(el("span", "deleted", "deleted"));
-      }
-    }
-    tr.appendChild(td);
-
-    td = cell("Scope");
-    var crumbs = el("span", "crumbs"), path = [];
-    (e.scope || []).forEach(function (s, i) {
-      path.push(s.type + ":" + s.id);
-      if (i) { crumbs.appendChild(document.createTextNode(" › ")); }
-      var c = a(quick(vt, ["scope", path.join("/")]), s.name || s.id);
-      c.title = s.type;
-      crumbs.appendChild(c);
+  // Load more: fetch the next page as the console renders it and append
+  // its rows.
+  function wireMore() {
+    var more = $("#load-more");
+    if (!more) { return; }
+    more.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      more.setAttribute("aria-busy", "true");
+      get(more.href).then(function (html) {
+        var doc = parse(html), body = $("#rows");
+        rowsFrom(doc, "#rows > tr").forEach(function (tr) { localize(tr); body.appendChild(tr); });
+        var next = $("#load-more", doc);
+        if (next) { more.href = next.getAttribute("href"); } else { more.parentNode.removeChild(more); }
+        more.removeAttribute("aria-busy");
+        recount(!!next);
+      }).catch(function () { window.location.href = more.href; });
     });
-    td.appendChild(crumbs); tr.appendChild(td);
+  }
 
-    td = cell("Source");
-    if (e.source) { td.appendChild(a(quick(vt, ["source", e.source]), e.source)); }
-    tr.appendChild(td);
-
-    td = cell("IP");
-    var ip = e.context && e.context.ip;
-    if (ip) { td.appendChild(a(quick(vt, ["ip", ip]), ip, "mono")); }
-    tr.appendChild(td);
-
-    td = cell("Status");
-    td.appendChild(el("span", "status" + (e.status === "failure" ? " status-failure" : ""), e.status));
-    tr.appendChild(td);
-    localize(tr);
-    return tr;
+  // Rows open their event: a click anywhere but on a link, or Enter.
+  function wireRows() {
+    var body = $("#rows");
+    if (!body) { return; }
+    body.addEventListener("click", function (ev) {
+      var tr = ev.target.closest("tr[data-href]");
+      if (!tr || ev.target.closest("a, button, input, label") || String(window.getSelection())) { return; }
+      window.location.href = tr.getAttribute("data-href");
+    });
+    body.addEventListener("keydown", function (ev) {
+      var tr = ev.target;
+      if (ev.key === "Enter" && tr.matches && tr.matches("tr[data-href]")) {
+        window.location.href = tr.getAttribute("data-href");
+      }
+    });
   }
 
   function apiURL(path, table, extra) {
     var p = new URLSearchParams(table.getAttribute("data-api-query") || "");
-    var vt = table.getAttribute("data-viewer-token");
-    if (vt) { p.set("viewer_token", vt); }
     Object.keys(extra || {}).forEach(function (k) { p.set(k, extra[k]); });
-    return path + "?" + p.toString();
-  }
-
-  // Load more: fetch the next page as JSON and append it.
-  function wireMore(table) {
-    var more = $("#load-more");
-    if (!more) { return; }
-    more.addEventListener("click", function (ev) {
-      var next = table.getAttribute("data-next");
-      if (!next) { return; }
-      ev.preventDefault();
-      more.setAttribute("aria-busy", "true");
-      fetch(apiURL("/v1/events", table, { cursor: next }), { credentials: "same-origin" })
-        .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
-        .then(function (page) {
-          var body = $("#rows"), vt = table.getAttribute("data-viewer-token");
-          page.events.forEach(function (e) { body.appendChild(buildRow(e, vt)); });
-          table.setAttribute("data-next", page.next_cursor || "");
-          if (!page.next_cursor) { more.parentNode.removeChild(more); }
-          more.removeAttribute("aria-busy");
-        })
-        .catch(function () { window.location.href = more.href; });
-    });
+    return path + "?" + withToken(p).toString();
   }
 
   // Why a live stream ended, by the reason of its end event.
@@ -209,12 +186,40 @@
     token_expired: "this view's access expired; open it again with a new link"
   };
 
-  // Live mode: new matching events appear at the top.
+  // Live mode: new matching events appear at the top, rendered by the
+  // console; the URL keeps live=1 so that a reload or a shared link stays
+  // live.
   function wireLive(table) {
-    var box = $("#live"), status = $("#live-status");
+    var box = $("#live"), status = $("#live-status"), param = $("#live-param");
     if (!box || typeof EventSource === "undefined") { if (box) { box.disabled = true; } return; }
-    var src = null;
+    var src = null, pending = [], timer = null;
+    function keepInURL(on) {
+      if (param) { param.disabled = !on; }
+      var u = new URL(window.location.href);
+      if (on) { u.searchParams.set("live", "1"); } else { u.searchParams.delete("live"); }
+      window.history.replaceState(null, "", u.toString());
+    }
     function stop() { if (src) { src.close(); src = null; } status.textContent = ""; }
+    // insert fetches the rows of the pending events, at most 50 at once.
+    function insert() {
+      timer = null;
+      var ids = pending.splice(0, 50);
+      if (!ids.length) { return; }
+      var p = new URLSearchParams();
+      ids.forEach(function (id) { p.append("id", id); });
+      get("/rows?" + withToken(p).toString()).then(function (html) {
+        var body = $("#rows");
+        rowsFrom(parse(html), "tr").reverse().forEach(function (tr) {
+          localize(tr);
+          tr.classList.add("new");
+          body.insertBefore(tr, body.firstChild);
+        });
+        var empty = $("#empty");
+        if (empty) { empty.parentNode.removeChild(empty); }
+        recount(!!$("#load-more"));
+        if (pending.length) { insert(); }
+      }).catch(function () { status.textContent = "Live: could not show a new event; reload the page."; });
+    }
     function start() {
       var since = table.getAttribute("data-since") || "0";
       src = new EventSource(apiURL("/v1/stream", table, { since: since }), { withCredentials: true });
@@ -223,11 +228,8 @@
       src.addEventListener("event", function (m) {
         var e;
         try { e = JSON.parse(m.data); } catch (err) { return; }
-        var body = $("#rows"), row = buildRow(e, table.getAttribute("data-viewer-token"));
-        row.classList.add("new");
-        body.insertBefore(row, body.firstChild);
-        var empty = $("#empty");
-        if (empty) { empty.parentNode.removeChild(empty); }
+        pending.push(e.id);
+        if (!timer) { timer = setTimeout(insert, 150); }
         if (e.seq > Number(table.getAttribute("data-since") || 0)) { table.setAttribute("data-since", String(e.seq)); }
       });
       // The stream's credential was revoked or expired: reconnecting would
@@ -237,6 +239,7 @@
         try { end = JSON.parse(m.data) || {}; } catch (err) { end = {}; }
         stop();
         box.checked = false;
+        keepInURL(false);
         status.textContent = "Live view ended: " + (endReasons[end.reason] || end.message || "the server ended the stream") + ".";
       });
       src.addEventListener("error", function (m) {
@@ -249,7 +252,11 @@
         }
       });
     }
-    box.addEventListener("change", function () { if (box.checked) { start(); } else { stop(); } });
+    box.addEventListener("change", function () {
+      keepInURL(box.checked);
+      if (box.checked) { start(); } else { stop(); }
+    });
+    if (box.checked) { start(); }
   }
 
   // Compare: enabled once exactly two events are ticked.
@@ -297,10 +304,9 @@
     wireCopy();
     var table = $("#events");
     if (!table) { return; }
-    var opts = null;
-    try { opts = JSON.parse(table.getAttribute("data-options") || "null"); } catch (err) { opts = null; }
-    wirePickers(opts);
-    wireMore(table);
+    wirePickers();
+    wireMore();
+    wireRows();
     wireLive(table);
     wireCompare();
   });
