@@ -106,10 +106,42 @@ type TenantStore interface {
 	InitSetting(ctx context.Context, tenant, name string, value []byte) ([]byte, error)
 }
 
+// Session is one signed-in browser of the console. The browser holds a
+// random secret; the store keeps only its SHA-256 (ID), so that reading the
+// database opens no session.
+type Session struct {
+	ID        string    // SHA-256 hex of the session's secret
+	Tenant    string    // the tenant of the key signed in with
+	KeyID     string    // the API key signed in with
+	CreatedAt time.Time // sign-in
+	ExpiresAt time.Time // the session is refused from this time on
+}
+
+// SessionStore keeps the console's sessions where every node of a
+// deployment reads them, so that ending one ends it everywhere.
+type SessionStore interface {
+	// CreateSession stores a new session. Returns ECONFLICT when a session
+	// has the ID, ENOTFOUND for an unknown tenant.
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns the session with the ID, expired or not: the caller
+	// decides by its clock. Returns ENOTFOUND.
+	GetSession(ctx context.Context, id string) (*Session, error)
+	// DeleteSession deletes the session with the ID; deleting an absent
+	// session is not an error.
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteKeySessions deletes every session signed in with the tenant's
+	// key id and returns how many there were.
+	DeleteKeySessions(ctx context.Context, tenant, keyID string) (int, error)
+	// DeleteExpiredSessions deletes the sessions that expired before now and
+	// returns how many there were.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+}
+
 // Store is everything a storage backend provides.
 type Store interface {
 	EventStore
 	TenantStore
+	SessionStore
 	// Ping returns EUNAVAILABLE when storage cannot be reached.
 	Ping(ctx context.Context) error
 	Close() error
