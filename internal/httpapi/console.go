@@ -11,8 +11,12 @@ import (
 )
 
 // consoleBackend gives the web console the API's own authentication,
-// filtering and export, so that the console sees exactly what the API shows.
-type consoleBackend struct{ s *Server }
+// filtering and export, so that the console sees exactly what the API shows,
+// and the store's sessions.
+type consoleBackend struct {
+	s *Server
+	auditkeep.SessionStore
+}
 
 var _ web.Backend = consoleBackend{}
 
@@ -33,7 +37,7 @@ func (b consoleBackend) Identify(ctx context.Context, cred string) (*web.Identit
 	case p.viewer != nil:
 		return &web.Identity{Tenant: p.viewer.tenant, Viewer: true, Locked: p.viewer.viewerParams(), Expires: p.viewer.expires, Handle: p}, nil
 	}
-	return &web.Identity{Tenant: p.key.Tenant, Name: p.key.Name, Scopes: p.key.Scopes, Handle: p}, nil
+	return &web.Identity{Tenant: p.key.Tenant, KeyID: p.key.ID, Name: p.key.Name, Scopes: p.key.Scopes, Handle: p}, nil
 }
 
 func principalOf(id *web.Identity) (principal, error) {

@@ -19,11 +19,13 @@ type memStore struct {
 	keys     map[string]*auditkeep.APIKey
 	events   map[string][]*auditkeep.Event
 	settings map[string][]byte
+	sessions map[string]auditkeep.Session
 }
 
 func newMemStore() *memStore {
 	return &memStore{tenants: map[string]*auditkeep.Tenant{}, keys: map[string]*auditkeep.APIKey{},
-		events: map[string][]*auditkeep.Event{}, settings: map[string][]byte{}}
+		events: map[string][]*auditkeep.Event{}, settings: map[string][]byte{},
+		sessions: map[string]auditkeep.Session{}}
 }
 
 func (m *memStore) Ping(context.Context) error { return nil }
@@ -264,4 +266,49 @@ func (m *memStore) InitSetting(ctx context.Context, tenant, name string, value [
 	}
 	m.settings[tenant+"\x00"+name] = value
 	return value, nil
+}
+
+func (m *memStore) CreateSession(ctx context.Context, s *auditkeep.Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.sessions[s.ID]; ok {
+		return auditkeep.Errorf(auditkeep.ECONFLICT, "session exists")
+	}
+	m.sessions[s.ID] = *s
+	return nil
+}
+
+func (m *memStore) GetSession(ctx context.Context, id string) (*auditkeep.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.sessions[id]; ok {
+		return &s, nil
+	}
+	return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "no session")
+}
+
+func (m *memStore) DeleteSession(ctx context.Context, id string) error {
+	m.deleteSessions(func(s auditkeep.Session) bool { return s.ID == id })
+	return nil
+}
+
+func (m *memStore) DeleteKeySessions(ctx context.Context, tenant, keyID string) (int, error) {
+	return m.deleteSessions(func(s auditkeep.Session) bool { return s.Tenant == tenant && s.KeyID == keyID }), nil
+}
+
+func (m *memStore) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	return m.deleteSessions(func(s auditkeep.Session) bool { return s.ExpiresAt.Before(now) }), nil
+}
+
+func (m *memStore) deleteSessions(match func(auditkeep.Session) bool) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id, s := range m.sessions {
+		if match(s) {
+			delete(m.sessions, id)
+			n++
+		}
+	}
+	return n
 }

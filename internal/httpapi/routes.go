@@ -55,7 +55,7 @@ func (s *Server) routes() http.Handler {
 	route("/v1/", "unknown", s.handleNotFound)
 
 	// The web console, at /.
-	s.browser.console = web.New(consoleBackend{s}, s.log)
+	s.browser.console = web.New(consoleBackend{s, s.store}, s.log)
 	for _, c := range s.browser.console.Routes() {
 		route(c.Pattern, "console_"+c.Name, c.Handler)
 	}

@@ -21,6 +21,7 @@ import (
 type Store interface {
 	auditkeep.EventStore
 	auditkeep.TenantStore
+	auditkeep.SessionStore
 	Ping(ctx context.Context) error
 }
 

@@ -150,7 +150,13 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.keys.forget(tenant, id)
 	s.revokeCredential(keyCredential(tenant, id), keyRevokedEnd)
-	s.log.Info("key revoked", "tenant", tenant, "key_id", id)
+	// The key's console sessions end with it, on every node: each reads its
+	// sessions from the store.
+	n, err := s.store.DeleteKeySessions(r.Context(), tenant, id)
+	if err != nil {
+		return err
+	}
+	s.log.Info("key revoked", "tenant", tenant, "key_id", id, "sessions_ended", n)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

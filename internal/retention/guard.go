@@ -10,6 +10,7 @@ import (
 type Guarded interface {
 	auditkeep.EventStore
 	auditkeep.TenantStore
+	auditkeep.SessionStore
 	Ping(ctx context.Context) error
 }
 

@@ -27,6 +27,7 @@ var staticFS embed.FS
 // Identity is who a credential is, as the console needs to know it.
 type Identity struct {
 	Tenant  string
+	KeyID   string   // the key's ID; "" for a viewer token
 	Name    string   // the key's name; "" for a viewer token
 	Scopes  []string // the key's scopes; none for a viewer token
 	Viewer  bool     // a viewer token: read-only, Locked filters
@@ -56,8 +57,18 @@ type Proof struct {
 	JSON []byte
 }
 
+// SessionStore keeps the console's sessions where every node reads them
+// (auditkeep.SessionStore's methods that the console calls).
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *auditkeep.Session) error
+	GetSession(ctx context.Context, id string) (*auditkeep.Session, error)
+	DeleteSession(ctx context.Context, id string) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+}
+
 // Backend is what the console needs of the API server.
 type Backend interface {
+	SessionStore
 	// Identify returns who cred is: an API key or a viewer token. Returns
 	// EUNAUTHORIZED for unknown, revoked, expired or forged credentials and
 	// EFORBIDDEN for credentials that cannot read events (the root key).
@@ -105,7 +116,8 @@ type Console struct {
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
-	// SessionTTL is how long a sign-in lasts (12 h).
+	// SessionTTL is how long a sign-in lasts (12 h), unless the user signs
+	// out or the key is revoked before.
 	SessionTTL time.Duration
 }
 
@@ -162,19 +174,31 @@ func (c *Console) identify(w http.ResponseWriter, r *http.Request) (*viewer, boo
 		}
 		return &viewer{id: id, viewerToken: tok}, true
 	}
-	sess, err := c.readSession(r)
-	if err != nil {
-		if auditkeep.ErrorCode(err) == auditkeep.EUNAVAILABLE {
-			c.fail(w, r, nil, err)
-			return nil, false
+	sess, rec, err := c.readSession(r)
+	switch {
+	case errors.Is(err, errExpired):
+		c.clearSession(w, r)
+		http.Redirect(w, r, "/signin?expired=1", http.StatusSeeOther)
+		return nil, false
+	case errors.Is(err, errNoSession):
+		if _, err := r.Cookie(sessionCookie); err == nil {
+			c.clearSession(w, r)
 		}
 		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return nil, false
+	case err != nil:
+		c.fail(w, r, nil, err)
+		return nil, false
 	}
 	id, err := c.b.Identify(r.Context(), sess.Cred)
+	if err == nil && (id.Tenant != rec.Tenant || id.KeyID != rec.KeyID) {
+		err = auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "the session belongs to another key")
+	}
 	if err != nil {
 		if code := auditkeep.ErrorCode(err); code == auditkeep.EUNAUTHORIZED || code == auditkeep.EFORBIDDEN {
-			c.clearSession(w, r)
+			if err := c.endSession(w, r, rec.ID); err != nil {
+				c.log.Warn("console: end session", "err", err)
+			}
 			http.Redirect(w, r, "/signin?expired=1", http.StatusSeeOther)
 			return nil, false
 		}

@@ -5,10 +5,13 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,20 +22,29 @@ import (
 	"github.com/auditkeep/auditkeep"
 )
 
-// Cookies of the console. The session cookie holds the API key sealed
-// (AES-GCM under a server secret) with the session's CSRF token and expiry;
-// the browser's script can read neither (HttpOnly).
+// Cookies of the console. The session cookie holds the session's secret,
+// with the API key and the session's CSRF token, sealed (AES-GCM under a
+// server secret); the browser's script can read none of it (HttpOnly). The
+// session itself lives in the store, under the secret's SHA-256: every
+// request reads it there, so that signing out, or revoking the key, ends
+// the session on every node at once, whatever copies of the cookie exist.
 const (
 	sessionCookie = "auditkeep_session"
 	csrfCookie    = "auditkeep_csrf" // before sign-in: the sign-in form's CSRF token
 	sessionSecret = "console_session_secret"
 )
 
-// session is one signed-in browser.
+// session is the sealed content of one browser's session cookie.
 type session struct {
-	Cred    string `json:"k"` // the API key
-	CSRF    string `json:"c"` // token every state-changing form carries
-	Expires int64  `json:"e"` // Unix seconds
+	Secret string `json:"s"` // 256 random bits; the store keeps its SHA-256 and expiry
+	Cred   string `json:"k"` // the API key
+	CSRF   string `json:"c"` // token every state-changing form carries
+}
+
+// id returns the ID under which the store keeps the session.
+func (s *session) id() string {
+	sum := sha256.Sum256([]byte(s.Secret))
+	return hex.EncodeToString(sum[:])
 }
 
 var errNoSession = errors.New("no session")
@@ -67,43 +79,97 @@ func (c *Console) seal(ctx context.Context, s session) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(a.Seal(nonce, nonce, plain, []byte(sessionCookie))), nil
 }
 
-// readSession returns the request's valid session, errNoSession when there
-// is none (absent, forged, expired), or EUNAVAILABLE.
-func (c *Console) readSession(r *http.Request) (*session, error) {
+// readSession returns the request's session when the store still holds it
+// unexpired; errNoSession when there is none (absent, forged, signed out,
+// revoked, expired), or EUNAVAILABLE.
+func (c *Console) readSession(r *http.Request) (*session, *auditkeep.Session, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || ck.Value == "" {
-		return nil, errNoSession
+		return nil, nil, errNoSession
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
 	if err != nil {
-		return nil, errNoSession
+		return nil, nil, errNoSession
 	}
 	a, err := c.aead(r.Context())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(raw) < a.NonceSize() {
-		return nil, errNoSession
+		return nil, nil, errNoSession
 	}
 	plain, err := a.Open(nil, raw[:a.NonceSize()], raw[a.NonceSize():], []byte(sessionCookie))
 	if err != nil {
-		return nil, errNoSession
+		return nil, nil, errNoSession
 	}
 	var s session
-	if json.Unmarshal(plain, &s) != nil || s.Cred == "" || s.CSRF == "" || c.Now().Unix() >= s.Expires {
+	if json.Unmarshal(plain, &s) != nil || s.Secret == "" || s.Cred == "" || s.CSRF == "" {
+		return nil, nil, errNoSession
+	}
+	rec, err := c.storedSession(r.Context(), s.id())
+	if err != nil {
+		return nil, nil, err
+	}
+	return &s, rec, nil
+}
+
+// storedSession returns the store's session with the ID if it has not
+// expired; it deletes an expired one. Returns errNoSession or EUNAVAILABLE.
+func (c *Console) storedSession(ctx context.Context, id string) (*auditkeep.Session, error) {
+	rec, err := c.b.GetSession(ctx, id)
+	if auditkeep.ErrorCode(err) == auditkeep.ENOTFOUND {
 		return nil, errNoSession
 	}
-	return &s, nil
+	if err != nil {
+		return nil, err
+	}
+	if !c.Now().Before(rec.ExpiresAt) {
+		if err := c.b.DeleteSession(ctx, id); err != nil {
+			c.log.Warn("console: delete expired session", "err", err)
+		}
+		return nil, errExpired
+	}
+	return rec, nil
+}
+
+var errExpired = fmt.Errorf("%w: expired", errNoSession)
+
+// SessionValid reports whether the console session with the ID (as
+// Credential returns it) is still signed in, and if not, why. It reads the
+// store each time, so a sign-out or a key's revocation on any node is seen
+// at the next call. A failure to read the store reports the session valid:
+// the caller's own check of the key decides then.
+func (c *Console) SessionValid(ctx context.Context, id string) (ok bool, reason string) {
+	_, err := c.storedSession(ctx, id)
+	switch {
+	case errors.Is(err, errExpired):
+		return false, "the console session expired"
+	case errors.Is(err, errNoSession):
+		return false, "the console session ended: signed out, or its key was revoked"
+	case err != nil:
+		c.log.Warn("console: check session", "err", err)
+	}
+	return true, ""
 }
 
 // Credential returns the API key of r's console session, for the API's
-// endpoints that a signed-in browser may call (GET /v1/events, /v1/stream).
-func (c *Console) Credential(r *http.Request) (string, bool) {
-	s, err := c.readSession(r)
+// endpoints that a signed-in browser may call (GET /v1/events, /v1/stream),
+// and the session's ID, for SessionValid.
+func (c *Console) Credential(r *http.Request) (cred, sessionID string, ok bool) {
+	s, rec, err := c.readSession(r)
 	if err != nil {
-		return "", false
+		return "", "", false
 	}
-	return s.Cred, true
+	return s.Cred, rec.ID, true
+}
+
+// endSession deletes r's session from the store and clears its cookie.
+func (c *Console) endSession(w http.ResponseWriter, r *http.Request, id string) error {
+	if err := c.b.DeleteSession(r.Context(), id); err != nil {
+		return err
+	}
+	c.clearSession(w, r)
+	return nil
 }
 
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
@@ -217,33 +283,66 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		c.signInForm(w, r, http.StatusUnauthorized, "That key lacks the read scope.")
 		return
 	}
-	ttl := c.SessionTTL
-	value, err := c.seal(r.Context(), session{Cred: key, CSRF: randomToken(), Expires: c.Now().Add(ttl).Unix()})
+	value, err := c.startSession(r.Context(), key, id)
 	if err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}
+	ttl := c.SessionTTL
 	setCookie(w, r, sessionCookie, value, int(ttl/time.Second))
 	setCookie(w, r, csrfCookie, "", -1)
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
-// handleSignOut ends the session; the form carries the session's CSRF token.
+// startSession stores a new session of the key id and returns its cookie's
+// value. It sweeps the store's expired sessions on the way.
+func (c *Console) startSession(ctx context.Context, key string, id *Identity) (string, error) {
+	now := c.Now()
+	s := session{Secret: randomSecret(), Cred: key, CSRF: randomToken()}
+	rec := &auditkeep.Session{ID: s.id(), Tenant: id.Tenant, KeyID: id.KeyID, CreatedAt: now.UTC(), ExpiresAt: now.Add(c.SessionTTL).UTC()}
+	if err := c.b.CreateSession(ctx, rec); err != nil {
+		return "", err
+	}
+	if n, err := c.b.DeleteExpiredSessions(ctx, now); err != nil {
+		c.log.Warn("console: delete expired sessions", "err", err)
+	} else if n > 0 {
+		c.log.Debug("console: deleted expired sessions", "count", n)
+	}
+	return c.seal(ctx, s)
+}
+
+// randomSecret returns 256 random bits, base64url.
+func randomSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// handleSignOut ends the session, in the store (for every copy of the
+// cookie) and in the browser; the form carries the session's CSRF token.
 func (c *Console) handleSignOut(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
 		c.fail(w, r, nil, auditkeep.FieldErrorf("body", "the form could not be read"))
 		return
 	}
-	s, err := c.readSession(r)
-	if err != nil {
+	s, rec, err := c.readSession(r)
+	if errors.Is(err, errNoSession) {
+		c.clearSession(w, r)
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		c.fail(w, r, nil, err)
 		return
 	}
 	if crossSite(r) || !tokensEqual(s.CSRF, r.PostForm.Get("csrf")) {
 		c.fail(w, r, nil, auditkeep.Errorf(auditkeep.EFORBIDDEN, "the sign-out form expired; reload the page and try again"))
 		return
 	}
-	c.clearSession(w, r)
+	if err := c.endSession(w, r, rec.ID); err != nil {
+		c.fail(w, r, nil, err)
+		return
+	}
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }

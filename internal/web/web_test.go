@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,9 +25,11 @@ import (
 
 // fakeBackend serves fixed events to one key and one viewer token.
 type fakeBackend struct {
-	events  []*auditkeep.Event
-	queries []url.Values
-	proofs  map[string]*web.Proof // by event id; none: not integrated
+	events   []*auditkeep.Event
+	queries  []url.Values
+	mu       sync.Mutex
+	sessions map[string]auditkeep.Session
+	proofs   map[string]*web.Proof // by event id; none: not integrated
 }
 
 const (
@@ -37,9 +41,9 @@ const (
 func (b *fakeBackend) Identify(ctx context.Context, cred string) (*web.Identity, error) {
 	switch cred {
 	case goodKey:
-		return &web.Identity{Tenant: "acme", Name: "laptop", Scopes: []string{"read"}}, nil
+		return &web.Identity{Tenant: "acme", KeyID: "key_good", Name: "laptop", Scopes: []string{"read"}}, nil
 	case exportKey:
-		return &web.Identity{Tenant: "acme", Name: "ops", Scopes: []string{"read", "export"}}, nil
+		return &web.Identity{Tenant: "acme", KeyID: "key_export", Name: "ops", Scopes: []string{"read", "export"}}, nil
 	case viewerTok:
 		return &web.Identity{Tenant: "acme", Viewer: true, Locked: url.Values{"target_id": {"env_7"}}, Expires: time.Now().Add(time.Hour)}, nil
 	}
@@ -158,6 +162,48 @@ func (b *fakeBackend) Secret(ctx context.Context, name string) ([]byte, error) {
 	return []byte(strings.Repeat("s", 32)), nil
 }
 
+func (b *fakeBackend) CreateSession(ctx context.Context, s *auditkeep.Session) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.sessions == nil {
+		b.sessions = map[string]auditkeep.Session{}
+	}
+	b.sessions[s.ID] = *s
+	return nil
+}
+
+func (b *fakeBackend) GetSession(ctx context.Context, id string) (*auditkeep.Session, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok := b.sessions[id]
+	if !ok {
+		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "session not found")
+	}
+	return &s, nil
+}
+
+func (b *fakeBackend) DeleteSession(ctx context.Context, id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.sessions, id)
+	return nil
+}
+
+func (b *fakeBackend) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := len(b.sessions)
+	maps.DeleteFunc(b.sessions, func(_ string, s auditkeep.Session) bool { return s.ExpiresAt.Before(now) })
+	return n - len(b.sessions), nil
+}
+
+// sessionCount returns how many sessions the backend holds.
+func (b *fakeBackend) sessionCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.sessions)
+}
+
 // hostile is an event whose every text field attacks the page.
 func hostile(id string) *auditkeep.Event {
 	x := `<script>window.__pwned=1</script><img src=x onerror="document.title='pwned'">`
@@ -177,7 +223,12 @@ func hostile(id string) *auditkeep.Event {
 
 func newConsole(t *testing.T, b *fakeBackend) *httptest.Server {
 	t.Helper()
-	c := web.New(b, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return serveConsole(t, web.New(b, slog.New(slog.NewTextHandler(io.Discard, nil))))
+}
+
+// serveConsole serves c's routes on loopback.
+func serveConsole(t *testing.T, c *web.Console) *httptest.Server {
+	t.Helper()
 	mux := http.NewServeMux()
 	for _, r := range c.Routes() {
 		mux.Handle(r.Pattern, r.Handler)
@@ -409,6 +460,9 @@ func TestSessionAndCSRF(t *testing.T) {
 	if readAll(t, res); res.StatusCode != 403 {
 		t.Errorf("sign out with the wrong token = %d; want 403", res.StatusCode)
 	}
+	if n := b.sessionCount(); n != 1 {
+		t.Fatalf("signed in, the store holds %d sessions; want 1", n)
+	}
 	res, _ = anon.PostForm(srv.URL+"/signout", url.Values{"csrf": {formValue(t, body, "csrf")}})
 	readAll(t, res)
 	if res.StatusCode != 303 {
@@ -417,6 +471,52 @@ func TestSessionAndCSRF(t *testing.T) {
 	res, _ = anon.Get(srv.URL + "/")
 	if readAll(t, res); res.StatusCode != 303 {
 		t.Errorf("after sign out GET / = %d; want a redirect to sign in", res.StatusCode)
+	}
+	// The cookie saved before sign-out opens nothing: the store forgot it.
+	if n := b.sessionCount(); n != 0 {
+		t.Errorf("after sign out, the store holds %d sessions; want 0", n)
+	}
+	req, _ = http.NewRequest("GET", srv.URL+"/", nil)
+	req.AddCookie(&http.Cookie{Name: "auditkeep_session", Value: sess.Value})
+	res, _ = bad.Do(req)
+	if readAll(t, res); res.StatusCode != 303 || !strings.HasPrefix(res.Header.Get("Location"), "/signin") {
+		t.Errorf("the saved cookie after sign out: GET / = %d to %q; want a redirect to sign in", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+// TestSessionExpires: a session past its TTL is refused, removed from the
+// store, and the next sign-in sweeps the store's other expired sessions.
+func TestSessionExpires(t *testing.T) {
+	b := &fakeBackend{}
+	c := web.New(b, slog.New(slog.DiscardHandler))
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	c.Now = func() time.Time { return now }
+	srv := serveConsole(t, c)
+	first, second := client(t, srv, goodKey), client(t, srv, goodKey)
+	now = now.Add(c.SessionTTL - time.Second)
+	for _, cl := range []*http.Client{first, second} {
+		res, _ := cl.Get(srv.URL + "/")
+		if readAll(t, res); res.StatusCode != 200 {
+			t.Fatalf("a second before expiry GET / = %d; want 200", res.StatusCode)
+		}
+	}
+	now = now.Add(time.Second)
+	res, _ := first.Get(srv.URL + "/")
+	readAll(t, res)
+	if res.StatusCode != 303 || res.Header.Get("Location") != "/signin?expired=1" {
+		t.Errorf("at expiry GET / = %d to %q; want 303 to /signin?expired=1", res.StatusCode, res.Header.Get("Location"))
+	}
+	if n := b.sessionCount(); n != 1 {
+		t.Errorf("after an expired session was refused, the store holds %d sessions; want 1", n)
+	}
+	now = now.Add(time.Second)
+	client(t, srv, exportKey)
+	if n := b.sessionCount(); n != 1 {
+		t.Errorf("after a sign-in, the store holds %d sessions; want 1 (the expired one swept)", n)
+	}
+	res, _ = second.Get(srv.URL + "/")
+	if readAll(t, res); res.StatusCode != 303 {
+		t.Errorf("the swept session: GET / = %d; want a redirect to sign in", res.StatusCode)
 	}
 }
 
