@@ -127,16 +127,34 @@ func wantSignedIn(t *testing.T, base string, session *http.Cookie) {
 	}
 }
 
+// openSessionStream opens the live stream at base as the console's page
+// does: with the session cookie, no Authorization header.
+func openSessionStream(t *testing.T, base string, session *http.Cookie) <-chan sseMsg {
+	t.Helper()
+	return openSSEWith(t, base, "since=0", func(req *http.Request) {
+		req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	})
+}
+
 func TestSignOutEndsSession(t *testing.T) { forEachStore(t, testSignOutEndsSession) }
 
-// testSignOutEndsSession replays a session cookie saved before sign-out.
+// testSignOutEndsSession replays a session cookie saved before sign-out;
+// the session's open live stream ends.
 func testSignOutEndsSession(t *testing.T, cfg Config) {
 	base := testServer(t, cfg).URL()
 	key := setupTenant(t, base, "acme")
 	session, csrf := consoleSignIn(t, base, key)
 	other, _ := consoleSignIn(t, base, key)
 	wantSignedIn(t, base, session)
+	live := openSessionStream(t, base, session)
+	ingestJSON(t, base, key, []any{event("before-signout", "environment.update", "usr_1")})
+	if got := eventID(t, nextMsg(t, live)); got != "before-signout" {
+		t.Fatalf("first event %s; want before-signout", got)
+	}
 	consoleSignOut(t, base, session, csrf)
+	ingestJSON(t, base, key, []any{event("after-signout", "environment.update", "usr_1")})
+	wantEnd(t, live, "session_ended")
 	wantSignedOut(t, base, session, "after sign-out")
 	// Signing out ends that session only.
 	wantSignedIn(t, base, other)
@@ -178,7 +196,13 @@ func TestSignOutEndsSessionOnEveryNode(t *testing.T) {
 
 	session, csrf := consoleSignIn(t, a, key)
 	wantSignedIn(t, b, session)
+	live := openSessionStream(t, b, session)
+	ingestJSON(t, a, admin, []any{event("n1", "environment.update", "usr_1")})
+	if got := eventID(t, nextMsg(t, live)); got != "n1" {
+		t.Fatalf("first event on node B %s; want n1", got)
+	}
 	consoleSignOut(t, a, session, csrf)
+	wantEnd(t, live, "session_ended")
 	wantSignedOut(t, b, session, "after sign-out on the other node")
 
 	session, _ = consoleSignIn(t, b, key)

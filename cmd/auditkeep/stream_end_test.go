@@ -22,12 +22,21 @@ type sseMsg struct{ event, id, data string }
 // server ends the stream.
 func openSSE(t *testing.T, base, key, query, lastEventID string) <-chan sseMsg {
 	t.Helper()
+	return openSSEWith(t, base, query, func(req *http.Request) {
+		req.Header.Set("Authorization", "Bearer "+key)
+		if lastEventID != "" {
+			req.Header.Set("Last-Event-ID", lastEventID)
+		}
+	})
+}
+
+// openSSEWith opens GET /v1/stream?query with the credential that auth
+// sets on the request, as openSSE does.
+func openSSEWith(t *testing.T, base, query string, auth func(*http.Request)) <-chan sseMsg {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/stream?"+query, nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
+	auth(req)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()

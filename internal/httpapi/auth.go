@@ -30,6 +30,9 @@ type principal struct {
 	root   bool
 	key    *auditkeep.APIKey // nil for root and viewer tokens
 	viewer *viewerGrant      // set for a viewer token (viewer.go)
+	// session is the ID of the console session whose cookie carried the
+	// key; "" when the request sent its credential itself.
+	session string
 }
 
 // tenant returns the tenant a key belongs to ("" for root).
@@ -86,10 +89,12 @@ func newID(prefix string) string {
 // auth authenticates the bearer key and checks that it carries scope.
 func (s *Server) auth(scope string, next func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		var session string
 		if scope == scopeReadOrViewer {
-			r = s.withBrowserCredential(r)
+			r, session = s.withBrowserCredential(r)
 		}
 		p, err := s.authenticate(r)
+		p.session = session
 		if err == nil {
 			err = authorize(p, scope, r)
 		}

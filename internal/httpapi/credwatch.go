@@ -27,6 +27,7 @@ func (e *streamEnd) Error() string { return e.Message }
 const (
 	endKeyRevoked   = "key_revoked"   // the API key was revoked (or deleted)
 	endTokenExpired = "token_expired" // the viewer token reached its expiry
+	endSessionEnded = "session_ended" // the console session was signed out or expired
 )
 
 // A credentialCheck re-validates the credential an open request was
@@ -52,12 +53,17 @@ type credentialWatch struct {
 }
 
 // credentialWatch returns the watch of p's credential: for an API key, its
-// revocation; for a viewer token, its expiry.
+// revocation; for a viewer token, its expiry; for a console session, its
+// sign-out and expiry too.
 func (s *Server) credentialWatch(p principal) credentialWatch {
 	var w credentialWatch
 	if k := p.key; k != nil {
 		w.names = append(w.names, keyCredential(k.Tenant, k.ID))
 		w.checks = append(w.checks, s.recheckKey(k.Hash))
+	}
+	if p.session != "" && s.browser.console != nil {
+		w.names = append(w.names, sessionCredential(p.session))
+		w.checks = append(w.checks, s.recheckSession(p.session))
 	}
 	if g := p.viewer; g != nil {
 		w.expires = g.expires
@@ -92,6 +98,28 @@ func (s *Server) recheckKey(hash string) credentialCheck {
 		}
 		return nil, nil
 	}
+}
+
+// sessionCredential names a console session in revocation notices.
+func sessionCredential(id string) string { return "session:" + id }
+
+// recheckSession reads the console session with the ID from the store: the
+// stream ends when it was signed out (on any node), ended with its key, or
+// expired.
+func (s *Server) recheckSession(id string) credentialCheck {
+	return func(ctx context.Context) (*streamEnd, error) {
+		ok, reason, err := s.browser.console.SessionValid(ctx, id)
+		if err != nil || ok {
+			return nil, err
+		}
+		return &streamEnd{Reason: endSessionEnded, Message: reason}, nil
+	}
+}
+
+// endConsoleSession ends at once the open streams of this node that the
+// console session with the ID opened; the console calls it at sign-out.
+func (s *Server) endConsoleSession(id string) {
+	s.revokeCredential(sessionCredential(id), streamEnd{Reason: endSessionEnded, Message: "signed out of the console"})
 }
 
 // revokeCredential ends at once, with end, the open streams of this node

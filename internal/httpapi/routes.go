@@ -56,6 +56,7 @@ func (s *Server) routes() http.Handler {
 
 	// The web console, at /.
 	s.browser.console = web.New(consoleBackend{s, s.store}, s.log)
+	s.browser.console.SessionEnded = s.endConsoleSession
 	for _, c := range s.browser.console.Routes() {
 		route(c.Pattern, "console_"+c.Name, c.Handler)
 	}

@@ -305,52 +305,26 @@ func (s *Server) eventFor(ctx context.Context, p principal, id string) (*auditke
 // withBrowserCredential lets the console's browser requests authenticate
 // without an Authorization header: a viewer_token query parameter, or the
 // console's session cookie on a same-origin request. It returns r with the
-// credential as a bearer header (and, for a console session, the session's
-// ID in its context: see consoleSession), or r unchanged.
-func (s *Server) withBrowserCredential(r *http.Request) *http.Request {
+// credential as a bearer header, or r unchanged, and the ID of the console
+// session whose cookie gave the credential ("" when none did).
+func (s *Server) withBrowserCredential(r *http.Request) (*http.Request, string) {
 	if r.Header.Get("Authorization") != "" || r.Method != http.MethodGet {
-		return r
+		return r, ""
 	}
 	cred := r.URL.Query().Get("viewer_token")
 	if cred != "" && !strings.HasPrefix(cred, viewerTokenPrefix) {
-		return r
+		return r, ""
 	}
-	ctx := r.Context()
+	var session string
 	if cred == "" && s.browser.console != nil && sameOrigin(r) {
-		var session string
 		cred, session, _ = s.browser.console.Credential(r)
-		if session != "" {
-			ctx = context.WithValue(ctx, consoleSessionKey{}, session)
-		}
 	}
 	if cred == "" {
-		return r
+		return r, ""
 	}
-	r2 := r.Clone(ctx)
+	r2 := r.Clone(r.Context())
 	r2.Header.Set("Authorization", "Bearer "+cred)
-	return r2
-}
-
-type consoleSessionKey struct{}
-
-// consoleSession returns the ID of the console session whose cookie
-// authenticated the request of ctx, or "" when a bearer credential did.
-func consoleSession(ctx context.Context) string {
-	id, _ := ctx.Value(consoleSessionKey{}).(string)
-	return id
-}
-
-// consoleSessionValid reports whether the console session that
-// authenticated the request of ctx is still signed in, and if not, why; a
-// request that no session authenticated is valid. A long response (the live
-// stream) calls it again and again: a sign-out or the key's revocation on
-// any node is seen at the next call.
-func (s *Server) consoleSessionValid(ctx context.Context) (ok bool, reason string) {
-	id := consoleSession(ctx)
-	if id == "" || s.browser.console == nil {
-		return true, ""
-	}
-	return s.browser.console.SessionValid(ctx, id)
+	return r2, session
 }
 
 // sameOrigin reports whether a browser sent r from this origin: by

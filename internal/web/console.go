@@ -119,6 +119,10 @@ type Console struct {
 	// SessionTTL is how long a sign-in lasts (12 h), unless the user signs
 	// out or the key is revoked before.
 	SessionTTL time.Duration
+	// SessionEnded, when set, is called with a session's ID once sign-out
+	// has deleted it, so that what the session holds open (live streams)
+	// ends at once.
+	SessionEnded func(id string)
 }
 
 // New returns the console over b.

@@ -137,19 +137,18 @@ var errExpired = fmt.Errorf("%w: expired", errNoSession)
 // SessionValid reports whether the console session with the ID (as
 // Credential returns it) is still signed in, and if not, why. It reads the
 // store each time, so a sign-out or a key's revocation on any node is seen
-// at the next call. A failure to read the store reports the session valid:
-// the caller's own check of the key decides then.
-func (c *Console) SessionValid(ctx context.Context, id string) (ok bool, reason string) {
-	_, err := c.storedSession(ctx, id)
+// at the next call. Returns EUNAVAILABLE when the store cannot tell.
+func (c *Console) SessionValid(ctx context.Context, id string) (ok bool, reason string, err error) {
+	_, err = c.storedSession(ctx, id)
 	switch {
 	case errors.Is(err, errExpired):
-		return false, "the console session expired"
+		return false, "the console session expired", nil
 	case errors.Is(err, errNoSession):
-		return false, "the console session ended: signed out, or its key was revoked"
+		return false, "the console session ended: signed out, or its key was revoked", nil
 	case err != nil:
-		c.log.Warn("console: check session", "err", err)
+		return false, "", err
 	}
-	return true, ""
+	return true, "", nil
 }
 
 // Credential returns the API key of r's console session, for the API's
@@ -169,6 +168,9 @@ func (c *Console) endSession(w http.ResponseWriter, r *http.Request, id string) 
 		return err
 	}
 	c.clearSession(w, r)
+	if c.SessionEnded != nil {
+		c.SessionEnded(id)
+	}
 	return nil
 }
 
