@@ -17,12 +17,12 @@ func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error 
 	defer s.mu.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	defer tx.Rollback()
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM api_keys WHERE tenant = ? AND id = ?", ss.Tenant, ss.KeyID).Scan(&n); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	if n == 0 {
 		return auditkeep.Errorf(auditkeep.ENOTFOUND, "key %q of tenant %q not found", ss.KeyID, ss.Tenant)
@@ -31,15 +31,15 @@ func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error 
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		ss.ID, ss.Tenant, ss.KeyID, ss.CreatedAt.UnixNano(), ss.ExpiresAt.UnixNano())
 	if err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	} else if n == 0 {
 		return auditkeep.Errorf(auditkeep.ECONFLICT, "session already exists")
 	}
 	if err := tx.Commit(); err != nil {
-		return auditkeep.Unavailable(err)
+		return dbError(err)
 	}
 	return nil
 }
@@ -55,7 +55,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (*auditkeep.Session, 
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "session not found")
 	}
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	ss.CreatedAt = time.Unix(0, created).UTC()
 	ss.ExpiresAt = time.Unix(0, expires).UTC()
@@ -86,11 +86,11 @@ func (s *Store) deleteSessions(ctx context.Context, query string, args ...any) (
 	defer s.mu.Unlock()
 	res, err := s.w.ExecContext(ctx, query, args...)
 	if err != nil {
-		return 0, auditkeep.Unavailable(err)
+		return 0, dbError(err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, auditkeep.Unavailable(err)
+		return 0, dbError(err)
 	}
 	return int(n), nil
 }
