@@ -352,6 +352,26 @@ func (c *Client) GetEvent(ctx context.Context, id string) (*EventDetail, error) 
 	return &e, nil
 }
 
+// Diff is the field-level comparison of two events' snapshots: what
+// changed from event From to event To.
+type Diff struct {
+	From    string             `json:"from"`
+	To      string             `json:"to"`
+	Changes []auditkeep.Change `json:"changes"`
+}
+
+// Diff compares the snapshot of event id with that of event other (read
+// scope): what changed from id to other. Returns ENOTFOUND (its Field
+// "with" when other is the missing one).
+func (c *Client) Diff(ctx context.Context, id, other string) (*Diff, error) {
+	var d Diff
+	q := url.Values{"with": {other}}
+	if err := c.do(ctx, http.MethodGet, "/v1/events/"+url.PathEscape(id)+"/diff", q, nil, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
 // Export streams every event matching the filter query parameters q, in
 // format "csv" or "ndjson", into w (export scope), and returns the number of
 // bytes written. Errors the server reports before the body starts are

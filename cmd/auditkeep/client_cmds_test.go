@@ -411,17 +411,20 @@ func TestCell(t *testing.T) {
 
 func TestRecordCounter(t *testing.T) {
 	tests := []struct {
-		csv    bool
-		chunks []string
-		want   int64
+		csv, bundle bool
+		chunks      []string
+		want        int64
 	}{
-		{false, []string{`{"id":"a"}` + "\n" + `{"id":"b"}`, "\n"}, 2},
-		{true, []string{"id,description\n", `e1,"two` + "\n" + `lines"` + "\n", `e2,"say ""hi""` + "\n", `"` + "\n"}, 2},
-		{true, []string{"id\n"}, 0},
+		{false, false, []string{`{"id":"a"}` + "\n" + `{"id":"b"}`, "\n"}, 2},
+		{true, false, []string{"id,description\n", `e1,"two` + "\n" + `lines"` + "\n", `e2,"say ""hi""` + "\n", `"` + "\n"}, 2},
+		{true, false, []string{"id\n"}, 0},
+		// A bundle: its checkpoint and leaves lines are not events, however split.
+		{false, true, []string{`{"type":"checkpoint","checkpoint":"x"}` + "\n" + `{"type":"leaves","start":1,"hashes":["ab"]}` + "\n",
+			`{"type":"ev`, `ent","event":{"id":"a","description":"{\"type\":\"event\"}"}}` + "\n" + `{"type":"event","event":{"id":"b"}}` + "\n"}, 2},
 	}
 	for _, tt := range tests {
 		var buf bytes.Buffer
-		c := &recordCounter{w: &buf, csv: tt.csv}
+		c := &recordCounter{w: &buf, csv: tt.csv, bundle: tt.bundle}
 		for _, ch := range tt.chunks {
 			c.Write([]byte(ch))
 		}

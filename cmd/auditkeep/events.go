@@ -122,10 +122,11 @@ func parseWhen(s string, now time.Time) (string, error) {
 	return now.Add(-d).UTC().Format(time.RFC3339), nil
 }
 
-const eventsSynopsis = `events [filters] [-q SEARCH] [--limit N] [--all] [--order asc|desc] [--json]
+const eventsSynopsis = `events [filters] [-q SEARCH] [--limit N] [--all] [--order asc|desc] [--ids] [--json]
 
-Lists events, newest first, as a table in local time (--utc for UTC), or with
---json as one JSON event per line. Without --all it shows one page of --limit
+Lists events, newest first, as a table in local time (--utc for UTC), with
+--ids an ID column ('auditkeep event ID' shows one event), or with --json
+as one JSON event per line. Without --all it shows one page of --limit
 events (default 50, at most 1000) and says how to get the next one; --all
 follows the pages to the end. Exit status 1 when no event matched.`
 
@@ -140,10 +141,12 @@ func runEvents(ctx context.Context, e *env, args []string) int {
 	cursor := fs.String("cursor", "", "start after this cursor (the next_cursor of a previous page)")
 	all := fs.Bool("all", false, "follow the pages to the last matching event")
 	utc := fs.Bool("utc", false, "show times in UTC rather than local time")
+	ids := fs.Bool("ids", false, "show each event's ID (for 'auditkeep event ID' and 'auditkeep diff')")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return usageError(e, name, err)
 	}
+	cols := eventColumns(*ids)
 	q, err := ff.params(time.Now())
 	switch {
 	case err != nil:
@@ -171,10 +174,7 @@ func runEvents(ctx context.Context, e *env, args []string) int {
 	if *cursor != "" {
 		q.Set("cursor", *cursor)
 	}
-	loc := localZone(e)
-	if *utc {
-		loc = time.UTC
-	}
+	loc := timeZone(e, *utc)
 
 	c := cf.client()
 	n := 0
@@ -187,7 +187,7 @@ func runEvents(ctx context.Context, e *env, args []string) int {
 		if cf.json {
 			err = printEventsJSON(e.stdout, page.Events)
 		} else {
-			err = printEventsTable(e.stdout, page.Events, loc, n == len(page.Events))
+			err = printEventsTable(e.stdout, page.Events, loc, n == len(page.Events), cols)
 		}
 		if err != nil {
 			fmt.Fprintf(e.stderr, "auditkeep %s: %v\n", name, err)
@@ -229,44 +229,88 @@ func printEventsJSON(w io.Writer, events []auditkeep.Event) error {
 	return nil
 }
 
-// Widths beyond which a table cell is cut.
-const (
-	maxActor  = 32
-	maxAction = 36
-	maxTarget = 40
-	maxScope  = 48
-	maxSource = 12
-)
+// column is a column of the event tables: its title, the width beyond
+// which a cell is cut in a page of events, the fixed width of a cell in
+// the live table, and its text for an event.
+type column struct {
+	title      string
+	max, fixed int
+	value      func(ev *auditkeep.Event, loc *time.Location) string
+}
 
-// printEventsTable prints events as an aligned table, with a header when header.
-func printEventsTable(w io.Writer, events []auditkeep.Event, loc *time.Location, header bool) error {
+// eventColumns are the columns of the event tables; with ids, the event's
+// ID comes first.
+func eventColumns(ids bool) []column {
+	cols := []column{
+		{"TIME", 25, 23, func(ev *auditkeep.Event, loc *time.Location) string {
+			return ev.OccurredAt.In(loc).Format("2006-01-02 15:04:05 MST")
+		}},
+		{"ACTOR", 32, 28, func(ev *auditkeep.Event, _ *time.Location) string { return actorLabel(ev.Actor) }},
+		{"ACTION", 36, 24, func(ev *auditkeep.Event, _ *time.Location) string { return ev.Action }},
+		{"TARGET", 40, 30, func(ev *auditkeep.Event, _ *time.Location) string { return targetLabel(ev.Target) }},
+		{"SCOPE", 48, 32, func(ev *auditkeep.Event, _ *time.Location) string { return scopeLabel(ev.Scope) }},
+		{"SOURCE", 12, 9, func(ev *auditkeep.Event, _ *time.Location) string { return ev.Source }},
+		{"IP", 39, 15, func(ev *auditkeep.Event, _ *time.Location) string { return ev.Context.IP }},
+		{"STATUS", 10, 7, func(ev *auditkeep.Event, _ *time.Location) string { return statusLabel(ev.Status) }},
+	}
+	if ids {
+		cols = append([]column{{"ID", 64, 36, func(ev *auditkeep.Event, _ *time.Location) string { return ev.ID }}}, cols...)
+	}
+	return cols
+}
+
+// statusLabel is success, or FAILURE to stand out.
+func statusLabel(status string) string {
+	switch status {
+	case "":
+		return auditkeep.StatusSuccess
+	case auditkeep.StatusFailure:
+		return "FAILURE"
+	}
+	return status
+}
+
+// printEventsTable prints events as a table aligned to its widest cells,
+// with a header when header.
+func printEventsTable(w io.Writer, events []auditkeep.Event, loc *time.Location, header bool, cols []column) error {
 	if len(events) == 0 {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := make([]string, len(cols))
 	if header {
-		fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tTARGET\tSCOPE\tSOURCE\tIP\tSTATUS")
+		for i, c := range cols {
+			row[i] = c.title
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	for i := range events {
-		ev := &events[i]
-		status := ev.Status
-		if status == "" {
-			status = auditkeep.StatusSuccess
+		for j, c := range cols {
+			row[j] = cell(c.value(&events[i], loc), c.max)
 		}
-		if status == auditkeep.StatusFailure {
-			status = "FAILURE"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			ev.OccurredAt.In(loc).Format("2006-01-02 15:04:05 MST"),
-			cell(actorLabel(ev.Actor), maxActor),
-			cell(ev.Action, maxAction),
-			cell(targetLabel(ev.Target), maxTarget),
-			cell(scopeLabel(ev.Scope), maxScope),
-			cell(ev.Source, maxSource),
-			cell(ev.Context.IP, 39),
-			cell(status, 10))
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	return tw.Flush()
+}
+
+// printFixedRow prints one row of a table of fixed column widths, cut
+// with … where a cell is wider: the titles when ev is nil, else ev.
+func printFixedRow(w io.Writer, cols []column, ev *auditkeep.Event, loc *time.Location) error {
+	var b strings.Builder
+	for i, c := range cols {
+		s := c.title
+		if ev != nil {
+			s = cell(c.value(ev, loc), c.fixed)
+		}
+		if i == len(cols)-1 {
+			b.WriteString(s)
+			break
+		}
+		fmt.Fprintf(&b, "%-*s  ", c.fixed, s)
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // actorLabel names an actor: a person by email, a token by name.

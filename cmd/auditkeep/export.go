@@ -72,7 +72,7 @@ func runExport(ctx context.Context, e *env, args []string) int {
 		defer f.Close()
 		w = f
 	}
-	cw := &recordCounter{w: w, csv: *format == "csv"}
+	cw := &recordCounter{w: w, csv: *format == "csv", bundle: *withProofs}
 	start := time.Now()
 	var stop func()
 	if *progress || isTerminal(e.stderr) {
@@ -108,27 +108,46 @@ func runExport(ctx context.Context, e *env, args []string) int {
 }
 
 // recordCounter passes bytes through and counts them and the records they
-// hold: NDJSON lines, or CSV records after the header (a newline inside a
-// quoted field does not end a CSV record).
+// hold: NDJSON lines, CSV records after the header (a newline inside a
+// quoted field does not end a CSV record), or the event lines of a bundle
+// (not its checkpoint and leaf-hash lines).
 type recordCounter struct {
 	w       io.Writer
 	csv     bool
+	bundle  bool
 	inQuote bool
+	col     int  // bytes of the current line seen so far, up to len(bundleEventLine)
+	isEvent bool // the current line starts like a bundle's event line
 	lines   atomic.Int64
 	bytes   atomic.Int64
 }
+
+// bundleEventLine is how an event line of a bundle starts.
+const bundleEventLine = `{"type":"event"`
 
 func (c *recordCounter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	var lines int64
 	for _, b := range p[:n] {
+		if c.bundle && c.col < len(bundleEventLine) {
+			if c.col == 0 {
+				c.isEvent = true
+			}
+			c.isEvent = c.isEvent && b == bundleEventLine[c.col]
+			c.col++
+		}
 		switch b {
 		case '"':
 			if c.csv {
 				c.inQuote = !c.inQuote // "" inside a quoted field toggles twice
 			}
 		case '\n':
-			if !c.inQuote {
+			if c.bundle {
+				if c.isEvent && c.col == len(bundleEventLine) {
+					lines++
+				}
+				c.col, c.isEvent = 0, false
+			} else if !c.inQuote {
 				lines++
 			}
 		}

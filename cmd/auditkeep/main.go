@@ -45,6 +45,8 @@ func commands() []command {
 		{"tenant", "create or update a tenant (root key)", runTenant},
 		{"key", "create or revoke a tenant's API key", runKey},
 		{"events", "list and search events", runEvents},
+		{"event", "show one event: its changes and its place in the log", runEvent},
+		{"diff", "compare the snapshots of two events", runDiff},
 		{"tail", "print matching events as they arrive (live stream)", runTail},
 		{"export", "export events as CSV or NDJSON", runExport},
 		{"verify", "check that the log is the one the server signed (live or a bundle)", runVerify},

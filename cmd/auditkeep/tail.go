@@ -16,10 +16,12 @@ import (
 	"github.com/auditkeep/auditkeep/client"
 )
 
-const tailSynopsis = `tail [filters] [-q SEARCH] [--since SEQ] [--json]
+const tailSynopsis = `tail [filters] [-q SEARCH] [--since SEQ] [--ids] [--json]
 
 Prints the events matching the filters as they arrive (GET /v1/stream), as a
-table in local time (--utc for UTC) or with --json one JSON event per line.
+table of fixed column widths in local time (--utc for UTC), longer values
+cut with …, or with --json one JSON event per line. Once connected it says
+on stderr that it is waiting for events.
 It starts with new events, or after the event of seq --since. When the
 connection drops it reconnects and resumes after the last event printed, so
 nothing is missed or printed twice. It runs until interrupted (exit status 0);
@@ -34,6 +36,7 @@ func runTail(ctx context.Context, e *env, args []string) int {
 	ff := addFilterFlags(fs)
 	since := fs.Int64("since", -1, "start after the event of this seq (default: only new events)")
 	utc := fs.Bool("utc", false, "show times in UTC rather than local time")
+	ids := fs.Bool("ids", false, "show each event's ID")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return usageError(e, name, err)
@@ -51,21 +54,25 @@ func runTail(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageError(e, name, err)
 	}
-	loc := localZone(e)
-	if *utc {
-		loc = time.UTC
-	}
+	loc := timeZone(e, *utc)
+	cols := eventColumns(*ids)
 	t := &tailer{
 		url:    strings.TrimRight(cf.server, "/") + "/v1/stream?" + q.Encode(),
 		key:    cf.key,
 		last:   *since,
 		stdout: e.stdout,
 		stderr: e.stderr,
-		print: func(ev auditkeep.Event, first bool) error {
+		connected: func() {
+			if !cf.json {
+				printFixedRow(e.stdout, cols, nil, loc)
+			}
+			fmt.Fprintln(e.stderr, "Waiting for events… (Ctrl-C to stop)")
+		},
+		print: func(ev auditkeep.Event) error {
 			if cf.json {
 				return printEventsJSON(e.stdout, []auditkeep.Event{ev})
 			}
-			return printEventsTable(e.stdout, []auditkeep.Event{ev}, loc, first)
+			return printFixedRow(e.stdout, cols, &ev, loc)
 		},
 	}
 	if err := t.run(ctx); err != nil {
@@ -76,14 +83,16 @@ func runTail(ctx context.Context, e *env, args []string) int {
 
 // tailer follows a stream across reconnections.
 type tailer struct {
-	url     string
-	key     string
-	last    int64 // the seq of the last event printed; -1 before the first
-	printed int
-	hinted  bool // the hint of an unreachable server was printed
-	stdout  io.Writer
-	stderr  io.Writer
-	print   func(ev auditkeep.Event, first bool) error
+	url    string
+	key    string
+	last   int64 // the seq of the last event printed; -1 before the first
+	hinted bool  // the hint of an unreachable server was printed
+	stdout io.Writer
+	stderr io.Writer
+	print  func(ev auditkeep.Event) error
+	// connected is called once, when the server first accepts the stream.
+	connected func()
+	accepted  bool
 }
 
 // run reads the stream until ctx ends (nil) or the server refuses it (an
@@ -138,6 +147,10 @@ func (t *tailer) once(ctx context.Context) (bool, error) {
 	if res.StatusCode != http.StatusOK {
 		return false, apiError(res)
 	}
+	if !t.accepted && t.connected != nil {
+		t.connected()
+	}
+	t.accepted = true
 	progressed := false
 	br := bufio.NewReaderSize(res.Body, 64<<10)
 	var id, event string
@@ -177,10 +190,9 @@ func (t *tailer) once(ctx context.Context) (bool, error) {
 			if err := json.Unmarshal([]byte(data.String()), &ev); err != nil {
 				return progressed, fmt.Errorf("bad event from the server: %v", err)
 			}
-			if err := t.print(ev, t.printed == 0); err != nil {
+			if err := t.print(ev); err != nil {
 				return progressed, err
 			}
-			t.printed++
 			progressed = true
 		case "error":
 			var body struct {
