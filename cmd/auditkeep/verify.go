@@ -499,6 +499,9 @@ func (v *verifier) checkSample(ctx context.Context, cp *ledger.Checkpoint) (ledg
 			return verdict, err
 		}
 		leaf, err := ledger.LeafHash(e)
+		if serr := ledger.CheckServed(e); err == nil && serr != nil {
+			return bad(seq, ledger.ProblemAltered, fmt.Sprintf("event %q at seq %d is not the event the log signed there: its text says other than its leaf (%s)", e.ID, seq, auditkeep.ErrorMessage(serr))), nil
+		}
 		if err == nil && ledger.VerifyInclusion(leaf, seq, cp.Size, proof, cp.Root) == nil {
 			verdict.Events++
 			continue

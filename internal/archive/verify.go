@@ -189,6 +189,9 @@ func Verify(r io.Reader, m *Manifest, verifierKey string) (Verdict, error) {
 		}
 		prev = e.Seq
 		h, err := ledger.LeafHash(e)
+		if err == nil {
+			err = ledger.CheckServed(e)
+		}
 		if err != nil || !bytes.Equal(h, leaves[e.Seq-m.FirstSeq]) {
 			v.BadSeq, v.Problem = e.Seq, fmt.Sprintf("event %q differs from the signed event of seq %d", e.ID, e.Seq)
 			return errStop

@@ -69,7 +69,7 @@ func hostileEvents(prefix string, occurred time.Time) []map[string]any {
 			"scope":       []any{map[string]any{"type": "project", "id": "prj_<1>", "name": "tab\tnew\nline \u00e9"}},
 			"description": `Created "env" <script>alert(1)</script> \ & more`, "team": "t<e>am",
 			"context":  map[string]any{"ip": "192.0.2.1", "user_agent": "Mozilla/5.0 <x> \u2028"},
-			"metadata": raw(`{ "a" : 1.0, "b":1e21, "c":-0, "d":12345678901234567890123, "e":1E-7, "f":[true,false,null], "g":"<>&\u2028\u00e9", "h":"\ud800", "i":"\u0000\u001f\u007f" }`)},
+			"metadata": raw(`{ "a" : 1.0, "b":1e21, "c":-0.5e1, "d":1.5E+300, "e":1E-7, "f":[true,false,null], "g":"<>&\u2028\u00e9", "h":"\ud83d\ude00", "i":"\u0000\u001f\u007f" }`)},
 		{"action": "env.update", "type": "update", "actor": user, "target": odd,
 			"before":   raw(`{"cpu":1.0,"password":"hunter2","env":{"SECRET":"s3cr3t"}}`),
 			"snapshot": raw(`{"cpu":2.50,"password":"hunter3","env":{"SECRET":"other"}}`)},

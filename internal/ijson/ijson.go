@@ -1,6 +1,8 @@
-// Package ijson holds request bodies to what encoding/json does not: each
-// object's member names are unique (RFC 7493), and the members of an object
-// read into a Go struct are spelled exactly as the struct's JSON names
+// Package ijson holds request bodies to what encoding/json does not: the
+// I-JSON profile of RFC 7493 (member names unique; strings of Unicode
+// characters, without lone surrogates or noncharacters; numbers that an
+// IEEE 754 double holds exactly, as they are written), and the members of an
+// object read into a Go struct spelled exactly as the struct's JSON names
 // (encoding/json matches them without regard to case, so "ACTION" would be
 // read as "action").
 package ijson
@@ -117,8 +119,8 @@ func addFields(n *node, t reflect.Type, seen map[reflect.Type]*node) {
 }
 
 // Check returns an EINVALID naming the member when the JSON value at the
-// start of data repeats a member name in an object, or spells a struct's
-// member in another case than its JSON name. prefix names the value in the
+// start of data is not I-JSON (see the package documentation), or spells a
+// struct's member in another case than its JSON name. prefix names the value in the
 // field of the error ("events[3]"; "" for a body). s nil checks only that
 // names are unique. Check leaves syntax to the decoder: it reports nothing
 // for data that is not JSON.
@@ -229,14 +231,27 @@ func (w *walker) value(i int, n *node) int {
 		}
 	case '"':
 		end, _ := w.stringEnd(i)
+		if end > 0 {
+			if msg := badString(d[i:end]); msg != "" {
+				return w.fail("%s", msg)
+			}
+		}
 		return end
+	case 't', 'f', 'n':
+		for i < len(d) && d[i] >= 'a' && d[i] <= 'z' {
+			i++
+		}
+		return i
 	}
 	start := i
-	for i < len(d) && strings.IndexByte("+-.eE0123456789truefalsn", d[i]) >= 0 {
+	for i < len(d) && strings.IndexByte("+-.eE0123456789", d[i]) >= 0 {
 		i++
 	}
 	if i == start {
 		return -1
+	}
+	if msg := badNumber(d[start:i]); msg != "" {
+		return w.fail("%s", msg)
 	}
 	return i
 }
@@ -258,6 +273,9 @@ func (w *walker) object(i int, n *node) int {
 		end, plain := w.stringEnd(i)
 		if end < 0 {
 			return -1
+		}
+		if msg := badString(d[i:end]); msg != "" {
+			return w.fail("a member name %s", msg[len("the string "):])
 		}
 		name := d[i+1 : end-1]
 		if !plain {

@@ -105,9 +105,41 @@ func TestCheckLargeObject(t *testing.T) {
 	}
 }
 
+func TestCheckIJSON(t *testing.T) {
+	s := ijson.SchemaOf(&doc{})
+	for _, tc := range []struct {
+		body, field, msg string // field "" when accepted
+	}{
+		{`{"action":"caf\u00e9 \ud83d\ude00 é 😀","metadata":{"n":[0,1,-1,0.1,1.5e300,1e21,123456789012345,9007199254740992,1.0,1E2,-0.5,0.0,2e-5]}}`, "", ""},
+		{`{"action":"\ud800"}`, "action", `lone surrogate (\ud800)`},
+		{`{"action":"a\udc00b"}`, "action", `lone surrogate (\udc00)`},
+		{`{"action":"\ud800\u0041"}`, "action", `lone surrogate (\ud800)`},
+		{`{"action":"\ud800"}`, "action", `lone surrogate`},
+		{`{"action":"\uFFFE"}`, "action", "noncharacter U+FFFE"},
+		{`{"action":"\uffff"}`, "action", "noncharacter U+FFFF"},
+		{`{"action":"\ufdd0"}`, "action", "noncharacter U+FDD0"},
+		{"{\"action\":\"a\uffffb\"}", "action", "noncharacter U+FFFF"},
+		{"{\"action\":\"\ufdef\"}", "action", "noncharacter U+FDEF"},
+		{`{"action":"\ud83f\udffe"}`, "action", "noncharacter U+1FFFE"},
+		{"{\"action\":\"\U0010ffff\"}", "action", "noncharacter U+10FFFF"},
+		{`{"metadata":{"a":{"b":["x","\ud800"]}}}`, "metadata.a.b[1]", "lone surrogate"},
+		{`{"metadata":{"\ud800":1}}`, "metadata", "a member name has a lone surrogate"},
+		{`{"metadata":{"n":9007199254740993}}`, "metadata.n", "it would read as 9007199254740992"},
+		{`{"metadata":{"n":-0}}`, "metadata.n", "negative zero"},
+		{`{"metadata":{"n":-0.0e5}}`, "metadata.n", "negative zero"},
+		{`{"metadata":{"n":1e400}}`, "metadata.n", "beyond the range of a double"},
+		{`{"metadata":{"n":1e-400}}`, "metadata.n", "it would read as 0"},
+		{`{"metadata":{"n":0.1000000000000000055511151231257827}}`, "metadata.n", "it would read as 0.1"},
+		{`{"metadata":{"n":12345678901234567890}}`, "metadata.n", "more precision than a double holds"},
+		{`{"metadata":{"n":0e999999999999999}}`, "", ""},
+	} {
+		checkCase(t, ijson.Check([]byte(tc.body), s, ""), tc.body, tc.field, tc.msg)
+	}
+}
+
 // FuzzCheck: Check never panics, on JSON or not.
 func FuzzCheck(f *testing.F) {
-	f.Add([]byte(`{"action":"a","actor":{"id":"u","ID":"v"},"metadata":{"n":1e5,"n":1}}`))
+	f.Add([]byte(`{"action":"a","actor":{"id":"\ud800"},"metadata":{"n":1e5}}`))
 	f.Add([]byte(`{"a":"\u12`))
 	f.Add([]byte(`[1.2.3, -, "\ud800\u`))
 	s := ijson.SchemaOf(&doc{})

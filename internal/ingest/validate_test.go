@@ -113,13 +113,18 @@ func TestValidateErrors(t *testing.T) {
 		{base(`,"team":"a\u0000b"`), "events[3].team", "control character"},
 		{base(`,"actor":{"id":"v"}`), "events[3].actor", "duplicate member"},
 		{base(`,"Actor":{"id":"v"}`), "events[3].Actor", `unknown member "Actor" (did you mean "actor"?)`},
-		// What the ledger's leaf encoding (RFC 8785) cannot hold.
-		{base(`,"metadata":{"x":1e400}`), "events[3].metadata", "not an IEEE 754 double"},
+		// What the ledger's leaf encoding (RFC 8785) cannot hold, or would
+		// hold as another text than the one stored.
+		{base(`,"metadata":{"x":1e400}`), "events[3].metadata.x", "beyond the range of a double"},
 		{base(`,"metadata":{"a":1,"a":2}`), "events[3].metadata.a", "duplicate member"},
 		{base(`,"snapshot":{"env":{"k":"v","\u006b":"w"}}`), "events[3].snapshot.env.k", "duplicate member"},
-		{base(`,"before":[{"n":-1E+999}]`), "events[3].before", "not an IEEE 754 double"},
-		{base(`,"changes":[{"field":"a","new":123e456}]`), "events[3].changes[0].new", "not an IEEE 754 double"},
+		{base(`,"before":[{"n":-1E+999}]`), "events[3].before[0].n", "beyond the range of a double"},
+		{base(`,"changes":[{"field":"a","new":123e456}]`), "events[3].changes[0].new", "beyond the range of a double"},
 		{base(`,"changes":[{"field":"a","old":{"b":1,"b":1}}]`), "events[3].changes[0].old.b", "duplicate member"},
+		{base(`,"metadata":{"n":9007199254740993}`), "events[3].metadata.n", "9007199254740992"},
+		{base(`,"metadata":{"n":-0}`), "events[3].metadata.n", "negative zero"},
+		{base(`,"metadata":{"s":"\ud800"}`), "events[3].metadata.s", "lone surrogate"},
+		{base(`,"description":"\uffff"`), "events[3].description", "noncharacter U+FFFF"},
 	}
 	for _, tt := range tests {
 		_, err := ingest.Validate(json.RawMessage(tt.raw), "events[3]", now, ingest.DefaultLimits())

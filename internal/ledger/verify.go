@@ -427,7 +427,7 @@ func (b *bundle) matches(e *auditkeep.Event, seq int64) bool {
 		return false
 	}
 	h, err := b.hasher.hash(e)
-	return err == nil && bytes.Equal(h, b.leaves[seq-1])
+	return err == nil && bytes.Equal(h, b.leaves[seq-1]) && CheckServed(e) == nil
 }
 
 func (b *bundle) checkEvents() (Verdict, error) {
