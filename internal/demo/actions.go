@@ -695,10 +695,10 @@ func (g *Generator) deleteProject() bool {
 func (g *Generator) updateProject() bool {
 	p := g.anyProject()
 	before, after := g.change(func() []byte { return g.snapProject(p) }, func() {
-		if g.chance(0.5) {
-			p.description = pick(g, projectDescriptions)
+		if g.chance(0.04) { // a rare rename, to a name no other project bears
+			p.name = g.projectName()
 		} else {
-			p.name = pick(g, projectNames)
+			p.description = pick(g, projectDescriptions)
 		}
 	})
 	ev := g.event("project.update", auditkeep.TypeUpdate, &auditkeep.Target{Type: "project", ID: p.id, Name: p.name}, projectScope(p))
@@ -1143,16 +1143,23 @@ func (g *Generator) systemAction() {
 		ev := g.event(s.kind+".restart", auditkeep.TypeExecute, &auditkeep.Target{Type: s.kind, ID: s.id, Name: s.name}, serviceScope(p, e, s))
 		ev.Description = "Restarted " + s.kind + " " + quote(s.name) + " after a container ran out of memory (OOMKilled)"
 		g.emit(ev)
-	default: // billing: a plan or quota notice, or an expired token
-		if len(g.tokens) > 3 && g.chance(0.3) {
-			t := pick(g, g.tokens)
-			ev := g.event("token.expire", auditkeep.TypeDelete, &auditkeep.Target{Type: "api_token", ID: t.id, Name: t.name}, nil)
-			ev.Before = g.snapToken(t)
-			ev.Description = "API token " + quote(t.name) + " expired"
-			g.tokens = remove(g.tokens, t)
-			g.emit(ev)
+	case "sys_token_expiry": // a token with a validity reaches its end
+		var expiring []*token
+		for _, t := range g.tokens {
+			if t.expires > 0 {
+				expiring = append(expiring, t)
+			}
+		}
+		if len(g.tokens) <= 3 || len(expiring) == 0 {
 			return
 		}
+		t := pick(g, expiring)
+		ev := g.event("token.expire", auditkeep.TypeDelete, &auditkeep.Target{Type: "api_token", ID: t.id, Name: t.name}, nil)
+		ev.Before = g.snapToken(t)
+		ev.Description = "API token " + quote(t.name) + " expired after " + strconv.Itoa(t.expires) + " days"
+		g.tokens = remove(g.tokens, t)
+		g.emit(ev)
+	default: // billing: a plan or quota notice
 		ev := g.event("billing.quota.warning", auditkeep.TypeInfo, &auditkeep.Target{Type: "organization", ID: "org_" + g.orgSlug, Name: g.opts.Organization}, nil)
 		g.w.reset()
 		g.w.open()

@@ -111,6 +111,7 @@ var systemActors = []auditkeep.Actor{
 	{Type: auditkeep.ActorSystem, ID: "sys_certificates", Name: "Certificate manager"},
 	{Type: auditkeep.ActorSystem, ID: "sys_backups", Name: "Backup service"},
 	{Type: auditkeep.ActorService, ID: "svc_billing", Name: "Billing"},
+	{Type: auditkeep.ActorSystem, ID: "sys_token_expiry", Name: "Token expiry"},
 }
 
 const systemUA = "platform-control-plane/3.2.0"

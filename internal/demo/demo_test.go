@@ -278,3 +278,66 @@ func BenchmarkNext(b *testing.B) {
 		_ = g.Next()
 	}
 }
+
+// TestConsistentWorld: what the history says of an object holds across
+// events. A project keeps its name except for a rare rename, which is a
+// project.update changing the name; live projects have distinct names; a
+// service belongs to one environment; tokens expire by the platform.
+func TestConsistentWorld(t *testing.T) {
+	events := generate(3, 30000, demo.Options{})
+	projectName := map[string]string{} // project id → its name now
+	liveName := map[string]string{}    // project name → the live project bearing it
+	serviceEnv := map[string]string{}  // service id → its environment id
+	updates, renames := 0, 0
+	for i, e := range events {
+		if e.Action == "project.update" {
+			updates++
+			var before, after struct{ Name string }
+			json.Unmarshal(e.Before, &before)
+			json.Unmarshal(e.Snapshot, &after)
+			if before.Name != after.Name {
+				renames++
+				delete(liveName, before.Name)
+				projectName[e.Target.ID] = after.Name
+			}
+		}
+		if e.Action == "project.create" {
+			if other, ok := liveName[e.Target.Name]; ok {
+				t.Errorf("event %d creates project %s named %q, the name of live project %s", i, e.Target.ID, e.Target.Name, other)
+			}
+		}
+		for j, s := range e.Scope {
+			switch s.Type {
+			case "project":
+				if name, ok := projectName[s.ID]; ok && name != s.Name && e.Action != "project.update" {
+					t.Fatalf("event %d (%s) names project %s %q; it was %q, and no update renamed it", i, e.Action, s.ID, s.Name, name)
+				}
+				projectName[s.ID] = s.Name
+				if e.Action != "project.delete" {
+					liveName[s.Name] = s.ID
+				}
+			case "application", "container", "database", "job":
+				if j == 0 || e.Scope[j-1].Type != "environment" {
+					t.Fatalf("event %d: service %s is not under an environment: %v", i, s.ID, e.Scope)
+				}
+				env := e.Scope[j-1].ID
+				if was, ok := serviceEnv[s.ID]; ok && was != env {
+					t.Fatalf("event %d: service %s in environment %s; it was in %s", i, s.ID, env, was)
+				}
+				serviceEnv[s.ID] = env
+			}
+		}
+		if e.Action == "project.delete" {
+			delete(liveName, e.Target.Name)
+		}
+		if e.Action == "token.expire" && e.Actor.Type != auditkeep.ActorSystem {
+			t.Errorf("event %d: token.expire by %s %s; want the platform (actor type system)", i, e.Actor.Type, e.Actor.Name)
+		}
+	}
+	if updates == 0 || renames == 0 || renames*10 > updates {
+		t.Errorf("%d project updates of which %d renames; want a few renames, fewer than one update in 10", updates, renames)
+	}
+	if len(serviceEnv) < 10 {
+		t.Errorf("%d services seen; want more to check", len(serviceEnv))
+	}
+}

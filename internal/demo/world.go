@@ -286,8 +286,35 @@ func (g *Generator) newCluster(i int) *cluster {
 		version: pick(g, k8sVersions), minNodes: 1 + g.r.IntN(3), maxNodes: 4 + g.r.IntN(12)}
 }
 
+// projectName returns a name that no project bears: one of projectNames,
+// or one of them with a number when all are taken.
+func (g *Generator) projectName() string {
+	taken := func(name string) bool {
+		for _, p := range g.projects {
+			if p.name == name {
+				return true
+			}
+		}
+		return false
+	}
+	for n := 1; ; n++ {
+		var free []string
+		for _, name := range projectNames {
+			if n > 1 {
+				name += " " + strconv.Itoa(n)
+			}
+			if !taken(name) {
+				free = append(free, name)
+			}
+		}
+		if len(free) > 0 {
+			return pick(g, free)
+		}
+	}
+}
+
 func (g *Generator) newProject() *project {
-	p := &project{id: g.newID("prj"), name: pick(g, projectNames), description: pick(g, projectDescriptions)}
+	p := &project{id: g.newID("prj"), name: g.projectName(), description: pick(g, projectDescriptions)}
 	for _, name := range []string{"production", "staging", "development"}[:1+g.r.IntN(3)] {
 		p.envs = append(p.envs, g.newEnvironment(name))
 	}
