@@ -809,8 +809,9 @@ func TestLedgerTwoNodesPostgres(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	url := pgtest.Schema(t, testDatabaseURL(t))
-	n1 := startChild(t, nil, "--database-url", url, "--ledger-interval", "200ms")
-	n2 := startChild(t, nil, "--database-url", url, "--ledger-interval", "200ms")
+	data := t.TempDir() // never the package directory's ./data
+	n1 := startChild(t, nil, "--database-url", url, "--ledger-interval", "200ms", "--data", data)
+	n2 := startChild(t, nil, "--database-url", url, "--ledger-interval", "200ms", "--data", data)
 	key := setupTenant(t, n1.url, "acme")
 	if k1, k2 := verifierKey(t, n1.url), verifierKey(t, n2.url); k1 != k2 {
 		t.Fatalf("the nodes sign with different keys: %s and %s", k1, k2)
