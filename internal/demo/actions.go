@@ -444,7 +444,7 @@ func (g *Generator) updateService() bool {
 // update that changes nothing is not one), and returns both renderings.
 func (g *Generator) change(render func() []byte, mutate func()) (before, after []byte) {
 	before = render()
-	for range 8 {
+	for range 64 { // until a mutation shows in the rendering
 		mutate()
 		if after = render(); !bytes.Equal(before, after) {
 			break
@@ -551,7 +551,7 @@ func (g *Generator) createService() bool {
 	if len(e.services) >= 8 {
 		return false
 	}
-	s := g.newService()
+	s := g.newService(e)
 	e.services = append(e.services, s)
 	ev := g.event(s.kind+".create", auditkeep.TypeCreate, &auditkeep.Target{Type: s.kind, ID: s.id, Name: s.name}, serviceScope(p, e, s))
 	ev.Snapshot = g.snapService(p, e, s)

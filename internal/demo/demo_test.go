@@ -282,7 +282,8 @@ func BenchmarkNext(b *testing.B) {
 // TestConsistentWorld: what the history says of an object holds across
 // events. A project keeps its name except for a rare rename, which is a
 // project.update changing the name; live projects have distinct names; a
-// service belongs to one environment; tokens expire by the platform.
+// service belongs to one environment, whose services have distinct names;
+// tokens expire by the platform.
 func TestConsistentWorld(t *testing.T) {
 	events := generate(3, 30000, demo.Options{})
 	projectName := map[string]string{} // project id → its name now
@@ -329,6 +330,17 @@ func TestConsistentWorld(t *testing.T) {
 		}
 		if e.Action == "project.delete" {
 			delete(liveName, e.Target.Name)
+		}
+		if e.Target != nil && e.Target.Type == "environment" {
+			var env struct{ Services []struct{ Name string } }
+			json.Unmarshal(e.Snapshot, &env)
+			names := map[string]bool{}
+			for _, s := range env.Services {
+				if names[s.Name] {
+					t.Errorf("event %d: environment %s has two services named %q", i, e.Target.ID, s.Name)
+				}
+				names[s.Name] = true
+			}
 		}
 		if e.Action == "token.expire" && e.Actor.Type != auditkeep.ActorSystem {
 			t.Errorf("event %d: token.expire by %s %s; want the platform (actor type system)", i, e.Actor.Type, e.Actor.Name)

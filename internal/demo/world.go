@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -339,7 +340,7 @@ func (g *Generator) newEnvironment(name string) *environment {
 		e.cluster = g.clusters[g.r.IntN(len(g.clusters))]
 	}
 	for range 1 + g.r.IntN(4) {
-		e.services = append(e.services, g.newService())
+		e.services = append(e.services, g.newService(e))
 	}
 	for range g.r.IntN(3) {
 		e.vars = append(e.vars, g.newVariable(g.chance(0.3)))
@@ -347,10 +348,21 @@ func (g *Generator) newEnvironment(name string) *environment {
 	return e
 }
 
-func (g *Generator) newService() *service {
+// newService returns a service for environment e, named unlike e's others.
+func (g *Generator) newService(e *environment) *service {
 	kind := serviceKinds[g.pickWeighted(serviceKindWeights)]
+	var free []string
+	for _, name := range serviceNames[kind] {
+		if !slices.ContainsFunc(e.services, func(s *service) bool { return s.name == name }) {
+			free = append(free, name)
+		}
+	}
+	name := pick(g, serviceNames[kind])
+	if len(free) > 0 {
+		name = pick(g, free)
+	}
 	s := &service{
-		id: g.newID(kind[:3]), kind: kind, name: pick(g, serviceNames[kind]),
+		id: g.newID(kind[:3]), kind: kind, name: name,
 		cpu: pick(g, []int{250, 500, 1000, 2000}), memory: pick(g, []int{256, 512, 1024, 2048, 4096}),
 		minInst: 1, maxInst: 1 + g.r.IntN(4), autoDeploy: g.chance(0.6),
 	}
