@@ -38,6 +38,17 @@ const (
 	OrderAsc  = "asc"
 )
 
+// Sorts: the key a page is ordered by.
+const (
+	// SortTime orders by occurred_at, seq breaking ties: the default of
+	// GET /v1/events, the console and the CLI.
+	SortTime = "occurred_at"
+	// SortSeq orders by seq, the commit order: gap-free, so a reader that
+	// resumes after a seq never misses an event committed later, whatever
+	// its occurred_at. Export, the stream and every internal reader use it.
+	SortSeq = "seq"
+)
+
 // Limits of a page.
 const (
 	DefaultLimit = 50
@@ -45,7 +56,8 @@ const (
 )
 
 // Filter selects events of one tenant. All conditions are AND-ed. Events are
-// ordered by Seq: newest first (OrderDesc, the default) or oldest first.
+// ordered by Sort (Seq, the default, or OccurredAt then Seq): newest first
+// (OrderDesc, the default) or oldest first.
 type Filter struct {
 	From   time.Time  // occurred_at >= From, when not zero
 	To     time.Time  // occurred_at <= To, when not zero
@@ -54,6 +66,7 @@ type Filter struct {
 	Limit  int        // page size, 1..MaxLimit; 0 means DefaultLimit
 	Cursor *Cursor    // where the previous page ended; nil for the first page
 	Order  string     // OrderDesc ("" too) or OrderAsc
+	Sort   string     // SortSeq ("" too) or SortTime
 }
 
 // Term matches events whose Field equals any of Values (or, when Negate, none of them).
@@ -73,22 +86,33 @@ type TextTerm struct {
 	Negate bool
 }
 
-// Cursor is the position after which the next page starts.
+// Cursor is the position after which the next page starts: the last
+// event's Seq and, for SortTime, its OccurredAt (At, Unix nanoseconds).
 type Cursor struct {
 	Seq   int64
 	Order string
+	Sort  string // "" (SortSeq) or SortTime
+	At    int64  // occurred_at of the event at Seq, in Unix nanoseconds (SortTime only)
 }
 
-// Encode returns the cursor's opaque string form.
+// Encode returns the cursor's opaque string form: version 1 for SortSeq
+// (its form since the first release), version 2 for SortTime.
 func (c Cursor) Encode() string {
-	b := make([]byte, 0, 11)
-	b = append(b, 1) // version
+	b := make([]byte, 0, 21)
+	if c.Sort == SortTime {
+		b = append(b, 2)
+	} else {
+		b = append(b, 1)
+	}
 	if c.Order == OrderAsc {
 		b = append(b, 'a')
 	} else {
 		b = append(b, 'd')
 	}
 	b = binary.AppendUvarint(b, uint64(c.Seq))
+	if c.Sort == SortTime {
+		b = binary.AppendVarint(b, c.At)
+	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -97,22 +121,74 @@ func (c Cursor) Encode() string {
 func DecodeCursor(s string) (*Cursor, error) {
 	bad := FieldErrorf("cursor", "cursor is not valid; use next_cursor from a previous page")
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 3 || b[0] != 1 || (b[1] != 'a' && b[1] != 'd') {
+	if err != nil || len(b) < 3 || (b[0] != 1 && b[0] != 2) || (b[1] != 'a' && b[1] != 'd') {
 		return nil, bad
 	}
 	seq, n := binary.Uvarint(b[2:])
-	if n <= 0 || 2+n != len(b) || seq > 1<<62 {
+	if n <= 0 || seq > 1<<62 {
 		return nil, bad
 	}
 	c := &Cursor{Seq: int64(seq), Order: OrderDesc}
 	if b[1] == 'a' {
 		c.Order = OrderAsc
 	}
+	rest := b[2+n:]
+	if b[0] == 2 {
+		at, m := binary.Varint(rest)
+		if m <= 0 {
+			return nil, bad
+		}
+		c.Sort, c.At, rest = SortTime, at, rest[m:]
+	}
+	if len(rest) != 0 {
+		return nil, bad
+	}
 	return c, nil
 }
 
 // Desc reports whether the filter orders newest first.
 func (f *Filter) Desc() bool { return f.Order != OrderAsc }
+
+// ByTime reports whether the filter orders by occurred_at.
+func (f *Filter) ByTime() bool { return f.Sort == SortTime }
+
+// After returns the cursor of the page after the one ending with e, in
+// f's order and sort.
+func (f *Filter) After(e *Event) *Cursor {
+	c := &Cursor{Seq: e.Seq, Order: OrderDesc}
+	if !f.Desc() {
+		c.Order = OrderAsc
+	}
+	if f.ByTime() {
+		c.Sort, c.At = SortTime, e.OccurredAt.UnixNano()
+	}
+	return c
+}
+
+// CheckSort returns EINVALID naming the field for an order or sort that is
+// not one of the known ones, and for a cursor made for another order or
+// sort.
+func (f *Filter) CheckSort() error {
+	if f.Order != "" && f.Order != OrderAsc && f.Order != OrderDesc {
+		return FieldErrorf("order", "order must be asc or desc")
+	}
+	if f.Sort != "" && f.Sort != SortSeq && f.Sort != SortTime {
+		return FieldErrorf("sort", "sort must be %s or %s", SortTime, SortSeq)
+	}
+	if c := f.Cursor; c != nil {
+		if c.Order != f.orderOrDefault() {
+			return FieldErrorf("cursor", "cursor was made for order=%s", c.Order)
+		}
+		if (c.Sort == SortTime) != f.ByTime() {
+			sort := c.Sort
+			if sort == "" {
+				sort = SortSeq
+			}
+			return FieldErrorf("cursor", "cursor was made for sort=%s; repeat that sort with it", sort)
+		}
+	}
+	return nil
+}
 
 // PageSize returns the effective limit.
 func (f *Filter) PageSize() int {
@@ -247,6 +323,11 @@ func ParseFilterParams(q url.Values) (Filter, error) {
 				return f, FieldErrorf(name, "order must be asc or desc")
 			}
 			f.Order = vals[0]
+		case "sort":
+			if len(vals) != 1 || (vals[0] != SortTime && vals[0] != SortSeq) {
+				return f, FieldErrorf(name, "sort must be %s or %s", SortTime, SortSeq)
+			}
+			f.Sort = vals[0]
 		case "cursor":
 			if len(vals) != 1 {
 				return f, FieldErrorf(name, "cursor may be given once")
@@ -334,6 +415,9 @@ func (f *Filter) Params() url.Values {
 	}
 	if f.Order != "" {
 		q.Set("order", f.Order)
+	}
+	if f.Sort != "" {
+		q.Set("sort", f.Sort)
 	}
 	if f.Cursor != nil {
 		q.Set("cursor", f.Cursor.Encode())

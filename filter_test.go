@@ -48,6 +48,8 @@ func TestParseFilterParamsErrors(t *testing.T) {
 		"limit=0":                       "limit",
 		"limit=1001":                    "limit",
 		"order=up":                      "order",
+		"sort=time":                     "sort",
+		"sort=seq&sort=seq":             "sort",
 		"cursor=!!":                     "cursor",
 		"colour=red":                    "colour",
 		"team=":                         "team",
@@ -62,7 +64,8 @@ func TestParseFilterParamsErrors(t *testing.T) {
 }
 
 func TestCursorRoundTrip(t *testing.T) {
-	for _, c := range []auditkeep.Cursor{{Seq: 0, Order: "desc"}, {Seq: 1, Order: "asc"}, {Seq: 1 << 40, Order: "desc"}} {
+	for _, c := range []auditkeep.Cursor{{Seq: 0, Order: "desc"}, {Seq: 1, Order: "asc"}, {Seq: 1 << 40, Order: "desc"},
+		{Seq: 7, Order: "desc", Sort: "occurred_at", At: 1764000000123456789}, {Seq: 1, Order: "asc", Sort: "occurred_at", At: -1}} {
 		got, err := auditkeep.DecodeCursor(c.Encode())
 		if err != nil || *got != c {
 			t.Errorf("DecodeCursor(Encode(%+v)) = %+v, %v", c, got, err)
@@ -72,6 +75,7 @@ func TestCursorRoundTrip(t *testing.T) {
 
 func FuzzDecodeCursor(f *testing.F) {
 	f.Add(auditkeep.Cursor{Seq: 42, Order: "asc"}.Encode())
+	f.Add(auditkeep.Cursor{Seq: 42, Order: "desc", Sort: "occurred_at", At: 1764000000123456789}.Encode())
 	f.Add("AWQB")
 	f.Add("")
 	f.Add("////")
@@ -83,7 +87,7 @@ func FuzzDecodeCursor(f *testing.F) {
 			}
 			return
 		}
-		if c.Seq < 0 || (c.Order != "asc" && c.Order != "desc") {
+		if c.Seq < 0 || (c.Order != "asc" && c.Order != "desc") || (c.Sort != "" && c.Sort != "occurred_at") || (c.Sort == "" && c.At != 0) {
 			t.Fatalf("DecodeCursor(%q) = %+v", s, c)
 		}
 		again, err := auditkeep.DecodeCursor(c.Encode())

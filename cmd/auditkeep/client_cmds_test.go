@@ -107,6 +107,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"events", "--from", "yesterday"}, "--from \"yesterday\" is not an RFC 3339 time"},
 		{[]string{"events", "--limit", "5000"}, "--limit must be from 1 to 1000"},
 		{[]string{"events", "--order", "up"}, "--order must be asc or desc"},
+		{[]string{"events", "--sort", "time"}, "--sort must be occurred_at or seq"},
 		{[]string{"events", "alice"}, "a search goes in -q"},
 		{[]string{"events", "--bogus"}, "auditkeep events: unknown flag --bogus; run 'auditkeep events -h' for usage\n"},
 		{[]string{"events", "--limt", "5"}, "auditkeep events: unknown flag --limt (did you mean --limit?); run 'auditkeep events -h' for usage\n"},

@@ -122,9 +122,10 @@ func parseWhen(s string, now time.Time) (string, error) {
 	return now.Add(-d).UTC().Format(time.RFC3339), nil
 }
 
-const eventsSynopsis = `events [filters] [-q SEARCH] [--limit N] [--all] [--order asc|desc] [--ids] [--json]
+const eventsSynopsis = `events [filters] [-q SEARCH] [--limit N] [--all] [--order asc|desc] [--sort occurred_at|seq] [--ids] [--json]
 
-Lists events, newest first, as a table in local time (--utc for UTC), with
+Lists events, newest first by the time they happened (--sort seq: in the
+order the log stored them), as a table in local time (--utc for UTC), with
 --ids an ID column ('auditkeep event ID' shows one event), or with --json
 as one JSON event per line. Without --all it shows one page of --limit
 events (default 50, at most 1000) and says how to get the next one; --all
@@ -138,6 +139,7 @@ func runEvents(ctx context.Context, e *env, args []string) int {
 	ff := addFilterFlags(fs)
 	limit := fs.Int("limit", 0, "events per page, 1 to 1000 (default 50, or 1000 with --all)")
 	order := fs.String("order", "", "desc (newest first, the default) or asc")
+	sort := fs.String("sort", "", "occurred_at (by the time events happened, the default) or seq (commit order)")
 	cursor := fs.String("cursor", "", "start after this cursor (the next_cursor of a previous page)")
 	all := fs.Bool("all", false, "follow the pages to the last matching event")
 	utc := fs.Bool("utc", false, "show times in UTC rather than local time")
@@ -156,6 +158,8 @@ func runEvents(ctx context.Context, e *env, args []string) int {
 		err = fmt.Errorf("--limit must be from 1 to %d", auditkeep.MaxLimit)
 	case *order != "" && *order != auditkeep.OrderAsc && *order != auditkeep.OrderDesc:
 		err = errors.New("--order must be asc or desc")
+	case *sort != "" && *sort != auditkeep.SortTime && *sort != auditkeep.SortSeq:
+		err = errors.New("--sort must be occurred_at or seq")
 	default:
 		err = cf.check()
 	}
@@ -170,6 +174,9 @@ func runEvents(ctx context.Context, e *env, args []string) int {
 	}
 	if *order != "" {
 		q.Set("order", *order)
+	}
+	if *sort != "" {
+		q.Set("sort", *sort)
 	}
 	if *cursor != "" {
 		q.Set("cursor", *cursor)

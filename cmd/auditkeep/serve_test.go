@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/pgtest"
 )
 
@@ -196,6 +197,11 @@ func testStatusCodes(t *testing.T, cfg Config) {
 		{"bad filter", "GET", "/v1/events?type=mutate", key, nil, 400, "invalid", "type"},
 		{"bad cursor", "GET", "/v1/events?cursor=zzz", key, nil, 400, "invalid", "cursor"},
 		{"bad limit", "GET", "/v1/events?limit=5000", key, nil, 400, "invalid", "limit"},
+		{"bad sort", "GET", "/v1/events?sort=time", key, nil, 400, "invalid", "sort"},
+		{"seq cursor by time", "GET", "/v1/events?cursor=" + auditkeep.Cursor{Seq: 3, Order: "desc"}.Encode(), key, nil, 400, "invalid", "cursor"},
+		{"time cursor by seq", "GET", "/v1/events?sort=seq&cursor=" + auditkeep.Cursor{Seq: 3, Order: "desc", Sort: "occurred_at", At: 1}.Encode(), key, nil, 400, "invalid", "cursor"},
+		{"export by time", "GET", "/v1/export?format=csv&sort=occurred_at", key, nil, 400, "invalid", "sort"},
+		{"stream by time", "GET", "/v1/stream?sort=occurred_at", key, nil, 400, "invalid", "sort"},
 		{"bad q", "GET", "/v1/events?q=actr:alice", key, nil, 400, "invalid", "q"},
 		{"q word without letters", "GET", "/v1/events?q=%25", key, nil, 400, "invalid", "q"},
 		{"q word underscore", "GET", "/v1/events?q=prod+_", key, nil, 400, "invalid", "q"},

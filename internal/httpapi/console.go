@@ -57,7 +57,7 @@ func (b consoleBackend) List(ctx context.Context, id *web.Identity, q url.Values
 	if err != nil {
 		return web.Page{}, err
 	}
-	f, err := b.s.filter(&http.Request{URL: &url.URL{RawQuery: q.Encode()}})
+	f, err := b.s.listFilter(&http.Request{URL: &url.URL{RawQuery: q.Encode()}})
 	if err != nil {
 		return web.Page{}, err
 	}

@@ -57,7 +57,7 @@ type pageBody struct {
 }
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.filter(r)
+	f, err := s.listFilter(r)
 	if err != nil {
 		return err
 	}
@@ -90,6 +90,28 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
 // filter reads the filter query parameters and q.
 func (s *Server) filter(r *http.Request) (auditkeep.Filter, error) {
 	return parseFilter(r.URL.Query())
+}
+
+// listFilter reads the filter of GET /v1/events: sorted by occurred_at
+// unless sort says otherwise.
+func (s *Server) listFilter(r *http.Request) (auditkeep.Filter, error) {
+	f, err := s.filter(r)
+	if err != nil {
+		return f, err
+	}
+	if f.Sort == "" {
+		f.Sort = auditkeep.SortTime
+	}
+	return f, f.CheckSort()
+}
+
+// seqOnly refuses a filter sorted by time where events are read in seq
+// order (what, for the message).
+func seqOnly(f auditkeep.Filter, what string) error {
+	if f.ByTime() {
+		return auditkeep.FieldErrorf("sort", "%s is in seq order (sort=seq), so that it resumes without missing events", what)
+	}
+	return nil
 }
 
 // parseFilter reads the filter parameters and q of q.

@@ -39,6 +39,9 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	if f.Cursor != nil {
 		return auditkeep.FieldErrorf("cursor", "an export streams every matching event; it takes no cursor")
 	}
+	if err := seqOnly(f, "an export"); err != nil {
+		return err
+	}
 	tenant := principalFrom(r.Context()).tenant()
 	// Fail before the first byte when storage is down, so the client gets a
 	// proper error status rather than a truncated body.

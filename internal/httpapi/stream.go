@@ -180,6 +180,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := seqOnly(f, "a stream"); err != nil {
+		return err
+	}
 	if f, err = p.constrain(f); err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func (p principal) constrain(f auditkeep.Filter) (auditkeep.Filter, error) {
 func parseViewerFilters(params url.Values) (auditkeep.Filter, error) {
 	for name := range params {
 		switch name {
-		case "limit", "cursor", "order", "format", "viewer_token", "with_proofs":
+		case "limit", "cursor", "order", "sort", "format", "viewer_token", "with_proofs":
 			return auditkeep.Filter{}, auditkeep.FieldErrorf("filters."+name, "%s is not a filter a viewer token can fix", name)
 		}
 	}
@@ -236,7 +236,7 @@ func (s *Server) handleListScoped(w http.ResponseWriter, r *http.Request) error 
 	if p.viewer == nil {
 		return s.handleList(w, r)
 	}
-	f, err := s.filter(r)
+	f, err := s.listFilter(r)
 	if err != nil {
 		return err
 	}

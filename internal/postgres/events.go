@@ -314,11 +314,7 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filte
 		return events, nil, nil
 	}
 	events = events[:limit]
-	order := auditkeep.OrderDesc
-	if !f.Desc() {
-		order = auditkeep.OrderAsc
-	}
-	return events, &auditkeep.Cursor{Seq: events[limit-1].Seq, Order: order}, nil
+	return events, f.After(events[limit-1]), nil
 }
 
 // scanPage is how many events ScanEvents reads per query.
@@ -342,11 +338,7 @@ func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filte
 		if len(events) < scanPage {
 			return nil
 		}
-		order := auditkeep.OrderDesc
-		if !f.Desc() {
-			order = auditkeep.OrderAsc
-		}
-		f.Cursor = &auditkeep.Cursor{Seq: events[len(events)-1].Seq, Order: order}
+		f.Cursor = f.After(events[len(events)-1])
 	}
 }
 
@@ -356,20 +348,17 @@ func (s *Store) listEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	if err != nil {
 		return nil, err
 	}
-	dir := "DESC"
-	if !f.Desc() {
-		dir = "ASC"
-	}
 	args = append(args, limit)
 	// Deleted targets are looked up after the limit, one index probe per
 	// row of the page: an EXISTS in the select list lets the planner hash
 	// the whole of deleted_targets (every tenant's) for each query.
+	inner, outer := orderBy(&f)
 	q := fmt.Sprintf(`SELECT e.seq, e.body, d.deleted IS NOT NULL
-	FROM (SELECT e.tenant_no, e.seq, e.body, e.target_type, e.target_id FROM events e
-		WHERE %s ORDER BY e.seq %s LIMIT $%d) e
+	FROM (SELECT e.tenant_no, e.seq, e.body, e.target_type, e.target_id, e.occurred_at, e.occurred_nsec FROM events e
+		WHERE %s ORDER BY %s LIMIT $%d) e
 	LEFT JOIN LATERAL (SELECT true AS deleted FROM deleted_targets d
 		WHERE d.tenant_no = e.tenant_no AND d.target_type = e.target_type AND d.target_id = e.target_id LIMIT 1) d ON true
-	ORDER BY e.seq %s`, where, dir, len(args), dir)
+	ORDER BY %s`, where, inner, len(args), outer)
 	var events []*auditkeep.Event
 	err = s.retry(ctx, idempotent, func() error {
 		rows, _ := s.pool.Query(ctx, q, args...)
@@ -378,6 +367,20 @@ func (s *Store) listEvents(ctx context.Context, tenant string, f auditkeep.Filte
 		return err
 	})
 	return events, err
+}
+
+// orderBy returns the ORDER BY of f's sort and order, on the events e and
+// on the page's rows: seq, or (occurred_at, occurred_nsec, seq).
+func orderBy(f *auditkeep.Filter) (inner, outer string) {
+	dir := " DESC"
+	if !f.Desc() {
+		dir = " ASC"
+	}
+	if f.ByTime() {
+		return "e.occurred_at" + dir + ", e.occurred_nsec" + dir + ", e.seq" + dir,
+			"e.occurred_at" + dir + ", e.occurred_nsec" + dir + ", e.seq" + dir
+	}
+	return "e.seq" + dir, "e.seq" + dir
 }
 
 // Stats is a tenant's event count and latest seq.
@@ -435,18 +438,24 @@ func whereClause(tenant string, f auditkeep.Filter) (string, []any, error) {
 		at := q.arg(t.Truncate(time.Microsecond))
 		q.where("e.occurred_at <= %[1]s AND (e.occurred_at, e.occurred_nsec) <= (%[1]s, %[2]s)", at, q.arg(int16(t.Nanosecond()%1000)))
 	}
+	if err := f.CheckSort(); err != nil {
+		return "", nil, err
+	}
 	if c := f.Cursor; c != nil {
-		order := c.Order
-		if order == "" {
-			order = auditkeep.OrderDesc
+		cmp := "<"
+		if !f.Desc() {
+			cmp = ">"
 		}
-		if (order == auditkeep.OrderAsc) == f.Desc() {
-			return "", nil, auditkeep.FieldErrorf("cursor", "cursor was made for order=%s", order)
-		}
-		if f.Desc() {
-			q.where("e.seq < %s", q.arg(c.Seq))
+		if f.ByTime() {
+			// The row comparison is what the time indexes' (…,
+			// occurred_at, occurred_nsec, seq) serve; the bound on
+			// occurred_at alone gives the planner its estimate.
+			t := time.Unix(0, c.At).UTC()
+			at := q.arg(t.Truncate(time.Microsecond))
+			q.where("e.occurred_at %[1]s= %[2]s AND (e.occurred_at, e.occurred_nsec, e.seq) %[1]s (%[2]s, %[3]s, %[4]s)",
+				cmp, at, q.arg(int16(t.Nanosecond()%1000)), q.arg(c.Seq))
 		} else {
-			q.where("e.seq > %s", q.arg(c.Seq))
+			q.where("e.seq %s %s", cmp, q.arg(c.Seq))
 		}
 	}
 	for _, t := range f.Terms {

@@ -38,7 +38,7 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 		return nil, false, err
 	}
 	limit := auditkeep.FacetLimit(&f)
-	f.Cursor, f.Order = nil, auditkeep.OrderDesc
+	f.Cursor, f.Order, f.Sort = nil, auditkeep.OrderDesc, ""
 	where, args, err := whereClause(tenant, f)
 	if err != nil {
 		return nil, false, err

@@ -8,11 +8,11 @@ import (
 
 // Merge returns the filter that selects what both a and b select: their
 // Terms and Text concatenated (a's first) and the intersection of their time
-// ranges (the later From, the earlier To). Limit, Order and Cursor come from
+// ranges (the later From, the earlier To). Limit, Order, Sort and Cursor come from
 // whichever filter sets them. The result shares nothing with a or b.
 //
 // Merge returns EINVALID naming "q" when the time ranges do not overlap, and
-// EINVALID naming "limit", "order" or "cursor" when a and b set that field
+// EINVALID naming "limit", "order", "sort" or "cursor" when a and b set that field
 // to different values.
 func Merge(a, b auditkeep.Filter) (auditkeep.Filter, error) {
 	out := auditkeep.Filter{
@@ -44,6 +44,13 @@ func Merge(a, b auditkeep.Filter) (auditkeep.Filter, error) {
 			return auditkeep.Filter{}, auditkeep.FieldErrorf("order", "order is given twice with different values")
 		}
 		out.Order = b.Order
+	}
+	out.Sort = a.Sort
+	if b.Sort != "" {
+		if a.Sort != "" && a.Sort != b.Sort {
+			return auditkeep.Filter{}, auditkeep.FieldErrorf("sort", "sort is given twice with different values")
+		}
+		out.Sort = b.Sort
 	}
 	switch {
 	case a.Cursor != nil && b.Cursor != nil && *a.Cursor != *b.Cursor:

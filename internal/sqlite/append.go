@@ -84,7 +84,36 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) error {
 }
 
 // posting is one row of the inverted index.
-type posting struct{ term, k int64 }
+// posting is one row of postings and of postings_time: the term, the
+// event's key and its occurred_at.
+type posting struct{ term, k, t int64 }
+
+// insertPostings writes ps into postings, in (term, k) order, and into
+// postings_time, in (term, t, k) order: each term's new rows go in one run
+// at the end of its range of either table, as occurrence times mostly
+// follow seq. ps is sorted in place.
+func insertPostings(ctx context.Context, st *writeStmts, tx *sql.Tx, ps []posting) error {
+	slices.SortFunc(ps, func(a, b posting) int { return cmp.Or(cmp.Compare(a.term, b.term), cmp.Compare(a.k, b.k)) })
+	ins := st.batch(ctx, tx, "INSERT INTO postings (term, k) VALUES ", 2, postingRows)
+	for _, p := range ps {
+		if err := ins.add(p.term, p.k); err != nil {
+			return err
+		}
+	}
+	if err := ins.flush(); err != nil {
+		return err
+	}
+	slices.SortFunc(ps, func(a, b posting) int {
+		return cmp.Or(cmp.Compare(a.term, b.term), cmp.Compare(a.t, b.t), cmp.Compare(a.k, b.k))
+	})
+	ins = st.batch(ctx, tx, "INSERT INTO postings_time (term, t, k) VALUES ", 3, postingRows)
+	for _, p := range ps {
+		if err := ins.add(p.term, p.t, p.k); err != nil {
+			return err
+		}
+	}
+	return ins.flush()
+}
 
 // appendTx writes events in one transaction and returns their seqs (0 for
 // duplicates) and the tenants' new states.
@@ -150,7 +179,8 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 		ts := states[e.Tenant]
 		seq := ts.lastSeq + 1
 		k := ts.num<<40 | seq
-		if err := evRows.add(k, unixNano(e.OccurredAt), hashes[i], bodies[i]); err != nil {
+		at := unixNano(e.OccurredAt)
+		if err := evRows.add(k, at, hashes[i], bodies[i]); err != nil {
 			return nil, nil, err
 		}
 		terms = eventTerms(terms[:0], ts.num, e)
@@ -159,7 +189,7 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 			if err != nil {
 				return nil, nil, err
 			}
-			postings = append(postings, posting{id, k})
+			postings = append(postings, posting{id, k, at})
 			if counted(tk.field) {
 				counts[id]++
 			}
@@ -182,15 +212,7 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 	if err := ftsIns.flush(); err != nil {
 		return nil, nil, err
 	}
-	// In key order, each term's postings go in one run at the end of its range.
-	slices.SortFunc(postings, func(a, b posting) int { return cmp.Or(cmp.Compare(a.term, b.term), cmp.Compare(a.k, b.k)) })
-	pIns := st.batch(ctx, tx, "INSERT INTO postings (term, k) VALUES ", 2, postingRows)
-	for _, p := range postings {
-		if err := pIns.add(p.term, p.k); err != nil {
-			return nil, nil, err
-		}
-	}
-	if err := pIns.flush(); err != nil {
+	if err := insertPostings(ctx, st, tx, postings); err != nil {
 		return nil, nil, err
 	}
 	if err := s.dict.insertCreated(ctx, st, counts); err != nil {

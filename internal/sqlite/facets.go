@@ -41,7 +41,7 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 		return nil, false, err
 	}
 	limit := auditkeep.FacetLimit(&f)
-	f.Cursor, f.Order = nil, auditkeep.OrderDesc
+	f.Cursor, f.Order, f.Sort = nil, auditkeep.OrderDesc, ""
 	num, err := s.tenantNum(ctx, tenant)
 	if err != nil || num == 0 {
 		return nil, false, err
@@ -70,7 +70,7 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 		q := *p
 		q.pos = append(slices.Clip(p.pos), c.g)
 		q.chosen = false
-		keys, over, err := q.pageKeys(ctx, tx, 0, auditkeep.FacetCountCap)
+		keys, over, err := q.pageKeys(ctx, tx, mark{}, auditkeep.FacetCountCap)
 		if err != nil {
 			return nil, false, err
 		}

@@ -40,6 +40,7 @@ type plan struct {
 	tenant    string
 	num       int64
 	desc      bool
+	byTime    bool // ordered by (occurred_at, k) instead of k
 	hasTime   bool
 	from, to  int64 // occurred_at bounds in Unix nanoseconds, inclusive
 	pos, neg  []group
@@ -61,7 +62,7 @@ type plan struct {
 // Returns EINVALID for a filter the store cannot run, EUNAVAILABLE when
 // storage fails. An unknown tenant has no events.
 func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error) {
-	if err := checkCursor(&f); err != nil {
+	if err := f.CheckSort(); err != nil {
 		return nil, nil, err
 	}
 	num, err := s.tenantNum(ctx, tenant)
@@ -77,17 +78,13 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	if err != nil {
 		return nil, nil, err
 	}
-	var after int64
-	if f.Cursor != nil {
-		after = f.Cursor.Seq
-	}
-	events, more, err := p.page(ctx, tx, s.rs, after, f.PageSize())
+	events, more, err := p.page(ctx, tx, s.rs, markOf(f.Cursor), f.PageSize())
 	if err != nil {
 		return nil, nil, err
 	}
 	var next *auditkeep.Cursor
 	if more {
-		next = &auditkeep.Cursor{Seq: events[len(events)-1].Seq, Order: order(&f)}
+		next = f.After(events[len(events)-1])
 	}
 	return events, next, nil
 }
@@ -98,7 +95,7 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filte
 // returns it. Returns EINVALID for a filter the store cannot run,
 // EUNAVAILABLE when storage fails.
 func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filter, fn func(*auditkeep.Event) error) error {
-	if err := checkCursor(&f); err != nil {
+	if err := f.CheckSort(); err != nil {
 		return err
 	}
 	num, err := s.tenantNum(ctx, tenant)
@@ -106,10 +103,7 @@ func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filte
 		return err
 	}
 	var p *plan
-	var after int64
-	if f.Cursor != nil {
-		after = f.Cursor.Seq
-	}
+	after := markOf(f.Cursor)
 	for {
 		events, more, err := s.scanPage(ctx, tenant, num, &f, &p, after)
 		if err != nil {
@@ -123,11 +117,12 @@ func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filte
 		if !more {
 			return nil
 		}
-		after = events[len(events)-1].Seq
+		last := events[len(events)-1]
+		after = mark{at: unixNano(last.OccurredAt), seq: last.Seq}
 	}
 }
 
-func (s *Store) scanPage(ctx context.Context, tenant string, num int64, f *auditkeep.Filter, p **plan, after int64) ([]*auditkeep.Event, bool, error) {
+func (s *Store) scanPage(ctx context.Context, tenant string, num int64, f *auditkeep.Filter, p **plan, after mark) ([]*auditkeep.Event, bool, error) {
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, dbError(err)
@@ -193,21 +188,15 @@ func (s *Store) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Eve
 	return found, nil
 }
 
-func order(f *auditkeep.Filter) string {
-	if f.Desc() {
-		return auditkeep.OrderDesc
-	}
-	return auditkeep.OrderAsc
-}
+// mark is where a page starts: after the event of seq (occurred_at at,
+// for a plan in time order) in the plan's order; seq 0 for the first page.
+type mark struct{ at, seq int64 }
 
-func checkCursor(f *auditkeep.Filter) error {
-	if f.Order != "" && f.Order != auditkeep.OrderAsc && f.Order != auditkeep.OrderDesc {
-		return auditkeep.FieldErrorf("order", "order must be asc or desc")
+func markOf(c *auditkeep.Cursor) mark {
+	if c == nil {
+		return mark{}
 	}
-	if f.Cursor != nil && f.Cursor.Order != order(f) {
-		return auditkeep.FieldErrorf("cursor", "cursor was made for order=%s", f.Cursor.Order)
-	}
-	return nil
+	return mark{at: c.At, seq: c.Seq}
 }
 
 // querier is what resolve and page need of a transaction.
@@ -219,7 +208,7 @@ type querier interface {
 // resolve turns f into term-id sets and full-text expressions. Returns
 // EINVALID for a term the store cannot run.
 func resolve(ctx context.Context, q querier, tenant string, num int64, f *auditkeep.Filter) (*plan, error) {
-	p := &plan{tenant: tenant, num: num, desc: f.Desc(), from: math.MinInt64, to: math.MaxInt64, minWindow: 4096}
+	p := &plan{tenant: tenant, num: num, desc: f.Desc(), byTime: f.ByTime(), from: math.MinInt64, to: math.MaxInt64, minWindow: 4096}
 	if !f.From.IsZero() {
 		p.hasTime, p.from = true, unixNano(f.From)
 	}
@@ -467,19 +456,11 @@ func (p *plan) choose(ctx context.Context, q querier, lo, hi int64, limit int) (
 
 // choose1 makes the choice of choose.
 func (p *plan) choose1(ctx context.Context, q querier, lo, hi int64, limit int) (driver, int, error) {
-	best := p.bestGroup(limit)
-	timeBelow := func(limit int64) (bool, error) {
-		if !p.hasTime {
-			return false, nil
-		}
-		var n int64
-		err := q.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_time
-			WHERE (k >> 40) = ? AND occurred_at BETWEEN ? AND ? LIMIT ?)`, p.num, p.from, p.to, limit).Scan(&n)
-		if err != nil {
-			return false, dbError(err)
-		}
-		return n < limit, nil
+	if p.byTime {
+		return p.chooseTime(ctx, q, lo, hi, limit)
 	}
+	best := p.bestGroup(limit)
+	timeBelow := func(limit int64) (bool, error) { return p.timeBelow(ctx, q, limit) }
 	switch {
 	case best >= 0:
 		if ok, err := timeBelow(min(p.pos[best].count, timeProbeCap)); err != nil || ok {
@@ -513,6 +494,21 @@ func (p *plan) choose1(ctx context.Context, q querier, lo, hi int64, limit int) 
 		}
 		return byScan, -1, nil
 	}
+}
+
+// timeBelow reports whether the time range holds fewer than limit events
+// (false without a time range).
+func (p *plan) timeBelow(ctx context.Context, q querier, limit int64) (bool, error) {
+	if !p.hasTime {
+		return false, nil
+	}
+	var n int64
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_time
+		WHERE (k >> 40) = ? AND occurred_at BETWEEN ? AND ? LIMIT ?)`, p.num, p.from, p.to, limit).Scan(&n)
+	if err != nil {
+		return false, dbError(err)
+	}
+	return n < limit, nil
 }
 
 // timeSkip estimates how many keys a scan from hi down (or lo up) passes
@@ -579,9 +575,9 @@ func (p *plan) bestGroup(limit int) int {
 	return best
 }
 
-// page returns up to limit events after seq `after` (0: from the start) in
-// the plan's order, and whether there may be more.
-func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after int64, limit int) ([]*auditkeep.Event, bool, error) {
+// page returns up to limit events after `after` (its zero value: from the
+// start) in the plan's order, and whether there may be more.
+func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after mark, limit int) ([]*auditkeep.Event, bool, error) {
 	keys, more, err := p.pageKeys(ctx, q, after, limit)
 	if err != nil || len(keys) == 0 {
 		return nil, false, err
@@ -596,9 +592,9 @@ func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after int64, 
 	return events, more, nil
 }
 
-// pageKeys returns the keys of page: up to limit keys after seq `after`
-// (0: from the start) in the plan's order, and whether there may be more.
-func (p *plan) pageKeys(ctx context.Context, q *sql.Tx, after int64, limit int) ([]int64, bool, error) {
+// pageKeys returns the keys of page: up to limit keys after `after` in the
+// plan's order, and whether there may be more.
+func (p *plan) pageKeys(ctx context.Context, q *sql.Tx, after mark, limit int) ([]int64, bool, error) {
 	lo, hi, ok, err := p.pageRange(ctx, q, after)
 	if err != nil || !ok {
 		return nil, false, err
@@ -607,7 +603,12 @@ func (p *plan) pageKeys(ctx context.Context, q *sql.Tx, after int64, limit int) 
 	if err != nil {
 		return nil, false, err
 	}
-	keys, err := p.keys(ctx, q, drv, best, lo, hi, limit+1)
+	var keys []int64
+	if p.byTime {
+		keys, err = p.timeKeys(ctx, q, drv, best, after, lo, hi, limit+1)
+	} else {
+		keys, err = p.keys(ctx, q, drv, best, lo, hi, limit+1)
+	}
 	if err != nil {
 		return nil, false, dbError(err)
 	}
@@ -618,9 +619,9 @@ func (p *plan) pageKeys(ctx context.Context, q *sql.Tx, after int64, limit int) 
 	return keys, more, nil
 }
 
-// pageRange returns the keys between which the page after seq `after` (0:
-// from the start) lies; ok is false when it is empty.
-func (p *plan) pageRange(ctx context.Context, q *sql.Tx, after int64) (lo, hi int64, ok bool, err error) {
+// pageRange returns the keys between which the page after `after` lies (in
+// time order, the tenant's keys); ok is false when it is empty.
+func (p *plan) pageRange(ctx context.Context, q *sql.Tx, after mark) (lo, hi int64, ok bool, err error) {
 	if p.empty {
 		return 0, 0, false, nil
 	}
@@ -629,11 +630,11 @@ func (p *plan) pageRange(ctx context.Context, q *sql.Tx, after int64) (lo, hi in
 	}
 	lo, hi = tenantRange(p.num)
 	hi = min(hi, p.num<<40|p.events)
-	if after > 0 {
+	if after.seq > 0 && !p.byTime {
 		if p.desc {
-			hi = p.num<<40 | (after - 1)
+			hi = p.num<<40 | (after.seq - 1)
 		} else {
-			lo = p.num<<40 | (after + 1)
+			lo = p.num<<40 | (after.seq + 1)
 		}
 	}
 	return lo, hi, lo <= hi, nil
@@ -758,6 +759,11 @@ func (p *plan) checks(qq *qb, k string, skip int, lo, hi int64) {
 	if p.hasTime && !strings.HasPrefix(k, "e.") {
 		qq.arg(" AND e.occurred_at BETWEEN ?", p.from).arg(" AND ?", p.to)
 	}
+	p.conds(qq, k, skip, lo, hi)
+}
+
+// conds appends the conditions of checks but the time range.
+func (p *plan) conds(qq *qb, k string, skip int, lo, hi int64) {
 	set := func(g group, not bool) {
 		neg := ""
 		if not {

@@ -74,7 +74,7 @@ func (r *RawInserter) Encode(events []*auditkeep.Event) (*RawBatch, error) {
 				id = int64(len(r.ids) + 1)
 				r.ids[tk] = id
 			}
-			b.postings = append(b.postings, posting{id, k})
+			b.postings = append(b.postings, posting{id, k, unixNano(e.OccurredAt)})
 		}
 	}
 	slices.SortFunc(b.postings, func(x, y posting) int { return cmp.Or(cmp.Compare(x.term, y.term), cmp.Compare(x.k, y.k)) })
@@ -111,16 +111,13 @@ func (r *RawInserter) insert(ctx context.Context, b *RawBatch) error {
 			return err
 		}
 	}
-	po := st.batch(ctx, tx, "INSERT INTO postings (term, k) VALUES ", 2, postingRows)
-	for _, p := range b.postings {
-		if err := po.add(p.term, p.k); err != nil {
-			return err
-		}
-	}
-	for _, bt := range []*batcher{ev, ft, po} {
+	for _, bt := range []*batcher{ev, ft} {
 		if err := bt.flush(); err != nil {
 			return err
 		}
+	}
+	if err := insertPostings(ctx, st, tx, b.postings); err != nil {
+		return err
 	}
 	if err := st.closeBatches(); err != nil {
 		return err

@@ -46,7 +46,7 @@ func BenchmarkRawInsert(b *testing.B) {
 					id = int64(len(ids) + 1)
 					ids[tk] = id
 				}
-				postings = append(postings, posting{id, k})
+				postings = append(postings, posting{id, k, unixNano(e.OccurredAt)})
 			}
 		}
 		slices.SortFunc(postings, func(a, b posting) int { return cmp.Or(cmp.Compare(a.term, b.term), cmp.Compare(a.k, b.k)) })
@@ -81,16 +81,13 @@ func rawInsert(ctx context.Context, s *Store, first int, events []*auditkeep.Eve
 			return err
 		}
 	}
-	po := st.batch(ctx, tx, "INSERT INTO postings (term, k) VALUES ", 2, postingRows)
-	for _, p := range postings {
-		if err := po.add(p.term, p.k); err != nil {
-			return err
-		}
-	}
-	for _, b := range []*batcher{ev, ft, po} {
+	for _, b := range []*batcher{ev, ft} {
 		if err := b.flush(); err != nil {
 			return err
 		}
+	}
+	if err := insertPostings(ctx, st, tx, postings); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

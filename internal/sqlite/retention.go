@@ -184,9 +184,10 @@ func (s *Store) deleteTx(ctx context.Context, tenant string, num int64, seqs []i
 	}
 	stmts := map[string]*sql.Stmt{}
 	for name, q := range map[string]string{
-		"body":    "SELECT body FROM events WHERE k = ?",
+		"body":    "SELECT occurred_at, body FROM events WHERE k = ?",
 		"term":    "SELECT id FROM terms WHERE tenant = ? AND field = ? AND value = ?",
 		"posting": "DELETE FROM postings WHERE term = ? AND k = ?",
+		"timed":   "DELETE FROM postings_time WHERE term = ? AND t = ? AND k = ?",
 		"fts":     "DELETE FROM events_fts WHERE rowid = ?",
 		"event":   "DELETE FROM events WHERE k = ?",
 		"count":   "UPDATE terms SET count = max(count - ?, 0) WHERE id = ?",
@@ -207,8 +208,9 @@ func (s *Store) deleteTx(ctx context.Context, tenant string, num int64, seqs []i
 			continue
 		}
 		k := num<<40 | seq
+		var at int64
 		var body []byte
-		err := stmts["body"].QueryRowContext(ctx, k).Scan(&body)
+		err := stmts["body"].QueryRowContext(ctx, k).Scan(&at, &body)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -241,6 +243,9 @@ func (s *Store) deleteTx(ctx context.Context, tenant string, num int64, seqs []i
 			}
 			res, err := stmts["posting"].ExecContext(ctx, id, k)
 			if err != nil {
+				return 0, err
+			}
+			if _, err := stmts["timed"].ExecContext(ctx, id, at, k); err != nil {
 				return 0, err
 			}
 			if n, _ := res.RowsAffected(); n > 0 {

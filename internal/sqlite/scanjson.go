@@ -32,8 +32,11 @@ import (
 // returns it. Returns EINVALID for a filter the store cannot run,
 // EUNAVAILABLE when storage fails or ctx ends.
 func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Filter, fn func(seq int64, js []byte, hashAt int) error) error {
-	if err := checkCursor(&f); err != nil {
+	if err := f.CheckSort(); err != nil {
 		return err
+	}
+	if f.ByTime() {
+		return auditkeep.FieldErrorf("sort", "events are exported in seq order only")
 	}
 	num, err := s.tenantNum(ctx, tenant)
 	if err != nil || num == 0 {
@@ -92,7 +95,7 @@ func (s *Store) scanJSONPage(ctx context.Context, f *auditkeep.Filter, p **plan,
 		}
 	}
 	pg.reset(0)
-	lo, hi, ok, err := (*p).pageRange(ctx, tx, after)
+	lo, hi, ok, err := (*p).pageRange(ctx, tx, mark{seq: after})
 	if err != nil || !ok {
 		return false, err
 	}

@@ -137,12 +137,23 @@ func expect(all []*auditkeep.Event, f auditkeep.Filter) []string {
 			out = append(out, e)
 		}
 	}
-	return seqOrder(out, f.Desc())
+	return sortOrder(out, f)
 }
 
-// check lists f with several page sizes and compares with the reference.
-// A case must select some events but not all, or it could not fail.
+// check lists f with several page sizes, in both sorts unless f names one,
+// and compares with the reference. A case must select some events but not
+// all, or it could not fail.
 func check(t *testing.T, s auditkeep.Store, all []*auditkeep.Event, f auditkeep.Filter) {
+	t.Helper()
+	if f.Sort == "" {
+		check1(t, s, all, f)
+		f.Sort = auditkeep.SortTime
+	}
+	check1(t, s, all, f)
+}
+
+// check1 is check in f's sort.
+func check1(t *testing.T, s auditkeep.Store, all []*auditkeep.Event, f auditkeep.Filter) {
 	t.Helper()
 	want := expect(all, f)
 	if len(want) == 0 || len(want) == len(all) {
@@ -422,11 +433,13 @@ func testManyValues(t *testing.T, s auditkeep.Store) {
 			t.Fatalf("bad test case %s: the reference selects %d of %d events", describe(f), len(want), len(all))
 		}
 		for _, order := range []string{auditkeep.OrderDesc, auditkeep.OrderAsc} {
-			f.Order = order
-			want := expect(all, f)
-			for _, limit := range []int{7, 1000} {
-				if got := ids(listAll(t, s, "acme", f, limit)); !slices.Equal(got, want) {
-					t.Errorf("ListEvents(%s, limit %d) = %d events\n  %v\nwant %d\n  %v", describe(f), limit, len(got), got, len(want), want)
+			for _, sort := range []string{auditkeep.SortSeq, auditkeep.SortTime} {
+				f.Order, f.Sort = order, sort
+				want := expect(all, f)
+				for _, limit := range []int{7, 1000} {
+					if got := ids(listAll(t, s, "acme", f, limit)); !slices.Equal(got, want) {
+						t.Errorf("ListEvents(%s, limit %d) = %d events\n  %v\nwant %d\n  %v", describe(f), limit, len(got), got, len(want), want)
+					}
 				}
 			}
 		}

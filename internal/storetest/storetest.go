@@ -24,6 +24,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -58,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) auditkeep.Store) {
 	t.Run("ManyValues", func(t *testing.T) { testManyValues(t, open(t)) })
 	t.Run("Facets", func(t *testing.T) { testFacets(t, open(t)) })
 	t.Run("OwnFields", func(t *testing.T) { testOwnFields(t, open(t)) })
+	t.Run("SortByTime", func(t *testing.T) { testSortByTime(t, open(t)) })
 
 	// The filter tests share one store holding the fixture.
 	t.Run("Read", func(t *testing.T) {
@@ -156,6 +158,26 @@ func seqOrder(events []*auditkeep.Event, desc bool) []string {
 	return ids(c)
 }
 
+// sortOrder returns the ids of events in f's sort and order: by seq, or by
+// occurred_at with seq breaking ties.
+func sortOrder(events []*auditkeep.Event, f auditkeep.Filter) []string {
+	if !f.ByTime() {
+		return seqOrder(events, f.Desc())
+	}
+	c := slices.Clone(events)
+	slices.SortFunc(c, func(a, b *auditkeep.Event) int {
+		n := a.OccurredAt.Compare(b.OccurredAt)
+		if n == 0 {
+			n = cmp.Compare(a.Seq, b.Seq)
+		}
+		if f.Desc() {
+			return -n
+		}
+		return n
+	})
+	return ids(c)
+}
+
 // canonical returns the event's JSON without Target.Deleted.
 func canonical(t *testing.T, e *auditkeep.Event) string {
 	t.Helper()
@@ -192,6 +214,9 @@ func describe(f auditkeep.Filter) string {
 	}
 	if f.Order != "" {
 		s += " order=" + f.Order
+	}
+	if f.Sort != "" {
+		s += " sort=" + f.Sort
 	}
 	if s == "" {
 		return "{}"
