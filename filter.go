@@ -176,8 +176,12 @@ func (f *Filter) CheckSort() error {
 		return FieldErrorf("sort", "sort must be %s or %s", SortTime, SortSeq)
 	}
 	if c := f.Cursor; c != nil {
-		if c.Order != f.orderOrDefault() {
-			return FieldErrorf("cursor", "cursor was made for order=%s", c.Order)
+		order := c.Order
+		if order == "" {
+			order = OrderDesc
+		}
+		if order != f.orderOrDefault() {
+			return FieldErrorf("cursor", "cursor was made for order=%s", order)
 		}
 		if (c.Sort == SortTime) != f.ByTime() {
 			sort := c.Sort
