@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"math"
-
 )
 
 // Reading in time order: events by (occurred_at, k), newest first or
