@@ -47,7 +47,7 @@ func TestLedgerHashesEventsAsStored(t *testing.T) {
 			odd = append(odd, e)
 		}
 		ingestJSON(t, base, key, odd)
-		r := call(t, "GET", base+"/v1/events?limit=1", key, nil)
+		r := call(t, "GET", base+"/v1/events?sort=seq&limit=1", key, nil)
 		var page struct{ Events []struct{ Seq uint64 } }
 		if err := json.Unmarshal(r.body, &page); err != nil || len(page.Events) != 1 {
 			t.Fatalf("GET /v1/events = %d %s", r.status, r.body)

@@ -474,7 +474,8 @@ func (v *verifier) checkSample(ctx context.Context, cp *ledger.Checkpoint) (ledg
 		return verdict
 	}
 	for _, seq := range seqs {
-		q := url.Values{"order": {"asc"}, "limit": {"1"}, "cursor": {auditkeep.Cursor{Seq: seq - 1, Order: auditkeep.OrderAsc}.Encode()}}
+		q := url.Values{"sort": {auditkeep.SortSeq}, "order": {"asc"}, "limit": {"1"},
+			"cursor": {auditkeep.Cursor{Seq: seq - 1, Order: auditkeep.OrderAsc}.Encode()}}
 		var page struct {
 			Events []*auditkeep.Event `json:"events"`
 		}

@@ -344,9 +344,25 @@ func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filte
 
 // listEvents returns up to limit events of the tenant matching f.
 func (s *Store) listEvents(ctx context.Context, tenant string, f auditkeep.Filter, limit int) ([]*auditkeep.Event, error) {
-	where, args, err := whereClause(tenant, f)
+	q, args, err := listQuery(tenant, f, limit)
 	if err != nil {
 		return nil, err
+	}
+	var events []*auditkeep.Event
+	err = s.retry(ctx, idempotent, func() error {
+		rows, _ := s.pool.Query(ctx, q, args...)
+		var err error
+		events, err = pgx.CollectRows(rows, eventScanner(tenant))
+		return err
+	})
+	return events, err
+}
+
+// listQuery returns the statement of listEvents and its arguments.
+func listQuery(tenant string, f auditkeep.Filter, limit int) (string, []any, error) {
+	where, args, err := whereClause(tenant, f)
+	if err != nil {
+		return "", nil, err
 	}
 	args = append(args, limit)
 	// Deleted targets are looked up after the limit, one index probe per
@@ -359,14 +375,7 @@ func (s *Store) listEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	LEFT JOIN LATERAL (SELECT true AS deleted FROM deleted_targets d
 		WHERE d.tenant_no = e.tenant_no AND d.target_type = e.target_type AND d.target_id = e.target_id LIMIT 1) d ON true
 	ORDER BY %s`, where, inner, len(args), outer)
-	var events []*auditkeep.Event
-	err = s.retry(ctx, idempotent, func() error {
-		rows, _ := s.pool.Query(ctx, q, args...)
-		var err error
-		events, err = pgx.CollectRows(rows, eventScanner(tenant))
-		return err
-	})
-	return events, err
+	return q, args, nil
 }
 
 // orderBy returns the ORDER BY of f's sort and order, on the events e and

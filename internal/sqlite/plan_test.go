@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -108,6 +109,85 @@ func TestQueryPlans(t *testing.T) {
 	}
 }
 
+// TestTimeQueryPlans checks the statements of plans in time order: a term
+// set's postings_time and the events time index are read in (t, k) order,
+// with no sort, on the first page and after a cursor.
+func TestTimeQueryPlans(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir(), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateTenant(ctx, &auditkeep.Tenant{ID: "acme", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, storetest.Fixture("acme")); err != nil {
+		t.Fatal(err)
+	}
+	term := func(field string, values ...string) auditkeep.Term {
+		return auditkeep.Term{Field: field, Values: values}
+	}
+	for _, tc := range []struct {
+		name    string
+		f       auditkeep.Filter
+		want    []string // substrings of the plan
+		notWant []string
+	}{
+		{"one term", auditkeep.Filter{Terms: []auditkeep.Term{term("action", "user.login")}},
+			[]string{"SEARCH p USING PRIMARY KEY (term=? AND t>? AND t<?)"}, []string{"TEMP B-TREE"}},
+		{"merged terms", auditkeep.Filter{Terms: []auditkeep.Term{term("action", "token.*")}},
+			[]string{"MERGE", "USING PRIMARY KEY (term=? AND t>? AND t<?)"}, []string{"TEMP B-TREE FOR ORDER BY"}},
+		{"merged terms asc", auditkeep.Filter{Order: "asc", Terms: []auditkeep.Term{term("scope", "project:prj_1", "project:prj_2")}},
+			[]string{"MERGE"}, []string{"TEMP B-TREE FOR ORDER BY"}},
+		{"two terms", auditkeep.Filter{Terms: []auditkeep.Term{term("action", "service.deploy"), term("status", "failure")}},
+			[]string{"USING PRIMARY KEY (term=? AND t>? AND t<?)", "EXISTS USING PRIMARY KEY (term=? AND k=?)"}, []string{"TEMP B-TREE"}},
+		{"term and time", auditkeep.Filter{Terms: []auditkeep.Term{term("action", "user.login")}, From: storetest.Base, To: storetest.Base.Add(time.Hour)},
+			[]string{"SEARCH p USING PRIMARY KEY (term=? AND t>? AND t<?)"}, []string{"TEMP B-TREE"}},
+		{"no term", auditkeep.Filter{}, []string{"INDEX events_time (<expr>=? AND occurred_at>? AND occurred_at<?)"}, []string{"TEMP B-TREE"}},
+		{"time", auditkeep.Filter{From: storetest.Base.Add(10 * time.Minute), To: storetest.Base.Add(20 * time.Minute)},
+			[]string{"INDEX events_time (<expr>=? AND occurred_at>? AND occurred_at<?)"}, []string{"TEMP B-TREE"}},
+		{"text", auditkeep.Filter{Text: []auditkeep.TextTerm{{Text: "deployed"}}}, []string{"events_fts VIRTUAL TABLE"}, nil},
+	} {
+		for _, cursor := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/cursor=%v", tc.name, cursor), func(t *testing.T) {
+				tx, err := s.r.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer tx.Rollback()
+				tc.f.Sort = auditkeep.SortTime
+				p, err := resolve(ctx, tx, "acme", 1, &tc.f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lo, hi := tenantRange(1)
+				drv, best, err := p.choose(ctx, tx, lo, hi, 51)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var after mark
+				if cursor {
+					after = mark{at: unixNano(storetest.Base.Add(30 * time.Minute)), seq: 30}
+				}
+				sp, _ := p.timeSpan(after)
+				query, args := p.buildTime(drv, best, sp, lo, hi, 51)
+				plan := explain(t, s, query, args...)
+				for _, w := range tc.want {
+					if !strings.Contains(plan, w) {
+						t.Errorf("plan of %s lacks %q:\n%s", query, w, plan)
+					}
+				}
+				for _, w := range tc.notWant {
+					if strings.Contains(plan, w) {
+						t.Errorf("plan of %s has %q:\n%s", query, w, plan)
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestWindows checks that reading a large term set in small windows of
 // keys gives what one window gives.
 func TestWindows(t *testing.T) {
@@ -163,6 +243,72 @@ func TestWindows(t *testing.T) {
 			p.events = events
 			if len(whole) == 0 || !slices.Equal(windowed, whole) {
 				t.Errorf("filter %+v, limit %d: windowed keys = %v; want %v", f, limit, windowed, whole)
+			}
+		}
+		tx.Rollback()
+	}
+}
+
+// TestTimeWindows checks that reading a large term set in time order in
+// windows of time gives what one sorted read gives, pages after a cursor
+// included.
+func TestTimeWindows(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir(), WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateTenant(ctx, &auditkeep.Tenant{ID: "acme", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	events := BenchEvents("acme", 0, 3000)
+	for i, e := range events { // out of order by up to 40 minutes
+		e.OccurredAt = e.OccurredAt.Add(-time.Duration(i%9) * 5 * time.Minute)
+	}
+	if err := s.Append(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []auditkeep.Filter{
+		{Terms: []auditkeep.Term{{Field: "ip", Values: []string{"203.0.1.0/24"}}}},
+		{Order: "asc", Terms: []auditkeep.Term{{Field: "ip", Values: []string{"203.0.0.0/23"}}}},
+		{Terms: []auditkeep.Term{{Field: "ip", Values: []string{"203.0.2.0/25"}}, {Field: "team", Values: []string{"platform"}}}},
+	} {
+		f.Sort = auditkeep.SortTime
+		tx, err := s.r.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := resolve(ctx, tx, "acme", 1, &f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, _ := tenantRange(1)
+		hi := int64(1<<40 | len(events))
+		p.events = int64(len(events))
+		drv, best, err := p.choose(ctx, tx, lo, hi, 51)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if drv != byPostings || len(p.pos[best].ids) <= mergeMaxTerms {
+			t.Fatalf("filter %+v: driver %d with %d terms; want the postings of more than %d terms", f, drv, len(p.pos[best].ids), mergeMaxTerms)
+		}
+		for _, after := range []mark{{}, {at: unixNano(events[1500].OccurredAt), seq: 1500}} {
+			for _, limit := range []int{1, 7, 100, 5000} {
+				sp, _ := p.timeSpan(after)
+				query, args := p.buildTime(drv, best, sp, lo, hi, limit)
+				whole, err := queryTimeKeys(ctx, tx, query, args)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.minWindow = 1
+				windowed, err := p.timeKeys(ctx, tx, drv, best, after, lo, hi, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(whole) == 0 || !slices.Equal(windowed, whole) {
+					t.Errorf("filter %+v after %+v, limit %d: windowed keys = %v; want %v", f, after, limit, windowed, whole)
+				}
 			}
 		}
 		tx.Rollback()
