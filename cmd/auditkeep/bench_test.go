@@ -43,13 +43,27 @@ func TestBenchSmoke(t *testing.T) {
 		t.Errorf("%d query shapes; want every filter, combinations, time, page and searches", len(rep.Queries))
 	}
 	empty := 0
+	byTime := map[string]int{}
 	for _, q := range rep.Queries {
 		if q.Latency.N != 3 {
 			t.Errorf("query %s ran %d times; want 3", q.Name, q.Latency.N)
 		}
+		switch q.Kind {
+		case "filter":
+			byTime[q.Name] = q.Results
+		case "filter, seq":
+			// The same filter in the other sort: a page as full.
+			if n, ok := byTime[q.Name]; !ok || n != q.Results {
+				t.Errorf("filter %s by seq: %d results; by time %d (%v)", q.Name, q.Results, n, ok)
+			}
+			continue
+		}
 		if q.Results == 0 {
 			empty++
 		}
+	}
+	if len(byTime) != 14 {
+		t.Errorf("%d single filters by time; want 14", len(byTime))
 	}
 	if empty > 2 {
 		t.Errorf("%d query shapes found nothing; their values should come from the data", empty)

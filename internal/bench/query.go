@@ -33,9 +33,10 @@ type Load struct {
 }
 
 // QueryRow is the latency of one query shape's first page (50 events,
-// newest first) through GET /v1/events, the body read in full.
+// newest first by occurred_at, or by seq for kind "filter, seq") through
+// GET /v1/events, the body read in full.
 type QueryRow struct {
-	Kind    string  `json:"kind"` // filter, two filters, time, page, search
+	Kind    string  `json:"kind"` // filter, filter, seq, two filters, time, page, search, facets
 	Name    string  `json:"name"`
 	Query   string  `json:"query"`
 	Results int     `json:"results"` // events on the page
@@ -233,6 +234,15 @@ func (r *runner) shapes(ctx context.Context) ([]shape, error) {
 		{"two filters", "scope + status", v("scope", scope, "status", auditkeep.StatusFailure)},
 		{"two filters", "actor_type + type", v("actor_type", auditkeep.ActorUser, "type", auditkeep.TypeDelete)},
 		{"two filters", "target_type + source", v("target_type", withTarget.Target.Type, "source", withSource.Source)},
+	}
+	// GET /v1/events sorts by occurred_at: every single filter again in
+	// commit order, as pollers read it.
+	for _, sh := range out[:14] {
+		q := url.Values{"sort": {auditkeep.SortSeq}}
+		for k, vals := range sh.q {
+			q[k] = vals
+		}
+		out = append(out, shape{"filter, seq", sh.name, q})
 	}
 	t := mid[0].OccurredAt.UTC()
 	out = append(out, shape{"time", "one hour", v("from", t.Add(-30*time.Minute).Format(time.RFC3339), "to", t.Add(30*time.Minute).Format(time.RFC3339))})
