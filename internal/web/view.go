@@ -20,11 +20,32 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"utc":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"rfc":    func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
-	"eq2":    func(a, b string) bool { return a == b },
-	"asset":  assetURL,
-	"sideOf": func(label string, r *row) side { return side{label, r} },
+	"utc":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"rfc":       func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
+	"eq2":       func(a, b string) bool { return a == b },
+	"asset":     assetURL,
+	"sideOf":    func(label string, r *row) side { return side{label, r} },
+	"breakable": breakable,
+}
+
+// breakable escapes s and lets a name or a host wrap after its dots,
+// slashes, underscores and at signs rather than inside a word.
+func breakable(s string) template.HTML {
+	const breakAfter = "./_@"
+	var b strings.Builder
+	for {
+		i := strings.IndexAny(s, breakAfter)
+		if i < 0 {
+			b.WriteString(template.HTMLEscapeString(s))
+			return template.HTML(b.String())
+		}
+		for i+1 < len(s) && strings.IndexByte(breakAfter, s[i+1]) >= 0 {
+			i++ // after a run of them, once
+		}
+		b.WriteString(template.HTMLEscapeString(s[:i+1]))
+		b.WriteString("<wbr>")
+		s = s[i+1:]
+	}
 }
 
 // side is one of the two events of a comparison.
@@ -266,6 +287,7 @@ type eventsPage struct {
 	Form         form
 	MaxQueryLen  int // the search box's maxlength
 	Error        string
+	ErrorField   string // the form field the error is about
 	Rows         []row
 	MoreURL      string // the next page, by cursor
 	Next         string // its cursor, for the script
@@ -307,6 +329,15 @@ func filterError(err error) string {
 	return field + ": " + msg
 }
 
+// Invalid marks the form field the filter error is about, and ties the
+// error's text to it.
+func (p eventsPage) Invalid(field string) template.HTMLAttr {
+	if p.Error == "" || p.ErrorField != field {
+		return ""
+	}
+	return ` aria-invalid="true" aria-describedby="filter-error"`
+}
+
 func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 	v, ok := c.identify(w, r)
 	if !ok {
@@ -330,7 +361,7 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		status = http.StatusBadRequest
-		p.Error = filterError(err)
+		p.Error, p.ErrorField = filterError(err), auditkeep.ErrorField(err)
 	}
 	names := newNamer(page.Events)
 	nameLocked(p.Locked, v.id.Locked, names)

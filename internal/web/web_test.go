@@ -328,7 +328,7 @@ func TestHostileContentIsText(t *testing.T) {
 	}
 	res, _ := c.Get(srv.URL + "/events/e1")
 	body := readAll(t, res)
-	if strings.Contains(body, "hmac-sha256:") || !strings.Contains(body, ">hidden<") {
+	if strings.Contains(body, "hmac-sha256:") || !strings.Contains(body, `class="hidden-value">hidden`) {
 		t.Errorf("redacted change values are not shown as hidden")
 	}
 	if !strings.Contains(body, "deleted") {
@@ -616,6 +616,38 @@ func TestSignInErrorTiedToField(t *testing.T) {
 	if !strings.Contains(input, `aria-invalid="true"`) || !strings.Contains(input, `aria-describedby="signin-error"`) ||
 		!strings.Contains(body, `id="signin-error"`) {
 		t.Errorf("refused sign-in: key field %s; want aria-invalid and aria-describedby naming the message", input)
+	}
+}
+
+// TestListNamesWrapAtDots: in the list, a long name or host may wrap after
+// its dots rather than inside a word, and stays escaped text.
+func TestListNamesWrapAtDots(t *testing.T) {
+	e := hostile("e1")
+	e.Target.Name = "api-58ef46.acme.example"
+	b := &fakeBackend{events: []*auditkeep.Event{e}}
+	srv := newConsole(t, b)
+	res, _ := client(t, srv, goodKey).Get(srv.URL + "/")
+	body := readAll(t, res)
+	if !strings.Contains(body, `class="target" aria-describedby="card-e1">api-58ef46.<wbr>acme.<wbr>example</a>`) {
+		t.Errorf("the target name offers no break after its dots")
+	}
+	if !strings.Contains(body, `&lt;script&gt;window.__<wbr>pwned=1&lt;/<wbr>script&gt;`) || strings.Contains(body, "<script>window") {
+		t.Errorf("a hostile name is not escaped text with break points")
+	}
+}
+
+// TestFilterErrorTiedToField: the field a filter error is about is marked
+// invalid and described by the error; the others are not.
+func TestFilterErrorTiedToField(t *testing.T) {
+	srv := newConsole(t, &fakeBackend{})
+	c := client(t, srv, goodKey)
+	for _, tc := range []struct{ query, field string }{{"q=actr:alice", "q"}, {"type=mutate", "type"}, {"range=custom&from=someday", "from"}, {"range=forever", "range"}} {
+		res, _ := c.Get(srv.URL + "/?" + tc.query)
+		body := readAll(t, res)
+		invalid := regexp.MustCompile(`<(input|select) id="(\w+)"[^>]*aria-invalid="true" aria-describedby="filter-error"`).FindAllStringSubmatch(body, -1)
+		if len(invalid) != 1 || invalid[0][2] != tc.field || !strings.Contains(body, `id="filter-error"`) {
+			t.Errorf("GET /?%s: fields marked invalid %v; want only #%s, described by the error", tc.query, invalid, tc.field)
+		}
 	}
 }
 
