@@ -16,6 +16,10 @@ const (
 	ERATELIMITED  = "rate_limited" // 429
 	EUNAVAILABLE  = "unavailable"  // 503: storage cannot be reached; retry later
 	EINTERNAL     = "internal"     // 500: a defect; details are logged, not shown
+	// ELEDGERBROKEN (500): the tenant's stored ledger is missing or does not
+	// match itself; it is neither extended nor signed until an operator
+	// rebuilds it. The message says what is wrong and how to rebuild.
+	ELEDGERBROKEN = "ledger_broken"
 )
 
 // Error is the one error type of auditkeep. Field names the offending input

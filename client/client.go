@@ -231,6 +231,29 @@ func (c *Client) RevokeKey(ctx context.Context, tenant, id string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/tenants/"+url.PathEscape(tenant)+"/keys/"+url.PathEscape(id), nil, nil, nil)
 }
 
+// LedgerRebuild is the answer to RebuildLedger: the tenant's new latest
+// checkpoint.
+type LedgerRebuild struct {
+	Tenant     string `json:"tenant"`
+	Size       uint64 `json:"size"`
+	Checkpoint string `json:"checkpoint"` // the signed note
+	Origin     string `json:"origin"`
+	Root       string `json:"root"` // hex
+}
+
+// RebuildLedger rebuilds the tenant's tree from its stored events and has
+// the server sign it anew (root key): the one way out of a broken ledger.
+// The server records ledger.rebuild with reason in the tenant's log.
+// Returns EINVALID naming "reason" when it is empty, ENOTFOUND for an
+// unknown tenant, ECONFLICT when a seq is missing from the stored events.
+func (c *Client) RebuildLedger(ctx context.Context, tenant, reason string) (*LedgerRebuild, error) {
+	var out LedgerRebuild
+	if err := c.do(ctx, http.MethodPost, "/v1/tenants/"+url.PathEscape(tenant)+"/ledger/rebuild", nil, map[string]string{"reason": reason}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Ingest sends events as one atomic batch (ingest scope; at most MaxBatch
 // events and 5 MiB). It returns once the server has stored them durably.
 // Only the sender's fields are sent: Tenant, Seq, ReceivedAt and Hash are

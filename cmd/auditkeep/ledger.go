@@ -106,6 +106,10 @@ func (a *app) openLedger(ctx context.Context) (*httpapi.Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger key: %w", err)
 	}
+	verifier, err := ledger.NewVerifier(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("ledger key: %w", err)
+	}
 	lag := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "auditkeep_ledger_lag_seconds",
 		Help:    "Time from an event's acknowledgement to its inclusion in a signed checkpoint (worst event of each integration step).",
@@ -116,7 +120,7 @@ func (a *app) openLedger(ctx context.Context) (*httpapi.Ledger, error) {
 		Help: "Events integrated into the tenants' Merkle trees by this node, by where they were read: memory (committed by this node and hashed as handed over) or store (read back).",
 	}, []string{"source"})
 	in := ledger.NewIntegrator(ledger.IntegratorConfig{
-		Storage: storage, Events: storage, Signer: signer,
+		Storage: storage, Events: storage, Signer: signer, Verifier: verifier,
 		Interval: a.cfg.LedgerInterval, Logger: a.log,
 		Observe: func(s ledger.Step) {
 			lag.Observe(s.Lag.Seconds())
@@ -130,7 +134,7 @@ func (a *app) openLedger(ctx context.Context) (*httpapi.Ledger, error) {
 	a.ledger = &ledgerNode{integrator: in, metrics: []prometheus.Collector{lag, leaves, errs}, pending: map[string]bool{}}
 	a.log.Info("ledger: checkpoints are signed", "verifier_key", vkey)
 	// Bundles read the store itself, not the API's retention-guarded view.
-	return &httpapi.Ledger{Storage: storage, VerifierKey: vkey, Events: storage}, nil
+	return &httpapi.Ledger{Storage: storage, VerifierKey: vkey, Events: storage, Held: in.Held, Rebuild: in.Rebuild}, nil
 }
 
 // startLedger registers the ledger's metrics with the API's and starts the

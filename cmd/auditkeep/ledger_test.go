@@ -346,6 +346,7 @@ type tamperer interface {
 	wipeLedger()
 	// setLeaf rewrites the stored leaf hash of seq.
 	setLeaf(seq int64, hash []byte)
+	checkpoints() int // the tenant's stored checkpoints
 	close()
 }
 
@@ -504,19 +505,39 @@ func runTamperSuite(t *testing.T, start func(t *testing.T, storage string) *app,
 			})
 		}
 	})
-	t.Run("fork", func(t *testing.T) {
+	t.Run("wiped", func(t *testing.T) {
 		storage, key, state := setup(t)
 		tm := open(t, storage)
 		b := tm.body(5)
 		b["status"] = "failure"
 		tm.put(5, b)
-		tm.wipeLedger() // the tree is rebuilt over the altered log and signed anew
+		tm.wipeLedger() // as if to have the tree rebuilt over the altered log and signed anew
 		tm.close()
 		a := start(t, storage)
-		waitIntegrated(t, a.URL(), key, 40)
+		// The server neither rebuilds nor signs the tree: it reports it broken.
+		waitReady(t, a.URL(), 503)
+		if size, err := a.ledger.integrator.Integrate(ctx, "acme"); auditkeep.ErrorCode(err) != auditkeep.ELEDGERBROKEN {
+			t.Fatalf("Integrate(acme) of a wiped ledger = %d, %v; want %s", size, err, auditkeep.ELEDGERBROKEN)
+		}
+		checkBroken(t, a.URL(), key, "acme", "ledger's rows are gone")
+		if code, out := verify(t, "--server", a.URL(), "--key", key, "--state", state); code != 1 || !strings.Contains(out, "ledger_broken") && !strings.Contains(out, "broken") {
+			t.Errorf("verify of a broken ledger = %d %q; want 1, broken", code, out)
+		}
+		a.Close()
+		tm = open(t, storage)
+		n := tm.checkpoints()
+		tm.close()
+		if n != 0 {
+			t.Errorf("%d checkpoints stored after the restart; want 0: nothing signed", n)
+		}
+
+		// Only an explicit rebuild, with a reason, signs the log again.
+		a = start(t, storage)
+		waitReady(t, a.URL(), 503)
+		checkRebuild(t, a.URL(), key, "acme", 40)
 		code, out := verify(t, "--server", a.URL(), "--key", key, "--state", state)
 		if code != 1 || !strings.Contains(out, "fork") {
-			t.Errorf("verify of a rewritten log = %d %q; want 1 and fork", code, out)
+			t.Errorf("verify of the rebuilt log = %d %q; want 1 and fork (seq 5 was altered)", code, out)
 		}
 	})
 }
@@ -589,6 +610,88 @@ func testRehashed(t *testing.T, start func(t *testing.T, storage string) *app, n
 		if n == "40" && !tree || !ok && !tree && !(code == exitNegative && slices.Equal(named(out), []string{"seqs 6–10"})) {
 			t.Errorf("verify --sample %s = %d %q; want a failure of the stored tree naming no seq (or OK when the sample missed it)", n, code, out)
 		}
+	}
+}
+
+// checkRebuild rebuilds the broken ledger of tenant, holding n events,
+// through the CLI, after the refusals of a rebuild without a reason or
+// without the root key, and checks the ledger.rebuild record.
+func checkRebuild(t *testing.T, base, key, tenant string, n int) {
+	t.Helper()
+	path := base + "/v1/tenants/" + tenant + "/ledger/rebuild"
+	if r := call(t, "POST", path, testRootKey, map[string]any{"reason": "  "}); r.status != 400 || !strings.Contains(string(r.body), `"field":"reason"`) {
+		t.Errorf("rebuild with a blank reason = %d %s; want 400 naming reason", r.status, r.body)
+	}
+	if r := call(t, "POST", path, key, map[string]any{"reason": "x"}); r.status != 403 && r.status != 401 {
+		t.Errorf("rebuild with a tenant's key = %d %s; want 403", r.status, r.body)
+	}
+	if r := call(t, "POST", base+"/v1/tenants/nobody/ledger/rebuild", testRootKey, map[string]any{"reason": "x"}); r.status != 404 {
+		t.Errorf("rebuild of an unknown tenant = %d %s; want 404", r.status, r.body)
+	}
+	if code, _, errs := runCLI(t, nil, "ledger", "rebuild", "--server", base, "--key", testRootKey, "--tenant", tenant); code != 2 || !strings.Contains(errs, "--reason") {
+		t.Errorf("ledger rebuild without --reason = %d %s; want 2", code, errs)
+	}
+	ev := event("forged-rebuild", ledger.RebuildAction, "usr_1")
+	if r := call(t, "POST", base+"/v1/events", key, ev); r.status != 400 || !strings.Contains(string(r.body), "reserved") {
+		t.Errorf("a sender's %s event = %d %s; want 400 reserved", ledger.RebuildAction, r.status, r.body)
+	}
+	const reason = "restored after incident INC-42"
+	code, out, errs := runCLI(t, nil, "ledger", "rebuild", "--server", base, "--key", testRootKey, "--tenant", tenant, "--reason", reason)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("tree size %d", n+1)) {
+		t.Fatalf("ledger rebuild = %d %s %s; want 0, tree size %d", code, out, errs, n+1)
+	}
+	waitReady(t, base, 200)
+	waitIntegrated(t, base, key, uint64(n+1))
+	r := call(t, "GET", base+"/v1/checkpoint", key, nil)
+	if _, err := ledger.VerifyCheckpoint([]byte(r.json(t)["checkpoint"].(string)), verifierKey(t, base)); err != nil {
+		t.Errorf("checkpoint after the rebuild: %v", err)
+	}
+	r = call(t, "GET", base+"/v1/events?action="+ledger.RebuildAction, key, nil)
+	var page struct{ Events []auditkeep.Event }
+	if err := json.Unmarshal(r.body, &page); err != nil || len(page.Events) != 1 {
+		t.Fatalf("GET /v1/events?action=%s = %d %s; want one event", ledger.RebuildAction, r.status, r.body)
+	}
+	e := page.Events[0]
+	var meta map[string]any
+	json.Unmarshal(e.Metadata, &meta)
+	if e.Seq != int64(n+1) || e.Source != "system" || e.Actor.ID != "root" || meta["reason"] != reason || !strings.Contains(e.Description, reason) {
+		t.Errorf("the %s event = seq %d, source %q, actor %+v, metadata %s, description %q; want seq %d by root, the reason", ledger.RebuildAction, e.Seq, e.Source, e.Actor, e.Metadata, e.Description, n+1)
+	}
+}
+
+// waitReady waits until /readyz answers status.
+func waitReady(t *testing.T, base string, status int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var r response
+	for time.Now().Before(deadline) {
+		if r = call(t, "GET", base+"/readyz", "", nil); r.status == status {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("GET /readyz = %d %s; want %d", r.status, r.body, status)
+}
+
+// checkBroken checks that the server reports tenant's ledger broken for
+// a reason holding reason: GET /v1/checkpoint 500 ledger_broken, /readyz 503.
+func checkBroken(t *testing.T, base, key, tenant, reason string) {
+	t.Helper()
+	r := call(t, "GET", base+"/v1/checkpoint", key, nil)
+	var e struct {
+		Error struct{ Code, Message, Field string }
+	}
+	if json.Unmarshal(r.body, &e); r.status != 500 || e.Error.Code != auditkeep.ELEDGERBROKEN || e.Error.Field != "ledger" ||
+		!strings.Contains(e.Error.Message, reason) || !strings.Contains(e.Error.Message, "auditkeep ledger rebuild --tenant "+tenant) {
+		t.Errorf("GET /v1/checkpoint of a broken ledger = %d %s; want 500 %s naming %q and the rebuild", r.status, r.body, auditkeep.ELEDGERBROKEN, reason)
+	}
+	r = call(t, "GET", base+"/readyz", "", nil)
+	var ready struct {
+		Status        string
+		BrokenTenants map[string]string `json:"broken_tenants"`
+	}
+	if json.Unmarshal(r.body, &ready); r.status != 503 || ready.Status != "ledger_broken" || !strings.Contains(ready.BrokenTenants[tenant], reason) {
+		t.Errorf("GET /readyz with a broken ledger = %d %s; want 503 ledger_broken naming %s", r.status, r.body, tenant)
 	}
 }
 
@@ -699,6 +802,13 @@ func (s *sqliteTamperer) setLeaf(seq int64, hash []byte) {
 	copy(run[(seq-first)*32:], hash)
 	s.exec("UPDATE ledger_leaf_runs SET hashes = ? WHERE tenant = 'acme' AND first = ?", run, first)
 }
+func (s *sqliteTamperer) checkpoints() int {
+	var n int
+	if err := s.db.QueryRow("SELECT count(*) FROM ledger_checkpoints WHERE tenant = 'acme'").Scan(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
 func (s *sqliteTamperer) close() {
 	s.db.Close()
 	s.st.Close()
@@ -799,6 +909,13 @@ func (p *pgTamperer) wipeLedger() {
 func (p *pgTamperer) setLeaf(seq int64, hash []byte) {
 	p.exec("UPDATE ledger_leaves SET hash = $1 WHERE tenant = 'acme' AND seq = $2", hash, seq)
 }
+func (p *pgTamperer) checkpoints() int {
+	var n int
+	if err := p.conn.QueryRow(context.Background(), "SELECT count(*) FROM ledger_checkpoints WHERE tenant = 'acme'").Scan(&n); err != nil {
+		p.t.Fatal(err)
+	}
+	return n
+}
 func (p *pgTamperer) close() { p.conn.Close(context.Background()) }
 
 // TestLedgerTwoNodesPostgres runs two server processes on one database,
@@ -842,5 +959,50 @@ func TestLedgerTwoNodesPostgres(t *testing.T) {
 	code, out, _ := runCLI(t, nil, "verify", "--server", n2.url, "--key", key, "--state", state, "--sample", "20")
 	if code != 0 || !strings.Contains(out, "OK: tree size 430") {
 		t.Fatalf("verify --sample 20 after node 1 died = %d %s", code, out)
+	}
+}
+
+// TestLedgerKeyChanged restarts a server with another signing key: it
+// neither extends nor re-signs the log another key signed, says so on
+// /readyz, and goes on after an explicit rebuild.
+func TestLedgerKeyChanged(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	a := testServer(t, cfg)
+	key := setupTenant(t, a.URL(), "acme")
+	ingestN(t, a.URL(), key, "e", 12)
+	waitIntegrated(t, a.URL(), key, 12)
+	oldKey := verifierKey(t, a.URL())
+	a.Close()
+	skey, _, err := ledger.GenerateKey("auditkeep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, ledgerKeyFile), []byte(skey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	a = testServer(t, cfg)
+	base := a.URL()
+	ingestN(t, base, key, "f", 2)
+	waitReady(t, base, 503)
+	r := call(t, "GET", base+"/readyz", "", nil)
+	if !strings.Contains(string(r.body), "acme") || !strings.Contains(string(r.body), "another key") {
+		t.Errorf("GET /readyz = %d %s; want acme held: signed by another key", r.status, r.body)
+	}
+	if size, err := a.ledger.integrator.Integrate(context.Background(), "acme"); auditkeep.ErrorCode(err) != auditkeep.ELEDGERBROKEN || size != 12 {
+		t.Errorf("Integrate(acme) with another key = %d, %v; want 12, %s", size, err, auditkeep.ELEDGERBROKEN)
+	}
+	// The stored checkpoint is whole: it is still served, as the old key signed it.
+	r = call(t, "GET", base+"/v1/checkpoint", key, nil)
+	if r.status != 200 {
+		t.Fatalf("GET /v1/checkpoint = %d %s; want 200", r.status, r.body)
+	}
+	if cp, err := ledger.VerifyCheckpoint([]byte(r.json(t)["checkpoint"].(string)), oldKey); err != nil || cp.Size != 12 {
+		t.Errorf("the served checkpoint = %+v, %v; want size 12 signed by the old key", cp, err)
+	}
+	checkRebuild(t, base, key, "acme", 14)
+	if newKey := verifierKey(t, base); newKey == oldKey {
+		t.Errorf("the server publishes the old key")
 	}
 }

@@ -50,7 +50,7 @@ func commands() []command {
 		{"tail", "print matching events as they arrive (live stream)", runTail},
 		{"export", "export events as CSV or NDJSON", runExport},
 		{"verify", "check that the log is the one the server signed (live or a bundle)", runVerify},
-		{"ledger", "get the checkpoints' verifier key", runLedger},
+		{"ledger", "get the checkpoints' verifier key, or rebuild a broken ledger (root key)", runLedger},
 		{"archive", "list, restore or verify archived (expired) events", runArchive},
 		{"demo", "fill a tenant with a realistic platform's events", runDemo},
 		{"bench", "measure ingest, queries, export, disk and the ledger on this machine", runBench},

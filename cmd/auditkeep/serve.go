@@ -120,8 +120,8 @@ func (a *app) Open(ctx context.Context) error {
 	// Schemas see the metadata as sent: validation runs before redaction.
 	svc.Steps = []ingest.Step{actions.Step, tracker.Step}
 	// verify trusts a signed retention.purge record to explain a gap: only
-	// the retention job may write one.
-	svc.Reserved = []string{ledger.PurgeAction}
+	// the retention job may write one; only a rebuild records ledger.rebuild.
+	svc.Reserved = []string{ledger.PurgeAction, ledger.RebuildAction}
 	if a.retention, err = a.openRetention(ctx, ledgerAPI, svc); err != nil {
 		a.store.Close()
 		return err

@@ -151,7 +151,7 @@ func (s *Server) leafHashes(ctx context.Context, tenant string, seqs []int64, ha
 		return
 	}
 	st, err := s.ledger.Storage.State(ctx, tenant)
-	if err != nil || st.Size == 0 {
+	if err != nil || st.Size == 0 || st.Broken != "" {
 		return
 	}
 	lo, hi, n := uint64(math.MaxUint64), uint64(0), 0 // the integrated seqs' range, and their number

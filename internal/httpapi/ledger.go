@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ingest"
 	"github.com/auditkeep/auditkeep/internal/ledger"
 	"github.com/transparency-dev/merkle/compact"
 )
@@ -24,6 +28,14 @@ type Ledger struct {
 	// those past retention that the job has not removed yet included. Nil:
 	// Storage when it reads events too, else the API's store.
 	Events ledger.EventScanner
+	// Held, when set, returns the tenants this node does not sign because
+	// another key signed their checkpoints (ledger.Integrator.Held): /readyz
+	// reports them with the broken ones.
+	Held func() map[string]string
+	// Rebuild, when set, rebuilds a tenant's tree from its stored events
+	// and signs it anew (ledger.Integrator.Rebuild): POST
+	// /v1/tenants/{tenant}/ledger/rebuild.
+	Rebuild func(ctx context.Context, tenant string, record func(ctx context.Context, events int64) error) (uint64, error)
 }
 
 // bundleEvents returns what bundles read events from (see Ledger.Events).
@@ -199,6 +211,9 @@ func (s *Server) inclusion(ctx context.Context, tenant string, seq int64, size u
 	if err != nil {
 		return nil, err
 	}
+	if st.Broken != "" {
+		return nil, ledger.BrokenError(tenant, st.Broken)
+	}
 	checkpoint := st.Checkpoint
 	switch {
 	case size == 0:
@@ -280,7 +295,7 @@ func (s *Server) withProof(ctx context.Context, tenant string, e *auditkeep.Even
 	}
 	p, err := s.inclusion(ctx, tenant, e.Seq, 0)
 	if err != nil {
-		if auditkeep.ErrorCode(err) != auditkeep.ENOTFOUND {
+		if code := auditkeep.ErrorCode(err); code != auditkeep.ENOTFOUND && code != auditkeep.ELEDGERBROKEN {
 			s.log.Warn("ledger: inclusion proof", "tenant", tenant, "seq", e.Seq, "err", err)
 		}
 		return e
@@ -297,7 +312,7 @@ func (s *Server) fillHashes(ctx context.Context, tenant string, events []*auditk
 		return
 	}
 	st, err := s.ledger.Storage.State(ctx, tenant)
-	if err != nil || st.Size == 0 {
+	if err != nil || st.Size == 0 || st.Broken != "" {
 		return
 	}
 	ids := make([]compact.NodeID, 0, len(events))
@@ -354,8 +369,10 @@ func (s *Server) handleExportBundle(w http.ResponseWriter, r *http.Request) erro
 	}
 	tenant := principalFrom(r.Context()).tenant()
 	// Fail before the first byte when nothing is integrated yet or storage
-	// is down, so the client gets a proper error status.
-	if _, err := log.Latest(r.Context(), tenant); err != nil {
+	// is down, so the client gets a proper error status. A broken ledger's
+	// bundle is served: its verifier checks the stored checkpoint with the
+	// key it trusts, and names what was changed.
+	if _, err := log.Stored(r.Context(), tenant); err != nil {
 		return err
 	}
 	name := "auditkeep-" + tenant + "-" + s.Now().UTC().Format("20060102T150405Z") + ".bundle.ndjson"
@@ -374,5 +391,85 @@ func (s *Server) handleExportBundle(w http.ResponseWriter, r *http.Request) erro
 		return nil
 	}
 	s.metrics.exported.Add(float64(cp.Size))
+	return nil
+}
+
+// rebuildBody is POST /v1/tenants/{tenant}/ledger/rebuild's answer.
+type rebuildBody struct {
+	Tenant string `json:"tenant"`
+	Size   uint64 `json:"size"`
+	checkpointBody
+}
+
+// handleRebuildLedger serves POST /v1/tenants/{tenant}/ledger/rebuild (root
+// key), {"reason": "..."}: the one way out of a broken ledger. It rebuilds
+// the tenant's tree from the stored events, signs it with this server's
+// key, and records ledger.rebuild with the reason in the tenant's own log
+// (that event is in the rebuilt tree). The answer holds the new checkpoint.
+func (s *Server) handleRebuildLedger(w http.ResponseWriter, r *http.Request) error {
+	if s.ledger == nil || s.ledger.Rebuild == nil {
+		return auditkeep.Errorf(auditkeep.ENOTFOUND, "this server keeps no ledger")
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(in.Reason)
+	switch {
+	case reason == "":
+		return auditkeep.FieldErrorf("reason", "reason is required: say why the ledger is rebuilt and signed anew (an incident, a ticket)")
+	case len(reason) > 1024:
+		return auditkeep.FieldErrorf("reason", "reason is longer than 1024 bytes")
+	case !utf8.ValidString(reason):
+		return auditkeep.FieldErrorf("reason", "reason is not valid UTF-8")
+	}
+	ctx := r.Context()
+	tenant := r.PathValue("tenant")
+	if _, err := s.store.GetTenant(ctx, tenant); err != nil {
+		return err
+	}
+	before, err := s.ledger.Storage.State(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	by := actorOf(principalFrom(ctx))
+	record := func(ctx context.Context, events int64) error {
+		meta := map[string]any{"reason": reason, "events": events, "previous_size": before.Size}
+		if before.Broken != "" {
+			meta["broken"] = before.Broken
+		}
+		if s.ledger.Held != nil {
+			if held, ok := s.ledger.Held()[tenant]; ok {
+				meta["held"] = held
+			}
+		}
+		body, err := json.Marshal(map[string]any{
+			"occurred_at": s.Now().UTC(),
+			"action":      ledger.RebuildAction,
+			"type":        auditkeep.TypeUpdate,
+			"actor":       by,
+			"source":      "system",
+			"description": fmt.Sprintf("Rebuilt the ledger from its %d stored events and signed it anew: %s", events, reason),
+			"metadata":    meta,
+		})
+		if err != nil {
+			return err
+		}
+		_, err = s.ingest.Ingest(ingest.AsServer(ctx), tenant, body)
+		return err
+	}
+	size, err := s.ledger.Rebuild(ctx, tenant, record)
+	if err != nil {
+		return err
+	}
+	s.log.Warn("ledger: rebuilt and signed anew", "tenant", tenant, "size", size, "previous_size", before.Size, "broken", before.Broken, "by", by.ID)
+	cp, err := ledger.NewLog(s.ledger.Storage).Latest(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rebuildBody{Tenant: tenant, Size: cp.Size,
+		checkpointBody: checkpointBody{Checkpoint: string(cp.Note), Origin: cp.Origin, Size: cp.Size, Root: hex.EncodeToString(cp.Root)}})
 	return nil
 }

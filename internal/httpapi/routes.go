@@ -37,6 +37,7 @@ func (s *Server) routes() http.Handler {
 	route("PUT /v1/tenants/{tenant}", "tenant_update", s.auth(scopeRoot, s.handleUpdateTenant))
 	route("POST /v1/tenants/{tenant}/keys", "key_create", s.auth(scopeRootOrAdmin, s.handleCreateKey))
 	route("DELETE /v1/tenants/{tenant}/keys/{id}", "key_revoke", s.auth(scopeRootOrAdmin, s.handleRevokeKey))
+	route("POST /v1/tenants/{tenant}/ledger/rebuild", "ledger_rebuild", s.auth(scopeRoot, s.handleRebuildLedger))
 
 	// Retention: legal holds, status, the archive (holds.go, archive.go).
 	route("POST /v1/holds", "hold_create", s.auth(scopeAdmin, s.handleCreateHold))

@@ -138,6 +138,7 @@ var errorStatus = map[string]int{
 	auditkeep.ERATELIMITED:  http.StatusTooManyRequests,
 	auditkeep.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	auditkeep.EINTERNAL:     http.StatusInternalServerError,
+	auditkeep.ELEDGERBROKEN: http.StatusInternalServerError,
 }
 
 // statusOf returns the HTTP status of an error code.

@@ -26,6 +26,11 @@ type IntegratorConfig struct {
 	Storage Storage // required
 	Events  Events  // required
 	Signer  Signer  // required: signs every new checkpoint
+	// Verifier, when set, is the verifier of Signer's key. A tenant whose
+	// latest checkpoint it does not verify because another key signed it
+	// is then held: not extended, not signed (Held), since signing it with
+	// this key would re-sign its history silently. Nil: not checked.
+	Verifier Verifier
 	// OriginPrefix is prefixed to the tenant to form a checkpoint's origin;
 	// "" means DefaultOriginPrefix.
 	OriginPrefix string
@@ -100,7 +105,9 @@ type Integrator struct {
 
 	mu      sync.Mutex
 	pending map[string]struct{}
-	ranges  map[string]*compact.Range // the compact range of each tenant's stored tree, a cache
+	ranges  map[string]*tree  // each tenant's stored tree as this integrator last stored or checked it, a cache
+	held    map[string]string // tenants whose checkpoints another key signed, with the reasons (Held)
+	heldAt  map[string][]byte // the checkpoint each tenant was held at
 	// buffered holds, per tenant, events this process committed (Committed),
 	// in seq order with no gap, not yet known to be integrated.
 	buffered map[string][]*auditkeep.Event
@@ -132,7 +139,9 @@ func NewIntegrator(cfg IntegratorConfig) *Integrator {
 		logger:   logger.With("component", "ledger"),
 		wake:     make(chan struct{}, 1),
 		pending:  map[string]struct{}{},
-		ranges:   map[string]*compact.Range{},
+		ranges:   map[string]*tree{},
+		held:     map[string]string{},
+		heldAt:   map[string][]byte{},
 		buffered: map[string][]*auditkeep.Event{},
 	}
 }
@@ -297,7 +306,8 @@ func (in *Integrator) integrateAll(ctx context.Context) {
 }
 
 func (in *Integrator) integrateLogged(ctx context.Context, tenant string) {
-	if _, err := in.Integrate(ctx, tenant); err != nil && ctx.Err() == nil {
+	// A broken or held tenant was logged once, when found.
+	if _, err := in.Integrate(ctx, tenant); err != nil && ctx.Err() == nil && auditkeep.ErrorCode(err) != auditkeep.ELEDGERBROKEN {
 		in.logger.Error("integrate", "tenant", tenant, "err", err)
 	}
 }
@@ -317,9 +327,16 @@ func (in *Integrator) fail(err error) {
 // the events before the gap and returns a *GapError (code EINTERNAL). Other
 // errors: EUNAVAILABLE from storage, EINVALID for an event that cannot be
 // encoded, ECONFLICT when the tree moved under it (the lock was lost).
+//
+// Before it extends a tree it has not stored or checked itself, it checks
+// the stored one (see checkStored). A tenant whose tree is missing or does
+// not match itself is marked broken (Storage.MarkBroken, logged once at
+// error level) and a broken tenant is neither extended nor signed: the
+// error is ELEDGERBROKEN (BrokenError). So is the error of a tenant whose
+// latest checkpoint another key signed (see IntegratorConfig.Verifier).
 func (in *Integrator) Integrate(ctx context.Context, tenant string) (uint64, error) {
 	size, err := in.integrate(ctx, tenant)
-	if err != nil {
+	if err != nil && auditkeep.ErrorCode(err) != auditkeep.ELEDGERBROKEN {
 		in.fail(err)
 	}
 	return size, err
@@ -332,9 +349,17 @@ func (in *Integrator) integrate(ctx context.Context, tenant string) (uint64, err
 	}
 	if !ok {
 		st, err := in.cfg.Storage.State(ctx, tenant)
+		if err == nil && st.Broken != "" {
+			err = BrokenError(tenant, st.Broken)
+		}
 		return st.Size, err
 	}
 	defer release()
+	return in.integrateLocked(ctx, tenant)
+}
+
+// integrateLocked is integrate under the tenant's lock.
+func (in *Integrator) integrateLocked(ctx context.Context, tenant string) (uint64, error) {
 	for {
 		size, n, _, err := in.step(ctx, tenant)
 		if err != nil {
@@ -362,7 +387,19 @@ func (in *Integrator) step(ctx context.Context, tenant string) (uint64, int, boo
 	if err != nil {
 		return 0, 0, false, err
 	}
+	if st.Broken != "" {
+		return st.Size, 0, false, BrokenError(tenant, st.Broken)
+	}
 	rng, err := in.rangeAt(ctx, tenant, st)
+	var d *damage
+	if errors.As(err, &d) {
+		if d.keyChanged {
+			in.hold(tenant, d.reason, st.Checkpoint)
+			return st.Size, 0, false, heldError(tenant, d.reason)
+		}
+		in.fail(err)
+		return st.Size, 0, false, in.markBroken(ctx, tenant, d.reason)
+	}
 	if err != nil {
 		return st.Size, 0, false, err
 	}
@@ -452,7 +489,7 @@ func (in *Integrator) store(ctx context.Context, tenant string, rng *compact.Ran
 		return err
 	}
 	in.mu.Lock()
-	in.ranges[tenant] = rng
+	in.ranges[tenant] = &tree{rng: rng, root: root, checkpoint: u.Checkpoint}
 	in.mu.Unlock()
 	in.logger.Debug("integrated", "tenant", tenant, "size", u.NewSize, "root", hex.EncodeToString(root))
 	return nil
@@ -464,34 +501,41 @@ func (in *Integrator) forget(tenant string) {
 	in.mu.Unlock()
 }
 
+// tree is a tenant's tree as an integrator stored or checked it.
+type tree struct {
+	rng        *compact.Range
+	root       []byte
+	checkpoint []byte
+}
+
 // rangeAt returns a fresh copy of the compact range of the tenant's stored
-// tree: from the cache when it matches st.Size, else from the O(log n)
-// stored perfect-subtree nodes, checked against st.Root.
+// tree: from the cache when st is the tree this integrator last stored or
+// checked, else from the O(log n) stored perfect-subtree nodes, after
+// checkStored. A held tenant whose checkpoint has not changed is not
+// checked again.
 func (in *Integrator) rangeAt(ctx context.Context, tenant string, st State) (*compact.Range, error) {
 	in.mu.Lock()
 	cached := in.ranges[tenant]
+	reason, held := in.held[tenant]
+	heldAt := in.heldAt[tenant]
 	in.mu.Unlock()
-	if cached != nil && cached.End() == st.Size {
-		hashes := append([][]byte(nil), cached.Hashes()...)
+	if cached != nil && cached.rng.End() == st.Size && equal(cached.root, st.Root) && equal(cached.checkpoint, st.Checkpoint) {
+		hashes := append([][]byte(nil), cached.rng.Hashes()...)
 		return in.factory.NewRange(0, st.Size, hashes)
 	}
-	ids := compact.RangeNodes(0, st.Size, nil)
-	hashes, err := in.cfg.Storage.Nodes(ctx, tenant, ids)
+	if held && equal(heldAt, st.Checkpoint) {
+		return nil, &damage{keyChanged: true, reason: reason}
+	}
+	rng, err := in.checkStored(ctx, tenant, st)
 	if err != nil {
+		in.forget(tenant)
 		return nil, err
 	}
-	rng, err := in.factory.NewRange(0, st.Size, hashes)
-	if err != nil {
-		return nil, err
-	}
-	if st.Size > 0 {
-		root, err := rng.GetRootHash(nil)
-		if err != nil {
-			return nil, err
-		}
-		if !equal(root, st.Root) {
-			return nil, auditkeep.Errorf(auditkeep.EINTERNAL, "tenant %s: stored nodes do not build the stored root of size %d", tenant, st.Size)
-		}
-	}
-	return rng, nil
+	in.mu.Lock()
+	delete(in.held, tenant)
+	delete(in.heldAt, tenant)
+	in.ranges[tenant] = &tree{rng: rng, root: st.Root, checkpoint: st.Checkpoint}
+	in.mu.Unlock()
+	hashes := append([][]byte(nil), rng.Hashes()...)
+	return in.factory.NewRange(0, st.Size, hashes)
 }

@@ -18,14 +18,40 @@ type Log struct {
 // NewLog returns a Log reading s.
 func NewLog(s Storage) *Log { return &Log{storage: s} }
 
+// state returns the tenant's state, or ELEDGERBROKEN (BrokenError) when
+// its ledger is broken: nothing of a broken tree is served.
+func (l *Log) state(ctx context.Context, tenant string) (State, error) {
+	st, err := l.storage.State(ctx, tenant)
+	if err == nil && st.Broken != "" {
+		return st, BrokenError(tenant, st.Broken)
+	}
+	return st, err
+}
+
 // Latest returns the tenant's latest checkpoint. Returns ENOTFOUND when no
-// event of the tenant is integrated yet.
+// event of the tenant is integrated yet, ELEDGERBROKEN when its ledger is
+// broken (every method of Log does).
 func (l *Log) Latest(ctx context.Context, tenant string) (*Checkpoint, error) {
+	if _, err := l.state(ctx, tenant); err != nil {
+		return nil, err
+	}
+	return l.Stored(ctx, tenant)
+}
+
+// Stored returns the tenant's latest stored checkpoint even when its
+// ledger is broken: for bundles, whose verifiers check the checkpoint with
+// the key they trust, and then name what was changed. Returns ENOTFOUND
+// when no event is integrated yet, ELEDGERBROKEN when the ledger is broken
+// and no checkpoint is stored.
+func (l *Log) Stored(ctx context.Context, tenant string) (*Checkpoint, error) {
 	st, err := l.storage.State(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
 	if st.Size == 0 || st.Checkpoint == nil {
+		if st.Broken != "" {
+			return nil, BrokenError(tenant, st.Broken)
+		}
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "no checkpoint yet: no event is integrated")
 	}
 	return ParseCheckpoint(st.Checkpoint)
@@ -34,6 +60,9 @@ func (l *Log) Latest(ctx context.Context, tenant string) (*Checkpoint, error) {
 // Checkpoint returns the checkpoint the tenant's tree had at size. Returns
 // ENOTFOUND when none of that size was stored (steps may skip sizes).
 func (l *Log) Checkpoint(ctx context.Context, tenant string, size uint64) (*Checkpoint, error) {
+	if _, err := l.state(ctx, tenant); err != nil {
+		return nil, err
+	}
 	text, err := l.storage.Checkpoint(ctx, tenant, size)
 	if err != nil {
 		return nil, err
@@ -50,7 +79,7 @@ func (l *Log) InclusionProof(ctx context.Context, tenant string, seq int64, tree
 	if seq < 1 {
 		return nil, auditkeep.FieldErrorf("seq", "seq %d is not a position in the log", seq)
 	}
-	st, err := l.storage.State(ctx, tenant)
+	st, err := l.state(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +107,7 @@ func (l *Log) ConsistencyProof(ctx context.Context, tenant string, first, second
 	if first > second {
 		return nil, auditkeep.FieldErrorf("first", "first (%d) is larger than second (%d)", first, second)
 	}
-	st, err := l.storage.State(ctx, tenant)
+	st, err := l.state(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,13 @@ type State struct {
 	Size       uint64 // number of integrated events: seqs 1..Size
 	Root       []byte // RFC 6962 root of the tree of Size leaves; nil when Size is 0
 	Checkpoint []byte // the latest signed checkpoint (note text); nil when Size is 0
+	// Started reports that the tenant's tree was started: a step was
+	// stored once. It is kept apart from the tree (with the tenant), so
+	// that a tree whose rows are gone reads as missing, not as new.
+	Started bool
+	// Broken, when not "", says why the tenant's ledger was found broken
+	// (MarkBroken): it is neither extended nor signed until rebuilt.
+	Broken string
 }
 
 // Node is one stored perfect-subtree hash.
@@ -88,11 +95,26 @@ type Storage interface {
 	// when limit <= 0). None is not an error.
 	CheckpointSizes(ctx context.Context, tenant string, after uint64, limit int) ([]uint64, error)
 
-	// Integrate applies u atomically: all of it, or on error nothing.
+	// Integrate applies u atomically: all of it, or on error nothing. It
+	// marks the tenant's tree as started (State.Started).
 	// Returns ECONFLICT when the tenant's size is not u.OldSize (another
 	// integrator moved it), EINVALID when u is inconsistent (len(Leaves) !=
 	// NewSize-OldSize).
 	Integrate(ctx context.Context, tenant string, u *Update) error
+
+	// MarkBroken records that the tenant's ledger is broken, and why: State
+	// and BrokenTenants report reason from then on, until Reset. A tenant
+	// already marked keeps its first reason.
+	MarkBroken(ctx context.Context, tenant, reason string) error
+
+	// Reset deletes the tenant's whole tree (leaves, nodes, checkpoint
+	// history, state) and its marks (State.Started, State.Broken), in one
+	// transaction: for Integrator.Rebuild only, under the tenant's lock.
+	Reset(ctx context.Context, tenant string) error
+
+	// BrokenTenants returns the tenants marked broken, with their reasons
+	// (an empty map, not nil, when there are none).
+	BrokenTenants(ctx context.Context) (map[string]string, error)
 
 	// TryLock takes the tenant's integrator lock without waiting, and returns
 	// ok false when another holder (in this process or another) has it.
@@ -115,6 +137,8 @@ type memTree struct {
 	root        []byte
 	checkpoints map[uint64][]byte
 	latest      []byte
+	started     bool
+	broken      string
 	locked      bool
 }
 
@@ -139,7 +163,55 @@ func (m *MemoryStorage) State(ctx context.Context, tenant string) (State, error)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t := m.tree(tenant)
-	return State{Size: uint64(len(t.leaves)), Root: clone(t.root), Checkpoint: clone(t.latest)}, nil
+	return State{Size: uint64(len(t.leaves)), Root: clone(t.root), Checkpoint: clone(t.latest), Started: t.started, Broken: t.broken}, nil
+}
+
+// MarkBroken implements Storage.
+func (m *MemoryStorage) MarkBroken(ctx context.Context, tenant, reason string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t := m.tree(tenant); t.broken == "" {
+		t.broken = reason
+	}
+	return nil
+}
+
+// Reset implements Storage.
+func (m *MemoryStorage) Reset(ctx context.Context, tenant string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tree(tenant).clear(false)
+	return nil
+}
+
+// clear empties the tree, keeping its lock (a TryLock's release refers to
+// t) and, when marks, its started and broken marks.
+func (t *memTree) clear(marks bool) {
+	*t = memTree{nodes: map[compact.NodeID][]byte{}, checkpoints: map[uint64][]byte{}, locked: t.locked, started: marks && t.started, broken: t.broken}
+	if !marks {
+		t.broken = ""
+	}
+}
+
+// BrokenTenants implements Storage.
+func (m *MemoryStorage) BrokenTenants(ctx context.Context) (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]string{}
+	for id, t := range m.tenants {
+		if t.broken != "" {
+			out[id] = t.broken
+		}
+	}
+	return out, nil
+}
+
+// Wipe deletes the tenant's tree but not its started mark, as a damaged
+// store would: for tests.
+func (m *MemoryStorage) Wipe(tenant string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tree(tenant).clear(true)
 }
 
 // Nodes implements Storage.
@@ -229,6 +301,7 @@ func (m *MemoryStorage) Integrate(ctx context.Context, tenant string, u *Update)
 		t.nodes[n.ID] = clone(n.Hash)
 	}
 	t.root = clone(u.Root)
+	t.started = true
 	t.latest = clone(u.Checkpoint)
 	t.checkpoints[u.NewSize] = t.latest
 	return nil

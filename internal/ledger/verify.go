@@ -36,6 +36,11 @@ const (
 // ...]; VerifyBundle accepts a missing seq that such a signed event lists.
 const PurgeAction = "retention.purge"
 
+// RebuildAction is the action of the event recording, in a tenant's own
+// log, that an operator rebuilt its tree from the stored events and had it
+// signed anew (Integrator.Rebuild); its metadata holds the reason.
+const RebuildAction = "ledger.rebuild"
+
 // Purged is a range of seqs missing from a bundle that a signed
 // retention.purge event of the same log lists as removed by retention.
 type Purged struct {
@@ -199,10 +204,11 @@ const bundleLeavesPerLine = 1024
 // WriteBundle writes the tenant's offline-verification bundle to w: its
 // latest checkpoint, the leaf hashes of that tree, then every event of seq
 // 1 .. checkpoint size, read from events. It returns the checkpoint used.
-// Returns ENOTFOUND when nothing is integrated yet, and errors of storage,
-// events and w.
+// It writes a broken ledger's bundle too, from the stored checkpoint
+// (Log.Stored): its verifier names what was changed. Returns ENOTFOUND when
+// nothing is integrated yet, and errors of storage, events and w.
 func WriteBundle(ctx context.Context, w io.Writer, s Storage, events EventScanner, tenant string) (*Checkpoint, error) {
-	cp, err := NewLog(s).Latest(ctx, tenant)
+	cp, err := NewLog(s).Stored(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}

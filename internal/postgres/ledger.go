@@ -33,13 +33,14 @@ var (
 // NewLedger returns the ledger storage of s.
 func NewLedger(s *Store) *Ledger { return &Ledger{s: s} }
 
-// Tenants returns the tenants whose newest event is not integrated yet.
-// Returns EUNAVAILABLE when the database cannot be reached.
+// Tenants returns the tenants whose newest event is not integrated yet,
+// but those whose ledger is broken. Returns EUNAVAILABLE when the database
+// cannot be reached.
 func (l *Ledger) Tenants(ctx context.Context) ([]string, error) {
 	var out []string
 	err := l.s.retry(ctx, idempotent, func() error {
 		rows, _ := l.s.pool.Query(ctx, `SELECT t.id FROM tenants t LEFT JOIN ledger_state l ON l.tenant = t.id
-			WHERE t.last_seq > coalesce(l.size, 0) ORDER BY t.id`)
+			WHERE t.last_seq > coalesce(l.size, 0) AND t.ledger_broken = '' ORDER BY t.id`)
 		var err error
 		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
@@ -52,13 +53,17 @@ func (l *Ledger) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filt
 	return l.s.ScanEvents(ctx, tenant, f, fn)
 }
 
-// State returns the tenant's integrated state; Size 0 for a tenant never
-// integrated. Returns EUNAVAILABLE when the database cannot be reached.
+// State returns the tenant's integrated state, with its marks from
+// tenants; Size 0 for a tenant never integrated. Returns EUNAVAILABLE when
+// the database cannot be reached.
 func (l *Ledger) State(ctx context.Context, tenant string) (ledger.State, error) {
 	var st ledger.State
 	err := l.s.retry(ctx, idempotent, func() error {
-		var err error
-		st, err = ledgerState(ctx, l.s.pool, tenant, "")
+		var size int64
+		err := l.s.pool.QueryRow(ctx, `SELECT coalesce(l.size, 0), l.root, l.checkpoint, coalesce(t.ledger_started, false), coalesce(t.ledger_broken, '')
+			FROM (SELECT $1::text COLLATE "C" AS id) q LEFT JOIN tenants t ON t.id = q.id LEFT JOIN ledger_state l ON l.tenant = q.id`, tenant).
+			Scan(&size, &st.Root, &st.Checkpoint, &st.Started, &st.Broken)
+		st.Size = uint64(size)
 		return err
 	})
 	return st, err
@@ -237,6 +242,7 @@ func (l *Ledger) integrate(ctx context.Context, tenant string, u *ledger.Update)
 	b.Queue(`INSERT INTO ledger_state (tenant, size, root, checkpoint) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (tenant) DO UPDATE SET size = excluded.size, root = excluded.root, checkpoint = excluded.checkpoint`,
 		tenant, int64(u.NewSize), u.Root, u.Checkpoint)
+	b.Queue(`UPDATE tenants SET ledger_started = true WHERE id = $1 AND NOT ledger_started`, tenant)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
@@ -244,6 +250,56 @@ func (l *Ledger) integrate(ctx context.Context, tenant string, u *ledger.Update)
 		return &commitError{err}
 	}
 	return nil
+}
+
+// MarkBroken records that the tenant's ledger is broken, keeping a first
+// reason. Returns EUNAVAILABLE when the database cannot be reached.
+func (l *Ledger) MarkBroken(ctx context.Context, tenant, reason string) error {
+	return l.s.retry(ctx, idempotent, func() error {
+		_, err := l.s.pool.Exec(ctx, "UPDATE tenants SET ledger_broken = $1 WHERE id = $2 AND ledger_broken = ''", reason, tenant)
+		return err
+	})
+}
+
+// Reset deletes the tenant's tree and clears its marks, in one
+// transaction. Returns EUNAVAILABLE when the database cannot be reached.
+func (l *Ledger) Reset(ctx context.Context, tenant string) error {
+	return l.s.retry(ctx, idempotent, func() error {
+		tx, err := l.s.pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		b := &pgx.Batch{}
+		for _, table := range []string{"ledger_leaves", "ledger_nodes", "ledger_checkpoints", "ledger_state"} {
+			b.Queue("DELETE FROM "+table+" WHERE tenant = $1", tenant)
+		}
+		b.Queue("UPDATE tenants SET ledger_started = false, ledger_broken = '' WHERE id = $1", tenant)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+}
+
+// BrokenTenants returns the tenants whose ledger is broken, with the
+// reasons. Returns EUNAVAILABLE when the database cannot be reached.
+func (l *Ledger) BrokenTenants(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	err := l.s.retry(ctx, idempotent, func() error {
+		clear(out)
+		rows, _ := l.s.pool.Query(ctx, "SELECT id, ledger_broken FROM tenants WHERE ledger_broken <> ''")
+		var id, reason string
+		_, err := pgx.ForEachRow(rows, []any{&id, &reason}, func() error {
+			out[id] = reason
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // TryLock takes the tenant's integrator lock without waiting: a session

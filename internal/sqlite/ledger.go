@@ -37,11 +37,11 @@ func NewLedger(s *Store) *Ledger {
 	return &Ledger{s: s, locked: map[string]bool{}}
 }
 
-// Tenants returns the tenants whose newest event is not integrated yet.
-// Returns EUNAVAILABLE when storage fails.
+// Tenants returns the tenants whose newest event is not integrated yet,
+// but those whose ledger is broken. Returns EUNAVAILABLE when storage fails.
 func (l *Ledger) Tenants(ctx context.Context) ([]string, error) {
 	rows, err := l.s.r.QueryContext(ctx, `SELECT t.id FROM tenants t LEFT JOIN ledger_state l ON l.tenant = t.id
-		WHERE t.last_seq > coalesce(l.size, 0) ORDER BY t.id`)
+		WHERE t.last_seq > coalesce(l.size, 0) AND t.ledger_broken = '' ORDER BY t.id`)
 	if err != nil {
 		return nil, dbError(err)
 	}
@@ -75,14 +75,13 @@ type queryRower interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// ledgerState reads the tenant's state, with its marks from tenants.
 func ledgerState(ctx context.Context, q queryRower, tenant string) (ledger.State, error) {
 	var st ledger.State
 	var size int64
-	err := q.QueryRowContext(ctx, "SELECT size, root, checkpoint FROM ledger_state WHERE tenant = ?", tenant).
-		Scan(&size, &st.Root, &st.Checkpoint)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ledger.State{}, nil
-	}
+	err := q.QueryRowContext(ctx, `SELECT coalesce(l.size, 0), l.root, l.checkpoint, coalesce(t.ledger_started, 0), coalesce(t.ledger_broken, '')
+		FROM (SELECT ? AS id) q LEFT JOIN tenants t ON t.id = q.id LEFT JOIN ledger_state l ON l.tenant = q.id`, tenant).
+		Scan(&size, &st.Root, &st.Checkpoint, &st.Started, &st.Broken)
 	if err != nil {
 		return ledger.State{}, dbError(err)
 	}
@@ -268,19 +267,19 @@ func (l *Ledger) CheckpointSizes(ctx context.Context, tenant string, after uint6
 	rows, err := l.s.r.QueryContext(ctx, "SELECT size FROM ledger_checkpoints WHERE tenant = ? AND size > ? ORDER BY size LIMIT ?",
 		tenant, int64(min(after, math.MaxInt64)), limit)
 	if err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	defer rows.Close()
 	var out []uint64
 	for rows.Next() {
 		var size int64
 		if err := rows.Scan(&size); err != nil {
-			return nil, auditkeep.Unavailable(err)
+			return nil, dbError(err)
 		}
 		out = append(out, uint64(size))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, auditkeep.Unavailable(err)
+		return nil, dbError(err)
 	}
 	return out, nil
 }
@@ -350,10 +349,73 @@ func insertLedger(ctx context.Context, tx *sql.Tx, tenant string, u *ledger.Upda
 		tenant, int64(u.NewSize), u.Checkpoint, time.Now().UnixNano()); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO ledger_state (tenant, size, root, checkpoint) VALUES (?, ?, ?, ?)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_state (tenant, size, root, checkpoint) VALUES (?, ?, ?, ?)
 		ON CONFLICT (tenant) DO UPDATE SET size = excluded.size, root = excluded.root, checkpoint = excluded.checkpoint`,
-		tenant, int64(u.NewSize), u.Root, u.Checkpoint)
+		tenant, int64(u.NewSize), u.Root, u.Checkpoint); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "UPDATE tenants SET ledger_started = 1 WHERE id = ? AND ledger_started = 0", tenant)
 	return err
+}
+
+// MarkBroken records that the tenant's ledger is broken, keeping a first
+// reason. Returns EUNAVAILABLE when storage fails.
+func (l *Ledger) MarkBroken(ctx context.Context, tenant, reason string) error {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	if _, err := l.s.w.ExecContext(ctx, "UPDATE tenants SET ledger_broken = ? WHERE id = ? AND ledger_broken = ''", reason, tenant); err != nil {
+		return dbError(err)
+	}
+	return nil
+}
+
+// Reset deletes the tenant's tree and clears its marks, in one
+// transaction. Returns EUNAVAILABLE when storage fails.
+func (l *Ledger) Reset(ctx context.Context, tenant string) error {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	tx, err := l.s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError(err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{
+		"DELETE FROM ledger_leaf_runs WHERE tenant = ?",
+		"DELETE FROM ledger_nodes WHERE tenant = ?",
+		"DELETE FROM ledger_checkpoints WHERE tenant = ?",
+		"DELETE FROM ledger_state WHERE tenant = ?",
+		"UPDATE tenants SET ledger_started = 0, ledger_broken = '' WHERE id = ?",
+	} {
+		if _, err := tx.ExecContext(ctx, q, tenant); err != nil {
+			return dbError(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return dbError(err)
+	}
+	return nil
+}
+
+// BrokenTenants returns the tenants whose ledger is broken, with the
+// reasons. Returns EUNAVAILABLE when storage fails.
+func (l *Ledger) BrokenTenants(ctx context.Context) (map[string]string, error) {
+	rows, err := l.s.r.QueryContext(ctx, "SELECT id, ledger_broken FROM tenants WHERE ledger_broken <> ''")
+	if err != nil {
+		return nil, dbError(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, reason string
+		if err := rows.Scan(&id, &reason); err != nil {
+			return nil, dbError(err)
+		}
+		out[id] = reason
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(err)
+	}
+	return out, nil
 }
 
 // TryLock takes the tenant's integrator lock without waiting; ok is false

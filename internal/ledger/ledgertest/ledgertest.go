@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) (auditkeep.Store, Ledger)) {
 	t.Run("IntegrateAndProve", func(t *testing.T) { testIntegrate(t, open) })
 	t.Run("Conflict", func(t *testing.T) { testConflict(t, open) })
 	t.Run("Lock", func(t *testing.T) { testLock(t, open) })
+	t.Run("Broken", func(t *testing.T) { testBroken(t, open) })
 }
 
 func signer(t *testing.T) (ledger.Signer, string) {
@@ -286,4 +287,92 @@ func testLock(t *testing.T, open func(t *testing.T) (auditkeep.Store, Ledger)) {
 		t.Fatalf("TryLock(acme) after release = %v, %v; want true", ok, err)
 	}
 	rel3()
+}
+
+func testBroken(t *testing.T, open func(t *testing.T) (auditkeep.Store, Ledger)) {
+	ctx := context.Background()
+	s, l := open(t)
+	events := setup(t, s, "acme")
+	setup(t, s, "globex")
+	if st, err := l.State(ctx, "acme"); err != nil || st.Started || st.Broken != "" {
+		t.Fatalf("State(acme) before any step = %+v, %v; want not started, not broken", st, err)
+	}
+	if st, err := l.State(ctx, "nobody"); err != nil || st.Size != 0 || st.Started || st.Broken != "" {
+		t.Fatalf("State(unknown tenant) = %+v, %v; want the zero state", st, err)
+	}
+	sgn, _ := signer(t)
+	in := ledger.NewIntegrator(ledger.IntegratorConfig{Storage: l, Events: l, Signer: sgn})
+	if _, err := in.Integrate(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := l.State(ctx, "acme"); err != nil || !st.Started || st.Size != uint64(len(events)) {
+		t.Fatalf("State(acme) after a step = %+v, %v; want started", st, err)
+	}
+	if broken, err := l.BrokenTenants(ctx); err != nil || broken == nil || len(broken) != 0 {
+		t.Fatalf("BrokenTenants() = %#v, %v; want an empty map", broken, err)
+	}
+	if err := l.MarkBroken(ctx, "acme", "first reason"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkBroken(ctx, "acme", "second reason"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := l.State(ctx, "acme")
+	if err != nil || st.Broken != "first reason" || !st.Started || st.Size != uint64(len(events)) {
+		t.Fatalf("State(acme) after MarkBroken = %+v, %v; want broken for the first reason, the tree kept", st, err)
+	}
+	if broken, err := l.BrokenTenants(ctx); err != nil || len(broken) != 1 || broken["acme"] != "first reason" {
+		t.Fatalf("BrokenTenants() = %v, %v; want acme: first reason", broken, err)
+	}
+	if st, _ := l.State(ctx, "globex"); st.Broken != "" {
+		t.Errorf("State(globex) = broken %q; want only acme broken", st.Broken)
+	}
+	// A broken tenant with new events is not listed for integration, and
+	// the integrator does not extend it.
+	more := storetest.Fixture("acme")[:2]
+	for i, e := range more {
+		e.ID += "-more"
+		e.Seq = int64(i)
+	}
+	if err := s.Append(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	tenants, err := l.Tenants(ctx)
+	if err != nil || len(tenants) != 1 || tenants[0] != "globex" {
+		t.Errorf("Tenants() with acme broken = %v, %v; want [globex]", tenants, err)
+	}
+	if size, err := in.Integrate(ctx, "acme"); auditkeep.ErrorCode(err) != auditkeep.ELEDGERBROKEN || size != uint64(len(events)) {
+		t.Errorf("Integrate(broken acme) = %d, %v; want %d, %s", size, err, len(events), auditkeep.ELEDGERBROKEN)
+	}
+
+	// Reset deletes the tree and the marks; the tree is then built anew.
+	if _, err := in.Integrate(ctx, "globex"); err != nil {
+		t.Fatal(err)
+	}
+	globex, _ := l.State(ctx, "globex")
+	if err := l.Reset(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := l.State(ctx, "acme"); err != nil || st.Size != 0 || st.Root != nil || st.Checkpoint != nil || st.Started || st.Broken != "" {
+		t.Fatalf("State(acme) after Reset = %+v, %v; want the zero state", st, err)
+	}
+	if _, err := l.Nodes(ctx, "acme", []compact.NodeID{compact.NewNodeID(0, 0)}); auditkeep.ErrorCode(err) != auditkeep.ENOTFOUND {
+		t.Errorf("Nodes(leaf 0) after Reset = %v; want ENOTFOUND", err)
+	}
+	if _, err := l.Checkpoint(ctx, "acme", uint64(len(events))); auditkeep.ErrorCode(err) != auditkeep.ENOTFOUND {
+		t.Errorf("Checkpoint(%d) after Reset = %v; want ENOTFOUND", len(events), err)
+	}
+	if broken, err := l.BrokenTenants(ctx); err != nil || len(broken) != 0 {
+		t.Errorf("BrokenTenants() after Reset = %v, %v; want none", broken, err)
+	}
+	if st, _ := l.State(ctx, "globex"); st.Size != globex.Size || !bytes.Equal(st.Root, globex.Root) {
+		t.Errorf("State(globex) after Reset(acme) = size %d; want %d, untouched", st.Size, globex.Size)
+	}
+	fresh := ledger.NewIntegrator(ledger.IntegratorConfig{Storage: l, Events: l, Signer: sgn, MaxBatch: 9})
+	if size, err := fresh.Integrate(ctx, "acme"); err != nil || size != uint64(len(events))+2 {
+		t.Errorf("Integrate(acme) after Reset = %d, %v; want %d", size, err, len(events)+2)
+	}
+	if leaves, err := l.LeafHashes(ctx, "acme", 0, uint64(len(events))+2); err != nil || len(leaves) != len(events)+2 {
+		t.Errorf("LeafHashes after the new tree = %d, %v", len(leaves), err)
+	}
 }
