@@ -12,13 +12,14 @@ import (
 )
 
 type metrics struct {
-	requests     *prometheus.CounterVec
-	duration     *prometheus.HistogramVec
-	ingested     prometheus.Counter
-	exported     prometheus.Counter
-	commits      *prometheus.CounterVec
-	commitEvents prometheus.Histogram
-	commitTime   prometheus.Histogram
+	requests       *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	ingested       prometheus.Counter
+	exported       prometheus.Counter
+	commits        *prometheus.CounterVec
+	commitEvents   prometheus.Histogram
+	commitRequests prometheus.Histogram
+	commitTime     prometheus.Histogram
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -43,12 +44,16 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "auditkeep_commit_events", Help: "Events per group commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
 		}),
+		commitRequests: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "auditkeep_commit_requests", Help: "Requests sharing one group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
 		commitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "auditkeep_commit_duration_seconds", Help: "Duration of a group commit, fsync included.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.ingested, m.exported, m.commits, m.commitEvents, m.commitTime,
+	reg.MustRegister(m.requests, m.duration, m.ingested, m.exported, m.commits, m.commitEvents, m.commitRequests, m.commitTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -60,6 +65,7 @@ func (m *metrics) observeCommit(stored int, st ingest.CommitStats) {
 	}
 	m.commits.WithLabelValues("ok").Inc()
 	m.commitEvents.Observe(float64(st.Events))
+	m.commitRequests.Observe(float64(st.Requests))
 	m.commitTime.Observe(st.Duration.Seconds())
 }
 
