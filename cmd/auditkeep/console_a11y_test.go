@@ -177,7 +177,10 @@ func TestConsoleAccessibility(t *testing.T) {
 				p.open(t)
 				checkAxe(t, ctx, p.name, axe)
 				checkTooltips(t, ctx, p.name)
-				screenshot(t, ctx, p.name+"-"+size.name)
+				if d := eval[float64](t, ctx, `(c => c ? Math.abs(c(".session .who") - c(".session button")) : 0)(document.querySelector(".session button") && (s => (r => (r.top + r.bottom) / 2)(document.querySelector(s).getBoundingClientRect())))`); d > 4 {
+					t.Errorf("%s: Sign out is %.0f px off the key's name: the header broke apart", p.name, d)
+				}
+				screenshot(t, ctx, "a11y-"+p.name+"-"+size.name)
 				switch p.name {
 				case "event":
 					checkJSONWidth(t, ctx, size.name)
