@@ -292,10 +292,10 @@ func ParseTime(s string) (time.Time, error) {
 	return t.UTC(), err
 }
 
-// ParseFilterParams reads the filter query parameters of SPEC.md (every one but
-// q, which the search package parses). A parameter may repeat or hold
-// comma-separated values; its values are OR-ed. Errors are EINVALID naming the
-// parameter.
+// ParseFilterParams reads the filter query parameters listed under "Filters" in
+// README.md (every one but q, which the search package parses). A parameter may
+// repeat or hold comma-separated values; its values are OR-ed. Errors are
+// EINVALID naming the parameter.
 func ParseFilterParams(q url.Values) (Filter, error) {
 	var f Filter
 	for name, vals := range q {

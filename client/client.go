@@ -320,10 +320,10 @@ func toWire(e *auditkeep.Event) wireEvent {
 	return w
 }
 
-// ListEvents returns one page of events matching the filter query parameters
-// q (from, to, action, type, actor, actor_type, target_type, target_id,
-// target, scope, team, ip, source, status, q, limit, cursor, order; see
-// SPEC.md). Read scope. Returns EINVALID, with Field naming the parameter,
+// ListEvents returns one page of events matching the filter query parameters q
+// (from, to, action, type, actor, actor_type, target_type, target_id, target,
+// scope, team, ip, source, status, q, limit, cursor, order; see "Filters" in
+// README.md). Read scope. Returns EINVALID, with Field naming the parameter,
 // for a bad filter or search.
 func (c *Client) ListEvents(ctx context.Context, q url.Values) (*Page, error) {
 	var p Page

@@ -159,8 +159,8 @@ type errorDetail struct {
 	Field   string `json:"field,omitempty"`
 }
 
-// writeError answers with the SPEC's error shape. Internal errors are logged
-// with their detail and shown as "internal error".
+// writeError answers with the error shape of "HTTP API" in README.md. Internal
+// errors are logged with their detail and shown as "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := auditkeep.ErrorCode(err)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

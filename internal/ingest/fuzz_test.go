@@ -37,9 +37,9 @@ func checkRefusal(t *testing.T, what string, err error, prefix string) {
 	}
 }
 
-// checkEvent fails unless e is a normalised event: every rule of SPEC.md
-// that Validate enforces holds, and the event, sent again, validates to the
-// same event.
+// checkEvent fails unless e is a normalised event: every rule of README.md's
+// "Events" section that Validate enforces holds, and the event, sent again,
+// validates to the same event.
 func checkEvent(t *testing.T, e *auditkeep.Event, lim ingest.Limits) {
 	t.Helper()
 	switch {

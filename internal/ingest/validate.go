@@ -29,7 +29,7 @@ type Limits struct {
 	MaxFutureSkew    time.Duration
 }
 
-// DefaultLimits are the limits of SPEC.md.
+// DefaultLimits are the limits stated under "Events" in README.md.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxBatchEvents:   1000,
@@ -207,11 +207,12 @@ func checkJSON(b []byte) error {
 	return nil
 }
 
-// Validate decodes and validates one event, applies the defaults of SPEC.md
-// (UUIDv7 id, occurred_at = now, type from the action, actor type user,
-// status success) and returns it normalised. prefix names the event in error
-// fields ("events[3]" in a batch, "" for a single event). Errors are EINVALID
-// or ETOOLARGE, with Field set to the full path ("events[3].actor.id").
+// Validate decodes and validates one event, applies the defaults listed under
+// "Events" in README.md (UUIDv7 id, occurred_at = now, type from the action,
+// actor type user, status success) and returns it normalised. prefix names the
+// event in error fields ("events[3]" in a batch, "" for a single event). Errors
+// are EINVALID or ETOOLARGE, with Field set to the full path
+// ("events[3].actor.id").
 func Validate(raw json.RawMessage, prefix string, now time.Time, lim Limits) (*auditkeep.Event, error) {
 	field := func(name string) string {
 		if prefix == "" {
