@@ -135,3 +135,86 @@ func SortFacets(facets []Facet) {
 		return cmp.Or(strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), strings.Compare(a.ID, b.ID))
 	})
 }
+
+// FacetValues returns the distinct values of field (one of FacetFields)
+// that event e carries: the ids of its scope entries of that type, its
+// target's or actor's id, or the field's value; none when it is empty.
+func FacetValues(e *Event, field string) []string {
+	one := func(v string) []string {
+		if v == "" {
+			return nil
+		}
+		return []string{v}
+	}
+	switch field {
+	case FieldTargetType, FieldTarget:
+		if e.Target == nil {
+			return nil
+		}
+		if field == FieldTarget {
+			return one(e.Target.ID)
+		}
+		return one(e.Target.Type)
+	case FieldActor:
+		return one(e.Actor.ID)
+	case FieldTeam:
+		return one(e.Team)
+	case FieldSource:
+		return one(e.Source)
+	case FieldAction:
+		return one(e.Action)
+	}
+	var ids []string
+	for _, sc := range e.Scope {
+		if sc.Type == field && sc.ID != "" && !slices.Contains(ids, sc.ID) {
+			ids = append(ids, sc.ID)
+		}
+	}
+	return ids
+}
+
+// FacetTally counts the values of a facet field over a set of events
+// given newest first: each value's count and, from its first (newest)
+// event, its name.
+type FacetTally struct {
+	field  string
+	values map[string]*Facet
+}
+
+// NewFacetTally returns an empty tally of field.
+func NewFacetTally(field string) *FacetTally {
+	return &FacetTally{field: field, values: map[string]*Facet{}}
+}
+
+// Add counts the values of e, which is not newer than any event added
+// before.
+func (t *FacetTally) Add(e *Event) {
+	for _, id := range FacetValues(e, t.field) {
+		v, ok := t.values[id]
+		if !ok {
+			v = &Facet{ID: id, Name: FacetName(e, t.field, id)}
+			t.values[id] = v
+		}
+		v.Count++
+	}
+}
+
+// Facets returns the first limit values in id order, with their counts
+// capped at FacetCountCap, sorted by SortFacets, and whether there are
+// more values.
+func (t *FacetTally) Facets(limit int) ([]Facet, bool) {
+	var facets []Facet
+	for _, v := range t.values {
+		facets = append(facets, *v)
+	}
+	slices.SortFunc(facets, func(a, b Facet) int { return strings.Compare(a.ID, b.ID) })
+	more := len(facets) > limit
+	facets = facets[:min(len(facets), limit)]
+	for i := range facets {
+		if facets[i].Count > FacetCountCap {
+			facets[i].Count, facets[i].More = FacetCountCap, true
+		}
+	}
+	SortFacets(facets)
+	return facets, more
+}

@@ -206,6 +206,10 @@ func (r *runner) shapes(ctx context.Context) ([]shape, error) {
 		cidr = netip.PrefixFrom(a, 24).Masked().String()
 	}
 	scope := withScope.Scope[0].Type + ":" + withScope.Scope[0].ID
+	scope2 := scope
+	if e := pickE(func(e *auditkeep.Event) bool { return len(e.Scope) > 1 }); len(e.Scope) > 1 {
+		scope2 = auditkeep.ScopePath(e.Scope[:2])
+	}
 	action := mid[0].Action
 	prefix, _, _ := strings.Cut(action, ".")
 	v := func(kv ...string) url.Values {
@@ -295,7 +299,11 @@ func (r *runner) shapes(ctx context.Context) ([]shape, error) {
 		facet("project", v("field", "project")),
 		facet("environment in scope", v("field", "environment", "scope", scope)),
 		facet("target_type", v("field", "target_type")),
+		facet("service in scope", v("field", "service", "scope", scope2)),
+		facet("target_type in scope", v("field", "target_type", "scope", scope)),
 		facet("target of a type", v("field", "target", "target_type", withTarget.Target.Type)),
+		facet("target of a type in scope", v("field", "target", "target_type", withTarget.Target.Type, "scope", scope)),
+		facet("team", v("field", "team")),
 		facet("actor, failures", v("field", "actor", "status", auditkeep.StatusFailure)),
 		facet("action", v("field", "action")),
 	)

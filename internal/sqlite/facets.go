@@ -2,6 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 
@@ -23,19 +26,29 @@ var facetCodes = map[string]int{
 	auditkeep.FieldAction:      fAction,
 }
 
+// facetTallyMax is the most events a filtered facet reads to tally their
+// values in one pass; a filter matching more counts each value on its own.
+var facetTallyMax = 20000
+
 // facetCandidate is one value of a facet and the terms that post it (a
-// scope entry may sit under several paths).
+// scope entry may sit under several paths), with their paths for a scope
+// facet.
 type facetCandidate struct {
-	id string
-	g  group
+	id    string
+	g     group
+	paths []string
 }
 
-// Facets implements auditkeep.FacetStore from the tenant's dictionary: each
-// value of the field is a term, counted as a page of at most
+// Facets implements auditkeep.FacetStore from the tenant's dictionary. The
+// values are the field's terms, in value order. Without a condition (or
+// with scope conditions that every event of a value meets: the value's
+// paths lie below them), a value's count is its term's count kept on
+// write, or its postings counted up to FacetCountCap+1. A filter matching
+// at most facetTallyMax events has its events read once and their values
+// tallied. Otherwise each value is counted as a page of at most
 // FacetCountCap+1 keys of the filter with that term added, read by the
-// same planner as ListEvents (so each count costs at most about that many
-// index entries). Names come from each value's newest matching event.
-// Returns EINVALID, EUNAVAILABLE.
+// same planner as ListEvents. Names come from each value's newest matching
+// event. Returns EINVALID, EUNAVAILABLE.
 func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Filter) ([]auditkeep.Facet, bool, error) {
 	if err := auditkeep.ValidateFacetField(field); err != nil {
 		return nil, false, err
@@ -55,31 +68,145 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 	if err != nil {
 		return nil, false, err
 	}
-	cands, err := facetCandidates(ctx, tx, num, field, f.Values(auditkeep.FieldScope))
+	if err := p.dropWholeTime(ctx, tx); err != nil {
+		return nil, false, err
+	}
+	if p.empty {
+		return nil, false, nil
+	}
+	scopes := f.Values(auditkeep.FieldScope)
+	cands, err := facetCandidates(ctx, tx, num, field, scopes)
 	if err != nil {
 		return nil, false, err
 	}
+	implied := p.impliedBy(cands, &f)
+	if !slices.Contains(implied, false) {
+		return s.facetsDirect(ctx, tx, tenant, field, cands, implied, nil, limit)
+	}
+	keys, over, err := p.pageKeys(ctx, tx, mark{}, facetTallyMax)
+	if err != nil {
+		return nil, false, err
+	}
+	if !over {
+		return s.facetsTally(ctx, tx, field, keys, limit)
+	}
+	return s.facetsDirect(ctx, tx, tenant, field, cands, implied, p, limit)
+}
+
+// dropWholeTime forgets the plan's time range when every event of the
+// tenant lies in it (as when a retention cutoff precedes the oldest event).
+func (p *plan) dropWholeTime(ctx context.Context, q querier) error {
+	if !p.hasTime || p.empty {
+		return nil
+	}
+	var oldest, newest sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT
+		(SELECT occurred_at FROM events INDEXED BY events_time WHERE (k >> 40) = ?1 ORDER BY occurred_at ASC LIMIT 1),
+		(SELECT occurred_at FROM events INDEXED BY events_time WHERE (k >> 40) = ?1 ORDER BY occurred_at DESC LIMIT 1)`, p.num).Scan(&oldest, &newest)
+	if err != nil {
+		return dbError(err)
+	}
+	if !oldest.Valid {
+		p.empty = true
+		return nil
+	}
+	if p.from <= oldest.Int64 && newest.Int64 <= p.to {
+		p.hasTime = false
+		p.from, p.to = 0, 0
+	}
+	return nil
+}
+
+// impliedBy reports, for each candidate, whether every event posting one
+// of its terms matches the plan: the plan has no condition, or only scope
+// conditions and each of the candidate's paths lies at or below one value
+// of each of them.
+func (p *plan) impliedBy(cands []facetCandidate, f *auditkeep.Filter) []bool {
+	implied := make([]bool, len(cands))
+	if p.hasTime || len(p.neg) > 0 || p.textPos != "" || p.textNeg != "" {
+		return implied
+	}
+	if len(p.pos) == 0 {
+		for i := range implied {
+			implied[i] = true
+		}
+		return implied
+	}
+	// Only scope conditions: each positive scope term is one group.
+	var scopes [][]string
+	for _, t := range f.Terms {
+		if t.Field == auditkeep.FieldScope && !t.Negate {
+			scopes = append(scopes, t.Values)
+		}
+	}
+	if len(p.pos) != len(scopes) {
+		return implied
+	}
+	for i, c := range cands {
+		implied[i] = len(c.paths) > 0
+		for _, path := range c.paths {
+			for _, vals := range scopes {
+				if !slices.ContainsFunc(vals, func(v string) bool { return path == v || strings.HasPrefix(path, v+"/") }) {
+					implied[i] = false
+				}
+			}
+		}
+	}
+	return implied
+}
+
+// facetsDirect counts the candidates one at a time, in order, until limit
+// of them have events: an implied one from its terms alone (its count kept
+// on write, or its postings counted up to FacetCountCap+1), another as a
+// page of p with its terms added.
+func (s *Store) facetsDirect(ctx context.Context, tx *sql.Tx, tenant, field string, cands []facetCandidate, implied []bool, p *plan, limit int) ([]auditkeep.Facet, bool, error) {
+	code := facetCodes[field]
 	var facets []auditkeep.Facet
 	var newest []int64
-	more := false
-	for _, c := range cands {
-		if len(facets) == limit {
-			more = true
-			break
+	for i, c := range cands {
+		var n, top int64
+		var over bool
+		if implied[i] {
+			var err error
+			if n, top, err = termFacetCount(ctx, tx, c.g, counted(code)); err != nil {
+				return nil, false, err
+			}
+			over = n > auditkeep.FacetCountCap
+			n = min(n, auditkeep.FacetCountCap)
+		} else {
+			g := c.g
+			if !counted(code) {
+				var err error
+				if g.count, err = countPostings(ctx, tx, p.num, g.ids); err != nil {
+					return nil, false, err
+				}
+			}
+			q := *p
+			q.pos = append(slices.Clip(p.pos), g)
+			q.chosen = false
+			keys, more, err := q.pageKeys(ctx, tx, mark{}, auditkeep.FacetCountCap)
+			if err != nil {
+				return nil, false, err
+			}
+			if len(keys) > 0 {
+				n, top, over = int64(len(keys)), keys[0], more
+			}
 		}
-		q := *p
-		q.pos = append(slices.Clip(p.pos), c.g)
-		q.chosen = false
-		keys, over, err := q.pageKeys(ctx, tx, mark{}, auditkeep.FacetCountCap)
-		if err != nil {
-			return nil, false, err
-		}
-		if len(keys) == 0 {
+		if n == 0 {
 			continue
 		}
-		facets = append(facets, auditkeep.Facet{ID: c.id, Count: int64(len(keys)), More: over})
-		newest = append(newest, keys[0])
+		if len(facets) == limit {
+			return s.nameFacets(ctx, tx, tenant, field, facets, newest, true)
+		}
+		facets = append(facets, auditkeep.Facet{ID: c.id, Count: n, More: over})
+		newest = append(newest, top)
 	}
+	return s.nameFacets(ctx, tx, tenant, field, facets, newest, false)
+}
+
+// nameFacets names each facet from the event of its key in newest, and
+// sorts them.
+func (s *Store) nameFacets(ctx context.Context, tx *sql.Tx, tenant, field string, facets []auditkeep.Facet, newest []int64, more bool) ([]auditkeep.Facet, bool, error) {
 	events, err := loadEvents(ctx, tx.StmtContext(ctx, s.rs.load), tenant, newest)
 	if err != nil {
 		return nil, false, dbError(err)
@@ -91,11 +218,108 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 	return facets, more, nil
 }
 
+// termFacetCount returns the number of events posting any term of g (its
+// count kept on write when counted, else counted up to FacetCountCap+1)
+// and the newest one's key (0 when there is none).
+func termFacetCount(ctx context.Context, q querier, g group, counted bool) (n, newest int64, err error) {
+	var qq qb
+	qq.sql("SELECT (SELECT max(k) FROM postings WHERE term IN ").ids(g.ids).sql(")")
+	if !counted {
+		qq.sql(", (SELECT count(*) FROM (SELECT DISTINCT k FROM postings WHERE term IN ").ids(g.ids).
+			arg(" LIMIT ?))", auditkeep.FacetCountCap+1)
+	}
+	var top sql.NullInt64
+	dst := []any{&top}
+	if !counted {
+		dst = append(dst, &n)
+	}
+	if err := q.QueryRowContext(ctx, qq.b.String(), qq.args...).Scan(dst...); err != nil {
+		return 0, 0, dbError(err)
+	}
+	if !top.Valid {
+		return 0, 0, nil
+	}
+	if counted {
+		n = g.count
+	}
+	return n, top.Int64, nil
+}
+
+// tallyChunk is how many events facetsTally reads at a time.
+const tallyChunk = 1000
+
+// facetsTally tallies the facet values of the events of keys (newest
+// first): only the fields facets read are decoded.
+func (s *Store) facetsTally(ctx context.Context, tx *sql.Tx, field string, keys []int64, limit int) ([]auditkeep.Facet, bool, error) {
+	t := auditkeep.NewFacetTally(field)
+	stmt := tx.StmtContext(ctx, s.rs.load)
+	for len(keys) > 0 {
+		chunk := keys[:min(tallyChunk, len(keys))]
+		keys = keys[len(chunk):]
+		events, err := loadFacetViews(ctx, stmt, chunk)
+		if err != nil {
+			return nil, false, dbError(err)
+		}
+		for _, e := range events {
+			t.Add(e)
+		}
+	}
+	facets, more := t.Facets(limit)
+	return facets, more, nil
+}
+
+// facetView is the part of a stored event that facets read.
+type facetView struct {
+	Action string                 `json:"action"`
+	Actor  auditkeep.Actor        `json:"actor"`
+	Target *auditkeep.Target      `json:"target"`
+	Scope  []auditkeep.ScopeEntry `json:"scope"`
+	Team   string                 `json:"team"`
+	Source string                 `json:"source"`
+}
+
+// loadFacetViews reads the facet fields of the events of keys, in the
+// order of keys. stmt is sqlLoadEvents.
+func loadFacetViews(ctx context.Context, stmt *sql.Stmt, keys []int64) ([]*auditkeep.Event, error) {
+	rows, err := stmt.QueryContext(ctx, jsonInts(keys))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	at := make(map[int64]int, len(keys))
+	for i, k := range keys {
+		at[k] = i
+	}
+	events := make([]*auditkeep.Event, len(keys))
+	var js []byte
+	for rows.Next() {
+		var k int64
+		var body []byte
+		if err := rows.Scan(&k, &body); err != nil {
+			return nil, err
+		}
+		if js, err = appendBodyJSON(js[:0], body); err != nil {
+			return nil, err
+		}
+		var v facetView
+		if err := json.Unmarshal(js, &v); err != nil {
+			return nil, err
+		}
+		events[at[k]] = &auditkeep.Event{Action: v.Action, Actor: v.Actor, Target: v.Target, Scope: v.Scope, Team: v.Team, Source: v.Source}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if slices.Contains(events, nil) {
+		return nil, errors.New("stored event vanished")
+	}
+	return events, nil
+}
+
 // facetCandidates returns the values of the facet field in the tenant's
-// dictionary, in value order, each with its terms and their count (of
-// postings, up to countProbeCap, for a field not counted on write). For a
-// scope facet, scopes limits them to the paths below any of scopes (none:
-// every path).
+// dictionary, in value order, each with its terms (and their count when
+// counted on write). For a scope facet, scopes limits them to the paths
+// related to any of scopes (none: every path).
 func facetCandidates(ctx context.Context, q querier, num int64, field string, scopes []string) ([]facetCandidate, error) {
 	code := facetCodes[field]
 	rows, err := q.QueryContext(ctx, "SELECT id, value, count FROM terms WHERE tenant = ? AND field = ? ORDER BY value", num, code)
@@ -106,15 +330,15 @@ func facetCandidates(ctx context.Context, q querier, num int64, field string, sc
 	index := map[string]int{}
 	for rows.Next() {
 		var id, n int64
-		var value string
+		var value, path string
 		if err := rows.Scan(&id, &value, &n); err != nil {
 			rows.Close()
 			return nil, dbError(err)
 		}
 		if auditkeep.IsScopeFacet(field) {
-			below := auditkeep.ScopeRelated(value, scopes)
+			path = value
 			var ok bool
-			if value, ok = auditkeep.ScopeFacetID(field, value); !ok || !below {
+			if value, ok = auditkeep.ScopeFacetID(field, path); !ok || !auditkeep.ScopeRelated(path, scopes) {
 				continue
 			}
 		}
@@ -126,6 +350,9 @@ func facetCandidates(ctx context.Context, q querier, num int64, field string, sc
 		}
 		cands[i].g.ids = append(cands[i].g.ids, id)
 		cands[i].g.count += n
+		if path != "" {
+			cands[i].paths = append(cands[i].paths, path)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -133,13 +360,6 @@ func facetCandidates(ctx context.Context, q querier, num int64, field string, sc
 	}
 	if auditkeep.IsScopeFacet(field) {
 		slices.SortStableFunc(cands, func(a, b facetCandidate) int { return strings.Compare(a.id, b.id) })
-	}
-	if !counted(code) {
-		for i := range cands {
-			if cands[i].g.count, err = countPostings(ctx, q, num, cands[i].g.ids); err != nil {
-				return nil, err
-			}
-		}
 	}
 	return cands, nil
 }

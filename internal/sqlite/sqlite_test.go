@@ -208,3 +208,10 @@ func TestDefectsAreInternal(t *testing.T) {
 		t.Errorf("ListHolds without its table = %v (%s); want %s", err, auditkeep.ErrorCode(err), auditkeep.EINTERNAL)
 	}
 }
+
+// TestFacetsOneByOne runs the facet cases with every filtered facet
+// counted value by value, as for a filter matching many events.
+func TestFacetsOneByOne(t *testing.T) {
+	defer sqlite.SetFacetTallyMax(0)()
+	storetest.Facets(t, openStore(t))
+}

@@ -89,6 +89,23 @@ func testFacets(t *testing.T, s auditkeep.Store) {
 		{"team", auditkeep.Filter{}, []F{{ID: "platform", Name: "platform", Count: 16}}, false},
 		{"source", terms(not("source", "console")), nil, false},
 		{"project", auditkeep.Filter{Limit: 2}, []F{{ID: "prj_1", Name: "Shop (prj_1)", Count: 10}, {ID: "prj_2", Name: "Shop (prj_2)", Count: 5}}, true},
+		{"target", auditkeep.Filter{Terms: []auditkeep.Term{term("target_type", "environment")}, Limit: 1}, []F{{ID: "env_1", Name: "production", Count: 3}}, true},
+		{"environment", auditkeep.Filter{Terms: []auditkeep.Term{term("status", "failure")}, Limit: 2}, []F{{ID: "env_1", Name: "production (env_1)", Count: 4}, {ID: "env_3", Name: "production (env_3)", Count: 5}}, false},
+		// Scope filters: values below them, above them, of several
+		// scopes, outside a negated one; other fields in a scope.
+		{"environment", terms(term("scope", "project:prj_1/environment:env_1/service:svc_1")), []F{{ID: "env_1", Name: "production", Count: 4}}, false},
+		{"environment", terms(term("scope", "project:prj_1", "project:prj_2")), []F{{ID: "env_1", Name: "production (env_1)", Count: 7}, {ID: "env_3", Name: "production (env_3)", Count: 5}, {ID: "env_2", Name: "staging", Count: 1}}, false},
+		{"environment", terms(term("scope", "project:prj_1"), term("scope", "project:prj_1/environment:env_2")), []F{{ID: "env_2", Name: "staging", Count: 1}}, false},
+		{"environment", terms(not("scope", "project:prj_1")), []F{{ID: "env_3", Name: "production", Count: 5}}, false},
+		{"project", terms(term("scope", "project:prj_1/environment:env_2")), []F{{ID: "prj_1", Name: "Shop", Count: 1}}, false},
+		{"target_type", terms(term("scope", "project:prj_1")), []F{{ID: "environment", Name: "environment", Count: 3}, {ID: "project", Name: "project", Count: 2}, {ID: "service", Name: "service", Count: 5}}, false},
+		{"target", terms(term("target_type", "service"), term("scope", "project:prj_1/environment:env_2")), []F{{ID: "svc_2", Name: "worker", Count: 1}}, false},
+		{"team", terms(term("scope", "project:prj_2")), []F{{ID: "platform", Name: "platform", Count: 5}}, false},
+		{"actor", terms(term("scope", "project:prj_3")), []F{{ID: "usr_1", Name: "ann@example.com", Count: 1}}, false},
+		// A time range holding every event is no condition; one holding
+		// none matches nothing.
+		{"project", auditkeep.Filter{From: Base.Add(-time.Hour), To: Base.Add(time.Hour)}, []F{{ID: "prj_3", Name: "Billing", Count: 1}, {ID: "prj_1", Name: "Shop (prj_1)", Count: 10}, {ID: "prj_2", Name: "Shop (prj_2)", Count: 5}}, false},
+		{"project", auditkeep.Filter{From: Base.Add(time.Hour)}, nil, false},
 	}
 	for _, tt := range tests {
 		got, more, err := fs.Facets(ctx, "acme", tt.field, tt.f)
@@ -108,7 +125,55 @@ func testFacets(t *testing.T, s auditkeep.Store) {
 	if got, _, err := fs.Facets(ctx, "nobody", "project", auditkeep.Filter{}); err != nil || len(got) != 0 {
 		t.Errorf("Facets(unknown tenant) = %v, %v; want nothing", got, err)
 	}
+	testFacetsOverCap(t, s, fs)
 }
+
+// testFacetsOverCap: a value carried by more than FacetCountCap matching
+// events counts FacetCountCap and "more", with or without a filter.
+func testFacetsOverCap(t *testing.T, s auditkeep.Store, fs auditkeep.FacetStore) {
+	ctx := context.Background()
+	createTenant(t, s, "initech")
+	big := []auditkeep.ScopeEntry{{Type: "project", ID: "prj_big", Name: "Big"}, {Type: "environment", ID: "env_big", Name: "live"}}
+	var events []*auditkeep.Event
+	for i := range auditkeep.FacetCountCap + 2 {
+		at := Base.Add(time.Duration(i) * time.Second)
+		e := &auditkeep.Event{Tenant: "initech", ReceivedAt: at, OccurredAt: at, ID: fmt.Sprintf("big-%05d", i),
+			Action: "service.update", Type: auditkeep.TypeUpdate, Status: auditkeep.StatusSuccess,
+			Actor:  auditkeep.Actor{Type: auditkeep.ActorUser, ID: "usr_1"},
+			Target: &auditkeep.Target{Type: "service", ID: "svc_big", Name: "api"},
+			Scope:  big, Team: "platform"}
+		if i == 0 {
+			e.Scope = []auditkeep.ScopeEntry{{Type: "project", ID: "prj_small", Name: "Small"}}
+			e.Target = &auditkeep.Target{Type: "project", ID: "prj_small", Name: "Small"}
+		}
+		events = append(events, e)
+	}
+	appendAll(t, s, events, 1000)
+	type F = auditkeep.Facet
+	over := func(id, name string) F { return F{ID: id, Name: name, Count: auditkeep.FacetCountCap, More: true} }
+	tests := []struct {
+		field string
+		f     auditkeep.Filter
+		want  []F
+	}{
+		{"project", auditkeep.Filter{}, []F{over("prj_big", "Big"), {ID: "prj_small", Name: "Small", Count: 1}}},
+		{"environment", terms(term("scope", "project:prj_big")), []F{over("env_big", "live")}},
+		{"team", auditkeep.Filter{}, []F{over("platform", "platform")}},
+		{"target", terms(term("target_type", "service")), []F{over("svc_big", "api")}},
+		{"target_type", terms(term("scope", "project:prj_big")), []F{over("service", "service")}},
+		{"actor", terms(term("status", "success")), []F{over("usr_1", "usr_1")}},
+	}
+	for _, tt := range tests {
+		got, more, err := fs.Facets(ctx, "initech", tt.field, tt.f)
+		if err != nil || !reflect.DeepEqual(got, tt.want) || more {
+			t.Errorf("Facets(%s, %s) = %+v, more %v, %v; want %+v", tt.field, describe(tt.f), got, more, err, tt.want)
+		}
+	}
+}
+
+// Facets runs the facet cases on its own, for a store to run them again
+// under other settings of its own.
+func Facets(t *testing.T, s auditkeep.Store) { testFacets(t, s) }
 
 // testOwnFields: the actor filter by email or name and the target filter by
 // name match the event's own fields, not those of other events that share
