@@ -59,6 +59,8 @@ type Store struct {
 	analyzeAfter int64 // fewest events appended between analyses
 	analyzer     analyzer
 
+	facetTallyMax int // most events a filtered facet tallies
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -95,7 +97,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "auditkeep"
 	}
-	s := &Store{logger: slog.Default(), now: time.Now, ahead: 2, interval: 6 * time.Hour, analyzeAfter: 10000}
+	s := &Store{logger: slog.Default(), now: time.Now, ahead: 2, interval: 6 * time.Hour, analyzeAfter: 10000,
+		facetTallyMax: defaultFacetTallyMax}
 	for _, o := range opts {
 		o(s)
 	}

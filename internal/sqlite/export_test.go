@@ -1,9 +1,4 @@
 package sqlite
 
-// SetFacetTallyMax sets the most events a filtered facet tallies and
-// returns the function that restores it.
-func SetFacetTallyMax(n int) (restore func()) {
-	old := facetTallyMax
-	facetTallyMax = n
-	return func() { facetTallyMax = old }
-}
+// SetFacetTallyMax sets the most events a filtered facet of s tallies.
+func SetFacetTallyMax(s *Store, n int) { s.facetTallyMax = n }

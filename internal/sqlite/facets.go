@@ -26,9 +26,10 @@ var facetCodes = map[string]int{
 	auditkeep.FieldAction:      fAction,
 }
 
-// facetTallyMax is the most events a filtered facet reads to tally their
-// values in one pass; a filter matching more counts each value on its own.
-var facetTallyMax = 20000
+// defaultFacetTallyMax is the most events a filtered facet reads to tally
+// their values in one pass; a filter matching more counts each value on
+// its own.
+const defaultFacetTallyMax = 20000
 
 // facetCandidate is one value of a facet and the terms that post it (a
 // scope entry may sit under several paths), with their paths for a scope
@@ -44,7 +45,7 @@ type facetCandidate struct {
 // with scope conditions that every event of a value meets: the value's
 // paths lie below them), a value's count is its term's count kept on
 // write, or its postings counted up to FacetCountCap+1. A filter matching
-// at most facetTallyMax events has its events read once and their values
+// at most defaultFacetTallyMax events has its events read once and their values
 // tallied. Otherwise each value is counted as a page of at most
 // FacetCountCap+1 keys of the filter with that term added, read by the
 // same planner as ListEvents. Names come from each value's newest matching
@@ -83,7 +84,7 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 	if !slices.Contains(implied, false) {
 		return s.facetsDirect(ctx, tx, tenant, field, cands, implied, nil, limit)
 	}
-	keys, over, err := p.pageKeys(ctx, tx, mark{}, facetTallyMax)
+	keys, over, err := p.pageKeys(ctx, tx, mark{}, s.facetTallyMax)
 	if err != nil {
 		return nil, false, err
 	}

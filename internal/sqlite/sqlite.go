@@ -53,6 +53,8 @@ type Store struct {
 	nums  map[string]int64 // tenant id → num, for readers
 
 	rs *readStmts
+
+	facetTallyMax int // most events a filtered facet tallies
 }
 
 var _ auditkeep.Store = (*Store)(nil)
@@ -106,6 +108,8 @@ func Open(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 		tenants: map[string]*tenantState{},
 		dict:    newDictionary(o.dictLimit),
 		nums:    map[string]int64{},
+
+		facetTallyMax: defaultFacetTallyMax,
 	}
 	var err error
 	s.w, err = sql.Open(driverName, dsn(path, o, o.cacheKiB, false))

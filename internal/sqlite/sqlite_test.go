@@ -212,6 +212,7 @@ func TestDefectsAreInternal(t *testing.T) {
 // TestFacetsOneByOne runs the facet cases with every filtered facet
 // counted value by value, as for a filter matching many events.
 func TestFacetsOneByOne(t *testing.T) {
-	defer sqlite.SetFacetTallyMax(0)()
-	storetest.Facets(t, openStore(t))
+	s := openStore(t)
+	sqlite.SetFacetTallyMax(s, 0)
+	storetest.Facets(t, s)
 }
