@@ -285,3 +285,26 @@ func jsonText(q []byte) ([]byte, error) {
 	err := json.Unmarshal(q, &s)
 	return []byte(s), err
 }
+
+// Member returns the value of the top-level member key of js, an object as
+// encoding/json writes it (no space), reading the members before it only
+// as far as to skip them; ok is false when js has no such member or is not
+// in that form.
+func Member(js []byte, key string) (value []byte, ok bool) {
+	if len(js) < 2 || js[0] != '{' {
+		return nil, false
+	}
+	for i := 1; ; {
+		k, v, end, ok := jsonMember(js, i)
+		if !ok {
+			return nil, false
+		}
+		if string(k) == key {
+			return js[v:end], true
+		}
+		if end >= len(js) || js[end] != ',' {
+			return nil, false
+		}
+		i = end + 1
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/eventjson"
 )
 
 var _ auditkeep.FacetStore = (*Store)(nil)
@@ -31,6 +33,11 @@ var facetCodes = map[string]int{
 // its own.
 const defaultFacetTallyMax = 20000
 
+// tallyPerValue is how many events a filtered facet reads to tally, per
+// value the field has: counting one value on its own (a query planned and
+// run) costs about as much as reading and decoding that many events.
+const tallyPerValue = 20
+
 // facetCandidate is one value of a facet and the terms that post it (a
 // scope entry may sit under several paths), with their paths for a scope
 // facet.
@@ -45,10 +52,11 @@ type facetCandidate struct {
 // with scope conditions that every event of a value meets: the value's
 // paths lie below them), a value's count is its term's count kept on
 // write, or its postings counted up to FacetCountCap+1. A filter matching
-// at most defaultFacetTallyMax events has its events read once and their values
-// tallied. Otherwise each value is counted as a page of at most
-// FacetCountCap+1 keys of the filter with that term added, read by the
-// same planner as ListEvents. Names come from each value's newest matching
+// few events (at most defaultFacetTallyMax, and tallyPerValue per value of
+// the field) has its events read once and their values tallied.
+// Otherwise each value is counted as a page of at most FacetCountCap+1
+// keys of the filter with that term added, read by the same planner as
+// ListEvents. Names come from each value's newest matching
 // event. Returns EINVALID, EUNAVAILABLE.
 func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Filter) ([]auditkeep.Facet, bool, error) {
 	if err := auditkeep.ValidateFacetField(field); err != nil {
@@ -84,7 +92,10 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 	if !slices.Contains(implied, false) {
 		return s.facetsDirect(ctx, tx, tenant, field, cands, implied, nil, limit)
 	}
-	keys, over, err := p.pageKeys(ctx, tx, mark{}, s.facetTallyMax)
+	// Tally when reading the events costs less than counting each value:
+	// a value's count costs about as much as decoding tallyPerValue
+	// events.
+	keys, over, err := p.pageKeys(ctx, tx, mark{}, min(s.facetTallyMax, tallyPerValue*len(cands)))
 	if err != nil {
 		return nil, false, err
 	}
@@ -226,7 +237,11 @@ func termFacetCount(ctx context.Context, q querier, g group, counted bool) (n, n
 	var qq qb
 	qq.sql("SELECT (SELECT max(k) FROM postings WHERE term IN ").ids(g.ids).sql(")")
 	if !counted {
-		qq.sql(", (SELECT count(*) FROM (SELECT DISTINCT k FROM postings WHERE term IN ").ids(g.ids).
+		distinct := ""
+		if len(g.ids) > 1 {
+			distinct = "DISTINCT "
+		}
+		qq.sql(", (SELECT count(*) FROM (SELECT "+distinct+"k FROM postings WHERE term IN ").ids(g.ids).
 			arg(" LIMIT ?))", auditkeep.FacetCountCap+1)
 	}
 	var top sql.NullInt64
@@ -250,14 +265,14 @@ func termFacetCount(ctx context.Context, q querier, g group, counted bool) (n, n
 const tallyChunk = 1000
 
 // facetsTally tallies the facet values of the events of keys (newest
-// first): only the fields facets read are decoded.
+// first).
 func (s *Store) facetsTally(ctx context.Context, tx *sql.Tx, field string, keys []int64, limit int) ([]auditkeep.Facet, bool, error) {
 	t := auditkeep.NewFacetTally(field)
 	stmt := tx.StmtContext(ctx, s.rs.load)
 	for len(keys) > 0 {
 		chunk := keys[:min(tallyChunk, len(keys))]
 		keys = keys[len(chunk):]
-		events, err := loadFacetViews(ctx, stmt, chunk)
+		events, err := loadFacetViews(ctx, stmt, field, chunk)
 		if err != nil {
 			return nil, false, dbError(err)
 		}
@@ -269,19 +284,25 @@ func (s *Store) facetsTally(ctx context.Context, tx *sql.Tx, field string, keys 
 	return facets, more, nil
 }
 
-// facetView is the part of a stored event that facets read.
-type facetView struct {
-	Action string                 `json:"action"`
-	Actor  auditkeep.Actor        `json:"actor"`
-	Target *auditkeep.Target      `json:"target"`
-	Scope  []auditkeep.ScopeEntry `json:"scope"`
-	Team   string                 `json:"team"`
-	Source string                 `json:"source"`
+// facetMembers maps facet fields to the member of an event's JSON that
+// holds their values and names.
+var facetMembers = map[string]string{
+	auditkeep.FacetProject:     "scope",
+	auditkeep.FacetEnvironment: "scope",
+	auditkeep.FacetService:     "scope",
+	auditkeep.FieldTargetType:  "target",
+	auditkeep.FieldTarget:      "target",
+	auditkeep.FieldActor:       "actor",
+	auditkeep.FieldTeam:        "team",
+	auditkeep.FieldSource:      "source",
+	auditkeep.FieldAction:      "action",
 }
 
-// loadFacetViews reads the facet fields of the events of keys, in the
-// order of keys. stmt is sqlLoadEvents.
-func loadFacetViews(ctx context.Context, stmt *sql.Stmt, keys []int64) ([]*auditkeep.Event, error) {
+// loadFacetViews reads the events of keys, in the order of keys, with only
+// the member of the field's values (and names) decoded: members come in
+// field order, before the large ones (changes, snapshots), which are not
+// read. stmt is sqlLoadEvents.
+func loadFacetViews(ctx context.Context, stmt *sql.Stmt, field string, keys []int64) ([]*auditkeep.Event, error) {
 	rows, err := stmt.QueryContext(ctx, jsonInts(keys))
 	if err != nil {
 		return nil, err
@@ -291,6 +312,7 @@ func loadFacetViews(ctx context.Context, stmt *sql.Stmt, keys []int64) ([]*audit
 	for i, k := range keys {
 		at[k] = i
 	}
+	member := facetMembers[field]
 	events := make([]*auditkeep.Event, len(keys))
 	var js []byte
 	for rows.Next() {
@@ -302,11 +324,31 @@ func loadFacetViews(ctx context.Context, stmt *sql.Stmt, keys []int64) ([]*audit
 		if js, err = appendBodyJSON(js[:0], body); err != nil {
 			return nil, err
 		}
-		var v facetView
-		if err := json.Unmarshal(js, &v); err != nil {
-			return nil, err
+		e := &auditkeep.Event{}
+		if v, ok := eventjson.Member(js, member); ok {
+			var dst any
+			switch member {
+			case "scope":
+				dst = &e.Scope
+			case "target":
+				dst = &e.Target
+			case "actor":
+				dst = &e.Actor
+			case "team":
+				dst = &e.Team
+			case "source":
+				dst = &e.Source
+			default:
+				dst = &e.Action
+			}
+			err = json.Unmarshal(v, dst)
+		} else if err = json.Unmarshal(js, e); err == nil {
+			e.Changes, e.Before, e.Snapshot, e.Metadata = nil, nil, nil, nil
 		}
-		events[at[k]] = &auditkeep.Event{Action: v.Action, Actor: v.Actor, Target: v.Target, Scope: v.Scope, Team: v.Team, Source: v.Source}
+		if err != nil {
+			return nil, fmt.Errorf("stored event: %w", err)
+		}
+		events[at[k]] = e
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
