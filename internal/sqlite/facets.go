@@ -29,9 +29,9 @@ var facetCodes = map[string]int{
 }
 
 // defaultFacetTallyMax is the most events a filtered facet reads to tally
-// their values in one pass; a filter matching more counts each value on
-// its own.
-const defaultFacetTallyMax = 20000
+// their values in one pass (about a second's work); a filter matching more
+// counts each value on its own.
+const defaultFacetTallyMax = 100000
 
 // tallyPerValue is how many events a filtered facet reads to tally, per
 // value the field has: counting one value on its own (a query planned and
