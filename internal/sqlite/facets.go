@@ -36,7 +36,7 @@ const defaultFacetTallyMax = 100000
 // tallyPerValue is how many events a filtered facet reads to tally, per
 // value the field has: counting one value on its own (a query planned and
 // run) costs about as much as reading and decoding that many events.
-const tallyPerValue = 20
+const tallyPerValue = 200
 
 // facetCandidate is one value of a facet and the terms that post it (a
 // scope entry may sit under several paths), with their paths for a scope
@@ -365,19 +365,54 @@ func loadFacetViews(ctx context.Context, stmt *sql.Stmt, field string, keys []in
 // related to any of scopes (none: every path).
 func facetCandidates(ctx context.Context, q querier, num int64, field string, scopes []string) ([]facetCandidate, error) {
 	code := facetCodes[field]
-	rows, err := q.QueryContext(ctx, "SELECT id, value, count FROM terms WHERE tenant = ? AND field = ? ORDER BY value", num, code)
-	if err != nil {
-		return nil, dbError(err)
+	const terms = "SELECT id, value, count FROM terms WHERE tenant = ? AND field = ?"
+	queries := [][]any{{terms + " ORDER BY value", num, code}}
+	if auditkeep.IsScopeFacet(field) && len(scopes) > 0 {
+		// Only the paths related to a scope: each one's prefixes, itself
+		// and the paths below it (between it and it+"0", as '0' follows
+		// '/').
+		queries = queries[:0]
+		for _, sc := range scopes {
+			for i := range len(sc) {
+				if sc[i] == '/' {
+					queries = append(queries, []any{terms + " AND value = ?", num, code, sc[:i]})
+				}
+			}
+			queries = append(queries, []any{terms + " AND value >= ? AND value < ?", num, code, sc, sc + "0"})
+		}
 	}
 	var cands []facetCandidate
 	index := map[string]int{}
+	seen := map[int64]bool{}
+	for _, qa := range queries {
+		if err := scanCandidates(ctx, q, qa, field, scopes, &cands, index, seen); err != nil {
+			return nil, err
+		}
+	}
+	if auditkeep.IsScopeFacet(field) {
+		slices.SortStableFunc(cands, func(a, b facetCandidate) int { return strings.Compare(a.id, b.id) })
+	}
+	return cands, nil
+}
+
+// scanCandidates adds the terms that query qa (its text, then its
+// arguments) reads to cands, but for those in seen.
+func scanCandidates(ctx context.Context, q querier, qa []any, field string, scopes []string, cands *[]facetCandidate, index map[string]int, seen map[int64]bool) error {
+	rows, err := q.QueryContext(ctx, qa[0].(string), qa[1:]...)
+	if err != nil {
+		return dbError(err)
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var id, n int64
 		var value, path string
 		if err := rows.Scan(&id, &value, &n); err != nil {
-			rows.Close()
-			return nil, dbError(err)
+			return dbError(err)
 		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
 		if auditkeep.IsScopeFacet(field) {
 			path = value
 			var ok bool
@@ -387,22 +422,16 @@ func facetCandidates(ctx context.Context, q querier, num int64, field string, sc
 		}
 		i, ok := index[value]
 		if !ok {
-			i = len(cands)
+			i = len(*cands)
 			index[value] = i
-			cands = append(cands, facetCandidate{id: value})
+			*cands = append(*cands, facetCandidate{id: value})
 		}
-		cands[i].g.ids = append(cands[i].g.ids, id)
-		cands[i].g.count += n
+		c := &(*cands)[i]
+		c.g.ids = append(c.g.ids, id)
+		c.g.count += n
 		if path != "" {
-			cands[i].paths = append(cands[i].paths, path)
+			c.paths = append(c.paths, path)
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, dbError(err)
-	}
-	if auditkeep.IsScopeFacet(field) {
-		slices.SortStableFunc(cands, func(a, b facetCandidate) int { return strings.Compare(a.id, b.id) })
-	}
-	return cands, nil
+	return dbError(rows.Err())
 }
