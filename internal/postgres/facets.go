@@ -32,7 +32,7 @@ var facetColumns = map[string]string{
 // defaultFacetTallyMax is the most events a filtered facet reads to tally
 // their values in one pass; a filter matching more counts each value on
 // its own.
-const defaultFacetTallyMax = 20000
+const defaultFacetTallyMax = 100000
 
 // Facets implements auditkeep.FacetStore. A filter matching at most
 // defaultFacetTallyMax events has its rows grouped by the field's column in one
