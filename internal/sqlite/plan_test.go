@@ -13,22 +13,31 @@ import (
 	"github.com/auditkeep/auditkeep/internal/storetest"
 )
 
-// TestQueryPlans checks that the planner's statements use the indexes
-// they were built for: the merge of a term set needs no sort, the time
-// driver uses the (tenant, occurred_at) index.
-func TestQueryPlans(t *testing.T) {
+// fixtureStore opens a store in a temporary directory holding the
+// conformance fixture as tenant acme.
+func fixtureStore(t *testing.T) *Store {
+	t.Helper()
 	ctx := context.Background()
 	s, err := Open(ctx, t.TempDir(), WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	if err := s.CreateTenant(ctx, &auditkeep.Tenant{ID: "acme", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Append(ctx, storetest.Fixture("acme")); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// TestQueryPlans checks that the planner's statements use the indexes
+// they were built for: the merge of a term set needs no sort, the time
+// driver uses the (tenant, occurred_at) index.
+func TestQueryPlans(t *testing.T) {
+	ctx := context.Background()
+	s := fixtureStore(t)
 	for _, tc := range []struct {
 		query string
 		args  []any
@@ -114,17 +123,7 @@ func TestQueryPlans(t *testing.T) {
 // with no sort, on the first page and after a cursor.
 func TestTimeQueryPlans(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir(), WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.CreateTenant(ctx, &auditkeep.Tenant{ID: "acme", CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Append(ctx, storetest.Fixture("acme")); err != nil {
-		t.Fatal(err)
-	}
+	s := fixtureStore(t)
 	term := func(field string, values ...string) auditkeep.Term {
 		return auditkeep.Term{Field: field, Values: values}
 	}
