@@ -70,7 +70,8 @@ type Options struct {
 // Factory opens a transport from a stream's type-specific settings (the
 // JSON object the API took) and its secret. It returns an
 // *auditkeep.Error with code EINVALID naming the field ("settings.url",
-// "secret") for settings it refuses, before any connection is made.
+// "secret") for settings it refuses. A Factory does not connect: a
+// transport connects on its first Send, and again after a failed one.
 type Factory func(settings json.RawMessage, secret string, opts Options) (Transport, error)
 
 // Types lists the transports, in the order the API documents them.
