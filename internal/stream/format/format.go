@@ -3,6 +3,9 @@
 package format
 
 import (
+	"strings"
+	"time"
+
 	"github.com/auditkeep/auditkeep"
 )
 
@@ -38,3 +41,41 @@ func ByName(name string) Format {
 
 // formats is filled by each format's file.
 var formats = map[string]Format{}
+
+// Fields are the members that place a record in its tenant's log and in its
+// stream. The JSON formats other than native carry them as one object (OCSF
+// under unmapped.auditkeep, ECS under auditkeep); native carries them at the
+// top level beside the event's own members.
+type Fields struct {
+	Tenant        string `json:"tenant"`
+	Seq           int64  `json:"seq"`
+	StreamID      string `json:"stream_id"`
+	StreamSeq     int64  `json:"stream_seq"`
+	PrevStreamSeq int64  `json:"prev_stream_seq"`
+	Test          bool   `json:"test,omitempty"`
+}
+
+// FieldsOf returns the record's Fields.
+func FieldsOf(r Record) Fields {
+	return Fields{Tenant: r.Event.Tenant, Seq: r.Event.Seq, StreamID: r.StreamID, StreamSeq: r.StreamSeq, PrevStreamSeq: r.PrevStreamSeq, Test: r.Test}
+}
+
+// Product names auditkeep in the formats that name the product (OCSF
+// metadata.product, CEF's header).
+const Product = "auditkeep"
+
+// millis is t in milliseconds since the Unix epoch.
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// rfc3339 is t in UTC with as many fractional digits as it has.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// isAccount reports whether a target type names an account, whose changes
+// OCSF files under Account Change and ECS under iam.
+func isAccount(typ string) bool {
+	switch strings.ToLower(typ) {
+	case "user", "account", "member", "service_account", "user_account":
+		return true
+	}
+	return false
+}
