@@ -635,6 +635,11 @@ func checkRebuild(t *testing.T, base, key, tenant string, n int) {
 	if r := call(t, "POST", base+"/v1/events", key, ev); r.status != 400 || !strings.Contains(string(r.body), "reserved") {
 		t.Errorf("a sender's %s event = %d %s; want 400 reserved", ledger.RebuildAction, r.status, r.body)
 	}
+	forged := event("forged-source", "key.create", "usr_1")
+	forged["source"] = "auditkeep"
+	if r := call(t, "POST", base+"/v1/events", key, forged); r.status != 400 || !strings.Contains(string(r.body), `"field":"source"`) {
+		t.Errorf("a sender's event with source auditkeep = %d %s; want 400 naming source", r.status, r.body)
+	}
 	const reason = "restored after incident INC-42"
 	code, out, errs := runCLI(t, nil, "ledger", "rebuild", "--server", base, "--key", testRootKey, "--tenant", tenant, "--reason", reason)
 	if code != 0 || !strings.Contains(out, fmt.Sprintf("tree size %d", n+1)) {

@@ -68,6 +68,13 @@ func (s *Service) Ingest(ctx context.Context, tenant string, body []byte) (*Resu
 			}
 			return nil, auditkeep.FieldErrorf(f, "%s %q is reserved: only the server records it", f, e.Action)
 		}
+		if e.Source == SourceServer && !FromServer(ctx) {
+			f := "source"
+			if prefix != "" {
+				f = prefix + ".source"
+			}
+			return nil, auditkeep.FieldErrorf(f, "%s %q is reserved: only the server records it", f, e.Source)
+		}
 		e.Tenant = tenant
 		e.ReceivedAt = now
 		for _, step := range s.Steps {
@@ -111,6 +118,10 @@ func prefixError(err error, prefix string) error {
 	c.Message = prefix + "." + e.Message
 	return &c
 }
+
+// SourceServer is the source of the events the server records of its own
+// operations; a sender's event may not claim it.
+const SourceServer = "auditkeep"
 
 type serverOrigin struct{}
 
