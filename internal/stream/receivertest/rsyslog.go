@@ -2,16 +2,11 @@ package receivertest
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -31,9 +26,7 @@ type Rsyslog struct {
 	t    testing.TB
 	dir  string
 	conf string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc process
 }
 
 // RsyslogOptions choose how rsyslogd listens.
@@ -94,60 +87,24 @@ func (r *Rsyslog) start(port string) {
 	if err := os.WriteFile(conf, []byte(strings.Replace(r.conf, "%PORT%", port, 1)), 0o600); err != nil {
 		r.t.Fatal(err)
 	}
-	var out bytes.Buffer
-	cmd := exec.Command(RsyslogPath, "-n", "-f", conf, "-i", filepath.Join(r.dir, "pid"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	r.mu.Lock()
-	r.cmd, r.done = cmd, done
-	r.mu.Unlock()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	r.proc.start(r.t, func() bool {
 		// rsyslogd writes the port file when it chose the port; on a port
 		// given, it listens once a connection succeeds.
 		if port == "0" {
 			b, err := os.ReadFile(filepath.Join(r.dir, "port"))
 			if p, _ := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && p > 0 {
 				r.Addr = "127.0.0.1:" + strconv.Itoa(p)
-				return
+				return true
 			}
-		} else if c, err := net.Dial("tcp", r.Addr); err == nil {
-			c.Close()
-			return
+			return false
 		}
-		select {
-		case <-done:
-			r.t.Fatalf("rsyslogd exited: %s", out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("rsyslogd did not listen within 20 s: %s", out.String())
-		}
-	}
+		return listening(r.Addr)
+	}, RsyslogPath, "-n", "-f", conf, "-i", filepath.Join(r.dir, "pid"))
 }
 
 // Stop stops rsyslogd (SIGTERM: it writes what it has read) and waits for
 // it.
-func (r *Rsyslog) Stop() {
-	r.mu.Lock()
-	cmd, done := r.cmd, r.done
-	r.cmd = nil
-	r.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
-}
+func (r *Rsyslog) Stop() { r.proc.stop() }
 
 // Restart stops rsyslogd and starts it again on the same port.
 func (r *Rsyslog) Restart() {

@@ -14,8 +14,9 @@ import (
 // Batch is what one Send delivers: records in stream order and, beside
 // each, its bytes in the stream's format.
 type Batch struct {
-	// ID names the batch for the receiver's deduplication (webhook-id,
-	// Nats-Msg-Id prefix): the same records sent again carry the same ID.
+	// ID names the batch for the receiver's deduplication (webhook-id;
+	// NATS names each record by stream_id.stream_seq instead, and only a
+	// test record by ID): the same records sent again carry the same ID.
 	ID       string
 	Records  []format.Record
 	Payloads [][]byte
