@@ -3,20 +3,18 @@ package transport_test
 import (
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/stream/format"
+	"github.com/auditkeep/auditkeep/internal/stream/receivertest"
 	"github.com/auditkeep/auditkeep/internal/stream/transport"
 )
 
@@ -45,109 +43,12 @@ func testBatch(t testing.TB, formatName string, first int64, n int) *transport.B
 	return b
 }
 
-// hecReceiver is an HTTP Event Collector on loopback TLS that reads a body
-// of concatenated event objects as Splunk does, and answers as Splunk does.
-type hecReceiver struct {
-	srv   *httptest.Server
-	token string
-
-	mu     sync.Mutex
-	events []map[string]any
-	fault  func(w http.ResponseWriter) bool // answers instead of accepting when it returns true
-}
-
-func newHECReceiver(t *testing.T) *hecReceiver {
-	h := &hecReceiver{token: "11111111-2222-3333-4444-555555555555"}
-	h.srv = httptest.NewTLSServer(http.HandlerFunc(h.serve))
-	t.Cleanup(h.srv.Close)
-	return h
-}
-
-// caPEM is the receiver's certificate as PEM, for settings.ca.
-func (h *hecReceiver) caPEM() string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: h.srv.Certificate().Raw}))
-}
-
-func (h *hecReceiver) settings(extra string) json.RawMessage {
-	ca, _ := json.Marshal(h.caPEM())
-	return json.RawMessage(fmt.Sprintf(`{"url":%q,"index":"audit","sourcetype":"auditkeep:json","ca":%s%s}`, h.srv.URL, ca, extra))
-}
-
-func (h *hecReceiver) serve(w http.ResponseWriter, r *http.Request) {
-	answer := func(status int, text string, code int) {
-		w.WriteHeader(status)
-		fmt.Fprintf(w, `{"text":%q,"code":%d}`, text, code)
-	}
-	if r.URL.Path != "/services/collector/event" || r.Method != http.MethodPost {
-		answer(404, "The requested URL was not found on this server.", 404)
-		return
-	}
-	auth := r.Header.Get("Authorization")
-	switch {
-	case auth == "":
-		answer(401, "Token is required", 2)
-		return
-	case auth != "Splunk "+h.token:
-		answer(403, "Invalid token", 4)
-		return
-	}
-	h.mu.Lock()
-	fault := h.fault
-	h.mu.Unlock()
-	if fault != nil && fault(w) {
-		return
-	}
-	var got []map[string]any
-	d := json.NewDecoder(r.Body)
-	d.UseNumber()
-	for n := 0; ; n++ {
-		var ev map[string]any
-		err := d.Decode(&ev)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			answer(400, "Invalid data format", 6)
-			return
-		}
-		if ev["event"] == nil {
-			answer(400, "Event field is required", 12)
-			return
-		}
-		if _, err := ev["time"].(json.Number).Float64(); err != nil {
-			answer(400, "Invalid data format", 6)
-			return
-		}
-		got = append(got, ev)
-	}
-	if len(got) == 0 {
-		answer(400, "No data", 5)
-		return
-	}
-	h.mu.Lock()
-	h.events = append(h.events, got...)
-	h.mu.Unlock()
-	answer(200, "Success", 0)
-}
-
-func (h *hecReceiver) received() []map[string]any {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]map[string]any(nil), h.events...)
-}
-
-func (h *hecReceiver) setFault(f func(w http.ResponseWriter) bool) {
-	h.mu.Lock()
-	h.fault = f
-	h.mu.Unlock()
-}
-
 // TestHECDelivers: a batch in each format reaches the collector as event
 // objects with time, host, source, sourcetype and index, JSON payloads as
 // objects and CEF as a string, each carrying the record's stream fields.
 func TestHECDelivers(t *testing.T) {
-	h := newHECReceiver(t)
-	tr, err := transport.Open("splunk_hec", h.settings(""), h.token, transport.Options{Host: "auditkeep-1"})
+	h := receivertest.StartHEC(t)
+	tr, err := transport.Open("splunk_hec", h.Settings(""), receivertest.HECToken, transport.Options{Host: "auditkeep-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +60,7 @@ func TestHECDelivers(t *testing.T) {
 			t.Fatalf("Send(%s): %v", name, err)
 		}
 		want += 50
-		got := h.received()
+		got := h.Events()
 		if len(got) != want {
 			t.Fatalf("collector has %d events after %s; want %d", len(got), name, want)
 		}
@@ -194,9 +95,9 @@ func TestHECDelivers(t *testing.T) {
 // TestHECFaults: each answer of the collector becomes the kind of error
 // the engine acts on, and nothing is counted as delivered.
 func TestHECFaults(t *testing.T) {
-	h := newHECReceiver(t)
+	h := receivertest.StartHEC(t)
 	open := func(token string, extra string) transport.Transport {
-		tr, err := transport.Open("splunk_hec", h.settings(extra), token, transport.Options{Timeout: 300 * time.Millisecond})
+		tr, err := transport.Open("splunk_hec", h.Settings(extra), token, transport.Options{Timeout: 300 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,13 +139,13 @@ func TestHECFaults(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h.setFault(c.fault)
-			defer h.setFault(nil)
-			token := h.token
+			h.SetFault(c.fault)
+			defer h.SetFault(nil)
+			token := receivertest.HECToken
 			if c.token != "" {
 				token = c.token
 			}
-			before := len(h.received())
+			before := len(h.Events())
 			err := open(token, "").Send(context.Background(), testBatch(t, "native", 1, 3))
 			var te *transport.Error
 			if !errors.As(err, &te) {
@@ -254,7 +155,7 @@ func TestHECFaults(t *testing.T) {
 				!strings.HasPrefix(te.Message, "splunk_hec: ") || !strings.Contains(te.Message, c.message) {
 				t.Errorf("Send = %+v; want kind %d status %d retry after %s, message with %q", te, c.kind, c.status, c.retryAfter, c.message)
 			}
-			if n := len(h.received()); n != before {
+			if n := len(h.Events()); n != before {
 				t.Errorf("collector took %d events on a failed send", n-before)
 			}
 		})
@@ -273,7 +174,7 @@ func TestHECFaults(t *testing.T) {
 	}
 	// An untrusted certificate: not delivered (Retry: the operator fixes
 	// settings.ca and the stream carries on).
-	tr, _ = transport.Open("splunk_hec", json.RawMessage(`{"url":"`+h.srv.URL+`"}`), h.token, transport.Options{})
+	tr, _ = transport.Open("splunk_hec", json.RawMessage(`{"url":"`+h.URL()+`"}`), receivertest.HECToken, transport.Options{})
 	if err := tr.Send(context.Background(), testBatch(t, "native", 1, 1)); !errors.As(err, &te) || !strings.Contains(te.Message, "certificate") {
 		t.Errorf("Send to an untrusted certificate = %v", err)
 	}
