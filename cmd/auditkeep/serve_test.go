@@ -106,6 +106,12 @@ func call(t *testing.T, method, u, key string, body any) response {
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
+	return roundTrip(t, req)
+}
+
+// roundTrip sends req and reads the whole answer.
+func roundTrip(t *testing.T, req *http.Request) response {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +127,13 @@ func call(t *testing.T, method, u, key string, body any) response {
 // setupTenant creates a tenant and a key with every scope.
 func setupTenant(t *testing.T, base, name string) string {
 	t.Helper()
-	r := call(t, "POST", base+"/v1/tenants", testRootKey, map[string]any{"name": name, "retention_days": 30})
+	return setupTenantDays(t, base, name, 30)
+}
+
+// setupTenantDays creates a tenant keeping days and a key with every scope.
+func setupTenantDays(t *testing.T, base, name string, days int) string {
+	t.Helper()
+	r := call(t, "POST", base+"/v1/tenants", testRootKey, map[string]any{"name": name, "retention_days": days})
 	if r.status != 201 {
 		t.Fatalf("create tenant %s: %d %s", name, r.status, r.body)
 	}

@@ -96,13 +96,7 @@ func (s *Server) auth(scope string, next func(http.ResponseWriter, *http.Request
 		p, err := s.authenticate(r)
 		p.session = session
 		if err == nil {
-			err = authorize(p, scope, r)
-		}
-		if id := p.limitID(); err == nil && id != "" {
-			var wait int
-			if wait, err = s.limits.allow(id, s.Now()); wait > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(wait))
-			}
+			err = s.admit(w, r, p, scope)
 		}
 		if err == nil {
 			err = next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
@@ -111,6 +105,22 @@ func (s *Server) auth(scope string, next func(http.ResponseWriter, *http.Request
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// admit checks that p may call a route needing scope and is within its
+// rate limit (setting Retry-After when it is not).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, p principal, scope string) error {
+	if err := authorize(p, scope, r); err != nil {
+		return err
+	}
+	if id := p.limitID(); id != "" {
+		wait, err := s.limits.allow(id, s.Now())
+		if wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+		}
+		return err
+	}
+	return nil
 }
 
 func (s *Server) authenticate(r *http.Request) (principal, error) {
@@ -122,6 +132,12 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if strings.HasPrefix(token, viewerTokenPrefix) {
 		return s.viewerPrincipal(r.Context(), strings.TrimSpace(token))
 	}
+	return s.keyPrincipal(r, token)
+}
+
+// keyPrincipal looks up an API key (or the root key) sent in any header:
+// EUNAUTHORIZED when it is unknown or revoked.
+func (s *Server) keyPrincipal(r *http.Request, token string) (principal, error) {
 	hash := HashKey(strings.TrimSpace(token))
 	if s.rootKey != "" && subtle.ConstantTimeCompare([]byte(hash), []byte(s.rootKey)) == 1 {
 		return principal{root: true}, nil

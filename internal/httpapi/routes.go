@@ -49,6 +49,12 @@ func (s *Server) routes() http.Handler {
 	route("GET /v1/tenants/{tenant}/archive/{segment}/data", "archive_data", s.auth(scopeRootOrAdmin, s.handleSegmentData))
 	route("POST /v1/tenants/{tenant}/archive/{segment}/restore", "archive_restore", s.auth(scopeRoot, s.handleRestoreSegment))
 
+	// Drop-in receivers of other vendors' wire formats (compat_*.go).
+	for _, p := range []string{"/services/collector", "/services/collector/event", "/services/collector/event/1.0"} {
+		route("POST "+p, "hec", s.handleHEC)
+	}
+	route("GET /services/collector/health", "hec_health", s.handleHECHealth)
+
 	route("GET /healthz", "healthz", s.handleHealthz)
 	route("GET /readyz", "readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", s.metricsHandler())

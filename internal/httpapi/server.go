@@ -162,15 +162,24 @@ type errorDetail struct {
 // writeError answers with the error shape of "HTTP API" in README.md. Internal
 // errors are logged with their detail and shown as "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if status, detail, ok := s.errorAnswer(w, r, err); ok {
+		writeJSON(w, status, errorBody{Error: detail})
+	}
+}
+
+// errorAnswer is what writeError answers for err: the status and the error
+// object, having logged it and set Retry-After where the code calls for
+// them. ok is false when the client went away and no answer is due.
+func (s *Server) errorAnswer(w http.ResponseWriter, r *http.Request, err error) (status int, detail errorDetail, ok bool) {
 	code := auditkeep.ErrorCode(err)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		if r.Context().Err() != nil {
-			return // the client went away
+			return 0, detail, false // the client went away
 		}
 		code = auditkeep.EUNAVAILABLE
 		err = auditkeep.Unavailable(err)
 	}
-	status := statusOf(code)
+	status = statusOf(code)
 	switch code {
 	case auditkeep.EINTERNAL:
 		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -182,7 +191,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", "1")
 		}
 	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: auditkeep.ErrorMessage(err), Field: auditkeep.ErrorField(err)}})
+	return status, errorDetail{Code: code, Message: auditkeep.ErrorMessage(err), Field: auditkeep.ErrorField(err)}, true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -1,0 +1,147 @@
+// Package compat holds what the receivers of other vendors' audit-log wire
+// formats share: the ingest body they build from mapped events, the event
+// ids they derive from a vendor's identity of an event, and the renaming of
+// an ingest error's field back to the vendor's names. Each vendor's mapping
+// lives in a package below this one; see "Drop-in for other audit-log
+// APIs" in README.md.
+package compat
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+// Batch returns the ingest body {"events": [...]} of events.
+func Batch(events []*auditkeep.Event) ([]byte, error) {
+	return json.Marshal(struct {
+		Events []*auditkeep.Event `json:"events"`
+	}{events})
+}
+
+// ID derives an event id from a vendor's identity of an event: prefix, ':'
+// and the identity itself when it is one short plain word, else the hex
+// SHA-256 of the parts (each ended by a NUL byte, so that ("a", "bc") and
+// ("ab", "c") differ). The same identity always gives the same id, so a
+// vendor's retry is acknowledged as a duplicate.
+func ID(prefix string, parts ...string) string {
+	if len(parts) == 1 && len(parts[0]) <= 96 && plainWord(parts[0]) {
+		return prefix + ":" + parts[0]
+	}
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return prefix + ":" + hex.EncodeToString(h.Sum(nil))
+}
+
+func plainWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Millis returns the time of a count of milliseconds since 1970 written as
+// a JSON number ("1606929874512" or "1606929874512.0").
+func Millis(n json.Number) (time.Time, error) {
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || f < 0 || f > 1e15 {
+		return time.Time{}, fmt.Errorf("%s is not a count of milliseconds since 1970", n)
+	}
+	ms := int64(f)
+	return time.UnixMilli(ms).Add(time.Duration((f - float64(ms)) * 1e6)).UTC(), nil
+}
+
+// Seconds returns the time of a count of seconds since 1970 written as a
+// JSON number or a string of one ("1606929874.512").
+func Seconds(s string) (time.Time, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > 1e12 {
+		return time.Time{}, fmt.Errorf("%s is not a count of seconds since 1970", s)
+	}
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9)).Round(time.Microsecond).UTC(), nil
+}
+
+// Rename returns err with its field renamed from auditkeep's event fields to
+// a vendor's: the batch prefix "events[i]." is handed to prefix, which says
+// what the vendor calls event i ("" for a single event), and the rest of the
+// field is looked up in names, longest auditkeep path first ("target.id"
+// before "target"); a path with no name keeps auditkeep's, and one named ""
+// drops that part ("metadata.org" → "org" when metadata is the vendor's
+// event itself). Errors that are
+// not *auditkeep.Error, or name no field, are returned as they are.
+func Rename(err error, prefix func(i int) string, names map[string]string) error {
+	var e *auditkeep.Error
+	if !errors.As(err, &e) || e.Field == "" {
+		return err
+	}
+	field, index := e.Field, -1
+	if rest, ok := strings.CutPrefix(field, "events["); ok {
+		if n, after, ok := strings.Cut(rest, "]"); ok {
+			if i, err := strconv.Atoi(n); err == nil {
+				index, field = i, strings.TrimPrefix(after, ".")
+			}
+		}
+	}
+	renamed := field
+	best := -1
+	for from, to := range names {
+		if (field == from || strings.HasPrefix(field, from+".") || strings.HasPrefix(field, from+"[")) && len(from) > best {
+			best = len(from)
+			rest := field[len(from):]
+			if to == "" {
+				rest = strings.TrimPrefix(rest, ".")
+			}
+			renamed = to + rest
+		}
+	}
+	if index >= 0 {
+		if p := prefix(index); p != "" {
+			renamed = p + "." + renamed
+			if field == "" {
+				renamed = p
+			}
+		}
+	}
+	msg := e.Message
+	if strings.HasPrefix(msg, e.Field) {
+		msg = renamed + msg[len(e.Field):]
+	}
+	c := *e
+	c.Field, c.Message = renamed, msg
+	return &c
+}
+
+// Index returns the batch index named by an error's field ("events[3].…"),
+// or -1.
+func Index(err error) int {
+	f := auditkeep.ErrorField(err)
+	rest, ok := strings.CutPrefix(f, "events[")
+	if !ok {
+		return -1
+	}
+	n, _, ok := strings.Cut(rest, "]")
+	if !ok {
+		return -1
+	}
+	i, err2 := strconv.Atoi(n)
+	if err2 != nil {
+		return -1
+	}
+	return i
+}

@@ -1,0 +1,104 @@
+package github
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/auditkeep/auditkeep"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from Map's output")
+
+// TestGolden maps each testdata/NAME.hec, a body as GitHub's stream sends
+// it, and compares the events with NAME.golden.
+func TestGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.hec")
+	if len(files) == 0 {
+		t.Fatal("no golden cases")
+	}
+	for _, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs, err := Decode(body)
+		if err != nil {
+			t.Fatalf("%s: Decode: %v", f, err)
+		}
+		var events []*auditkeep.Event
+		for i, env := range envs {
+			e, err := Map(i, env)
+			if err != nil {
+				t.Fatalf("%s: Map(%d): %v", f, i, err)
+			}
+			events = append(events, e)
+		}
+		got, _ := json.MarshalIndent(events, "", "  ")
+		golden := strings.TrimSuffix(f, ".hec") + ".golden"
+		if *update {
+			if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update)", err)
+		}
+		if strings.TrimSpace(string(want)) != string(got) {
+			t.Errorf("%s: Map = %s\nwant %s", f, got, want)
+		}
+	}
+}
+
+// TestDecodeRefuses: each malformed body is refused with HEC's code, the
+// index of the envelope at fault and a field.
+func TestDecodeRefuses(t *testing.T) {
+	tests := []struct {
+		body  string
+		code  int
+		event int
+		field string
+	}{
+		{"", CodeNoData, -1, "body"},
+		{"  \n", CodeNoData, -1, "body"},
+		{`{"event":{"action":"a.b"}} {"event":`, CodeInvalidFormat, 1, "events[1]"},
+		{`[{"event":{}}]`, CodeInvalidFormat, 0, "events[0]"},
+		{`{"event":{"action":"a.b"}}{"time":1}`, CodeEventRequired, 1, "events[1].event"},
+		{`{"event":null}`, CodeEventRequired, 0, "events[0].event"},
+		{`{"event":""}`, CodeEventBlank, 0, "events[0].event"},
+		{`{"event":{}}`, CodeEventBlank, 0, "events[0].event"},
+		{`{"event":"hello"}`, CodeInvalidFormat, 0, "events[0].event"},
+		{`{"event":[1]}`, CodeInvalidFormat, 0, "events[0].event"},
+		{`{"event":{"actor":"octocat"}}`, CodeInvalidFormat, 0, "events[0].event.action"},
+		{`{"event":{"action":"a.b","@timestamp":"yesterday"}}`, CodeInvalidFormat, 0, "events[0].event.@timestamp"},
+		{`{"event":{"action":"a.b","@timestamp":-5}}`, CodeInvalidFormat, 0, "events[0].event.@timestamp"},
+		{`{"time":"soon","event":{"action":"a.b"}}`, CodeInvalidFormat, 0, "events[0].event.time"},
+	}
+	for _, tt := range tests {
+		err := func() error {
+			envs, err := Decode([]byte(tt.body))
+			if err != nil {
+				return err
+			}
+			for i, env := range envs {
+				if _, err := Map(i, env); err != nil {
+					return err
+				}
+			}
+			return nil
+		}()
+		e, ok := err.(*Error)
+		if !ok {
+			t.Errorf("Decode+Map(%q) = %v; want a refusal", tt.body, err)
+			continue
+		}
+		if e.Code != tt.code || e.Event != tt.event || e.Err.Field != tt.field || e.Err.Code != auditkeep.EINVALID {
+			t.Errorf("Decode+Map(%q) = code %d event %d field %q (%v); want %d %d %q", tt.body, e.Code, e.Event, e.Err.Field, e.Err, tt.code, tt.event, tt.field)
+		}
+	}
+}
