@@ -11,6 +11,7 @@ import (
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/compat"
 	"github.com/auditkeep/auditkeep/internal/compat/github"
+	"github.com/auditkeep/auditkeep/internal/ingest"
 )
 
 // The Splunk HTTP Event Collector receiver, as GitHub's audit-log streaming
@@ -33,7 +34,7 @@ func (s *Server) handleHEC(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var body []byte
 		if body, err = compat.Batch(events); err == nil {
-			err = s.compatIngest(r, tenant, body)
+			_, err = s.compatIngest(r, tenant, body)
 		}
 	}
 	if err != nil {
@@ -154,11 +155,11 @@ func (s *Server) compatBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 // compatIngest ingests a mapped body for tenant through the one ingest path
 // (atomic, durable before it returns, idempotent by event id, redaction, the
 // ledger).
-func (s *Server) compatIngest(r *http.Request, tenant string, body []byte) error {
+func (s *Server) compatIngest(r *http.Request, tenant string, body []byte) (*ingest.Result, error) {
 	res, err := s.ingest.Ingest(r.Context(), tenant, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.metrics.ingested.Add(float64(res.Accepted - res.Duplicates))
-	return nil
+	return res, nil
 }

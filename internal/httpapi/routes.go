@@ -54,6 +54,7 @@ func (s *Server) routes() http.Handler {
 		route("POST "+p, "hec", s.handleHEC)
 	}
 	route("GET /services/collector/health", "hec_health", s.handleHECHealth)
+	route("POST /gitlab/audit", "gitlab", s.handleGitLab)
 
 	route("GET /healthz", "healthz", s.handleHealthz)
 	route("GET /readyz", "readyz", s.handleReadyz)

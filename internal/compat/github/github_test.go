@@ -1,58 +1,30 @@
 package github
 
 import (
-	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/compat/compattest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from Map's output")
 
 // TestGolden maps each testdata/NAME.hec, a body as GitHub's stream sends
 // it, and compares the events with NAME.golden.
 func TestGolden(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.hec")
-	if len(files) == 0 {
-		t.Fatal("no golden cases")
-	}
-	for _, f := range files {
-		body, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	compattest.Golden(t, ".hec", func(body []byte) (any, error) {
 		envs, err := Decode(body)
 		if err != nil {
-			t.Fatalf("%s: Decode: %v", f, err)
+			return nil, err
 		}
 		var events []*auditkeep.Event
 		for i, env := range envs {
 			e, err := Map(i, env)
 			if err != nil {
-				t.Fatalf("%s: Map(%d): %v", f, i, err)
+				return nil, err
 			}
 			events = append(events, e)
 		}
-		got, _ := json.MarshalIndent(events, "", "  ")
-		golden := strings.TrimSuffix(f, ".hec") + ".golden"
-		if *update {
-			if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if strings.TrimSpace(string(want)) != string(got) {
-			t.Errorf("%s: Map = %s\nwant %s", f, got, want)
-		}
-	}
+		return events, nil
+	})
 }
 
 // TestDecodeRefuses: each malformed body is refused with HEC's code, the
