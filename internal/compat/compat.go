@@ -19,10 +19,11 @@ import (
 	"github.com/auditkeep/auditkeep"
 )
 
-// Batch returns the ingest body {"events": [...]} of events.
-func Batch(events []*auditkeep.Event) ([]byte, error) {
+// Batch returns the ingest body {"events": [...]} of events: mapped
+// *auditkeep.Event values, or events' JSON.
+func Batch[E any](events []E) ([]byte, error) {
 	return json.Marshal(struct {
-		Events []*auditkeep.Event `json:"events"`
+		Events []E `json:"events"`
 	}{events})
 }
 
@@ -144,4 +145,26 @@ func Index(err error) int {
 		return -1
 	}
 	return i
+}
+
+// TypeOfWord returns the event type a verb of a vendor's event name says
+// ("created", "destroy", "removed", "login"), or "".
+func TypeOfWord(word string) string {
+	switch strings.ToLower(word) {
+	case "create", "created", "add", "added", "creation", "insert", "inserted":
+		return auditkeep.TypeCreate
+	case "update", "updated", "change", "changed", "edit", "edited", "modify", "modified", "renamed", "transfer", "transferred", "patch", "patched", "replace", "replaced":
+		return auditkeep.TypeUpdate
+	case "delete", "deleted", "destroy", "destroyed", "remove", "removed", "revoke", "revoked":
+		return auditkeep.TypeDelete
+	case "read", "get", "list", "view", "viewed", "accessed", "watch", "download", "downloaded":
+		return auditkeep.TypeRead
+	case "execute", "executed", "run", "ran", "exec", "invoke", "invoked", "trigger", "triggered":
+		return auditkeep.TypeExecute
+	case "login", "signin", "authenticate", "authenticated":
+		return auditkeep.TypeLogin
+	case "logout", "signout":
+		return auditkeep.TypeLogout
+	}
+	return ""
 }

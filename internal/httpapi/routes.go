@@ -55,6 +55,8 @@ func (s *Server) routes() http.Handler {
 	}
 	route("GET /services/collector/health", "hec_health", s.handleHECHealth)
 	route("POST /gitlab/audit", "gitlab", s.handleGitLab)
+	route("POST /cloudevents", "cloudevents", s.auth(scopeIngest, s.handleCloudEvents))
+	route("OPTIONS /cloudevents", "cloudevents_options", s.handleCloudEventsOptions)
 
 	route("GET /healthz", "healthz", s.handleHealthz)
 	route("GET /readyz", "readyz", s.handleReadyz)

@@ -17,6 +17,7 @@ package github
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/compat"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
 // HEC status codes (docs.splunk.com, "Troubleshoot HTTP Event Collector",
@@ -152,6 +154,13 @@ func Map(i int, env Envelope) (*auditkeep.Event, error) {
 	var m map[string]json.RawMessage
 	if err := dec.Decode(&m); err != nil {
 		return nil, refuse(CodeInvalidFormat, i, field, "%s is not a JSON object: %v", field, err)
+	}
+	if err := ijson.Check(raw, nil, field); err != nil {
+		var e *auditkeep.Error
+		if !errors.As(err, &e) {
+			e = auditkeep.FieldErrorf(field, "%s: %v", field, err)
+		}
+		return nil, &Error{Code: CodeInvalidFormat, Event: i, Err: e}
 	}
 	str := func(name string) string {
 		var s string

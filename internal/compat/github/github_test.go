@@ -50,6 +50,8 @@ func TestDecodeRefuses(t *testing.T) {
 		{`{"event":{"action":"a.b","@timestamp":"yesterday"}}`, CodeInvalidFormat, 0, "events[0].event.@timestamp"},
 		{`{"event":{"action":"a.b","@timestamp":-5}}`, CodeInvalidFormat, 0, "events[0].event.@timestamp"},
 		{`{"time":"soon","event":{"action":"a.b"}}`, CodeInvalidFormat, 0, "events[0].event.time"},
+		{`{"event":{"action":"a.b","org":"x","org":"y"}}`, CodeInvalidFormat, 0, "events[0].event.org"},
+		{`{"event":{"action":"a.b","repo_id":9007199254740993}}`, CodeInvalidFormat, 0, "events[0].event.repo_id"},
 	}
 	for _, tt := range tests {
 		err := func() error {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/compat"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
 // The headers GitLab sends.
@@ -44,6 +45,9 @@ func Map(body []byte, eventType string) (*auditkeep.Event, error) {
 	var m map[string]json.RawMessage
 	if err := dec.Decode(&m); err != nil {
 		return nil, auditkeep.FieldErrorf("body", "the body is not JSON: %v", err)
+	}
+	if err := ijson.Check(body, nil, ""); err != nil {
+		return nil, err
 	}
 	var details map[string]json.RawMessage
 	if d, ok := m["details"]; ok {
@@ -173,21 +177,10 @@ func typeOf(eventType string, details map[string]json.RawMessage) string {
 	if words[0] == "login" || slices.Contains(words, "signin") {
 		return auditkeep.TypeLogin // login_failed_with_otp_authentication, user_signin_…
 	}
-	for i := len(words) - 1; i >= 0; i-- {
-		switch words[i] {
-		case "create", "created", "add", "added", "creation":
-			return auditkeep.TypeCreate
-		case "update", "updated", "change", "changed", "edit", "edited", "renamed", "transfer", "transferred":
-			return auditkeep.TypeUpdate
-		case "delete", "deleted", "destroy", "destroyed", "remove", "removed", "revoke", "revoked":
-			return auditkeep.TypeDelete
-		case "login", "signin":
-			return auditkeep.TypeLogin
-		case "logout", "signout":
-			return auditkeep.TypeLogout
-		}
-		if i < len(words)-2 {
-			break // the verb is near the end, or there is none
+	for i := len(words) - 1; i >= 0 && i >= len(words)-3; i-- {
+		// the verb is one of the last three words, or there is none
+		if t := compat.TypeOfWord(words[i]); t != "" && t != auditkeep.TypeExecute {
+			return t
 		}
 	}
 	return auditkeep.TypeInfo

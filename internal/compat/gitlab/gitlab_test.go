@@ -19,6 +19,7 @@ func TestMapRefuses(t *testing.T) {
 		{`[1]`, "body"},
 		{`{"id":1,`, "body"},
 		{`{"id":1,"author_id":1}`, "event_type"},
+		{`{"id":1,"event_type":"a_created","details":{"to":"x","to":"y"}}`, "details.to"},
 		{`{"id":1,"author_id":1,"event_type":"x_created","created_at":"yesterday"}`, "created_at"},
 	}
 	for _, tt := range tests {
