@@ -49,7 +49,8 @@
 // type from the method, failure for 4xx and 5xx answers, the JSON response
 // body as snapshot (from which the server computes the field-level changes
 // against the target's previous snapshot, redacting secrets), the client
-// IP (X-Forwarded-For only from TrustedProxies), the user agent, and the
+// IP (X-Forwarded-For or Forwarded read right to left, and only from
+// TrustedProxies: see MiddlewareOptions), the user agent, and the
 // source (the X-Audit-Source header, or terraform, cli, console or api from
 // the user agent). The actor comes from MiddlewareOptions.Actor; Describe
 // and Enrich, or Annotate from inside a handler, adjust the rest.

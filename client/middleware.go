@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/clientip"
 )
 
 // DefaultSourceHeader is the request header that names the tool a request
@@ -56,10 +57,17 @@ type MiddlewareOptions struct {
 	// correct anything else. Handlers can do the same with Annotate.
 	Enrich func(r *http.Request, e *auditkeep.Event)
 	// TrustedProxies are the networks of the reverse proxies in front of
-	// the service. Only a request from one of them has its X-Forwarded-For
-	// header read, from right to left, to the first address that is not a
-	// trusted proxy. With none, the client IP is the connection's address.
+	// the service. Only a request whose connection comes from one of them
+	// has its forwarding header (ClientIPHeader) read, from right to left,
+	// skipping trusted proxies, to the first address that is not one; from
+	// any other peer the header is ignored, so a client cannot forge its
+	// address. With none, the client IP is the connection's address. The
+	// rule is auditkeep's own (--trusted-proxies), package clientip.
 	TrustedProxies []netip.Prefix
+	// ClientIPHeader is the header the trusted proxies write:
+	// "X-Forwarded-For" (the default) or "Forwarded" (RFC 7239, its for=
+	// parameters). Only that one is read.
+	ClientIPHeader string
 	// SourceHeader is the request header naming the source (default
 	// DefaultSourceHeader). Without it, the source is derived from the
 	// User-Agent: Terraform and OpenTofu → "terraform"; curl, wget, HTTPie
@@ -225,7 +233,7 @@ func (m *middleware) record(r *http.Request, tw *teeWriter, ann *annotations, pa
 		Scope:  scope,
 		Source: m.source(r),
 		Context: auditkeep.Context{
-			IP:        clientIP(r, m.opts.TrustedProxies),
+			IP:        clientip.Resolver{Trusted: m.opts.TrustedProxies, Header: m.opts.ClientIPHeader}.String(r),
 			UserAgent: cleanText(r.UserAgent(), 1024, false),
 		},
 		Status: auditkeep.StatusSuccess,
@@ -539,52 +547,6 @@ func isWord(s string) bool {
 		}
 	}
 	return true
-}
-
-// clientIP returns the address of the client: the connection's, or, when
-// that is a trusted proxy, the rightmost X-Forwarded-For address that is
-// not one. It returns "" when no valid address is known.
-func clientIP(r *http.Request, trusted []netip.Prefix) string {
-	addr, ok := parseAddr(r.RemoteAddr)
-	if !ok {
-		return ""
-	}
-	isTrusted := func(a netip.Addr) bool {
-		for _, p := range trusted {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
-	if !isTrusted(addr) {
-		return addr.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, ok := parseAddr(strings.TrimSpace(hops[i]))
-		if !ok {
-			break
-		}
-		addr = a
-		if !isTrusted(a) {
-			break
-		}
-	}
-	return addr.String()
-}
-
-// parseAddr reads an IP address, with or without a port.
-func parseAddr(s string) (netip.Addr, bool) {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap().WithZone(""), true
-	}
-	if host, _, err := net.SplitHostPort(s); err == nil {
-		if a, err := netip.ParseAddr(host); err == nil {
-			return a.Unmap().WithZone(""), true
-		}
-	}
-	return netip.Addr{}, false
 }
 
 // cleanText makes attacker-controlled text acceptable to the server, so

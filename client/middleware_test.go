@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -232,6 +233,49 @@ func TestMiddlewareClientIP(t *testing.T) {
 		}
 		if e.Context.IP != tt.want {
 			t.Errorf("client IP (remote %s, X-Forwarded-For %q) = %q; want %q", tt.remote, tt.xff, e.Context.IP, tt.want)
+		}
+	}
+}
+
+// TestMiddlewareClientIPOverLoopback serves the middleware on a real
+// listener and connects from two loopback addresses: one a trusted proxy,
+// one not. Only the proxy's Forwarded header is believed.
+func TestMiddlewareClientIPOverLoopback(t *testing.T) {
+	h, f := auditedMux(t, client.MiddlewareOptions{
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")},
+		ClientIPHeader: "Forwarded",
+	}, map[string]http.HandlerFunc{"POST /things": jsonReply(201, `{"id":"t"}`)})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	from := func(src string) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	}
+	tests := []struct {
+		src, forwarded, xff, want string
+	}{
+		{"127.0.0.3", "for=198.51.100.1", "198.51.100.2", "127.0.0.3"},            // forged by a client: ignored
+		{"127.0.0.2", "for=6.6.6.6, for=198.51.100.1", "6.6.6.6", "198.51.100.1"}, // the proxy's hop, not the forged one
+		{"127.0.0.2", "", "198.51.100.2", "127.0.0.2"},                            // X-Forwarded-For is not the header read
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("POST", srv.URL+"/things", nil)
+		if tt.forwarded != "" {
+			req.Header.Set("Forwarded", tt.forwarded)
+		}
+		req.Header.Set("X-Forwarded-For", tt.xff)
+		before := len(f.stored())
+		resp, err := from(tt.src).Do(req)
+		if err != nil {
+			t.Skipf("cannot connect from %s (loopback aliases unavailable): %v", tt.src, err)
+		}
+		resp.Body.Close()
+		got := f.stored()[before:]
+		if len(got) != 1 {
+			t.Fatalf("from %s: %d events recorded; want 1", tt.src, len(got))
+		}
+		if got[0].Context.IP != tt.want {
+			t.Errorf("from %s, Forwarded %q: context.ip = %q; want %q", tt.src, tt.forwarded, got[0].Context.IP, tt.want)
 		}
 	}
 }
