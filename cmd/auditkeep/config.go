@@ -33,6 +33,8 @@ type Config struct {
 
 	// Retention holds the retention settings (retention.go).
 	Retention RetentionConfig
+	// Network holds the proxy settings (network.go).
+	Network NetworkConfig
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -47,6 +49,7 @@ func DefaultConfig() Config {
 		Ledger:          true,
 		LedgerInterval:  time.Second,
 		Retention:       defaultRetention(),
+		Network:         defaultNetwork(),
 		ReadTimeout:     60 * time.Second,
 	}
 }
@@ -77,6 +80,8 @@ var configSettings = []configSetting{
 	{"plans", "AUDITKEEP_PLANS", "retention plans as name=days,... (0 = unlimited), applied by PUT /v1/tenants/{tenant} {\"plan\": name}"},
 	{"retention-interval", "AUDITKEEP_RETENTION_INTERVAL", "how often the retention job runs"},
 	{"retention-batch", "AUDITKEEP_RETENTION_BATCH", "events archived and removed per transaction by the retention job"},
+	{"trusted-proxies", "AUDITKEEP_TRUSTED_PROXIES", "networks of the reverse proxies in front of the server (CIDRs); only from them is the forwarding header read"},
+	{"client-ip-header", "AUDITKEEP_CLIENT_IP_HEADER", "the header the trusted proxies write: X-Forwarded-For or Forwarded"},
 }
 
 // redactedURL is a flag holding a URL that may carry a password: usage
@@ -120,6 +125,7 @@ func loadConfig(args []string, getenv func(string) string, fs *flag.FlagSet) (Co
 	fs.StringVar(&cfg.LedgerKeyFile, "ledger-key-file", cfg.LedgerKeyFile, "file holding the checkpoint signer key (AUDITKEEP_LEDGER_KEY_FILE); default <data>/ledger.key")
 	fs.DurationVar(&cfg.LedgerInterval, "ledger-interval", cfg.LedgerInterval, "how often every tenant is checked for events to integrate (AUDITKEEP_LEDGER_INTERVAL)")
 	cfg.Retention.flags(fs)
+	cfg.Network.flags(fs)
 	restore := hush(fs)
 	err := fs.Parse(args)
 	restore()
@@ -195,6 +201,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		}
 		c.MaxGroupEvents = n
 	}
+	c.Network.fromEnv(getenv)
 	return c.Retention.fromEnv(getenv)
 }
 
@@ -238,6 +245,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LedgerKey != "" && !strings.HasPrefix(c.LedgerKey, "PRIVATE+KEY+") {
 		return fmt.Errorf("AUDITKEEP_LEDGER_KEY: must be a note signer key (PRIVATE+KEY+name+hash+key)")
+	}
+	if err := c.Network.validate(); err != nil {
+		return err
 	}
 	return c.Retention.validate()
 }

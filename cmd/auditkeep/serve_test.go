@@ -446,6 +446,9 @@ func TestConfigValidate(t *testing.T) {
 		{map[string]string{"AUDITKEEP_LOG_LEVEL": "loud"}, nil, "log-level"},
 		{nil, []string{"--max-group-events", "10"}, "max-group-events"},
 		{map[string]string{"AUDITKEEP_ROOT_KEY": "short"}, nil, "AUDITKEEP_ROOT_KEY"},
+		{nil, []string{"--trusted-proxies", "10.0.0.0/8,proxy.internal"}, "trusted-proxies (AUDITKEEP_TRUSTED_PROXIES)"},
+		{map[string]string{"AUDITKEEP_TRUSTED_PROXIES": "10.0.0.0/40"}, nil, "trusted-proxies (AUDITKEEP_TRUSTED_PROXIES)"},
+		{nil, []string{"--client-ip-header", "X-Real-IP"}, "client-ip-header (AUDITKEEP_CLIENT_IP_HEADER)"},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer

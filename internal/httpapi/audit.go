@@ -76,7 +76,8 @@ func (s *Server) recordLogged(r *http.Request, tenant string, a Audit) {
 	}
 }
 
-// clientIP is the address of the request's peer.
+// clientIP is the address of the request's client: its peer, or the
+// address a trusted proxy forwarded it for (withClientAddr).
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -42,7 +42,20 @@ func (ls *limiters) allow(id string, now time.Time) (retryAfter int, err error) 
 	if ls == nil {
 		return 0, nil
 	}
+	r := ls.limiter(id, now).ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		secs := int(math.Ceil(d.Seconds()))
+		return secs, &auditkeep.Error{Code: auditkeep.ERATELIMITED,
+			Message: "too many requests for this key; retry after " + strconv.Itoa(secs) + "s"}
+	}
+	return 0, nil
+}
+
+// limiter returns the bucket of id, made full when id has none.
+func (ls *limiters) limiter(id string, now time.Time) *rate.Limiter {
 	ls.mu.Lock()
+	defer ls.mu.Unlock()
 	e := ls.byID[id]
 	if e == nil {
 		if len(ls.byID) > 100_000 {
@@ -52,15 +65,7 @@ func (ls *limiters) allow(id string, now time.Time) (retryAfter int, err error) 
 		ls.byID[id] = e
 	}
 	e.seen = now
-	ls.mu.Unlock()
-	r := e.l.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		secs := int(math.Ceil(d.Seconds()))
-		return secs, &auditkeep.Error{Code: auditkeep.ERATELIMITED,
-			Message: "too many requests for this key; retry after " + strconv.Itoa(secs) + "s"}
-	}
-	return 0, nil
+	return e.l
 }
 
 // sweep forgets keys idle for a minute; their buckets are full again by then.

@@ -70,7 +70,7 @@ func (s *Server) routes() http.Handler {
 	for _, c := range s.browser.console.Routes() {
 		route(c.Pattern, "console_"+c.Name, c.Handler)
 	}
-	return securityHeaders(mux)
+	return securityHeaders(s.withClientAddr(mux))
 }
 
 // securityHeaders sets the headers every answer carries.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/clientip"
 	"github.com/auditkeep/auditkeep/internal/catalog"
 	"github.com/auditkeep/auditkeep/internal/ingest"
 	"github.com/auditkeep/auditkeep/internal/retention"
@@ -34,7 +35,9 @@ type Server struct {
 	rootKey     string // SHA-256 hex of the root key
 	metrics     *metrics
 	limits      *limiters // nil: no rate limit
-	keys        keyCache  // API keys recently read, by hash (keycache.go)
+	refusals    *limiters // by client address, of refused credentials; nil: no rate limit (clientaddr.go)
+	clientIP    clientip.Resolver
+	keys        keyCache // API keys recently read, by hash (keycache.go)
 	readTimeout time.Duration
 	handler     http.Handler
 
@@ -66,6 +69,9 @@ type Config struct {
 	Registry    *prometheus.Registry // nil: a new one
 	Retention   *retention.Service   // nil: the holds, archive and retention endpoints answer 404
 	Ledger      *Ledger              // nil: the ledger endpoints answer 404
+	// ClientIP finds a request's client address behind trusted proxies
+	// (clientaddr.go); the zero value takes the connection's peer.
+	ClientIP clientip.Resolver
 }
 
 // New returns a server over store and ingest.
@@ -83,6 +89,8 @@ func New(store Store, svc *ingest.Service, cfg Config) *Server {
 		s.readTimeout = 60 * time.Second
 	}
 	s.limits = newLimiters(cfg.RateLimit, cfg.RateBurst)
+	s.refusals = newLimiters(cfg.RateLimit, cfg.RateBurst)
+	s.clientIP = cfg.ClientIP
 	s.catalog = cfg.Catalog
 	s.retention = cfg.Retention
 	s.ledger = cfg.Ledger
