@@ -57,6 +57,7 @@ func (s *Server) routes() http.Handler {
 	route("POST /gitlab/audit", "gitlab", s.handleGitLab)
 	route("POST /cloudevents", "cloudevents", s.auth(scopeIngest, s.handleCloudEvents))
 	route("OPTIONS /cloudevents", "cloudevents_options", s.handleCloudEventsOptions)
+	route("POST /k8s/audit", "k8s_audit", s.auth(scopeIngest, s.handleK8sAudit))
 
 	route("GET /healthz", "healthz", s.handleHealthz)
 	route("GET /readyz", "readyz", s.handleReadyz)
