@@ -80,6 +80,8 @@ var configSettings = []configSetting{
 	{"plans", "AUDITKEEP_PLANS", "retention plans as name=days,... (0 = unlimited), applied by PUT /v1/tenants/{tenant} {\"plan\": name}"},
 	{"retention-interval", "AUDITKEEP_RETENTION_INTERVAL", "how often the retention job runs"},
 	{"retention-batch", "AUDITKEEP_RETENTION_BATCH", "events archived and removed per transaction by the retention job"},
+	{"tls-cert", "AUDITKEEP_TLS_CERT", "PEM certificate chain file: serve HTTPS and HTTP/2; reloaded on SIGHUP"},
+	{"tls-key", "AUDITKEEP_TLS_KEY", "PEM private key file of tls-cert"},
 	{"trusted-proxies", "AUDITKEEP_TRUSTED_PROXIES", "networks of the reverse proxies in front of the server (CIDRs); only from them is the forwarding header read"},
 	{"client-ip-header", "AUDITKEEP_CLIENT_IP_HEADER", "the header the trusted proxies write: X-Forwarded-For or Forwarded"},
 }

@@ -8,9 +8,11 @@ import (
 	"github.com/auditkeep/auditkeep/clientip"
 )
 
-// NetworkConfig is how the server meets its clients: the proxies in front
-// of it.
+// NetworkConfig is how the server meets its clients: TLS, and the proxies
+// in front of it.
 type NetworkConfig struct {
+	TLSCert        string // --tls-cert, AUDITKEEP_TLS_CERT: PEM certificate chain file
+	TLSKey         string // --tls-key, AUDITKEEP_TLS_KEY: PEM private key file
 	TrustedProxies string // --trusted-proxies, AUDITKEEP_TRUSTED_PROXIES: CIDRs, comma-separated
 	ClientIPHeader string // --client-ip-header, AUDITKEEP_CLIENT_IP_HEADER: X-Forwarded-For or Forwarded
 }
@@ -20,11 +22,19 @@ func defaultNetwork() NetworkConfig {
 }
 
 func (c *NetworkConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate chain `file`; serve HTTPS (and HTTP/2), reloaded on SIGHUP (AUDITKEEP_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key `file` of --tls-cert (AUDITKEEP_TLS_KEY)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "`CIDRs` of the reverse proxies in front of the server; only their X-Forwarded-For/Forwarded is read (AUDITKEEP_TRUSTED_PROXIES)")
 	fs.StringVar(&c.ClientIPHeader, "client-ip-header", c.ClientIPHeader, "the header the trusted proxies write: X-Forwarded-For or Forwarded (AUDITKEEP_CLIENT_IP_HEADER)")
 }
 
 func (c *NetworkConfig) fromEnv(getenv func(string) string) {
+	if v := getenv("AUDITKEEP_TLS_CERT"); v != "" {
+		c.TLSCert = v
+	}
+	if v := getenv("AUDITKEEP_TLS_KEY"); v != "" {
+		c.TLSKey = v
+	}
 	if v := getenv("AUDITKEEP_TRUSTED_PROXIES"); v != "" {
 		c.TrustedProxies = v
 	}
@@ -35,6 +45,9 @@ func (c *NetworkConfig) fromEnv(getenv func(string) string) {
 
 // validate checks the settings; its errors name the setting.
 func (c *NetworkConfig) validate() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("tls-cert (AUDITKEEP_TLS_CERT) and tls-key (AUDITKEEP_TLS_KEY): set both, or neither")
+	}
 	if _, err := clientip.ParsePrefixes(c.TrustedProxies); err != nil {
 		return fmt.Errorf("trusted-proxies (AUDITKEEP_TRUSTED_PROXIES): %v", err)
 	}

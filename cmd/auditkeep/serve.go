@@ -35,11 +35,12 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		return exitUsage
 	}
 	a := newApp(cfg, e.stderr)
+	reload := a.reloadSignal()
 	if err := a.Open(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "auditkeep serve: %v\n", err)
 		return exitNegative
 	}
-	<-ctx.Done()
+	a.awaitStop(ctx, reload)
 	if err := a.Close(); err != nil {
 		fmt.Fprintf(e.stderr, "auditkeep serve: %v\n", err)
 		return exitNegative
@@ -60,6 +61,7 @@ type app struct {
 	served chan error
 
 	retention *rtn.Service // retention.go
+	cert      *certificate // nil: plain HTTP (tls.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -70,7 +72,12 @@ func newApp(cfg Config, out io.Writer) *app {
 }
 
 // URL returns the base URL the server listens on.
-func (a *app) URL() string { return "http://" + a.ln.Addr().String() }
+func (a *app) URL() string {
+	if a.cert != nil {
+		return "https://" + a.ln.Addr().String()
+	}
+	return "http://" + a.ln.Addr().String()
+}
 
 // Open opens storage and starts serving.
 func (a *app) Open(ctx context.Context) error {
@@ -149,12 +156,22 @@ func (a *app) Open(ctx context.Context) error {
 		return err
 	}
 
-	a.ln, err = net.Listen("tcp", a.cfg.Addr)
+	if a.cfg.Network.TLSCert != "" {
+		a.cert, err = loadCertificate(a.cfg.Network.TLSCert, a.cfg.Network.TLSKey)
+	}
+	if err == nil {
+		if a.ln, err = net.Listen("tcp", a.cfg.Addr); err != nil {
+			err = fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+		}
+	}
 	if err != nil {
 		a.commit.Close()
 		a.stopLedger()
 		a.store.Close()
-		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+		return err
+	}
+	if a.cert != nil {
+		a.ln = a.cert.listener(a.ln)
 	}
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.api.Serve(a.ln) }()
