@@ -1,6 +1,7 @@
 // Package senders tests auditkeep's drop-in receivers with the vendors' own
 // senders, whose dependencies are too heavy for auditkeep's module: the
-// Kubernetes API server's audit webhook backend (k8s.io/apiserver). It
+// Kubernetes API server's audit webhook backend (k8s.io/apiserver) and the
+// CloudEvents Go SDK (github.com/cloudevents/sdk-go/v2). It
 // runs the auditkeep binary built from the repository, as shipped, on a
 // loopback port, on the embedded store and on PostgreSQL when
 // AUDITKEEP_TEST_DATABASE_URL names a database.
