@@ -132,6 +132,7 @@ func testHECGitHub(t *testing.T, cfg Config) {
 		login["type"] != "login" || login["context"].(map[string]any)["ip"] != "198.51.100.4" {
 		t.Errorf("the login (no document id) = %v; want type login from 198.51.100.4", login)
 	}
+	waitIntegrated(t, base, key, 5) // in the tenant's ledger, as every event
 	// Search by GitHub's own words.
 	if ids := listIDs(t, base, key, "scope=organization:octo-corp&target_type=repository"); len(ids) != 2 {
 		t.Errorf("repositories in octo-corp = %v; want 2", ids)

@@ -35,6 +35,11 @@ func testKubernetesAudit(t *testing.T, cfg Config) {
 	if len(got) != 7 {
 		t.Fatalf("stored %d events; want 7 (the lone RequestReceived left out)", len(got))
 	}
+	// In the tenant's ledger, as every event.
+	waitIntegrated(t, base, key, 7)
+	if r := call(t, "GET", base+"/v1/events/k8s:8e3f0c6a-6d3e-4c8e-9d0a-1f2b3c4d5e04", key, nil); r.status != 200 || r.json(t)["hash"] == nil || r.json(t)["proof"] == nil {
+		t.Errorf("the Secret's update: %d %s; want it with its leaf hash and inclusion proof", r.status, r.body)
+	}
 	if ids := listIDs(t, base, key, "scope=namespace:shop&type=update"); len(ids) != 2 {
 		t.Errorf("updates in namespace shop = %v; want the patch and the Secret", ids)
 	}
