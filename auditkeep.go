@@ -100,6 +100,9 @@ type TenantStore interface {
 	GetSetting(ctx context.Context, tenant, name string) ([]byte, error)
 	// PutSetting stores a setting's value, replacing any earlier one.
 	PutSetting(ctx context.Context, tenant, name string, value []byte) error
+	// TenantSettings returns every tenant's value of the setting name, by
+	// tenant (the server's own, tenant "", left out).
+	TenantSettings(ctx context.Context, name string) (map[string][]byte, error)
 	// InitSetting stores value only if the setting is absent, and returns the
 	// value stored now (value, or the earlier one): several nodes starting at
 	// once agree on one generated key.
@@ -111,17 +114,28 @@ type TenantStore interface {
 // database opens no session.
 type Session struct {
 	ID        string    // SHA-256 hex of the session's secret
-	Tenant    string    // the tenant of the key signed in with
-	KeyID     string    // the API key signed in with
+	Tenant    string    // the tenant of the key signed in with, or the person's
+	KeyID     string    // the API key signed in with; "" for a person
 	CreatedAt time.Time // sign-in
 	ExpiresAt time.Time // the session is refused from this time on
+
+	// A person signed in through the identity provider (KeyID ""): the
+	// ID token's subject, name and email, and the role the tenant gave.
+	Subject string
+	Name    string
+	Email   string
+	Role    string
 }
+
+// Person reports whether the session is a person's, not a key's.
+func (s *Session) Person() bool { return s.KeyID == "" && s.Subject != "" }
 
 // SessionStore keeps the console's sessions where every node of a
 // deployment reads them, so that ending one ends it everywhere.
 type SessionStore interface {
-	// CreateSession stores a new session. Returns ECONFLICT when a session
-	// has the ID, ENOTFOUND for an unknown tenant.
+	// CreateSession stores a new session, a key's or a person's. Returns
+	// ECONFLICT when a session has the ID, ENOTFOUND for an unknown tenant or
+	// key.
 	CreateSession(ctx context.Context, s *Session) error
 	// GetSession returns the session with the ID, expired or not: the caller
 	// decides by its clock. Returns ENOTFOUND.

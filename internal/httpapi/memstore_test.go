@@ -251,6 +251,18 @@ func (m *memStore) GetSetting(ctx context.Context, tenant, name string) ([]byte,
 	return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "no setting")
 }
 
+func (m *memStore) TenantSettings(ctx context.Context, name string) (map[string][]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string][]byte{}
+	for k, v := range m.settings {
+		if t, n, _ := strings.Cut(k, "\x00"); t != "" && n == name {
+			out[t] = v
+		}
+	}
+	return out, nil
+}
+
 func (m *memStore) PutSetting(ctx context.Context, tenant, name string, value []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -11,18 +11,21 @@ import (
 )
 
 // CreateSession stores a new session. Returns ECONFLICT when a session has
-// the ID, ENOTFOUND when the tenant has no key with the session's KeyID,
-// and EUNAVAILABLE when the database cannot be reached.
+// the ID, ENOTFOUND when the tenant has no key with the session's KeyID (or,
+// for a person's session, when there is no such tenant), and EUNAVAILABLE when the database cannot be reached.
 func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error {
 	created, createdNsec := splitTime(ss.CreatedAt)
 	expires, expiresNsec := splitTime(ss.ExpiresAt)
 	err := s.retry(ctx, once, func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, tenant, key_id, created_at, created_nsec, expires_at, expires_nsec)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			ss.ID, ss.Tenant, ss.KeyID, created, createdNsec, expires, expiresNsec)
+		_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, tenant, key_id, created_at, created_nsec, expires_at, expires_nsec,
+				subject, name, email, role)
+			VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11)`,
+			ss.ID, ss.Tenant, ss.KeyID, created, createdNsec, expires, expiresNsec, ss.Subject, ss.Name, ss.Email, ss.Role)
 		return err
 	})
 	switch {
+	case isCode(err, "23503") && ss.KeyID == "":
+		return auditkeep.Errorf(auditkeep.ENOTFOUND, "tenant %q not found", ss.Tenant)
 	case isCode(err, "23503"):
 		return auditkeep.Errorf(auditkeep.ENOTFOUND, "key %q of tenant %q not found", ss.KeyID, ss.Tenant)
 	case isCode(err, "23505"):
@@ -37,9 +40,10 @@ func (s *Store) GetSession(ctx context.Context, id string) (*auditkeep.Session, 
 	ss := &auditkeep.Session{ID: id}
 	var createdNsec, expiresNsec int16
 	err := s.retry(ctx, idempotent, func() error {
-		return s.pool.QueryRow(ctx, `SELECT tenant, key_id, created_at, created_nsec, expires_at, expires_nsec
+		return s.pool.QueryRow(ctx, `SELECT tenant, COALESCE(key_id, ''), created_at, created_nsec, expires_at, expires_nsec,
+				subject, name, email, role
 			FROM sessions WHERE id = $1`, id).
-			Scan(&ss.Tenant, &ss.KeyID, &ss.CreatedAt, &createdNsec, &ss.ExpiresAt, &expiresNsec)
+			Scan(&ss.Tenant, &ss.KeyID, &ss.CreatedAt, &createdNsec, &ss.ExpiresAt, &expiresNsec, &ss.Subject, &ss.Name, &ss.Email, &ss.Role)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "session not found")

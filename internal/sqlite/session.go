@@ -10,8 +10,9 @@ import (
 )
 
 // CreateSession stores a new session. Returns ECONFLICT when a session has
-// the ID, ENOTFOUND when the tenant has no key with the session's KeyID,
-// EUNAVAILABLE when storage fails.
+// the ID, ENOTFOUND when the tenant has no key with the session's KeyID (or,
+// for a person's session, when there is no such tenant), EUNAVAILABLE when
+// storage fails.
 func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -21,15 +22,24 @@ func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error 
 	}
 	defer tx.Rollback()
 	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM api_keys WHERE tenant = ? AND id = ?", ss.Tenant, ss.KeyID).Scan(&n); err != nil {
-		return dbError(err)
+	if ss.KeyID == "" {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", ss.Tenant).Scan(&n); err != nil {
+			return dbError(err)
+		}
+		if n == 0 {
+			return auditkeep.Errorf(auditkeep.ENOTFOUND, "tenant %q not found", ss.Tenant)
+		}
+	} else {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM api_keys WHERE tenant = ? AND id = ?", ss.Tenant, ss.KeyID).Scan(&n); err != nil {
+			return dbError(err)
+		}
+		if n == 0 {
+			return auditkeep.Errorf(auditkeep.ENOTFOUND, "key %q of tenant %q not found", ss.KeyID, ss.Tenant)
+		}
 	}
-	if n == 0 {
-		return auditkeep.Errorf(auditkeep.ENOTFOUND, "key %q of tenant %q not found", ss.KeyID, ss.Tenant)
-	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, tenant, key_id, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		ss.ID, ss.Tenant, ss.KeyID, ss.CreatedAt.UnixNano(), ss.ExpiresAt.UnixNano())
+	res, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, tenant, key_id, created_at, expires_at, subject, name, email, role)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		ss.ID, ss.Tenant, ss.KeyID, ss.CreatedAt.UnixNano(), ss.ExpiresAt.UnixNano(), ss.Subject, ss.Name, ss.Email, ss.Role)
 	if err != nil {
 		return dbError(err)
 	}
@@ -49,8 +59,8 @@ func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error 
 func (s *Store) GetSession(ctx context.Context, id string) (*auditkeep.Session, error) {
 	ss := &auditkeep.Session{ID: id}
 	var created, expires int64
-	err := s.r.QueryRowContext(ctx, "SELECT tenant, key_id, created_at, expires_at FROM sessions WHERE id = ?", id).
-		Scan(&ss.Tenant, &ss.KeyID, &created, &expires)
+	err := s.r.QueryRowContext(ctx, "SELECT tenant, key_id, created_at, expires_at, subject, name, email, role FROM sessions WHERE id = ?", id).
+		Scan(&ss.Tenant, &ss.KeyID, &created, &expires, &ss.Subject, &ss.Name, &ss.Email, &ss.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "session not found")
 	}

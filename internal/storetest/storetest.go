@@ -43,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) auditkeep.Store) {
 	t.Run("SettingsInitRace", func(t *testing.T) { testSettingsInitRace(t, open(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
 	t.Run("Streams", func(t *testing.T) { testStreams(t, open(t)) })
+	t.Run("PersonSessions", func(t *testing.T) { testPersonSessions(t, open(t)) })
+	t.Run("TenantSettings", func(t *testing.T) { testTenantSettings(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping() = %v; want nil", err)
