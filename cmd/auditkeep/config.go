@@ -35,6 +35,8 @@ type Config struct {
 	Retention RetentionConfig
 	// Network holds the proxy settings (network.go).
 	Network NetworkConfig
+	// People holds single sign-on and roles (people.go).
+	People PeopleConfig
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -50,6 +52,7 @@ func DefaultConfig() Config {
 		LedgerInterval:  time.Second,
 		Retention:       defaultRetention(),
 		Network:         defaultNetwork(),
+		People:          defaultPeople(),
 		ReadTimeout:     60 * time.Second,
 	}
 }
@@ -85,6 +88,8 @@ var configSettings = []configSetting{
 	{"trusted-proxies", "AUDITKEEP_TRUSTED_PROXIES", "networks of the reverse proxies in front of the server (CIDRs); only from them is the forwarding header read"},
 	{"client-ip-header", "AUDITKEEP_CLIENT_IP_HEADER", "the header the trusted proxies write: X-Forwarded-For or Forwarded"},
 }
+
+func init() { configSettings = append(configSettings, peopleSettings...) }
 
 // redactedURL is a flag holding a URL that may carry a password: usage
 // messages show its default without the password.
@@ -128,6 +133,7 @@ func loadConfig(args []string, getenv func(string) string, fs *flag.FlagSet) (Co
 	fs.DurationVar(&cfg.LedgerInterval, "ledger-interval", cfg.LedgerInterval, "how often every tenant is checked for events to integrate (AUDITKEEP_LEDGER_INTERVAL)")
 	cfg.Retention.flags(fs)
 	cfg.Network.flags(fs)
+	cfg.People.flags(fs)
 	restore := hush(fs)
 	err := fs.Parse(args)
 	restore()
@@ -204,6 +210,9 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		c.MaxGroupEvents = n
 	}
 	c.Network.fromEnv(getenv)
+	if err := c.People.fromEnv(getenv); err != nil {
+		return err
+	}
 	return c.Retention.fromEnv(getenv)
 }
 
@@ -249,6 +258,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("AUDITKEEP_LEDGER_KEY: must be a note signer key (PRIVATE+KEY+name+hash+key)")
 	}
 	if err := c.Network.validate(); err != nil {
+		return err
+	}
+	if err := c.People.validate(); err != nil {
 		return err
 	}
 	return c.Retention.validate()

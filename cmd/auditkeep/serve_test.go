@@ -43,7 +43,9 @@ func testServer(t *testing.T, cfg Config) *app {
 	if cfg.Addr == "" {
 		cfg = DefaultConfig()
 	}
-	cfg.Addr = "127.0.0.1:0"
+	if cfg.Addr == DefaultConfig().Addr {
+		cfg.Addr = "127.0.0.1:0"
+	}
 	if cfg.DataDir == "./data" || cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}

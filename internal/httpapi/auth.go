@@ -28,7 +28,8 @@ const (
 // principal is who made a request.
 type principal struct {
 	root   bool
-	key    *auditkeep.APIKey // nil for root and viewer tokens
+	key    *auditkeep.APIKey // nil for root, people and viewer tokens
+	person *person           // set for a person's console session (people.go)
 	viewer *viewerGrant      // set for a viewer token (viewer.go)
 	// session is the ID of the console session whose cookie carried the
 	// key; "" when the request sent its credential itself.
@@ -39,6 +40,9 @@ type principal struct {
 func (p principal) tenant() string {
 	if p.viewer != nil {
 		return p.viewer.tenant
+	}
+	if p.person != nil {
+		return p.person.tenant
 	}
 	if p.key == nil {
 		return ""
@@ -52,6 +56,8 @@ func (p principal) limitID() string {
 	switch {
 	case p.key != nil:
 		return p.key.ID
+	case p.person != nil:
+		return "session:" + p.person.session
 	case p.viewer != nil:
 		return "viewer:" + p.viewer.tenant + "?" + p.viewer.params.Encode() + "@" + p.viewer.expires.UTC().Format(time.RFC3339Nano)
 	}
@@ -89,12 +95,15 @@ func newID(prefix string) string {
 // auth authenticates the bearer key and checks that it carries scope.
 func (s *Server) auth(scope string, next func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var session string
-		if scope == scopeReadOrViewer {
-			r, session = s.withBrowserCredential(r)
+		p, isPerson, err := s.personPrincipal(r)
+		if !isPerson {
+			var session string
+			if scope == scopeReadOrViewer {
+				r, session = s.withBrowserCredential(r)
+			}
+			p, err = s.authenticate(r)
+			p.session = session
 		}
-		p, err := s.authenticate(r)
-		p.session = session
 		if err == nil {
 			err = s.admit(w, r, p, scope)
 		}
@@ -173,6 +182,9 @@ func authorize(p principal, scope string, r *http.Request) error {
 	}
 	switch scope {
 	case scopeRoot:
+		if !p.root && p.person != nil {
+			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "this endpoint is the operator's (the root key); no role opens it")
+		}
 		if !p.root {
 			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "this endpoint needs the operator's root key")
 		}
@@ -180,18 +192,24 @@ func authorize(p principal, scope string, r *http.Request) error {
 		if p.root {
 			return nil
 		}
-		if !p.key.HasScope(auditkeep.ScopeAdmin) {
+		if !p.hasScope(auditkeep.ScopeAdmin) {
+			if p.person != nil {
+				return p.lacks(auditkeep.ScopeAdmin)
+			}
 			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "this endpoint needs a key with the admin scope")
 		}
-		if r.PathValue("tenant") != p.key.Tenant {
+		if r.PathValue("tenant") != p.tenant() {
+			if p.person != nil {
+				return auditkeep.Errorf(auditkeep.EFORBIDDEN, "you are signed in to another tenant")
+			}
 			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "this key belongs to another tenant")
 		}
 	default:
 		if p.root {
 			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "the root key only manages tenants and keys; use a tenant key with the %s scope", scope)
 		}
-		if !p.key.HasScope(scope) {
-			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "this key lacks the %s scope", scope)
+		if !p.hasScope(scope) {
+			return p.lacks(scope)
 		}
 	}
 	return nil

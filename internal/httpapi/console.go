@@ -42,11 +42,11 @@ func (b consoleBackend) Identify(ctx context.Context, cred string) (*web.Identit
 
 func principalOf(id *web.Identity) (principal, error) {
 	p, ok := id.Handle.(principal)
-	if !ok || (p.key == nil && p.viewer == nil) {
+	if !ok || (p.key == nil && p.viewer == nil && p.person == nil) {
 		return principal{}, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "not signed in")
 	}
-	if p.viewer == nil && !p.key.HasScope(auditkeep.ScopeRead) {
-		return principal{}, auditkeep.Errorf(auditkeep.EFORBIDDEN, "this key lacks the read scope")
+	if p.viewer == nil && !p.hasScope(auditkeep.ScopeRead) {
+		return principal{}, p.lacks(auditkeep.ScopeRead)
 	}
 	return p, nil
 }

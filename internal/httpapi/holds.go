@@ -21,6 +21,9 @@ func actorOf(p principal) auditkeep.Actor {
 	if p.key != nil {
 		return auditkeep.Actor{Type: auditkeep.ActorAPIToken, ID: p.key.ID, Name: p.key.Name}
 	}
+	if p.person != nil {
+		return auditkeep.Actor{Type: auditkeep.ActorUser, ID: p.person.subject, Name: p.person.name, Email: p.person.email}
+	}
 	return auditkeep.Actor{Type: auditkeep.ActorAPIToken, ID: "root", Name: "root key"}
 }
 

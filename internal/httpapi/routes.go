@@ -23,6 +23,8 @@ func (s *Server) routes() http.Handler {
 	route("POST /v1/viewer-tokens", "viewer_token_create", s.auth(scopeAdmin, s.handleCreateViewerToken))
 	route("GET /v1/settings", "settings_get", s.auth(scopeAdmin, s.handleGetSettings))
 	route("PUT /v1/settings", "settings_put", s.auth(scopeAdmin, s.handlePutSettings))
+	route("GET /v1/settings/roles", "role_rules_get", s.auth(scopeAdmin, s.handleGetRoleRules))
+	route("PUT /v1/settings/roles", "role_rules_put", s.auth(scopeAdmin, s.handlePutRoleRules))
 	route("POST /v1/hash", "hash", s.auth(scopeAdmin, s.handleHash))
 	route("GET /v1/actions", "actions_list", s.auth(scopeRead, s.handleListActions))
 	route("GET /v1/actions/{action}/schema", "action_schema_get", s.auth(scopeRead, s.handleGetActionSchema))
@@ -68,6 +70,12 @@ func (s *Server) routes() http.Handler {
 	// The web console, at /.
 	s.browser.console = web.New(consoleBackend{s, s.store}, s.log)
 	s.browser.console.SessionEnded = s.endConsoleSession
+	s.browser.console.KeySignIn = !s.people.NoKeySignIn
+	if s.people.OIDC != nil {
+		if err := s.browser.console.EnableOIDC(*s.people.OIDC); err != nil {
+			s.log.Error("single sign-on is off", "err", err) // serve checks the configuration before
+		}
+	}
 	for _, c := range s.browser.console.Routes() {
 		route(c.Pattern, "console_"+c.Name, c.Handler)
 	}

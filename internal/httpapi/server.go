@@ -55,6 +55,8 @@ type Server struct {
 	catalog *catalog.Catalog // nil: no action catalog (actions.go)
 
 	retention *retention.Service // nil: no holds, archive or retention endpoints (holds.go)
+
+	people PeopleConfig // people.go
 }
 
 // Config holds the server's settings.
@@ -72,6 +74,7 @@ type Config struct {
 	// ClientIP finds a request's client address behind trusted proxies
 	// (clientaddr.go); the zero value takes the connection's peer.
 	ClientIP clientip.Resolver
+	People   PeopleConfig // single sign-on and roles (people.go)
 }
 
 // New returns a server over store and ingest.
@@ -94,6 +97,7 @@ func New(store Store, svc *ingest.Service, cfg Config) *Server {
 	s.catalog = cfg.Catalog
 	s.retention = cfg.Retention
 	s.ledger = cfg.Ledger
+	s.people = cfg.People
 	s.handler = s.routes()
 	return s
 }

@@ -33,6 +33,11 @@ type Identity struct {
 	Viewer  bool     // a viewer token: read-only, Locked filters
 	Locked  url.Values
 	Expires time.Time // a viewer token's expiry
+	// A person signed in through the identity provider: Name is theirs,
+	// KeyID "", Scopes those of Role.
+	Person bool
+	Email  string
+	Role   string
 	// Handle is the backend's own record of the credential, passed back to it.
 	Handle any
 }
@@ -73,6 +78,12 @@ type Backend interface {
 	// EUNAUTHORIZED for unknown, revoked, expired or forged credentials and
 	// EFORBIDDEN for credentials that cannot read events (the root key).
 	Identify(ctx context.Context, cred string) (*Identity, error)
+	// IdentifyPerson returns who a person's console session is (see
+	// oidc.go). Returns EUNAUTHORIZED when its role gives no read scope.
+	IdentifyPerson(ctx context.Context, s *auditkeep.Session) (*Identity, error)
+	// PersonRoles returns the role each tenant gives a person whose
+	// verified ID token carries claims; none when no rule matches.
+	PersonRoles(ctx context.Context, claims map[string]any) (map[string]string, error)
 	// List returns the page of events matching the API filter parameters q
 	// (as GET /v1/events takes them), narrowed to a viewer's locked filters.
 	// Returns EINVALID naming a bad parameter.
@@ -123,6 +134,11 @@ type Console struct {
 	// has deleted it, so that what the session holds open (live streams)
 	// ends at once.
 	SessionEnded func(id string)
+	// KeySignIn lets people sign in by pasting an API key (true unless the
+	// operator switches it off); sessions opened so are refused while off.
+	KeySignIn bool
+
+	oidc *oidcClient // nil: no single sign-on (oidc.go)
 }
 
 // New returns the console over b.
@@ -130,9 +146,9 @@ func New(b Backend, log *slog.Logger) *Console {
 	if log == nil {
 		log = slog.Default()
 	}
-	c := &Console{b: b, log: log, Now: time.Now, SessionTTL: 12 * time.Hour}
+	c := &Console{b: b, log: log, Now: time.Now, SessionTTL: 12 * time.Hour, KeySignIn: true}
 	c.tmpl = map[string]*template.Template{}
-	for _, page := range []string{"events", "event", "compare", "signin", "error"} {
+	for _, page := range []string{"events", "event", "compare", "signin", "error", "refused", "signedin", "choose"} {
 		c.tmpl[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+page+".html"))
 	}
 	return c
@@ -151,6 +167,9 @@ func (c *Console) Routes() []Route {
 		{"GET /signin", "signin_form", c.handleSignInForm},
 		{"POST /signin", "signin", c.handleSignIn},
 		{"POST /signout", "signout", c.handleSignOut},
+		{"GET /signin/oidc", "signin_oidc", c.handleOIDCStart},
+		{"GET " + CallbackPath, "signin_callback", c.handleOIDCCallback},
+		{"POST /signin/tenant", "signin_tenant", c.handleChooseTenant},
 		{"GET /static/{name}", "static", c.handleStatic},
 		{"GET /favicon.ico", "favicon", c.handleStatic},
 	}
@@ -194,9 +213,17 @@ func (c *Console) identify(w http.ResponseWriter, r *http.Request) (*viewer, boo
 		c.fail(w, r, nil, err)
 		return nil, false
 	}
-	id, err := c.b.Identify(r.Context(), sess.Cred)
-	if err == nil && (id.Tenant != rec.Tenant || id.KeyID != rec.KeyID) {
-		err = auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "the session belongs to another key")
+	var id *Identity
+	switch {
+	case rec.Person():
+		id, err = c.b.IdentifyPerson(r.Context(), rec)
+	case !c.KeySignIn:
+		err = auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "sign-in with an API key is switched off")
+	default:
+		id, err = c.b.Identify(r.Context(), sess.Cred)
+		if err == nil && (id.Tenant != rec.Tenant || id.KeyID != rec.KeyID) {
+			err = auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "the session belongs to another key")
+		}
 	}
 	if err != nil {
 		if code := auditkeep.ErrorCode(err); code == auditkeep.EUNAUTHORIZED || code == auditkeep.EFORBIDDEN {

@@ -9,7 +9,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,46 +68,27 @@ func (c *Console) aead(ctx context.Context) (cipher.AEAD, error) {
 
 // seal encrypts a session into a cookie value.
 func (c *Console) seal(ctx context.Context, s session) (string, error) {
-	a, err := c.aead(ctx)
-	if err != nil {
-		return "", err
-	}
-	plain, _ := json.Marshal(s)
-	nonce := make([]byte, a.NonceSize())
-	rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(a.Seal(nonce, nonce, plain, []byte(sessionCookie))), nil
+	return c.sealValue(ctx, sessionCookie, s)
 }
 
 // readSession returns the request's session when the store still holds it
 // unexpired; errNoSession when there is none (absent, forged, signed out,
 // revoked, expired), or EUNAVAILABLE.
 func (c *Console) readSession(r *http.Request) (*session, *auditkeep.Session, error) {
-	ck, err := r.Cookie(sessionCookie)
-	if err != nil || ck.Value == "" {
-		return nil, nil, errNoSession
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
-	if err != nil {
-		return nil, nil, errNoSession
-	}
-	a, err := c.aead(r.Context())
-	if err != nil {
+	var s session
+	if err := c.openCookie(r, sessionCookie, &s); err != nil {
 		return nil, nil, err
 	}
-	if len(raw) < a.NonceSize() {
-		return nil, nil, errNoSession
-	}
-	plain, err := a.Open(nil, raw[:a.NonceSize()], raw[a.NonceSize():], []byte(sessionCookie))
-	if err != nil {
-		return nil, nil, errNoSession
-	}
-	var s session
-	if json.Unmarshal(plain, &s) != nil || s.Secret == "" || s.Cred == "" || s.CSRF == "" {
+	if s.Secret == "" || s.CSRF == "" {
 		return nil, nil, errNoSession
 	}
 	rec, err := c.storedSession(r.Context(), s.id())
 	if err != nil {
 		return nil, nil, err
+	}
+	// A key's session holds its key; a person's holds none.
+	if (s.Cred == "") != rec.Person() {
+		return nil, nil, errNoSession
 	}
 	return &s, rec, nil
 }
@@ -156,7 +136,7 @@ func (c *Console) SessionValid(ctx context.Context, id string) (ok bool, reason 
 // and the session's ID, for SessionValid.
 func (c *Console) Credential(r *http.Request) (cred, sessionID string, ok bool) {
 	s, rec, err := c.readSession(r)
-	if err != nil {
+	if err != nil || rec.Person() || !c.KeySignIn {
 		return "", "", false
 	}
 	return s.Cred, rec.ID, true
@@ -204,8 +184,10 @@ func tokensEqual(a, b string) bool {
 
 type signInPage struct {
 	base
-	Next    string
-	Message string
+	Next      string
+	Message   string
+	KeySignIn bool // the form for an API key
+	OIDC      bool // the button for single sign-on
 }
 
 // safeNext keeps a post-sign-in redirect on this site's console: next must
@@ -245,7 +227,7 @@ func (c *Console) signInForm(w http.ResponseWriter, r *http.Request, status int,
 	if r.URL.Query().Get("expired") != "" && msg == "" {
 		msg = "Your session ended or the key was revoked. Sign in again."
 	}
-	c.render(w, r, status, "signin", signInPage{base: b, Next: safeNext(next), Message: msg}, false)
+	c.render(w, r, status, "signin", signInPage{base: b, Next: safeNext(next), Message: msg, KeySignIn: c.KeySignIn, OIDC: c.oidc != nil}, false)
 }
 
 func (c *Console) handleSignInForm(w http.ResponseWriter, r *http.Request) {
@@ -263,6 +245,10 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	ck, err := r.Cookie(csrfCookie)
 	if err != nil || crossSite(r) || !tokensEqual(ck.Value, r.PostForm.Get("csrf")) {
 		c.signInForm(w, r, http.StatusForbidden, "The form expired; try again.")
+		return
+	}
+	if !c.KeySignIn {
+		c.signInForm(w, r, http.StatusForbidden, "Sign-in with an API key is switched off on this server.")
 		return
 	}
 	key := strings.TrimSpace(r.PostForm.Get("key"))
@@ -285,7 +271,7 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		c.signInForm(w, r, http.StatusUnauthorized, "That key lacks the read scope.")
 		return
 	}
-	value, err := c.startSession(r.Context(), key, id)
+	value, err := c.startSession(r.Context(), key, &auditkeep.Session{Tenant: id.Tenant, KeyID: id.KeyID})
 	if err != nil {
 		c.fail(w, r, nil, err)
 		return
@@ -296,12 +282,13 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
-// startSession stores a new session of the key id and returns its cookie's
-// value. It sweeps the store's expired sessions on the way.
-func (c *Console) startSession(ctx context.Context, key string, id *Identity) (string, error) {
+// startSession stores rec, a new session of the key (or of the person rec
+// names, key ""), and returns its cookie's value. It sweeps the store's
+// expired sessions on the way.
+func (c *Console) startSession(ctx context.Context, key string, rec *auditkeep.Session) (string, error) {
 	now := c.Now()
 	s := session{Secret: randomSecret(), Cred: key, CSRF: randomToken()}
-	rec := &auditkeep.Session{ID: s.id(), Tenant: id.Tenant, KeyID: id.KeyID, CreatedAt: now.UTC(), ExpiresAt: now.Add(c.SessionTTL).UTC()}
+	rec.ID, rec.CreatedAt, rec.ExpiresAt = s.id(), now.UTC(), now.Add(c.SessionTTL).UTC()
 	if err := c.b.CreateSession(ctx, rec); err != nil {
 		return "", err
 	}

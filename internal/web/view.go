@@ -59,6 +59,8 @@ type base struct {
 	Title       string
 	Tenant      string
 	KeyName     string
+	Person      string // a person's name (or email), Role theirs
+	Role        string
 	CSRF        string // the session's token for the sign-out form
 	ViewerToken string
 	Viewer      bool
@@ -177,6 +179,9 @@ func (c *Console) base(v *viewer, title string) base {
 		return b
 	}
 	b.Tenant, b.KeyName, b.Viewer, b.ViewerToken = v.id.Tenant, v.id.Name, v.id.Viewer, v.viewerToken
+	if v.id.Person {
+		b.KeyName, b.Person, b.Role = "", cmp.Or(v.id.Name, v.id.Email), v.id.Role
+	}
 	if v.sess != nil {
 		b.CSRF = v.sess.CSRF
 	}
@@ -394,6 +399,8 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 		p.ExportNote = "Export is unavailable until the filter error is fixed."
 	case v.id.Viewer:
 		p.ExportNote = "Export is not available in this read-only view."
+	case !v.id.HasScope(auditkeep.ScopeExport) && v.id.Person:
+		p.ExportNote = "Export " + roleLacks(v.id.Role, auditkeep.ScopeExport) + "."
 	case !v.id.HasScope(auditkeep.ScopeExport):
 		p.ExportNote = "Export needs a key with the export scope; this key lacks it."
 	default:
@@ -724,6 +731,10 @@ func (c *Console) handleExport(w http.ResponseWriter, r *http.Request) {
 	}
 	if v.id.Viewer {
 		c.fail(w, r, v, auditkeep.Errorf(auditkeep.EFORBIDDEN, "export is not available with a viewer token"))
+		return
+	}
+	if !v.id.HasScope(auditkeep.ScopeExport) && v.id.Person {
+		c.fail(w, r, v, auditkeep.Errorf(auditkeep.EFORBIDDEN, "export %s", roleLacks(v.id.Role, auditkeep.ScopeExport)))
 		return
 	}
 	if !v.id.HasScope(auditkeep.ScopeExport) {

@@ -38,6 +38,14 @@ const (
 	viewerTok = "vt_good"
 )
 
+func (b *fakeBackend) IdentifyPerson(ctx context.Context, s *auditkeep.Session) (*web.Identity, error) {
+	return nil, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "no people here")
+}
+
+func (b *fakeBackend) PersonRoles(ctx context.Context, claims map[string]any) (map[string]string, error) {
+	return nil, nil
+}
+
 func (b *fakeBackend) Identify(ctx context.Context, cred string) (*web.Identity, error) {
 	switch cred {
 	case goodKey:

@@ -1,0 +1,553 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditkeep/auditkeep/internal/oidctest"
+)
+
+const ssoPassword = "correct horse battery staple"
+
+// ssoUsers are the people of the test provider.
+var ssoUsers = []oidctest.User{
+	{ID: "u-vera", Username: "vera", Name: "Vera Viewer", Email: "vera@acme.example", Groups: []string{"acme:viewer", "staff"}},
+	{ID: "u-audrey", Username: "audrey", Name: "Audrey Auditor", Email: "audrey@acme.example", Groups: []string{"acme:auditor"}},
+	{ID: "u-adam", Username: "adam", Name: "Adam Admin", Email: "adam@acme.example", Groups: []string{"acme:admin"}},
+	{ID: "u-nora", Username: "nora", Name: "Nora Nobody", Email: "nora@acme.example", Groups: []string{"staff", "acme:owner"}},
+	{ID: "u-sam", Username: "sam", Name: "Sam Secops", Email: "sam@acme.example", Groups: []string{"secops"}},
+	{ID: "u-mia", Username: "mia", Name: "Mia Many", Email: "mia@example.com", Groups: []string{"acme:viewer", "globex:auditor"}},
+}
+
+// ssoUsername is the test provider's user holding role in acme.
+var ssoUsername = map[string]string{"viewer": "vera", "auditor": "audrey", "admin": "adam"}
+
+// freeAddr returns a loopback address nothing listens on, for a server
+// whose redirect URL must be known before it starts.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// ssoServer starts the server with single sign-on through a real OpenID
+// provider on loopback, whose groups "tenant:role" give roles.
+func ssoServer(t *testing.T, cfg Config) (*app, *oidctest.Provider) {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg = DefaultConfig()
+	}
+	cfg.Addr = freeAddr(t)
+	users := append([]oidctest.User(nil), ssoUsers...)
+	for i := range users {
+		users[i].Password = ssoPassword
+	}
+	op := oidctest.Start(t, "http://"+cfg.Addr+"/signin/callback", users...)
+	cfg.People.Issuer, cfg.People.ClientID, cfg.People.ClientSecret = op.Issuer, op.ClientID, op.ClientSecret
+	cfg.People.RedirectURL = "http://" + cfg.Addr + "/signin/callback"
+	cfg.People.Roles = `[{"claim": "groups", "value": "{tenant}:{role}"}]`
+	if err := cfg.People.validate(); err != nil {
+		t.Fatal(err)
+	}
+	return testServer(t, cfg), op
+}
+
+// ssoTenants starts ssoServer with the tenants acme and globex, and
+// returns its URL and an all-scopes key of acme.
+func ssoTenants(t *testing.T, cfg Config) (base, acmeKey string) {
+	t.Helper()
+	a, _ := ssoServer(t, cfg)
+	base = a.URL()
+	acmeKey = setupTenant(t, base, "acme")
+	setupTenant(t, base, "globex")
+	return base, acmeKey
+}
+
+// ssoSession is what a sign-in through the provider ended with.
+type ssoSession struct {
+	status  int    // of the last page
+	body    string // the last page
+	session *http.Cookie
+	csrf    string // the signed-in page's
+	client  *http.Client
+}
+
+// ssoSignIn signs in to the console at base through the provider as a
+// browser would, following every redirect, with username's password.
+func ssoSignIn(t *testing.T, base, username string) ssoSession {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	res, err := c.Get(base + "/signin/oidc?next=/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readAll(t, res)
+	if res.StatusCode != 200 || !strings.Contains(page, "Test identity provider") {
+		t.Fatalf("GET /signin/oidc ended at %s: %d %s", res.Request.URL, res.StatusCode, page)
+	}
+	login := *res.Request.URL
+	login.RawQuery = ""
+	res, err = c.PostForm(login.String(), url.Values{"id": {formField(t, page, "id")}, "username": {username}, "password": {ssoPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ssoSession{status: res.StatusCode, body: readAll(t, res), client: c}
+	s.session = sessionCookieOf(jar, base)
+	return s
+}
+
+// signedIn finishes a sign-in that opened a session: it reads the console
+// as the signed-in page's refresh does, and keeps the CSRF token.
+func (s *ssoSession) signedIn(t *testing.T, base string) {
+	t.Helper()
+	if s.status != 200 || s.session == nil {
+		t.Fatalf("sign-in = %d, session %v: %s", s.status, s.session != nil, s.body)
+	}
+	status, loc, body := consoleGet(t, nil, base+"/", s.session)
+	if status != 200 {
+		t.Fatalf("signed-in GET / = %d to %q", status, loc)
+	}
+	s.csrf = formField(t, body, "csrf")
+}
+
+func sessionCookieOf(jar http.CookieJar, base string) *http.Cookie {
+	u, _ := url.Parse(base + "/")
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == "auditkeep_session" {
+			return ck
+		}
+	}
+	return nil
+}
+
+func readAll(t *testing.T, res *http.Response) string {
+	t.Helper()
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// personCall calls the API as the console's pages do for a signed-in
+// person: the session cookie, same origin, and the CSRF token when csrf.
+func personCall(t *testing.T, method, u string, s ssoSession, body any, csrf bool) response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		rd = bytes.NewReader(j)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(&http.Cookie{Name: s.session.Name, Value: s.session.Value})
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if csrf {
+		req.Header.Set("X-CSRF-Token", s.csrf)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b []byte
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		cancel() // a live stream: its status is the answer
+	} else if b, err = io.ReadAll(res.Body); err != nil {
+		t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// roleTable reads the README's role × endpoint table: endpoint → role →
+// allowed.
+func roleTable(t *testing.T) (map[string]map[string]bool, []string) {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "<!-- roles table: start -->")
+	table, _, ok2 := strings.Cut(rest, "<!-- roles table: end -->")
+	if !ok || !ok2 {
+		t.Fatal("README has no roles table")
+	}
+	cells := map[string]map[string]bool{}
+	var order []string
+	row := regexp.MustCompile("^\\| `([^`]+)` \\| (✓|–) \\| (✓|–) \\| (✓|–) \\|$")
+	for _, line := range strings.Split(strings.TrimSpace(table), "\n")[2:] {
+		m := row.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("README roles table: unreadable row %q", line)
+		}
+		cells[m[1]] = map[string]bool{"viewer": m[2] == "✓", "auditor": m[3] == "✓", "admin": m[4] == "✓"}
+		order = append(order, m[1])
+	}
+	return cells, order
+}
+
+// roleRequest is a concrete call of one endpoint of the table, and the
+// status it answers when allowed.
+type roleRequest struct {
+	ok int
+	// prep returns the path (with query) and body; it may create what the
+	// call acts on, with the admin key.
+	prep func(t *testing.T) (string, any)
+}
+
+func fixed(path string, body any) func(*testing.T) (string, any) {
+	return func(*testing.T) (string, any) { return path, body }
+}
+
+func TestRoleEndpoints(t *testing.T) { forEachStore(t, testRoleEndpoints) }
+
+// testRoleEndpoints calls every cell of the README's role × endpoint table
+// as a person of that role, signed in through the provider.
+func testRoleEndpoints(t *testing.T, cfg Config) {
+	base, admin := ssoTenants(t, cfg)
+	ingestJSON(t, base, admin, []any{event("rt-1", "environment.update", "usr_1"), event("rt-2", "environment.update", "usr_2")})
+	if r := call(t, "PUT", base+"/v1/actions/environment.update/schema", admin, map[string]any{"type": "object"}); r.status != 201 {
+		t.Fatalf("register schema = %d %s", r.status, r.body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := call(t, "GET", base+"/v1/checkpoint", admin, nil)
+		if r.status == 200 && r.json(t)["size"].(float64) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint of both events: %d %s", r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	reqs := map[string]roleRequest{
+		"POST /v1/events":                                     {200, fixed("/v1/events", event("", "environment.update", "usr_3"))},
+		"GET /v1/events":                                      {200, fixed("/v1/events", nil)},
+		"GET /v1/events/{id}":                                 {200, fixed("/v1/events/rt-1", nil)},
+		"GET /v1/events/{id}/diff":                            {200, fixed("/v1/events/rt-1/diff?with=rt-2", nil)},
+		"GET /v1/events/{id}/proof":                           {200, fixed("/v1/events/rt-1/proof?tree_size=2", nil)},
+		"GET /v1/checkpoint":                                  {200, fixed("/v1/checkpoint", nil)},
+		"GET /v1/checkpoints":                                 {200, fixed("/v1/checkpoints", nil)},
+		"GET /v1/consistency":                                 {200, fixed("/v1/consistency?first=1&second=2", nil)},
+		"GET /v1/facets":                                      {200, fixed("/v1/facets?field=action", nil)},
+		"GET /v1/stream":                                      {200, fixed("/v1/stream?since=0", nil)},
+		"GET /v1/actions":                                     {200, fixed("/v1/actions", nil)},
+		"GET /v1/actions/{action}/schema":                     {200, fixed("/v1/actions/environment.update/schema", nil)},
+		"PUT /v1/actions/{action}/schema":                     {201, fixed("/v1/actions/user.login/schema", map[string]any{"type": "object"})},
+		"GET /v1/export?format=csv":                           {200, fixed("/v1/export?format=csv", nil)},
+		"GET /v1/export?format=ndjson":                        {200, fixed("/v1/export?format=ndjson", nil)},
+		"GET /v1/export?format=bundle":                        {200, fixed("/v1/export?format=bundle", nil)},
+		"POST /v1/viewer-tokens":                              {201, fixed("/v1/viewer-tokens", map[string]any{"filters": map[string]any{"action": "environment.update"}, "ttl_seconds": 60})},
+		"GET /v1/settings":                                    {200, fixed("/v1/settings", nil)},
+		"PUT /v1/settings":                                    {200, fixed("/v1/settings", map[string]any{"redaction": map[string]any{"paths": []string{}}})},
+		"GET /v1/settings/roles":                              {200, fixed("/v1/settings/roles", nil)},
+		"PUT /v1/settings/roles":                              {200, fixed("/v1/settings/roles", map[string]any{"rules": []any{}})},
+		"POST /v1/hash":                                       {200, fixed("/v1/hash", map[string]any{"value": "hunter2"})},
+		"POST /v1/holds":                                      {201, fixed("/v1/holds", map[string]any{"reason": "litigation"})},
+		"GET /v1/holds":                                       {200, fixed("/v1/holds", nil)},
+		"GET /v1/retention":                                   {200, fixed("/v1/retention", nil)},
+		"POST /v1/tenants/{tenant}/keys":                      {201, fixed("/v1/tenants/acme/keys", map[string]any{"name": "ci", "scopes": []string{"read"}})},
+		"GET /v1/tenants/{tenant}/archive":                    {200, fixed("/v1/tenants/acme/archive", nil)},
+		"POST /v1/tenants":                                    {201, fixed("/v1/tenants", map[string]any{"name": "initech"})},
+		"PUT /v1/tenants/{tenant}":                            {200, fixed("/v1/tenants/acme", map[string]any{"retention_days": 31})},
+		"POST /v1/tenants/{tenant}/ledger/rebuild":            {200, fixed("/v1/tenants/acme/ledger/rebuild", map[string]any{"reason": "test"})},
+		"POST /v1/tenants/{tenant}/archive/{segment}/restore": {200, fixed("/v1/tenants/acme/archive/s1/restore", map[string]any{"into_tenant": "globex"})},
+		"DELETE /v1/holds/{id}": {204, func(t *testing.T) (string, any) {
+			r := call(t, "POST", base+"/v1/holds", admin, map[string]any{"reason": "to lift"})
+			if r.status != 201 {
+				t.Fatalf("create hold = %d %s", r.status, r.body)
+			}
+			return "/v1/holds/" + r.json(t)["id"].(string), nil
+		}},
+		"DELETE /v1/tenants/{tenant}/keys/{id}": {204, func(t *testing.T) (string, any) {
+			r := call(t, "POST", base+"/v1/tenants/acme/keys", admin, map[string]any{"name": "old", "scopes": []string{"read"}})
+			if r.status != 201 {
+				t.Fatalf("create key = %d %s", r.status, r.body)
+			}
+			return "/v1/tenants/acme/keys/" + r.json(t)["id"].(string), nil
+		}},
+	}
+	cells, order := roleTable(t)
+	for endpoint := range reqs {
+		if cells[endpoint] == nil {
+			t.Errorf("the README's roles table lacks %s", endpoint)
+		}
+	}
+	people := map[string]ssoSession{}
+	for role, user := range ssoUsername {
+		s := ssoSignIn(t, base, user)
+		s.signedIn(t, base)
+		people[role] = s
+	}
+	for _, endpoint := range order {
+		req, ok := reqs[endpoint]
+		if !ok {
+			t.Errorf("no test request for the README's %s", endpoint)
+			continue
+		}
+		method, _, _ := strings.Cut(endpoint, " ")
+		for _, role := range []string{"viewer", "auditor", "admin"} {
+			path, body := req.prep(t)
+			r := personCall(t, method, base+path, people[role], body, true)
+			want := req.ok
+			if !cells[endpoint][role] {
+				want = 403
+			}
+			if r.status != want {
+				t.Errorf("%s as %s: %s %s = %d %s; want %d", endpoint, role, method, path, r.status, r.body, want)
+				continue
+			}
+			if want == 403 {
+				if e, _ := r.json(t)["error"].(map[string]any); e == nil || e["code"] != "forbidden" {
+					t.Errorf("%s as %s: 403 body %s; want a forbidden error", endpoint, role, r.body)
+				}
+			}
+		}
+	}
+
+	// Another tenant's paths are refused to every role, even its admin's.
+	for _, role := range []string{"viewer", "auditor", "admin"} {
+		r := personCall(t, "POST", base+"/v1/tenants/globex/keys", people[role], map[string]any{"name": "x", "scopes": []string{"read"}}, true)
+		if r.status != 403 {
+			t.Errorf("POST /v1/tenants/globex/keys as acme's %s = %d %s; want 403", role, r.status, r.body)
+		}
+	}
+	// A person's change needs the session's CSRF token, and the session
+	// is taken only from this site.
+	adminP := people["admin"]
+	if r := personCall(t, "POST", base+"/v1/hash", adminP, map[string]any{"value": "x"}, false); r.status != 403 ||
+		!strings.Contains(string(r.body), "X-CSRF-Token") {
+		t.Errorf("POST /v1/hash without the CSRF token = %d %s; want 403 naming X-CSRF-Token", r.status, r.body)
+	}
+	req, _ := http.NewRequest("GET", base+"/v1/events", nil)
+	req.AddCookie(&http.Cookie{Name: adminP.session.Name, Value: adminP.session.Value})
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, res); res.StatusCode != 403 {
+		t.Errorf("cross-site GET /v1/events with a person's cookie = %d %s; want 403", res.StatusCode, body)
+	}
+	// What a person does is theirs in the log: a hold records its creator.
+	r := personCall(t, "POST", base+"/v1/holds", adminP, map[string]any{"reason": "by a person"}, true)
+	if r.status != 201 {
+		t.Fatalf("create hold as admin = %d %s", r.status, r.body)
+	}
+	if by := r.json(t)["created_by"]; by != "u-adam" {
+		t.Errorf("hold created by %v; want the person u-adam", by)
+	}
+}
+
+func TestSignInRoles(t *testing.T) { forEachStore(t, testSignInRoles) }
+
+// testSignInRoles: who has no role is refused with a page saying so; a
+// tenant's own rule gives a role; several tenants are chosen between.
+func testSignInRoles(t *testing.T, cfg Config) {
+	base, admin := ssoTenants(t, cfg)
+
+	// nora's groups map to nothing ("acme:owner" is no role).
+	s := ssoSignIn(t, base, "nora")
+	if s.status != 403 || s.session != nil || !strings.Contains(s.body, "no tenant gives you a role") ||
+		!strings.Contains(s.body, "Nora Nobody &lt;nora@acme.example&gt;") {
+		t.Errorf("sign-in without a role = %d, session %v: %s; want 403 naming nora and no session", s.status, s.session != nil, s.body)
+	}
+
+	// sam's group "secops" means nothing until acme's admins map it.
+	if s := ssoSignIn(t, base, "sam"); s.status != 403 || s.session != nil {
+		t.Errorf("sam before acme's rule = %d, session %v; want 403", s.status, s.session != nil)
+	}
+	adam := ssoSignIn(t, base, "adam")
+	adam.signedIn(t, base)
+	for _, bad := range []struct {
+		body  any
+		field string
+	}{
+		{map[string]any{"rules": []any{map[string]any{"claim": "groups", "value": "secops", "role": "owner"}}}, "rules[0].role"},
+		{map[string]any{"rules": []any{map[string]any{"claim": "groups", "value": "secops", "tenant": "globex", "role": "admin"}}}, "rules[0].tenant"},
+		{map[string]any{"rules": []any{map[string]any{"claim": "groups", "value": "{tenant}:{role}"}}}, "rules[0].value"},
+		{map[string]any{}, "rules"},
+	} {
+		r := personCall(t, "PUT", base+"/v1/settings/roles", adam, bad.body, true)
+		if e, _ := r.json(t)["error"].(map[string]any); r.status != 400 || e == nil || e["field"] != bad.field {
+			t.Errorf("PUT /v1/settings/roles %v = %d %s; want 400 naming %s", bad.body, r.status, r.body, bad.field)
+		}
+	}
+	rules := map[string]any{"rules": []any{map[string]any{"claim": "groups", "value": "secops", "role": "auditor"}}}
+	if r := personCall(t, "PUT", base+"/v1/settings/roles", adam, rules, true); r.status != 200 {
+		t.Fatalf("PUT /v1/settings/roles = %d %s", r.status, r.body)
+	}
+	if r := call(t, "GET", base+"/v1/settings/roles", admin, nil); r.status != 200 || !strings.Contains(string(r.body), `"value":"secops","role":"auditor"`) {
+		t.Errorf("GET /v1/settings/roles = %d %s; want the rule", r.status, r.body)
+	}
+	sam := ssoSignIn(t, base, "sam")
+	sam.signedIn(t, base)
+	if !strings.Contains(sam.body, "auditor in acme") {
+		t.Errorf("sam's signed-in page: %s; want auditor in acme", sam.body)
+	}
+	if r := personCall(t, "GET", base+"/v1/export?format=ndjson", sam, nil, false); r.status != 200 {
+		t.Errorf("sam's export = %d %s; want 200", r.status, r.body)
+	}
+	// The rule gives nothing in another tenant.
+	if r := personCall(t, "GET", base+"/v1/events", sam, nil, false); r.status != 200 {
+		t.Errorf("sam's GET /v1/events = %d", r.status)
+	}
+
+	// mia has roles in acme and globex: she picks globex.
+	mia := ssoSignIn(t, base, "mia")
+	if mia.status != 200 || mia.session != nil || !strings.Contains(mia.body, "Choose a tenant") {
+		t.Fatalf("mia's sign-in = %d, session %v: %s; want the choice", mia.status, mia.session != nil, mia.body)
+	}
+	form := url.Values{"csrf": {formField(t, mia.body, "csrf")}, "tenant": {"initech"}}
+	res, err := mia.client.PostForm(base+"/signin/tenant", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, res); res.StatusCode != 400 || !strings.Contains(body, "no role in") {
+		t.Errorf("choosing a tenant without a role = %d %s; want 400", res.StatusCode, body)
+	}
+	form.Set("tenant", "globex")
+	res, err = mia.client.PostForm(base+"/signin/tenant", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mia.status, mia.body, mia.session = res.StatusCode, readAll(t, res), sessionCookieOf(mia.client.Jar, base)
+	mia.signedIn(t, base)
+	if !strings.Contains(mia.body, "auditor in globex") {
+		t.Errorf("mia's signed-in page: %s; want auditor in globex", mia.body)
+	}
+	r := personCall(t, "GET", base+"/v1/events", mia, nil, false)
+	if r.status != 200 {
+		t.Fatalf("mia's GET /v1/events = %d %s", r.status, r.body)
+	}
+	ingestJSON(t, base, admin, []any{event("acme-only", "environment.update", "usr_1")})
+	if r := personCall(t, "GET", base+"/v1/events/acme-only", mia, nil, false); r.status != 404 {
+		t.Errorf("mia in globex reads acme's event: %d %s; want 404", r.status, r.body)
+	}
+}
+
+func TestSignInFlowChecks(t *testing.T) {
+	a, _ := ssoServer(t, Config{})
+	base := a.URL()
+	setupTenant(t, base, "acme")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: noRedirect}
+
+	// Start a flow: the provider is sent the PKCE challenge, state and nonce.
+	res, err := c.Get(base + "/signin/oidc?next=/events/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	auth, err := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != 302 || err != nil {
+		t.Fatalf("GET /signin/oidc = %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	q := auth.Query()
+	for _, name := range []string{"state", "nonce", "code_challenge", "client_id", "redirect_uri"} {
+		if q.Get(name) == "" {
+			t.Errorf("authorization request lacks %s: %s", name, auth)
+		}
+	}
+	if q.Get("code_challenge_method") != "S256" || q.Get("response_type") != "code" || !strings.Contains(q.Get("scope"), "openid") {
+		t.Errorf("authorization request %s; want code flow with S256 and openid", auth)
+	}
+	for _, tc := range []struct {
+		name, query string
+		jar         bool
+		status      int
+		says        string
+	}{
+		{"state mismatch", "code=abc&state=forged", true, 400, "state mismatch"},
+		{"provider error", "error=access_denied&error_description=no+way&state=" + q.Get("state"), true, 401, "access_denied"},
+		{"no flow cookie", "code=abc&state=" + q.Get("state"), false, 400, "Start it again"},
+		{"forged code", "code=forged&state=" + q.Get("state"), true, 401, "refused the authorization code"},
+	} {
+		// Each case starts a fresh flow (the callback's cookie is single-use).
+		client := &http.Client{CheckRedirect: noRedirect}
+		if tc.jar {
+			j, _ := cookiejar.New(nil)
+			client.Jar = j
+			res, err := client.Get(base + "/signin/oidc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			loc, _ := url.Parse(res.Header.Get("Location"))
+			tc.query = strings.Replace(tc.query, q.Get("state"), loc.Query().Get("state"), 1)
+		}
+		res, err := client.Get(base + "/signin/callback?" + tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, res)
+		if res.StatusCode != tc.status || !strings.Contains(body, tc.says) {
+			t.Errorf("%s: callback = %d %s; want %d saying %q", tc.name, res.StatusCode, body, tc.status, tc.says)
+		}
+		for _, ck := range res.Cookies() {
+			if ck.Name == "auditkeep_session" && ck.Value != "" {
+				t.Errorf("%s: a session cookie was set", tc.name)
+			}
+		}
+	}
+}
+
+func TestKeySignInSwitchedOff(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.People.KeySignIn = false
+	a, _ := ssoServer(t, cfg)
+	base := a.URL()
+	key := setupTenant(t, base, "acme")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: noRedirect}
+	status, _, body := consoleGet(t, c, base+"/signin", nil)
+	if status != 200 || strings.Contains(body, `name="key"`) || !strings.Contains(body, "Sign in with single sign-on") {
+		t.Errorf("GET /signin = %d %s; want single sign-on only", status, body)
+	}
+	u, _ := url.Parse(base + "/signin")
+	var csrf string
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == "auditkeep_csrf" {
+			csrf = ck.Value
+		}
+	}
+	res, err := c.PostForm(base+"/signin", url.Values{"csrf": {csrf}, "key": {key}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, res); csrf == "" || res.StatusCode != 403 || !strings.Contains(body, "switched off") {
+		t.Errorf("key sign-in = %d %s; want 403 switched off", res.StatusCode, body)
+	}
+	if sessionCookieOf(jar, base) != nil {
+		t.Error("a refused key sign-in set a session cookie")
+	}
+	// Keys still work on the API, and people still sign in.
+	if r := call(t, "GET", base+"/v1/events", key, nil); r.status != 200 {
+		t.Errorf("GET /v1/events with the key = %d %s", r.status, r.body)
+	}
+	s := ssoSignIn(t, base, "vera")
+	s.signedIn(t, base)
+}
