@@ -235,14 +235,14 @@ type refusedPage struct {
 	Status  int
 	Heading string
 	Message string
-	Person  string // who the provider signed in, when it did
+	Who     string // who the provider signed in, when it did
 	Retry   bool   // offer to sign in again
 }
 
 func (c *Console) refuse(w http.ResponseWriter, r *http.Request, status int, heading, msg string, who *Person, retry bool) {
 	p := refusedPage{base: c.base(nil, heading), Status: status, Heading: heading, Message: msg, Retry: retry}
 	if who != nil {
-		p.Person = who.label()
+		p.Who = who.label()
 	}
 	c.render(w, r, status, "refused", p, false)
 }
@@ -374,24 +374,26 @@ func (c *Console) signInPerson(w http.ResponseWriter, r *http.Request, who Perso
 	setCookie(w, r, sessionCookie, value, int(c.SessionTTL/time.Second))
 	setFlowCookie(w, r, chooseCookie, "", -1)
 	b := c.base(nil, "Signed in")
-	c.render(w, r, http.StatusOK, "signedin", signedInPage{base: b, Next: safeNext(next), Person: who.label(), Tenant: tenant, Role: role}, false)
+	c.render(w, r, http.StatusOK, "signedin", signedInPage{base: b, Next: safeNext(next), Who: who.label(), InTenant: tenant, AsRole: role}, false)
 }
 
+// The pages of a sign-in name the person Who: base's Person and Role are
+// the header's, for pages of a session.
 type signedInPage struct {
 	base
-	Next, Person, Tenant, Role string
+	Next, Who, InTenant, AsRole string
 }
 
 type choicePage struct {
 	base
-	Person  string
+	Who     string
 	Tenants []tenantRole
 }
 
 type tenantRole struct{ Tenant, Role string }
 
 func (c *Console) renderChoice(w http.ResponseWriter, r *http.Request, ch pendingChoice) {
-	p := choicePage{base: c.base(nil, "Choose a tenant"), Person: ch.Person.label()}
+	p := choicePage{base: c.base(nil, "Choose a tenant"), Who: ch.Person.label()}
 	p.CSRF = ch.CSRF
 	for t, role := range ch.Roles {
 		p.Tenants = append(p.Tenants, tenantRole{t, role})
