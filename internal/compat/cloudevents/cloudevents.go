@@ -91,8 +91,11 @@ func Binary(h http.Header, body []byte) (json.RawMessage, error) {
 	attrs := map[string]string{}
 	for k, v := range h {
 		name, ok := strings.CutPrefix(strings.ToLower(k), "ce-")
-		if !ok || name == "" || len(v) == 0 {
+		if !ok || len(v) == 0 {
 			continue
+		}
+		if !validName(name) {
+			return nil, auditkeep.FieldErrorf(strings.ToLower(k), "%s is not a CloudEvents attribute header (ce- and lowercase letters and digits)", strings.ToLower(k))
 		}
 		s, err := url.PathUnescape(v[0])
 		if err != nil {
@@ -147,6 +150,16 @@ func fromJSON(m map[string]json.RawMessage, prefix string) (json.RawMessage, err
 			}
 			ev.dataBase64 = b
 		default:
+			if !validName(k) {
+				f := prefix + k
+				if k == "" {
+					f = strings.TrimSuffix(prefix, ".")
+					if f == "" {
+						f = "body"
+					}
+				}
+				return nil, auditkeep.FieldErrorf(f, "%q is not a CloudEvents attribute name (lowercase letters and digits)", k)
+			}
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
 				// Extension attributes may be numbers or booleans: their JSON text.
@@ -288,6 +301,20 @@ func (c *ce) event() (json.RawMessage, error) {
 		out[k] = v
 	}
 	return json.Marshal(out)
+}
+
+// validName reports whether s is a CloudEvents attribute name: lowercase
+// ASCII letters and digits (spec.md, "Attribute Naming Convention").
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // actorType maps the authcontext extension's authtype.

@@ -53,6 +53,8 @@ func TestRefuses(t *testing.T) {
 		{`{` + ok + `,"type":"a.b","data":{"metadata":[1]}}`, "data.metadata"},
 		{`{` + ok + `,"type":"a.b","data":{"x":1,"x":2}}`, "data.x"},
 		{`{` + ok + `,"type":"a.b","ext":{"a":1}}`, "ext"},
+		{`{` + ok + `,"type":"a.b","Ext-1":"x"}`, "Ext-1"},
+		{`{` + ok + `,"type":"a.b","":"x"}`, "body"},
 	}
 	for _, tt := range tests {
 		_, err := Structured([]byte(tt.body))
