@@ -43,6 +43,16 @@ type APIKey struct {
 	Hash      string     `json:"-"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// ExpiresAt is when the key stops working on its own; nil: never.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// LastUsedAt is the minute of the key's latest use (truncated to the
+	// minute: a key's use is written at most once a minute); nil: never used.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+// Expired reports whether the key has expired at now.
+func (k *APIKey) Expired(now time.Time) bool {
+	return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)
 }
 
 // HasScope reports whether the key carries scope.
@@ -95,6 +105,13 @@ type TenantStore interface {
 	KeyByHash(ctx context.Context, hash string) (*APIKey, error)
 	// RevokeKey marks a key revoked. Returns ENOTFOUND when the tenant has no such key.
 	RevokeKey(ctx context.Context, tenant, id string, at time.Time) error
+	// ListKeys returns the tenant's keys, revoked and expired ones too,
+	// oldest first (by creation, then ID). Returns ENOTFOUND for an unknown tenant.
+	ListKeys(ctx context.Context, tenant string) ([]*APIKey, error)
+	// TouchKey sets the key's LastUsedAt to at truncated to the minute,
+	// unless it holds a later minute already. Returns ENOTFOUND when the
+	// tenant has no such key.
+	TouchKey(ctx context.Context, tenant, id string, at time.Time) error
 	// GetSetting returns a setting's value; tenant "" holds the server's own.
 	// Returns ENOTFOUND when it was never set.
 	GetSetting(ctx context.Context, tenant, name string) ([]byte, error)
@@ -125,6 +142,12 @@ type Session struct {
 	Name    string
 	Email   string
 	Role    string
+
+	// LastSeenAt is the session's latest request, to the minute (the
+	// store is written at most once a minute per session).
+	LastSeenAt time.Time
+	IP         string // the address it signed in from
+	UserAgent  string // the browser it signed in with
 }
 
 // Person reports whether the session is a person's, not a key's.
@@ -149,6 +172,13 @@ type SessionStore interface {
 	// DeleteExpiredSessions deletes the sessions that expired before now and
 	// returns how many there were.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	// ListSessions returns the tenant's sessions, expired ones too (the
+	// caller decides by its clock), newest first.
+	ListSessions(ctx context.Context, tenant string) ([]*Session, error)
+	// TouchSession sets the session's LastSeenAt to seen and its ExpiresAt
+	// to expires (an idle timeout moves it). Returns ENOTFOUND when there is
+	// no such session.
+	TouchSession(ctx context.Context, id string, seen, expires time.Time) error
 }
 
 // Store is everything a storage backend provides.

@@ -324,3 +324,63 @@ func (m *memStore) deleteSessions(match func(auditkeep.Session) bool) int {
 	}
 	return n
 }
+
+func (m *memStore) ListKeys(ctx context.Context, tenant string) ([]*auditkeep.APIKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.tenants[tenant]; !ok {
+		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "no tenant")
+	}
+	out := []*auditkeep.APIKey{}
+	for _, k := range m.keys {
+		if k.Tenant == tenant {
+			c := *k
+			out = append(out, &c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *auditkeep.APIKey) int {
+		return a.CreatedAt.Compare(b.CreatedAt)*2 + strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func (m *memStore) TouchKey(ctx context.Context, tenant, id string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range m.keys {
+		if k.Tenant == tenant && k.ID == id {
+			t := at.UTC().Truncate(time.Minute)
+			if k.LastUsedAt == nil || t.After(*k.LastUsedAt) {
+				k.LastUsedAt = &t
+			}
+			return nil
+		}
+	}
+	return auditkeep.Errorf(auditkeep.ENOTFOUND, "no key")
+}
+
+func (m *memStore) ListSessions(ctx context.Context, tenant string) ([]*auditkeep.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []*auditkeep.Session{}
+	for _, s := range m.sessions {
+		if s.Tenant == tenant {
+			c := s
+			out = append(out, &c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *auditkeep.Session) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return out, nil
+}
+
+func (m *memStore) TouchSession(ctx context.Context, id string, seen, expires time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[id]
+	if !ok {
+		return auditkeep.Errorf(auditkeep.ENOTFOUND, "no session")
+	}
+	s.LastSeenAt, s.ExpiresAt = seen.UTC().Truncate(time.Minute), expires
+	m.sessions[id] = s
+	return nil
+}

@@ -18,9 +18,10 @@ func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error 
 	expires, expiresNsec := splitTime(ss.ExpiresAt)
 	err := s.retry(ctx, once, func() error {
 		_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, tenant, key_id, created_at, created_nsec, expires_at, expires_nsec,
-				subject, name, email, role)
-			VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11)`,
-			ss.ID, ss.Tenant, ss.KeyID, created, createdNsec, expires, expiresNsec, ss.Subject, ss.Name, ss.Email, ss.Role)
+				subject, name, email, role, last_seen_at, ip, user_agent)
+			VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			ss.ID, ss.Tenant, ss.KeyID, created, createdNsec, expires, expiresNsec, ss.Subject, ss.Name, ss.Email, ss.Role,
+			lastSeen(ss), ss.IP, ss.UserAgent)
 		return err
 	})
 	switch {
@@ -37,13 +38,10 @@ func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error 
 // GetSession returns the session with the ID, expired or not. Returns
 // ENOTFOUND, and EUNAVAILABLE when the database cannot be reached.
 func (s *Store) GetSession(ctx context.Context, id string) (*auditkeep.Session, error) {
-	ss := &auditkeep.Session{ID: id}
-	var createdNsec, expiresNsec int16
-	err := s.retry(ctx, idempotent, func() error {
-		return s.pool.QueryRow(ctx, `SELECT tenant, COALESCE(key_id, ''), created_at, created_nsec, expires_at, expires_nsec,
-				subject, name, email, role
-			FROM sessions WHERE id = $1`, id).
-			Scan(&ss.Tenant, &ss.KeyID, &ss.CreatedAt, &createdNsec, &ss.ExpiresAt, &expiresNsec, &ss.Subject, &ss.Name, &ss.Email, &ss.Role)
+	var ss *auditkeep.Session
+	err := s.retry(ctx, idempotent, func() (err error) {
+		ss, err = scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1`, id))
+		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "session not found")
@@ -51,8 +49,6 @@ func (s *Store) GetSession(ctx context.Context, id string) (*auditkeep.Session, 
 	if err != nil {
 		return nil, err
 	}
-	ss.CreatedAt = joinTime(ss.CreatedAt, createdNsec)
-	ss.ExpiresAt = joinTime(ss.ExpiresAt, expiresNsec)
 	return ss, nil
 }
 

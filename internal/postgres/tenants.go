@@ -104,10 +104,17 @@ func (s *Store) CreateKey(ctx context.Context, k *auditkeep.APIKey) error {
 	if scopes == nil {
 		scopes = []string{}
 	}
+	var expires *time.Time
+	var expiresNsec int16
+	if k.ExpiresAt != nil {
+		e, n := splitTime(*k.ExpiresAt)
+		expires, expiresNsec = &e, n
+	}
 	err := s.retry(ctx, once, func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (tenant, id, name, scopes, hash, created_at, created_nsec, revoked_at, revoked_nsec)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			k.Tenant, k.ID, k.Name, scopes, k.Hash, at, nsec, revoked, revokedNsec)
+		_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (tenant, id, name, scopes, hash, created_at, created_nsec, revoked_at, revoked_nsec,
+				expires_at, expires_nsec, last_used_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			k.Tenant, k.ID, k.Name, scopes, k.Hash, at, nsec, revoked, revokedNsec, expires, expiresNsec, minuteOf(k.LastUsedAt))
 		return err
 	})
 	switch {
@@ -122,24 +129,16 @@ func (s *Store) CreateKey(ctx context.Context, k *auditkeep.APIKey) error {
 // KeyByHash returns the key with the SHA-256 hex hash, revoked or not.
 // Returns ENOTFOUND, and EUNAVAILABLE when the database cannot be reached.
 func (s *Store) KeyByHash(ctx context.Context, hash string) (*auditkeep.APIKey, error) {
-	k := &auditkeep.APIKey{}
-	var nsec, revokedNsec int16
-	var revoked *time.Time
-	err := s.retry(ctx, idempotent, func() error {
-		return s.pool.QueryRow(ctx, `SELECT tenant, id, name, scopes, hash, created_at, created_nsec, revoked_at, revoked_nsec
-			FROM api_keys WHERE hash = $1`, hash).
-			Scan(&k.Tenant, &k.ID, &k.Name, &k.Scopes, &k.Hash, &k.CreatedAt, &nsec, &revoked, &revokedNsec)
+	var k *auditkeep.APIKey
+	err := s.retry(ctx, idempotent, func() (err error) {
+		k, err = scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE hash = $1`, hash))
+		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "key not found")
 	}
 	if err != nil {
 		return nil, err
-	}
-	k.CreatedAt = joinTime(k.CreatedAt, nsec)
-	if revoked != nil {
-		r := joinTime(*revoked, revokedNsec)
-		k.RevokedAt = &r
 	}
 	return k, nil
 }

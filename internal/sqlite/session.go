@@ -37,9 +37,11 @@ func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error 
 			return auditkeep.Errorf(auditkeep.ENOTFOUND, "key %q of tenant %q not found", ss.KeyID, ss.Tenant)
 		}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, tenant, key_id, created_at, expires_at, subject, name, email, role)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		ss.ID, ss.Tenant, ss.KeyID, ss.CreatedAt.UnixNano(), ss.ExpiresAt.UnixNano(), ss.Subject, ss.Name, ss.Email, ss.Role)
+	res, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, tenant, key_id, created_at, expires_at, subject, name, email, role,
+			last_seen_at, ip, user_agent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		ss.ID, ss.Tenant, ss.KeyID, ss.CreatedAt.UnixNano(), ss.ExpiresAt.UnixNano(), ss.Subject, ss.Name, ss.Email, ss.Role,
+		lastSeen(ss).UnixNano(), ss.IP, ss.UserAgent)
 	if err != nil {
 		return dbError(err)
 	}
@@ -57,18 +59,13 @@ func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error 
 // GetSession returns the session with the ID, expired or not. Returns
 // ENOTFOUND, EUNAVAILABLE when storage fails.
 func (s *Store) GetSession(ctx context.Context, id string) (*auditkeep.Session, error) {
-	ss := &auditkeep.Session{ID: id}
-	var created, expires int64
-	err := s.r.QueryRowContext(ctx, "SELECT tenant, key_id, created_at, expires_at, subject, name, email, role FROM sessions WHERE id = ?", id).
-		Scan(&ss.Tenant, &ss.KeyID, &created, &expires, &ss.Subject, &ss.Name, &ss.Email, &ss.Role)
+	ss, err := scanSession(s.r.QueryRowContext(ctx, "SELECT "+sessionColumns+" FROM sessions WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "session not found")
 	}
 	if err != nil {
 		return nil, dbError(err)
 	}
-	ss.CreatedAt = time.Unix(0, created).UTC()
-	ss.ExpiresAt = time.Unix(0, expires).UTC()
 	return ss, nil
 }
 

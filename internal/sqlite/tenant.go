@@ -106,13 +106,9 @@ func (s *Store) CreateKey(ctx context.Context, k *auditkeep.APIKey) error {
 	if err := requireTenant(ctx, tx, k.Tenant); err != nil {
 		return err
 	}
-	var revoked any
-	if k.RevokedAt != nil {
-		revoked = k.RevokedAt.UnixNano()
-	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO api_keys (tenant, id, name, scopes, hash, created_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		k.Tenant, k.ID, k.Name, string(scopes), k.Hash, k.CreatedAt.UnixNano(), revoked)
+	res, err := tx.ExecContext(ctx, `INSERT INTO api_keys (tenant, id, name, scopes, hash, created_at, revoked_at, expires_at, last_used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		k.Tenant, k.ID, k.Name, string(scopes), k.Hash, k.CreatedAt.UnixNano(), nanosOrNull(k.RevokedAt), nanosOrNull(k.ExpiresAt), nanosOrNull(minuteOf(k.LastUsedAt)))
 	if err != nil {
 		return dbError(err)
 	}
@@ -130,25 +126,12 @@ func (s *Store) CreateKey(ctx context.Context, k *auditkeep.APIKey) error {
 // KeyByHash returns the key with the SHA-256 hex hash, revoked or not.
 // Returns ENOTFOUND, or EUNAVAILABLE when storage fails.
 func (s *Store) KeyByHash(ctx context.Context, hash string) (*auditkeep.APIKey, error) {
-	k := &auditkeep.APIKey{Hash: hash}
-	var scopes string
-	var created int64
-	var revoked sql.NullInt64
-	err := s.r.QueryRowContext(ctx, "SELECT tenant, id, name, scopes, created_at, revoked_at FROM api_keys WHERE hash = ?", hash).
-		Scan(&k.Tenant, &k.ID, &k.Name, &scopes, &created, &revoked)
+	k, err := scanKey(s.r.QueryRowContext(ctx, "SELECT "+keyColumns+" FROM api_keys WHERE hash = ?", hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "key not found")
 	}
 	if err != nil {
 		return nil, dbError(err)
-	}
-	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil {
-		return nil, dbError(err)
-	}
-	k.CreatedAt = time.Unix(0, created).UTC()
-	if revoked.Valid {
-		t := time.Unix(0, revoked.Int64).UTC()
-		k.RevokedAt = &t
 	}
 	return k, nil
 }
@@ -259,7 +242,9 @@ func tenantRange(num int64) (lo, hi int64) { return num<<40 | 1, num<<40 | (1<<4
 
 // requireTenant returns ENOTFOUND when tx sees no tenant id, EUNAVAILABLE
 // when storage fails.
-func requireTenant(ctx context.Context, tx *sql.Tx, id string) error {
+func requireTenant(ctx context.Context, tx interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, id string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", id).Scan(&n); err != nil {
 		return dbError(err)

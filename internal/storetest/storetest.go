@@ -45,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) auditkeep.Store) {
 	t.Run("Streams", func(t *testing.T) { testStreams(t, open(t)) })
 	t.Run("PersonSessions", func(t *testing.T) { testPersonSessions(t, open(t)) })
 	t.Run("TenantSettings", func(t *testing.T) { testTenantSettings(t, open(t)) })
+	t.Run("KeysListed", func(t *testing.T) { testKeysListed(t, open(t)) })
+	t.Run("SessionsListed", func(t *testing.T) { testSessionsListed(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping() = %v; want nil", err)
