@@ -153,6 +153,15 @@ type Session struct {
 // Person reports whether the session is a person's, not a key's.
 func (s *Session) Person() bool { return s.KeyID == "" && s.Subject != "" }
 
+// SeenMinute is the minute a store keeps as the session's LastSeenAt: its
+// LastSeenAt, or when unset its sign-in, truncated to the minute.
+func (s *Session) SeenMinute() time.Time {
+	if s.LastSeenAt.IsZero() {
+		return s.CreatedAt.UTC().Truncate(time.Minute)
+	}
+	return s.LastSeenAt.UTC().Truncate(time.Minute)
+}
+
 // SessionStore keeps the console's sessions where every node of a
 // deployment reads them, so that ending one ends it everywhere.
 type SessionStore interface {

@@ -36,15 +36,6 @@ func scanKey(row pgx.Row) (*auditkeep.APIKey, error) {
 	return k, nil
 }
 
-// minuteOf returns t truncated to the minute, or nil.
-func minuteOf(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	m := t.UTC().Truncate(time.Minute)
-	return &m
-}
-
 // ListKeys returns the tenant's keys, revoked and expired ones too, oldest
 // first. Returns ENOTFOUND for an unknown tenant and EUNAVAILABLE when the
 // database cannot be reached.

@@ -21,7 +21,7 @@ func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error 
 				subject, name, email, role, last_seen_at, ip, user_agent)
 			VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			ss.ID, ss.Tenant, ss.KeyID, created, createdNsec, expires, expiresNsec, ss.Subject, ss.Name, ss.Email, ss.Role,
-			lastSeen(ss), ss.IP, ss.UserAgent)
+			ss.SeenMinute(), ss.IP, ss.UserAgent)
 		return err
 	})
 	switch {

@@ -30,15 +30,6 @@ func scanSession(row pgx.Row) (*auditkeep.Session, error) {
 	return ss, nil
 }
 
-// lastSeen is the minute a new session was last seen: its LastSeenAt, or
-// its sign-in.
-func lastSeen(ss *auditkeep.Session) time.Time {
-	if ss.LastSeenAt.IsZero() {
-		return ss.CreatedAt.UTC().Truncate(time.Minute)
-	}
-	return ss.LastSeenAt.UTC().Truncate(time.Minute)
-}
-
 // ListSessions returns the tenant's sessions, expired ones too, newest
 // first. Returns EUNAVAILABLE when the database cannot be reached.
 func (s *Store) ListSessions(ctx context.Context, tenant string) ([]*auditkeep.Session, error) {

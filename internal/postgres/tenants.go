@@ -114,7 +114,7 @@ func (s *Store) CreateKey(ctx context.Context, k *auditkeep.APIKey) error {
 		_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (tenant, id, name, scopes, hash, created_at, created_nsec, revoked_at, revoked_nsec,
 				expires_at, expires_nsec, last_used_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			k.Tenant, k.ID, k.Name, scopes, k.Hash, at, nsec, revoked, revokedNsec, expires, expiresNsec, minuteOf(k.LastUsedAt))
+			k.Tenant, k.ID, k.Name, scopes, k.Hash, at, nsec, revoked, revokedNsec, expires, expiresNsec, k.LastUsedAt)
 		return err
 	})
 	switch {

@@ -44,15 +44,6 @@ func nanosOrNull(t *time.Time) any {
 	return t.UnixNano()
 }
 
-// minuteOf returns t truncated to the minute, or nil.
-func minuteOf(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	m := t.UTC().Truncate(time.Minute)
-	return &m
-}
-
 // ListKeys returns the tenant's keys, revoked and expired ones too, oldest
 // first. Returns ENOTFOUND for an unknown tenant, EUNAVAILABLE when storage
 // fails.

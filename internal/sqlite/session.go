@@ -41,7 +41,7 @@ func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error 
 			last_seen_at, ip, user_agent)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		ss.ID, ss.Tenant, ss.KeyID, ss.CreatedAt.UnixNano(), ss.ExpiresAt.UnixNano(), ss.Subject, ss.Name, ss.Email, ss.Role,
-		lastSeen(ss).UnixNano(), ss.IP, ss.UserAgent)
+		ss.SeenMinute().UnixNano(), ss.IP, ss.UserAgent)
 	if err != nil {
 		return dbError(err)
 	}

@@ -108,7 +108,7 @@ func (s *Store) CreateKey(ctx context.Context, k *auditkeep.APIKey) error {
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO api_keys (tenant, id, name, scopes, hash, created_at, revoked_at, expires_at, last_used_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		k.Tenant, k.ID, k.Name, string(scopes), k.Hash, k.CreatedAt.UnixNano(), nanosOrNull(k.RevokedAt), nanosOrNull(k.ExpiresAt), nanosOrNull(minuteOf(k.LastUsedAt)))
+		k.Tenant, k.ID, k.Name, string(scopes), k.Hash, k.CreatedAt.UnixNano(), nanosOrNull(k.RevokedAt), nanosOrNull(k.ExpiresAt), nanosOrNull(k.LastUsedAt))
 	if err != nil {
 		return dbError(err)
 	}
