@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -104,66 +103,34 @@ func testCrashKeepsAcknowledged(t *testing.T, cfg Config) {
 		if cycle == 0 {
 			key = setupTenant(t, c.url, "acme")
 		}
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					var batch []any
-					ids := []string{}
-					for j := range 1 + (i % 3 * 20) {
-						id := fmt.Sprintf("c%d-w%d-%d-%d", cycle, w, i, j)
-						ids = append(ids, id)
-						batch = append(batch, event(id, "secret.update", "usr_1"))
-					}
-					r, err := http.DefaultClient.Do(mustReq("POST", c.url+"/v1/events", key, map[string]any{"events": batch}))
-					if err != nil {
-						return // the server died: this batch is not acknowledged
-					}
-					r.Body.Close()
-					if r.StatusCode == 200 {
-						mu.Lock()
-						for _, id := range ids {
-							acked[id] = true
-						}
-						mu.Unlock()
-					}
+		stop := workers(8, func(w, i int) bool {
+			var batch []any
+			ids := []string{}
+			for j := range 1 + (i % 3 * 20) {
+				id := fmt.Sprintf("c%d-w%d-%d-%d", cycle, w, i, j)
+				ids = append(ids, id)
+				batch = append(batch, event(id, "secret.update", "usr_1"))
+			}
+			r, err := http.DefaultClient.Do(mustReq("POST", c.url+"/v1/events", key, map[string]any{"events": batch}))
+			if err != nil {
+				return false // the server died: this batch is not acknowledged
+			}
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				mu.Lock()
+				for _, id := range ids {
+					acked[id] = true
 				}
-			}()
-		}
+				mu.Unlock()
+			}
+			return true
+		})
 		time.Sleep(300 * time.Millisecond)
 		c.kill9(t)
-		close(stop)
-		wg.Wait()
+		stop()
 	}
 	c := startChild(t, nil, storeArgs...)
-	r := call(t, "GET", c.url+"/v1/export?format=ndjson&order=asc", key, nil)
-	if r.status != 200 {
-		t.Fatalf("export after crashes: %d %s", r.status, r.body)
-	}
-	seen := map[string]int{}
-	var lastSeq int64
-	for _, line := range strings.Split(strings.TrimSpace(string(r.body)), "\n") {
-		var e struct {
-			ID  string `json:"id"`
-			Seq int64  `json:"seq"`
-		}
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatalf("half-written event %q: %v", line, err)
-		}
-		if e.Seq != lastSeq+1 {
-			t.Fatalf("seq %d follows %d; want no gaps", e.Seq, lastSeq)
-		}
-		lastSeq = e.Seq
-		seen[e.ID]++
-	}
+	seen, lastSeq := storedLog(t, c.url, key)
 	for id := range acked {
 		if seen[id] != 1 {
 			t.Errorf("acknowledged %s found %d times", id, seen[id])
@@ -180,17 +147,7 @@ func testCrashKeepsAcknowledged(t *testing.T, cfg Config) {
 
 	// The log the crashes left verifies: every stored event is in the
 	// signed tree, in seq order, unaltered.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		cp := call(t, "GET", c.url+"/v1/checkpoint", key, nil)
-		if cp.status == 200 && int64(cp.json(t)["size"].(float64)) == lastSeq {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the checkpoint does not reach seq %d a minute after the restart: %d %s", lastSeq, cp.status, cp.body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	awaitCheckpoint(t, c.url, key, lastSeq)
 	code, stdout, stderr := runCLI(t, map[string]string{"HOME": t.TempDir()}, "verify", "--server", c.url, "--key", key)
 	if want := fmt.Sprintf("OK: tree size %d,", lastSeq); code != exitOK || !strings.HasPrefix(stdout, want) {
 		t.Fatalf("verify after %d crashes: exit %d, %q; want exit 0 and %q\nstderr: %s", cycles, code, stdout, want, stderr)

@@ -52,6 +52,8 @@ func commands() []command {
 		{"verify", "check that the log is the one the server signed (live or a bundle)", runVerify},
 		{"ledger", "get the checkpoints' verifier key, or rebuild a broken ledger (root key)", runLedger},
 		{"archive", "list, restore or verify archived (expired) events", runArchive},
+		{"backup", "back up a running server's embedded store (root key)", runBackup},
+		{"restore", "restore a backup into a new data directory", runRestore},
 		{"demo", "fill a tenant with a realistic platform's events", runDemo},
 		{"bench", "measure ingest, queries, export, disk and the ledger on this machine", runBench},
 	}

@@ -137,7 +137,7 @@ func (a *app) Open(ctx context.Context) error {
 	svc.Steps = append([]ingest.Step{a.retention.Step}, svc.Steps...)
 	a.api = httpapi.New(a.retention.Guard(a.store), svc, httpapi.Config{RootKeyHash: rootHash, Logger: a.log, Tracker: tracker, Catalog: actions,
 		ReadTimeout: a.cfg.ReadTimeout, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst, Ledger: ledgerAPI, Retention: a.retention,
-		ClientIP: a.cfg.Network.resolver(), People: a.cfg.People.api()})
+		ClientIP: a.cfg.Network.resolver(), People: a.cfg.People.api(), Backup: a.backupMaker()})
 	observe := a.api.ObserveCommit
 	if a.cfg.DatabaseURL == "" {
 		// This process is the embedded store's only writer: the latest

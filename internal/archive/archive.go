@@ -142,9 +142,23 @@ type Archive struct {
 // Returns EINVALID for a URL that names no known kind of bucket, and
 // EUNAVAILABLE when the bucket cannot be opened.
 func Open(ctx context.Context, rawURL string, log *slog.Logger) (*Archive, error) {
+	b, err := OpenBucket(ctx, rawURL, "archive-url")
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	shown, _ := url.Parse(rawURL)
+	return &Archive{bucket: b, url: shown.Redacted(), log: log, now: time.Now}, nil
+}
+
+// OpenBucket opens the bucket at rawURL as Open does (a file:// directory
+// is created when missing and gets no sidecar files). Its errors name field.
+func OpenBucket(ctx context.Context, rawURL, field string) (*blob.Bucket, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
-		return nil, auditkeep.FieldErrorf("archive-url", "archive URL %q is not a URL such as file:///var/lib/auditkeep/archive or s3://bucket", rawURL)
+		return nil, auditkeep.FieldErrorf(field, "%s %q is not a URL such as file:///var/lib/auditkeep/archive or s3://bucket", field, rawURL)
 	}
 	if u.Scheme == "file" {
 		// A local directory: created if missing, no metadata sidecar files,
@@ -161,15 +175,11 @@ func Open(ctx context.Context, rawURL string, log *slog.Logger) (*Archive, error
 	b, err := blob.OpenBucket(ctx, u.String())
 	if err != nil {
 		if strings.Contains(err.Error(), "no driver registered") {
-			return nil, auditkeep.FieldErrorf("archive-url", "archive URL %q: unknown scheme %q (use file, s3, gs or azblob)", rawURL, u.Scheme)
+			return nil, auditkeep.FieldErrorf(field, "%s %q: unknown scheme %q (use file, s3, gs or azblob)", field, rawURL, u.Scheme)
 		}
-		return nil, auditkeep.Unavailable(fmt.Errorf("open archive %s: %w", u.Redacted(), err))
+		return nil, auditkeep.Unavailable(fmt.Errorf("open bucket %s: %w", u.Redacted(), err))
 	}
-	if log == nil {
-		log = slog.Default()
-	}
-	shown, _ := url.Parse(rawURL)
-	return &Archive{bucket: b, url: shown.Redacted(), log: log, now: time.Now}, nil
+	return b, nil
 }
 
 // DirURL returns the file:// URL of a local directory.

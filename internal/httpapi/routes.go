@@ -40,6 +40,7 @@ func (s *Server) routes() http.Handler {
 	route("POST /v1/tenants/{tenant}/keys", "key_create", s.auth(scopeRootOrAdmin, s.handleCreateKey))
 	route("DELETE /v1/tenants/{tenant}/keys/{id}", "key_revoke", s.auth(scopeRootOrAdmin, s.handleRevokeKey))
 	route("POST /v1/tenants/{tenant}/ledger/rebuild", "ledger_rebuild", s.auth(scopeRoot, s.handleRebuildLedger))
+	route("POST /v1/backup", "backup", s.auth(scopeRoot, s.handleBackup))
 
 	// Retention: legal holds, status, the archive (holds.go, archive.go).
 	route("POST /v1/holds", "hold_create", s.auth(scopeAdmin, s.handleCreateHold))

@@ -37,6 +37,7 @@ type Server struct {
 	limits      *limiters // nil: no rate limit
 	refusals    *limiters // by client address, of refused credentials; nil: no rate limit (clientaddr.go)
 	clientIP    clientip.Resolver
+	backup      Backup   // nil: no backups (backup.go)
 	keys        keyCache // API keys recently read, by hash (keycache.go)
 	readTimeout time.Duration
 	handler     http.Handler
@@ -75,6 +76,8 @@ type Config struct {
 	// (clientaddr.go); the zero value takes the connection's peer.
 	ClientIP clientip.Resolver
 	People   PeopleConfig // single sign-on and roles (people.go)
+	// Backup makes POST /v1/backup's backups; nil: it answers 404 (backup.go).
+	Backup Backup
 }
 
 // New returns a server over store and ingest.
@@ -94,6 +97,7 @@ func New(store Store, svc *ingest.Service, cfg Config) *Server {
 	s.limits = newLimiters(cfg.RateLimit, cfg.RateBurst)
 	s.refusals = newLimiters(cfg.RateLimit, cfg.RateBurst)
 	s.clientIP = cfg.ClientIP
+	s.backup = cfg.Backup
 	s.catalog = cfg.Catalog
 	s.retention = cfg.Retention
 	s.ledger = cfg.Ledger
