@@ -4,15 +4,20 @@
 // CloudEvents Go SDK (github.com/cloudevents/sdk-go/v2). It
 // runs the auditkeep binary built from the repository, as shipped, on a
 // loopback port, on the embedded store and on PostgreSQL when
-// AUDITKEEP_TEST_DATABASE_URL names a database.
+// AUDITKEEP_TEST_DATABASE_URL names a database. The module requires none
+// of auditkeep's packages: the binary is built by auditkeep's own module.
 package senders
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditkeep/auditkeep/internal/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 const rootKey = "root-key-for-sender-tests-0123456789"
@@ -51,8 +56,44 @@ func forEachStore(t *testing.T, test func(t *testing.T, base string)) {
 		if db == "" {
 			t.Skip("AUDITKEEP_TEST_DATABASE_URL is not set: set it to a PostgreSQL database to run the PostgreSQL half")
 		}
-		test(t, startServer(t, "--database-url", pgtest.Schema(t, db)))
+		test(t, startServer(t, "--database-url", schema(t, db)))
 	})
+}
+
+// schema creates a schema of the test's own in the database at base,
+// dropped when the test ends, and returns base with it as the search path.
+// (As internal/pgtest does: this module does not depend on auditkeep's, so
+// that a change of auditkeep's dependencies never makes it untidy.)
+func schema(t *testing.T, base string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("AUDITKEEP_TEST_DATABASE_URL must be a URL: %v", err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "senders_" + hex.EncodeToString(b)
+	exec := func(sql string) error {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(context.Background(), sql)
+		return err
+	}
+	if err := exec("CREATE SCHEMA " + name); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := exec("DROP SCHEMA " + name + " CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // startServer runs auditkeep serve and returns its URL.
