@@ -43,8 +43,8 @@ type Stream struct {
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 	// Version counts the changes of the stream's configuration (name,
-	// filters, format, settings, secret, state, cursor by replay); a
-	// deliverer reloads when it moves.
+	// filters, format, settings, secret, state) and replays; a deliverer
+	// reloads when it moves.
 	Version int64 `json:"version"`
 }
 
@@ -68,10 +68,15 @@ type StreamStore interface {
 	// lists every tenant's.
 	ListStreams(ctx context.Context, tenant string) ([]*Stream, error)
 	// UpdateStream stores s's name, type, format, filters, settings,
-	// secret, state, cursor and stream seq, and increments its Version,
-	// provided the stored Version is still s.Version (s gets the new one).
-	// Returns ENOTFOUND, ECONFLICT when the stream changed meanwhile.
+	// secret, state and UpdatedAt, and increments its Version, provided the
+	// stored Version is still s.Version (s gets the new one). The position
+	// is left as stored (see ReplayStream). Returns ENOTFOUND, ECONFLICT
+	// when the stream changed meanwhile.
 	UpdateStream(ctx context.Context, s *Stream) error
+	// ReplayStream moves the stream's cursor to cursor (its stream seq
+	// goes on from where it is: replayed events get new stream seqs) and
+	// increments its Version. Returns ENOTFOUND.
+	ReplayStream(ctx context.Context, tenant, id string, cursor int64, at time.Time) error
 	// DeleteStream deletes the tenant's stream. Returns ENOTFOUND.
 	DeleteStream(ctx context.Context, tenant, id string) error
 

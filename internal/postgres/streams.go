@@ -122,18 +122,18 @@ func (s *Store) ListStreams(ctx context.Context, tenant string) ([]*auditkeep.St
 	return out, err
 }
 
-// UpdateStream stores the stream's configuration and position if its
-// Version is still the stored one, and increments Version. Returns
-// ENOTFOUND, ECONFLICT, EUNAVAILABLE when the database cannot be reached.
+// UpdateStream stores the stream's configuration if its Version is still
+// the stored one, and increments Version. Returns ENOTFOUND, ECONFLICT,
+// EUNAVAILABLE when the database cannot be reached.
 func (s *Store) UpdateStream(ctx context.Context, st *auditkeep.Stream) error {
 	filters, err := json.Marshal(st.Filters)
 	if err != nil {
 		return err
 	}
 	n, err := s.execStream(ctx, `UPDATE streams SET name = $1, type = $2, format = $3, filters = $4, settings = $5, secret = $6,
-		state = $7, cursor = $8, stream_seq = $9, updated_at = $10, version = version + 1
-		WHERE tenant = $11 AND id = $12 AND version = $13`,
-		st.Name, st.Type, st.Format, string(filters), string(settingsOf(st)), st.Secret, st.State, st.Cursor, st.StreamSeq,
+		state = $7, updated_at = $8, version = version + 1
+		WHERE tenant = $9 AND id = $10 AND version = $11`,
+		st.Name, st.Type, st.Format, string(filters), string(settingsOf(st)), st.Secret, st.State,
 		nanos(st.UpdatedAt), st.Tenant, st.ID, st.Version)
 	if err != nil {
 		return err
@@ -152,6 +152,19 @@ func (s *Store) streamConflict(ctx context.Context, tenant, id, msg string) erro
 		return err
 	}
 	return auditkeep.Errorf(auditkeep.ECONFLICT, msg, id)
+}
+
+// ReplayStream moves the stream's cursor and increments its Version.
+// Returns ENOTFOUND, EUNAVAILABLE when the database cannot be reached.
+func (s *Store) ReplayStream(ctx context.Context, tenant, id string, cursor int64, at time.Time) error {
+	n, err := s.execStream(ctx, "UPDATE streams SET cursor = $1, updated_at = $2, version = version + 1 WHERE tenant = $3 AND id = $4", cursor, nanos(at), tenant, id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return auditkeep.Errorf(auditkeep.ENOTFOUND, "stream %q not found", id)
+	}
+	return nil
 }
 
 // DeleteStream deletes the tenant's stream. Returns ENOTFOUND, EUNAVAILABLE

@@ -131,18 +131,18 @@ func (s *Store) ListStreams(ctx context.Context, tenant string) ([]*auditkeep.St
 	return out, dbError(rows.Err())
 }
 
-// UpdateStream stores the stream's configuration and position if its
-// Version is still the stored one, and increments Version. Returns
-// ENOTFOUND, ECONFLICT, EUNAVAILABLE when storage fails.
+// UpdateStream stores the stream's configuration if its Version is still
+// the stored one, and increments Version. Returns ENOTFOUND, ECONFLICT,
+// EUNAVAILABLE when storage fails.
 func (s *Store) UpdateStream(ctx context.Context, st *auditkeep.Stream) error {
 	filters, err := json.Marshal(st.Filters)
 	if err != nil {
 		return err
 	}
 	res, err := s.exec(ctx, `UPDATE streams SET name = ?, type = ?, format = ?, filters = ?, settings = ?, secret = ?,
-		state = ?, cursor = ?, stream_seq = ?, updated_at = ?, version = version + 1
+		state = ?, updated_at = ?, version = version + 1
 		WHERE tenant = ? AND id = ? AND version = ?`,
-		st.Name, st.Type, st.Format, string(filters), string(settingsOf(st)), st.Secret, st.State, st.Cursor, st.StreamSeq,
+		st.Name, st.Type, st.Format, string(filters), string(settingsOf(st)), st.Secret, st.State,
 		nanos(st.UpdatedAt), st.Tenant, st.ID, st.Version)
 	if err != nil {
 		return err
@@ -161,6 +161,19 @@ func (s *Store) streamConflict(ctx context.Context, tenant, id, msg string) erro
 		return err
 	}
 	return auditkeep.Errorf(auditkeep.ECONFLICT, msg, id)
+}
+
+// ReplayStream moves the stream's cursor and increments its Version.
+// Returns ENOTFOUND, EUNAVAILABLE when storage fails.
+func (s *Store) ReplayStream(ctx context.Context, tenant, id string, cursor int64, at time.Time) error {
+	n, err := s.exec(ctx, "UPDATE streams SET cursor = ?, updated_at = ?, version = version + 1 WHERE tenant = ? AND id = ?", cursor, nanos(at), tenant, id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return auditkeep.Errorf(auditkeep.ENOTFOUND, "stream %q not found", id)
+	}
+	return nil
 }
 
 // DeleteStream deletes the tenant's stream. Returns ENOTFOUND, EUNAVAILABLE

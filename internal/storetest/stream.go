@@ -164,6 +164,27 @@ func testStreams(t *testing.T, s auditkeep.Store) {
 		t.Errorf("paused stream after FailStream and AdvanceStream: state %q cursor %d; want paused, 30", got.State, got.Cursor)
 	}
 
+	// An update leaves the position; a replay moves the cursor, not the stream seq.
+	got.Name = "renamed again"
+	got.Cursor, got.StreamSeq = 1, 1
+	if err := ss.UpdateStream(ctx, got); err != nil {
+		t.Fatalf("UpdateStream = %v", err)
+	}
+	got, _ = ss.GetStream(ctx, "acme", "str_2")
+	if got.Name != "renamed again" || got.Cursor != 30 || got.StreamSeq != 8 {
+		t.Errorf("after UpdateStream: name %q cursor %d stream_seq %d; want renamed again, 30, 8", got.Name, got.Cursor, got.StreamSeq)
+	}
+	v := got.Version
+	if err := ss.ReplayStream(ctx, "acme", "str_2", 3, done); err != nil {
+		t.Fatalf("ReplayStream = %v", err)
+	}
+	got, _ = ss.GetStream(ctx, "acme", "str_2")
+	if got.Cursor != 3 || got.StreamSeq != 8 || got.Version != v+1 {
+		t.Errorf("after ReplayStream: cursor %d stream_seq %d version %d; want 3, 8, %d", got.Cursor, got.StreamSeq, got.Version, v+1)
+	}
+	wantCode(t, "AdvanceStream(from before the replay)", ss.AdvanceStream(ctx, "acme", "str_2", "node-a", next, auditkeep.StreamPosition{Cursor: 40, StreamSeq: 9}, done), auditkeep.ECONFLICT)
+	wantCode(t, "ReplayStream(unknown)", ss.ReplayStream(ctx, "acme", "str_9", 1, done), auditkeep.ENOTFOUND)
+
 	if err := ss.DeleteStream(ctx, "acme", "str_1"); err != nil {
 		t.Fatalf("DeleteStream = %v", err)
 	}
