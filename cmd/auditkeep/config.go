@@ -37,6 +37,8 @@ type Config struct {
 	Network NetworkConfig
 	// People holds single sign-on and roles (people.go).
 	People PeopleConfig
+	// Streams holds the stream settings (streams.go).
+	Streams StreamConfig
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -53,6 +55,7 @@ func DefaultConfig() Config {
 		Retention:       defaultRetention(),
 		Network:         defaultNetwork(),
 		People:          defaultPeople(),
+		Streams:         defaultStreams(),
 		ReadTimeout:     60 * time.Second,
 	}
 }
@@ -87,6 +90,10 @@ var configSettings = []configSetting{
 	{"tls-key", "AUDITKEEP_TLS_KEY", "PEM private key file of tls-cert"},
 	{"trusted-proxies", "AUDITKEEP_TRUSTED_PROXIES", "networks of the reverse proxies in front of the server (CIDRs); only from them is the forwarding header read"},
 	{"client-ip-header", "AUDITKEEP_CLIENT_IP_HEADER", "the header the trusted proxies write: X-Forwarded-For or Forwarded"},
+	{"streams", "AUDITKEEP_STREAMS", "deliver the tenants' streams from this node; true or false"},
+	{"", "AUDITKEEP_STREAM_KEY", "the key that seals streams' secrets (16 characters or more; every node the same); when unset one is generated and kept in the store"},
+	{"stream-batch", "AUDITKEEP_STREAM_BATCH", "most events per stream delivery"},
+	{"stream-retention-wait", "AUDITKEEP_STREAM_RETENTION_WAIT", "longest an event past its retention waits for the streams that have not delivered it; 0: not at all"},
 }
 
 func init() { configSettings = append(configSettings, peopleSettings...) }
@@ -134,6 +141,7 @@ func loadConfig(args []string, getenv func(string) string, fs *flag.FlagSet) (Co
 	cfg.Retention.flags(fs)
 	cfg.Network.flags(fs)
 	cfg.People.flags(fs)
+	cfg.Streams.flags(fs)
 	restore := hush(fs)
 	err := fs.Parse(args)
 	restore()
@@ -213,6 +221,9 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	if err := c.People.fromEnv(getenv); err != nil {
 		return err
 	}
+	if err := c.Streams.fromEnv(getenv); err != nil {
+		return err
+	}
 	return c.Retention.fromEnv(getenv)
 }
 
@@ -261,6 +272,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.People.validate(); err != nil {
+		return err
+	}
+	if err := c.Streams.validate(); err != nil {
 		return err
 	}
 	return c.Retention.validate()

@@ -21,6 +21,8 @@ import (
 	"github.com/auditkeep/auditkeep/internal/postgres"
 	rtn "github.com/auditkeep/auditkeep/internal/retention"
 	"github.com/auditkeep/auditkeep/internal/sqlite"
+	"github.com/auditkeep/auditkeep/internal/stream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func runServe(ctx context.Context, e *env, args []string) int {
@@ -60,8 +62,9 @@ type app struct {
 	ln     net.Listener
 	served chan error
 
-	retention *rtn.Service // retention.go
-	cert      *certificate // nil: plain HTTP (tls.go)
+	retention *rtn.Service   // retention.go
+	cert      *certificate   // nil: plain HTTP (tls.go)
+	streams   *stream.Engine // streams.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -135,9 +138,15 @@ func (a *app) Open(ctx context.Context) error {
 	}
 	// Events already past their tenant's retention are refused first.
 	svc.Steps = append([]ingest.Step{a.retention.Step}, svc.Steps...)
+	reg := prometheus.NewRegistry()
+	if a.streams, err = a.openStreams(ctx, reg); err != nil {
+		a.store.Close()
+		return err
+	}
 	a.api = httpapi.New(a.retention.Guard(a.store), svc, httpapi.Config{RootKeyHash: rootHash, Logger: a.log, Tracker: tracker, Catalog: actions,
 		ReadTimeout: a.cfg.ReadTimeout, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst, Ledger: ledgerAPI, Retention: a.retention,
-		ClientIP: a.cfg.Network.resolver(), People: a.cfg.People.api(), Backup: a.backupMaker()})
+		ClientIP: a.cfg.Network.resolver(), People: a.cfg.People.api(), Backup: a.backupMaker(),
+		Registry: reg, Streams: a.streams})
 	observe := a.api.ObserveCommit
 	if a.cfg.DatabaseURL == "" {
 		// This process is the embedded store's only writer: the latest
@@ -148,7 +157,7 @@ func (a *app) Open(ctx context.Context) error {
 			a.api.ObserveCommit(stored, st)
 		}
 	}
-	a.commit.OnCommit = a.notifyLedger(observe)
+	a.commit.OnCommit = a.notifyLedger(a.notifyStreams(observe))
 	a.commit.Open()
 	if err := a.startLedger(); err != nil {
 		a.commit.Close()
@@ -177,6 +186,9 @@ func (a *app) Open(ctx context.Context) error {
 	go func() { a.served <- a.api.Serve(a.ln) }()
 	if a.cfg.Retention.Enabled {
 		a.retention.Open()
+	}
+	if a.cfg.Streams.Enabled {
+		a.streams.Open()
 	}
 	a.log.Info("auditkeep listening", "url", a.URL())
 	if a.cfg.AddrFile != "" {
@@ -225,6 +237,7 @@ func (a *app) close() error {
 		err = serr
 	}
 	a.retention.Close()
+	a.streams.Close()
 	a.commit.Close()
 	a.stopLedger()
 	if cerr := a.store.Close(); err == nil {

@@ -62,6 +62,17 @@ func (s *Server) routes() http.Handler {
 	route("OPTIONS /cloudevents", "cloudevents_options", s.handleCloudEventsOptions)
 	route("POST /k8s/audit", "k8s_audit", s.auth(scopeIngest, s.handleK8sAudit))
 
+	// Streams to SIEMs (streams.go).
+	route("POST /v1/streams", "stream_create", s.auth(scopeAdmin, s.handleCreateStream))
+	route("GET /v1/streams", "streams_list", s.auth(scopeAdmin, s.handleListStreams))
+	route("GET /v1/streams/{id}", "stream_get", s.auth(scopeAdmin, s.handleGetStream))
+	route("PATCH /v1/streams/{id}", "stream_update", s.auth(scopeAdmin, s.handlePatchStream))
+	route("DELETE /v1/streams/{id}", "stream_delete", s.auth(scopeAdmin, s.handleDeleteStream))
+	route("POST /v1/streams/{id}/pause", "stream_pause", s.auth(scopeAdmin, s.handlePauseStream))
+	route("POST /v1/streams/{id}/resume", "stream_resume", s.auth(scopeAdmin, s.handleResumeStream))
+	route("POST /v1/streams/{id}/test", "stream_test", s.auth(scopeAdmin, s.handleTestStream))
+	route("POST /v1/streams/{id}/replay", "stream_replay", s.auth(scopeAdmin, s.handleReplayStream))
+
 	route("GET /healthz", "healthz", s.handleHealthz)
 	route("GET /readyz", "readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", s.metricsHandler())

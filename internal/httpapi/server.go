@@ -15,6 +15,7 @@ import (
 	"github.com/auditkeep/auditkeep/internal/catalog"
 	"github.com/auditkeep/auditkeep/internal/ingest"
 	"github.com/auditkeep/auditkeep/internal/retention"
+	delivery "github.com/auditkeep/auditkeep/internal/stream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -57,7 +58,8 @@ type Server struct {
 
 	retention *retention.Service // nil: no holds, archive or retention endpoints (holds.go)
 
-	people PeopleConfig // people.go
+	people       PeopleConfig     // people.go
+	streamEngine *delivery.Engine // nil: no stream endpoints (streams.go)
 }
 
 // Config holds the server's settings.
@@ -77,7 +79,8 @@ type Config struct {
 	ClientIP clientip.Resolver
 	People   PeopleConfig // single sign-on and roles (people.go)
 	// Backup makes POST /v1/backup's backups; nil: it answers 404 (backup.go).
-	Backup Backup
+	Backup  Backup
+	Streams *delivery.Engine // nil: the stream endpoints answer 404
 }
 
 // New returns a server over store and ingest.
@@ -102,6 +105,7 @@ func New(store Store, svc *ingest.Service, cfg Config) *Server {
 	s.retention = cfg.Retention
 	s.ledger = cfg.Ledger
 	s.people = cfg.People
+	s.streamEngine = cfg.Streams
 	s.handler = s.routes()
 	return s
 }

@@ -93,6 +93,26 @@ func parseViewerFilters(params url.Values) (auditkeep.Filter, error) {
 	return f, nil
 }
 
+// filterParams reads a body's "filters" object: each member a string or
+// an array of strings, as the query parameters of GET /v1/events. Returns
+// EINVALID naming "filters.<name>".
+func filterParams(filters map[string]json.RawMessage) (url.Values, error) {
+	params := url.Values{}
+	for name, raw := range filters {
+		var one string
+		var many []string
+		switch {
+		case json.Unmarshal(raw, &one) == nil:
+			params.Add(name, one)
+		case json.Unmarshal(raw, &many) == nil && len(many) > 0:
+			params[name] = many
+		default:
+			return nil, auditkeep.FieldErrorf("filters."+name, "filters.%s must be a string or an array of strings", name)
+		}
+	}
+	return params, nil
+}
+
 type viewerTokenRequest struct {
 	Filters    map[string]json.RawMessage `json:"filters"`
 	TTLSeconds *int64                     `json:"ttl_seconds"`
@@ -133,18 +153,9 @@ func (s *Server) handleCreateViewerToken(w http.ResponseWriter, r *http.Request)
 		}
 		ttl = time.Duration(*req.TTLSeconds) * time.Second
 	}
-	params := url.Values{}
-	for name, raw := range req.Filters {
-		var one string
-		var many []string
-		switch {
-		case json.Unmarshal(raw, &one) == nil:
-			params.Add(name, one)
-		case json.Unmarshal(raw, &many) == nil && len(many) > 0:
-			params[name] = many
-		default:
-			return auditkeep.FieldErrorf("filters."+name, "filters.%s must be a string or an array of strings", name)
-		}
+	params, err := filterParams(req.Filters)
+	if err != nil {
+		return err
 	}
 	if _, err := parseViewerFilters(params); err != nil {
 		return err
