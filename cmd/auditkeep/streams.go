@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/ingest"
@@ -21,20 +20,15 @@ type StreamConfig struct {
 	Enabled bool   // --streams, AUDITKEEP_STREAMS: deliver streams from this node
 	Key     string // AUDITKEEP_STREAM_KEY: seals streams' secrets (environment only)
 	Batch   int    // --stream-batch, AUDITKEEP_STREAM_BATCH: most events per delivery
-	// RetentionWait is how long past its retention an event waits for the
-	// streams that have not delivered it (--stream-retention-wait,
-	// AUDITKEEP_STREAM_RETENTION_WAIT); 0 removes it on time.
-	RetentionWait time.Duration
 }
 
 func defaultStreams() StreamConfig {
-	return StreamConfig{Enabled: true, Batch: 500, RetentionWait: 7 * 24 * time.Hour}
+	return StreamConfig{Enabled: true, Batch: 500}
 }
 
 func (c *StreamConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Enabled, "streams", c.Enabled, "deliver streams from this node (AUDITKEEP_STREAMS)")
 	fs.IntVar(&c.Batch, "stream-batch", c.Batch, "most events per stream delivery (AUDITKEEP_STREAM_BATCH)")
-	fs.DurationVar(&c.RetentionWait, "stream-retention-wait", c.RetentionWait, "longest an expired event waits for the streams that have not delivered it; 0: not at all (AUDITKEEP_STREAM_RETENTION_WAIT)")
 }
 
 func (c *StreamConfig) fromEnv(getenv func(string) string) error {
@@ -55,13 +49,6 @@ func (c *StreamConfig) fromEnv(getenv func(string) string) error {
 		}
 		c.Batch = n
 	}
-	if v := getenv("AUDITKEEP_STREAM_RETENTION_WAIT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("AUDITKEEP_STREAM_RETENTION_WAIT: %q is not a duration such as 168h", v)
-		}
-		c.RetentionWait = d
-	}
 	return nil
 }
 
@@ -71,9 +58,6 @@ func (c *StreamConfig) validate() error {
 	}
 	if c.Batch < 1 || c.Batch > auditkeep.MaxLimit {
 		return fmt.Errorf("stream-batch (AUDITKEEP_STREAM_BATCH): must be from 1 to %d", auditkeep.MaxLimit)
-	}
-	if c.RetentionWait < 0 {
-		return fmt.Errorf("stream-retention-wait (AUDITKEEP_STREAM_RETENTION_WAIT): must not be negative")
 	}
 	return nil
 }

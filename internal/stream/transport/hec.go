@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -143,20 +141,7 @@ func (h *hec) Send(ctx context.Context, b *Batch) error {
 	}
 	req.Header.Set("Authorization", "Splunk "+h.token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := h.client.Do(req)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return retryf("splunk_hec: no answer within %s", h.timeout)
-		}
-		return retryf("splunk_hec: %v", err)
-	}
-	defer resp.Body.Close()
-	detail, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if e := HTTPError(resp.StatusCode, resp.Header, hecText(detail), time.Now()); e != nil {
-		e.Message = "splunk_hec: " + e.Message
-		return e
-	}
-	return nil
+	return post(h.client, req, "splunk_hec", h.timeout, hecText)
 }
 
 // hecText is the text of the collector's JSON answer ({"text":…,"code":…}),

@@ -1,7 +1,10 @@
 package transport
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -55,4 +58,25 @@ func RetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// post sends req (made with a context whose deadline is timeout) and
+// classifies the outcome as HTTPError does, or as Retry when the receiver
+// was not reached or did not answer in time; detail turns the start of the
+// answer's body into text for the message, and name starts the message.
+func post(client *http.Client, req *http.Request, name string, timeout time.Duration, detail func([]byte) string) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		if errors.Is(req.Context().Err(), context.DeadlineExceeded) {
+			return retryf("%s: no answer within %s", name, timeout)
+		}
+		return retryf("%s: %v", name, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if e := HTTPError(resp.StatusCode, resp.Header, detail(body), time.Now()); e != nil {
+		e.Message = name + ": " + e.Message
+		return e
+	}
+	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -168,20 +166,7 @@ func (w *Webhook) Post(ctx context.Context, id, contentType string, body []byte)
 	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 	req.Header.Set("webhook-signature", WebhookSignature(w.key, id, ts, body))
-	resp, err := w.client.Do(req)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return retryf("webhook: no answer within %s", w.timeout)
-		}
-		return retryf("webhook: %v", err)
-	}
-	defer resp.Body.Close()
-	detail, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if e := HTTPError(resp.StatusCode, resp.Header, printable(detail), time.Now()); e != nil {
-		e.Message = "webhook: " + e.Message
-		return e
-	}
-	return nil
+	return post(w.client, req, "webhook", w.timeout, printable)
 }
 
 // printable is the start of a receiver's answer as one line of text.
