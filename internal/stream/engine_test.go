@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -20,6 +22,8 @@ import (
 )
 
 var base = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func newSecret() string {
 	b := make([]byte, 32)
@@ -37,7 +41,7 @@ type fixture struct {
 func newFixture(t *testing.T, tenants ...string) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, t.TempDir())
+	s, err := sqlite.Open(ctx, t.TempDir(), sqlite.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +53,7 @@ func newFixture(t *testing.T, tenants ...string) *fixture {
 	}
 	e, err := stream.New(stream.Config{Store: s, Key: []byte("test stream key"), Owner: "node-1", BatchSize: 100,
 		Poll: 50 * time.Millisecond, LeaseTTL: time.Second, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		Timeout: 2 * time.Second, Registry: prometheus.NewRegistry()})
+		Timeout: 2 * time.Second, Registry: prometheus.NewRegistry(), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +262,7 @@ func TestFault500AndTimeout(t *testing.T) {
 	if requests < 4 {
 		t.Errorf("receiver saw %d requests; want at least 4 (500, 500, timeout, accepted)", requests)
 	}
+	waitFor(t, "the cursor at 30", func() bool { return f.stream("acme", "str_1").Cursor == 30 })
 	st := f.stream("acme", "str_1")
 	if st.State != auditkeep.StreamActive || !strings.Contains(st.LastError, "no answer within") {
 		t.Errorf("stream: state %s, last_error %q; want active, the timeout kept as last error", st.State, st.LastError)
