@@ -13,7 +13,8 @@
 // Flags (and environment): -addr (PLATFORM_ADDR), -auditkeep
 // (AUDITKEEP_SERVER), -key (AUDITKEEP_KEY), -token (PLATFORM_TOKEN, the
 // bearer token of the one user, Alice), -trusted-proxies (comma-separated
-// CIDRs whose X-Forwarded-For is believed), -blocking (refuse nothing, but
+// CIDRs whose forwarding header is believed), -client-ip-header (the one
+// they write: X-Forwarded-For, the default, or Forwarded), -blocking (refuse nothing, but
 // wait for each event to be stored before answering).
 package main
 
@@ -26,14 +27,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/auditkeep/auditkeep/client"
+	"github.com/auditkeep/auditkeep/clientip"
 )
 
 func main() {
@@ -51,7 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	server := fs.String("auditkeep", envOr(getenv, "AUDITKEEP_SERVER", "http://127.0.0.1:8080"), "auditkeep server URL")
 	key := fs.String("key", getenv("AUDITKEEP_KEY"), "auditkeep key with the ingest scope")
 	token := fs.String("token", envOr(getenv, "PLATFORM_TOKEN", "dev-alice-token"), "bearer token of the user Alice")
-	proxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is trusted")
+	proxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose forwarding header is trusted")
+	ipHeader := fs.String("client-ip-header", clientip.XForwardedFor, "the header the trusted proxies write: X-Forwarded-For or Forwarded")
 	blocking := fs.Bool("blocking", false, "answer only once the request's audit event is stored")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -63,17 +64,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		fmt.Fprintln(stderr, "platform: -key (or AUDITKEEP_KEY) is required: an auditkeep key with the ingest scope")
 		return 2
 	}
-	var trusted []netip.Prefix
-	for _, s := range strings.Split(*proxies, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			fmt.Fprintf(stderr, "platform: -trusted-proxies: %v\n", err)
-			return 2
-		}
-		trusted = append(trusted, p)
+	trusted, err := clientip.ParsePrefixes(*proxies)
+	if err != nil {
+		fmt.Fprintf(stderr, "platform: -trusted-proxies: %v\n", err)
+		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
@@ -81,6 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	p := newPlatform(User{ID: "usr_alice", Name: "Alice Martin", Email: "alice@example.com", Token: *token})
 	h := p.handler(rec, client.MiddlewareOptions{
 		TrustedProxies: trusted,
+		ClientIPHeader: *ipHeader,
 		OnError: func(r *http.Request, err error) {
 			log.Warn("audit event not recorded", "method", r.Method, "path", r.URL.Path, "err", err)
 		},
