@@ -61,6 +61,7 @@ func (s *Server) routes() http.Handler {
 	route("POST /cloudevents", "cloudevents", s.auth(scopeIngest, s.handleCloudEvents))
 	route("OPTIONS /cloudevents", "cloudevents_options", s.handleCloudEventsOptions)
 	route("POST /k8s/audit", "k8s_audit", s.auth(scopeIngest, s.handleK8sAudit))
+	s.retracedRoutes(route)
 
 	// Streams to SIEMs (streams.go).
 	route("POST /v1/streams", "stream_create", s.auth(scopeAdmin, s.handleCreateStream))

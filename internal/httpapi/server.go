@@ -16,6 +16,7 @@ import (
 	"github.com/auditkeep/auditkeep/internal/ingest"
 	"github.com/auditkeep/auditkeep/internal/retention"
 	delivery "github.com/auditkeep/auditkeep/internal/stream"
+	graphql "github.com/graph-gophers/graphql-go"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -60,6 +61,8 @@ type Server struct {
 
 	people       PeopleConfig     // people.go
 	streamEngine *delivery.Engine // nil: no stream endpoints (streams.go)
+
+	retracedSchema *graphql.Schema // Retraced's GraphQL search (compat_retraced.go)
 }
 
 // Config holds the server's settings.
