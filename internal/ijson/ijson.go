@@ -22,7 +22,17 @@ import (
 
 // Schema is the shape of the Go type a body is read into: which objects are
 // structs, and their members' names.
-type Schema struct{ root *node }
+type Schema struct {
+	root *node
+	// what, when set, makes the schema strict: a member that is not a
+	// field of its struct is refused, named by its whole path, as "… is not
+	// a field of " + what at the top level, or of the member holding it.
+	what string
+}
+
+// Strict returns s refusing members that are not fields of their struct;
+// what names the top-level value in the message ("an event").
+func (s *Schema) Strict(what string) *Schema { return &Schema{root: s.root, what: what} }
 
 // node is one value's expected shape. A free node (a map's keys, an
 // interface, json.RawMessage, a type that decodes itself) accepts any member
@@ -130,10 +140,10 @@ func Check(data []byte, s *Schema, prefix string) error {
 		w.data, w.path, w.names, w.err = nil, w.path[:0], w.names[:0], nil
 		walkers.Put(w)
 	}()
-	w.data, w.prefix = data, prefix
+	w.data, w.prefix, w.strict = data, prefix, ""
 	root := free
 	if s != nil {
-		root = s.root
+		root, w.strict = s.root, s.what
 	}
 	w.value(w.space(0), root)
 	return w.err
@@ -146,6 +156,7 @@ type walker struct {
 	prefix string
 	path   []seg    // where the walk is, for the error's field
 	names  [][]byte // the member names of the objects being walked; each owns a tail
+	strict string   // the Schema's what: "" accepts unknown members
 	err    error
 }
 
@@ -180,6 +191,28 @@ func (w *walker) fail(format string, args ...any) int {
 	if w.err == nil {
 		f := w.field()
 		w.err = auditkeep.FieldErrorf(f, "%s: %s", f, fmt.Sprintf(format, args...))
+	}
+	return -1
+}
+
+// unknown fails for the member at the current path, which is not a field
+// of its struct.
+func (w *walker) unknown() int {
+	if w.err == nil && len(w.path[len(w.path)-1].name) == 0 {
+		w.path = w.path[:len(w.path)-1]
+		f := w.field()
+		w.err = auditkeep.FieldErrorf(f, `%s has a field with an empty name ("")`, f)
+	}
+	if w.err == nil {
+		f := w.field()
+		of := w.strict
+		if len(w.path) > 1 {
+			of = f[:strings.LastIndexByte(f, '.')]
+			if w.prefix != "" {
+				of = strings.TrimPrefix(of, w.prefix+".")
+			}
+		}
+		w.err = auditkeep.FieldErrorf(f, "%s is not a field of %s", f, of)
 	}
 	return -1
 }
@@ -315,6 +348,9 @@ func (w *walker) object(i int, n *node) int {
 					if bytes.EqualFold([]byte(known), name) {
 						return w.fail("unknown member %s (did you mean %s?)", strconv.Quote(string(name)), strconv.Quote(known))
 					}
+				}
+				if w.strict != "" {
+					return w.unknown()
 				}
 			}
 		} else if n.elem != nil {

@@ -66,7 +66,7 @@ type wireEvent struct {
 }
 
 // wireEventSchema holds events to wireEvent's member names, exactly.
-var wireEventSchema = ijson.SchemaOf(&wireEvent{})
+var wireEventSchema = ijson.SchemaOf(&wireEvent{}).Strict("an event")
 
 type wireActor struct {
 	Type  string `json:"type"`
