@@ -91,8 +91,17 @@ func (c *PeopleConfig) oidc() *web.OIDCConfig {
 
 func (c *PeopleConfig) validate() error {
 	if o := c.oidc(); o != nil {
+		for _, f := range []struct{ name, env, value string }{
+			{"oidc-issuer", "AUDITKEEP_OIDC_ISSUER", c.Issuer},
+			{"oidc-client-id", "AUDITKEEP_OIDC_CLIENT_ID", c.ClientID},
+			{"oidc-redirect-url", "AUDITKEEP_OIDC_REDIRECT_URL", c.RedirectURL},
+		} {
+			if f.value == "" {
+				return fmt.Errorf("%s (%s): required for single sign-on, with oidc-issuer, oidc-client-id and oidc-redirect-url", f.name, f.env)
+			}
+		}
 		if err := o.Validate(); err != nil {
-			return err
+			return fmt.Errorf("single sign-on: %v", err)
 		}
 	}
 	c.rules = nil

@@ -163,3 +163,40 @@ func TestConsoleSignInThroughProvider(t *testing.T) {
 		}
 	})
 }
+
+// TestConsoleSignInAccessibility runs axe-core on the pages of a sign-in
+// through the provider, at the console's sizes: the sign-in page with both
+// ways in, the refusal, the choice of tenant, and the console of a person.
+func TestConsoleSignInAccessibility(t *testing.T) {
+	axe := axeSource(t)
+	a, _ := ssoServer(t, Config{})
+	base := a.URL()
+	key := setupTenant(t, base, "acme")
+	setupTenant(t, base, "globex")
+	ingestJSON(t, base, key, []any{event("a-1", "environment.update", "usr_1")})
+	for _, size := range consoleSizes {
+		t.Run(size.name, func(t *testing.T) {
+			pages := []struct {
+				name, user, ready string
+			}{
+				{"signin-sso", "", "#signin-sso"},
+				{"sso-refused", "nora", "#refused"},
+				{"sso-choose", "mia", "#tenant-globex"},
+				{"sso-viewer", "vera", "#events"},
+			}
+			for _, p := range pages {
+				ctx := newBrowser(t)
+				step(t, ctx, "resize", chromedp.EmulateViewport(size.width, size.height, chromedp.EmulateScale(size.scale)))
+				if p.user == "" {
+					step(t, ctx, "open /signin", chromedp.Navigate(base+"/signin"), chromedp.WaitVisible(chromedp.CSS(p.ready)))
+				} else {
+					browserSSO(t, ctx, base, p.user)
+					waitAcross(t, ctx, p.name, `document.querySelector("`+p.ready+`") !== null`)
+				}
+				checkAxe(t, ctx, p.name, axe)
+				checkTooltips(t, ctx, p.name)
+				screenshot(t, ctx, "a11y-"+p.name+"-"+size.name)
+			}
+		})
+	}
+}

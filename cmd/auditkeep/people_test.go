@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep/internal/oidctest"
+	"github.com/auditkeep/auditkeep/internal/pgtest"
 )
 
 const ssoPassword = "correct horse battery staple"
@@ -550,4 +551,77 @@ func TestKeySignInSwitchedOff(t *testing.T) {
 	}
 	s := ssoSignIn(t, base, "vera")
 	s.signedIn(t, base)
+}
+
+// TestPersonSignOutEndsStream: a person's live stream ends when they sign
+// out, and their saved cookie opens nothing after.
+func TestPersonSignOutEndsStream(t *testing.T) {
+	base, key := ssoTenants(t, Config{})
+	s := ssoSignIn(t, base, "vera")
+	s.signedIn(t, base)
+	live := openSessionStream(t, base, s.session)
+	ingestJSON(t, base, key, []any{event("p-1", "environment.update", "usr_1")})
+	if got := eventID(t, nextMsg(t, live)); got != "p-1" {
+		t.Fatalf("first event %s; want p-1", got)
+	}
+	consoleSignOut(t, base, s.session, s.csrf)
+	wantEnd(t, live, "session_ended")
+	wantSignedOut(t, base, s.session, "after the person's sign-out")
+}
+
+// TestKeySessionsEndWhenKeySignInIsOff: a key's console session opened
+// before key sign-in was switched off (here: on a node that still takes it)
+// is refused, and ended, by a node that does not.
+func TestKeySessionsEndWhenKeySignInIsOff(t *testing.T) {
+	db := pgtest.Schema(t, testDatabaseURL(t))
+	node := func(keySignIn bool) string {
+		cfg := DefaultConfig()
+		cfg.DataDir = t.TempDir()
+		cfg.DatabaseURL = db
+		cfg.People.KeySignIn = keySignIn
+		return testServer(t, cfg).URL()
+	}
+	on, off := node(true), node(false)
+	key := setupTenant(t, on, "acme")
+	session, _ := consoleSignIn(t, on, key)
+	if status, _, body := consoleGet(t, nil, off+"/v1/events", session); status != http.StatusUnauthorized {
+		t.Errorf("GET /v1/events with a key session where key sign-in is off = %d %s; want 401", status, body)
+	}
+	if status, loc, _ := consoleGet(t, nil, off+"/", session); status != http.StatusSeeOther || loc != "/signin?expired=1" {
+		t.Errorf("GET / with a key session where key sign-in is off = %d to %q; want 303 to /signin?expired=1", status, loc)
+	}
+	wantSignedOut(t, on, session, "once a node without key sign-in refused it")
+	if r := call(t, "GET", off+"/v1/events", key, nil); r.status != 200 {
+		t.Errorf("the key itself on the API = %d %s; want 200", r.status, r.body)
+	}
+}
+
+func TestPeopleConfigValidate(t *testing.T) {
+	roles := t.TempDir() + "/roles.json"
+	if err := os.WriteFile(roles, []byte(`[{"claim": "groups", "value": "ops", "tenant": "acme", "role": "owner"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sso := []string{"--oidc-issuer", "https://login.example.com", "--oidc-client-id", "auditkeep"}
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, sso, "oidc-redirect-url (AUDITKEEP_OIDC_REDIRECT_URL): required"},
+		{map[string]string{"AUDITKEEP_OIDC_CLIENT_ID": "auditkeep"}, nil, "oidc-issuer (AUDITKEEP_OIDC_ISSUER): required"},
+		{nil, append(sso, "--oidc-redirect-url", "https://audit.example.com/callback"), "/signin/callback"},
+		{nil, append(sso, "--oidc-issuer", "login.example.com", "--oidc-redirect-url", "https://audit.example.com/signin/callback"), "not an http(s) URL"},
+		{map[string]string{"AUDITKEEP_OIDC_ROLES": `{"claim": "groups"}`}, nil, "oidc-roles (AUDITKEEP_OIDC_ROLES): not a JSON list"},
+		{nil, []string{"--oidc-roles", `[{"claim": "groups", "value": "{tenant}:{role}", "role": "admin"}]`}, "oidc-roles[0].role"},
+		{nil, []string{"--oidc-roles", "@" + roles}, `oidc-roles[0].role: "owner" is not a role`},
+		{nil, []string{"--oidc-roles", "@" + roles + ".missing"}, "oidc-roles (AUDITKEEP_OIDC_ROLES): open"},
+		{map[string]string{"AUDITKEEP_KEY_SIGN_IN": "maybe"}, nil, "AUDITKEEP_KEY_SIGN_IN"},
+	} {
+		var stderr bytes.Buffer
+		e := &env{stdout: io.Discard, stderr: &stderr, getenv: func(k string) string { return tt.env[k] }}
+		code := Main(context.Background(), append([]string{"serve"}, tt.args...), e)
+		if code != exitUsage || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("serve %v with %v = %d %q; want exit 2 naming %q", tt.args, tt.env, code, stderr.String(), tt.want)
+		}
+	}
 }

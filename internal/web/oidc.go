@@ -241,9 +241,11 @@ type refusedPage struct {
 
 func (c *Console) refuse(w http.ResponseWriter, r *http.Request, status int, heading, msg string, who *Person, retry bool) {
 	p := refusedPage{base: c.base(nil, heading), Status: status, Heading: heading, Message: msg, Retry: retry}
+	subject := ""
 	if who != nil {
-		p.Who = who.label()
+		p.Who, subject = who.label(), who.Subject
 	}
+	c.log.Info("console: sign-in refused", "status", status, "reason", msg, "subject", subject)
 	c.render(w, r, status, "refused", p, false)
 }
 
@@ -373,6 +375,7 @@ func (c *Console) signInPerson(w http.ResponseWriter, r *http.Request, who Perso
 	}
 	setCookie(w, r, sessionCookie, value, int(c.SessionTTL/time.Second))
 	setFlowCookie(w, r, chooseCookie, "", -1)
+	c.log.Info("console: signed in through the identity provider", "tenant", tenant, "subject", who.Subject, "role", role)
 	b := c.base(nil, "Signed in")
 	c.render(w, r, http.StatusOK, "signedin", signedInPage{base: b, Next: safeNext(next), Who: who.label(), InTenant: tenant, AsRole: role}, false)
 }
