@@ -28,6 +28,8 @@ var ssoUsers = []oidctest.User{
 	{ID: "u-adam", Username: "adam", Name: "Adam Admin", Email: "adam@acme.example", Groups: []string{"acme:admin"}},
 	{ID: "u-nora", Username: "nora", Name: "Nora Nobody", Email: "nora@acme.example", Groups: []string{"staff", "acme:owner"}},
 	{ID: "u-sam", Username: "sam", Name: "Sam Secops", Email: "sam@acme.example", Groups: []string{"secops"}},
+	{ID: "u-emma", Username: "emma", Name: "Emma Email", Email: "emma@acme.example"},
+	{ID: "u-ed", Username: "ed", Name: "Ed Unverified", Email: "emma@acme.example", EmailUnverified: true},
 	{ID: "u-mia", Username: "mia", Name: "Mia Many", Email: "mia@example.com", Groups: []string{"acme:viewer", "globex:auditor"}},
 }
 
@@ -397,11 +399,12 @@ func testSignInRoles(t *testing.T, cfg Config) {
 			t.Errorf("PUT /v1/settings/roles %v = %d %s; want 400 naming %s", bad.body, r.status, r.body, bad.field)
 		}
 	}
-	rules := map[string]any{"rules": []any{map[string]any{"claim": "groups", "value": "secops", "role": "auditor"}}}
+	rules := map[string]any{"rules": []any{map[string]any{"claim": "groups", "value": "secops", "role": "auditor"},
+		map[string]any{"claim": "email", "value": "emma@acme.example", "role": "viewer"}}}
 	if r := personCall(t, "PUT", base+"/v1/settings/roles", adam, rules, true); r.status != 200 {
 		t.Fatalf("PUT /v1/settings/roles = %d %s", r.status, r.body)
 	}
-	if r := call(t, "GET", base+"/v1/settings/roles", admin, nil); r.status != 200 || !strings.Contains(string(r.body), `"value":"secops","role":"auditor"`) {
+	if r := call(t, "GET", base+"/v1/settings/roles", admin, nil); r.status != 200 || !strings.Contains(string(r.body), `{"claim":"groups","value":"secops","role":"auditor"}`) {
 		t.Errorf("GET /v1/settings/roles = %d %s; want the rule", r.status, r.body)
 	}
 	sam := ssoSignIn(t, base, "sam")
@@ -411,6 +414,17 @@ func testSignInRoles(t *testing.T, cfg Config) {
 	}
 	if r := personCall(t, "GET", base+"/v1/export?format=ndjson", sam, nil, false); r.status != 200 {
 		t.Errorf("sam's export = %d %s; want 200", r.status, r.body)
+	}
+	// A rule on the email holds only where the provider verified it.
+	emma := ssoSignIn(t, base, "emma")
+	emma.signedIn(t, base)
+	if ed := ssoSignIn(t, base, "ed"); ed.status != 403 || ed.session != nil {
+		t.Errorf("an unverified email's sign-in = %d, session %v; want 403", ed.status, ed.session != nil)
+	}
+	// The sign-in is in the tenant's own log, by the person.
+	r := call(t, "GET", base+"/v1/events?source=auditkeep&action=console.sign_in&actor=u-sam", admin, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"id":"u-sam"`) || !strings.Contains(string(r.body), `"role":"auditor"`) {
+		t.Errorf("sam's sign-in in acme's log: %d %s; want a console.sign_in by u-sam", r.status, r.body)
 	}
 	// The rule gives nothing in another tenant.
 	if r := personCall(t, "GET", base+"/v1/events", sam, nil, false); r.status != 200 {
@@ -440,7 +454,7 @@ func testSignInRoles(t *testing.T, cfg Config) {
 	if !strings.Contains(mia.body, "auditor in globex") {
 		t.Errorf("mia's signed-in page: %s; want auditor in globex", mia.body)
 	}
-	r := personCall(t, "GET", base+"/v1/events", mia, nil, false)
+	r = personCall(t, "GET", base+"/v1/events", mia, nil, false)
 	if r.status != 200 {
 		t.Fatalf("mia's GET /v1/events = %d %s", r.status, r.body)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"maps"
 	"net/http"
 
 	"github.com/auditkeep/auditkeep"
@@ -120,7 +121,12 @@ func (b consoleBackend) PersonRoles(ctx context.Context, claims map[string]any) 
 	return b.s.personRoles(ctx, claims)
 }
 
+// An email the provider says it has not verified matches no rule.
 func (s *Server) personRoles(ctx context.Context, claims map[string]any) (map[string]string, error) {
+	if verified, ok := claims["email_verified"].(bool); ok && !verified {
+		claims = maps.Clone(claims)
+		delete(claims, "email")
+	}
 	roles := map[string]string{}
 	auditkeep.MatchRoles(s.people.Roles, "", claims, roles)
 	all, err := s.store.TenantSettings(ctx, rolesSetting)
@@ -144,6 +150,15 @@ func (s *Server) personRoles(ctx context.Context, claims map[string]any) (map[st
 		}
 	}
 	return roles, nil
+}
+
+// PersonSignedIn records the sign-in in the tenant's log: console.sign_in,
+// type login, the person as actor.
+func (b consoleBackend) PersonSignedIn(r *http.Request, rec *auditkeep.Session) {
+	actor := actorOf(principal{person: personOf(rec)})
+	b.s.recordLogged(r, rec.Tenant, Audit{Action: "console.sign_in", Type: auditkeep.TypeLogin, Actor: &actor,
+		Description: "Signed in to the console through the identity provider as " + rec.Role,
+		Metadata:    map[string]any{"method": "openid_connect", "role": rec.Role}})
 }
 
 type roleRulesBody struct {

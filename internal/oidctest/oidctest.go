@@ -29,6 +29,8 @@ type User struct {
 	Name     string
 	Email    string
 	Groups   []string // the ID token's groups claim
+	// EmailUnverified makes the ID token's email_verified false.
+	EmailUnverified bool
 }
 
 // Provider is a running OpenID provider.
@@ -136,6 +138,11 @@ func (s *groupsStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.U
 		return fmt.Errorf("no user %q", req.GetSubject())
 	}
 	info.Subject, info.Name, info.Email = u.ID, u.Name, u.Email
+	if u.EmailUnverified {
+		info.AppendClaims("email_verified", false) // the field's false is left out
+	} else {
+		info.EmailVerified = true
+	}
 	groups := u.Groups
 	if groups == nil {
 		groups = []string{}

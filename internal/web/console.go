@@ -84,6 +84,9 @@ type Backend interface {
 	// PersonRoles returns the role each tenant gives a person whose
 	// verified ID token carries claims; none when no rule matches.
 	PersonRoles(ctx context.Context, claims map[string]any) (map[string]string, error)
+	// PersonSignedIn records in the tenant's log that the person of the
+	// new session s signed in.
+	PersonSignedIn(r *http.Request, s *auditkeep.Session)
 	// List returns the page of events matching the API filter parameters q
 	// (as GET /v1/events takes them), narrowed to a viewer's locked filters.
 	// Returns EINVALID naming a bad parameter.

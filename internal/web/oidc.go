@@ -376,6 +376,7 @@ func (c *Console) signInPerson(w http.ResponseWriter, r *http.Request, who Perso
 	setCookie(w, r, sessionCookie, value, int(c.SessionTTL/time.Second))
 	setFlowCookie(w, r, chooseCookie, "", -1)
 	c.log.Info("console: signed in through the identity provider", "tenant", tenant, "subject", who.Subject, "role", role)
+	c.b.PersonSignedIn(r, rec)
 	b := c.base(nil, "Signed in")
 	c.render(w, r, http.StatusOK, "signedin", signedInPage{base: b, Next: safeNext(next), Who: who.label(), InTenant: tenant, AsRole: role}, false)
 }

@@ -42,6 +42,8 @@ func (b *fakeBackend) IdentifyPerson(ctx context.Context, s *auditkeep.Session) 
 	return nil, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "no people here")
 }
 
+func (b *fakeBackend) PersonSignedIn(r *http.Request, s *auditkeep.Session) {}
+
 func (b *fakeBackend) PersonRoles(ctx context.Context, claims map[string]any) (map[string]string, error) {
 	return nil, nil
 }
