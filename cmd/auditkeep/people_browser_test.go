@@ -80,14 +80,18 @@ func TestConsoleSignInThroughProvider(t *testing.T) {
 			t.Errorf("header says %q, %q; want Audrey Auditor (auditor) in acme", who, tenant)
 		}
 		screenshot(t, ctx, "person-auditor")
-		if n := eval[int](t, ctx, `document.querySelectorAll("#rows tr").length`); n != 2 {
-			t.Errorf("the auditor sees %d rows; want 2", n)
+		// The two events, and her own sign-in, newest first.
+		if n := eval[int](t, ctx, `document.querySelectorAll("#rows tr").length`); n != 3 {
+			t.Errorf("the auditor sees %d rows; want 3", n)
+		}
+		if got := eval[string](t, ctx, `document.querySelector("#rows tr .action").textContent`); got != "console.sign_in" {
+			t.Errorf("the newest row is %q; want her console.sign_in", got)
 		}
 		c, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
 		got, err := chromedp.Run(c, chromedp.Evaluate[string](`fetch(document.querySelector("#export-csv").href).then(r => r.text().then(b => r.status + " " + b.split("\n").length))`, chromedp.EvalAwaitPromise))
-		if err != nil || got != "200 4" {
-			t.Errorf("the auditor's CSV export = %q, %v; want 200 with a header and two rows", got, err)
+		if err != nil || got != "200 5" {
+			t.Errorf("the auditor's CSV export = %q, %v; want 200 with a header and three rows", got, err)
 		}
 	})
 

@@ -575,8 +575,11 @@ func TestPersonSignOutEndsStream(t *testing.T) {
 	s.signedIn(t, base)
 	live := openSessionStream(t, base, s.session)
 	ingestJSON(t, base, key, []any{event("p-1", "environment.update", "usr_1")})
+	if got := eventID(t, nextMsg(t, live)); got == "p-1" {
+		t.Fatal("the stream's first event is p-1; want her sign-in before it")
+	}
 	if got := eventID(t, nextMsg(t, live)); got != "p-1" {
-		t.Fatalf("first event %s; want p-1", got)
+		t.Fatalf("second event %s; want p-1", got)
 	}
 	consoleSignOut(t, base, s.session, s.csrf)
 	wantEnd(t, live, "session_ended")
