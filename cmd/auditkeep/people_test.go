@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/auditkeep/auditkeep/internal/oidctest"
 	"github.com/auditkeep/auditkeep/internal/pgtest"
+	"github.com/auditkeep/auditkeep/internal/stream/receivertest"
 )
 
 const ssoPassword = "correct horse battery staple"
@@ -246,7 +248,42 @@ func testRoleEndpoints(t *testing.T, cfg Config) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	secret := newWebhookSecret()
+	receiver := receivertest.NewWebhook(t, secret)
+	newStream := func(name string) map[string]any {
+		return map[string]any{"name": name, "type": "webhook", "format": "native", "settings": map[string]any{"url": receiver.URL}, "secret": secret}
+	}
+	stream := func(suffix string) func(t *testing.T) (string, any) {
+		return func(t *testing.T) (string, any) {
+			r := call(t, "POST", base+"/v1/streams", admin, newStream("made for a call"))
+			if r.status != 201 {
+				t.Fatalf("create stream = %d %s", r.status, r.body)
+			}
+			path := "/v1/streams/" + r.json(t)["id"].(string) + suffix
+			switch suffix {
+			case "":
+				return path, map[string]any{"name": "renamed"}
+			case "/replay":
+				return path, map[string]any{"from_seq": 1}
+			}
+			return path, nil
+		}
+	}
 	reqs := map[string]roleRequest{
+		"GET /v1/tenants/{tenant}/archive/{segment}":      {404, fixed("/v1/tenants/acme/archive/2026-11-02_1-500", nil)},
+		"GET /v1/tenants/{tenant}/archive/{segment}/data": {404, fixed("/v1/tenants/acme/archive/2026-11-02_1-500/data", nil)},
+		"POST /v1/streams":                                    {201, fixed("/v1/streams", newStream("SIEM"))},
+		"GET /v1/streams":                                     {200, fixed("/v1/streams", nil)},
+		"GET /v1/streams/{id}":                                {200, stream("")},
+		"PATCH /v1/streams/{id}":                              {200, stream("")},
+		"DELETE /v1/streams/{id}":                             {204, stream("")},
+		"POST /v1/streams/{id}/pause":                         {200, stream("/pause")},
+		"POST /v1/streams/{id}/resume":                        {200, stream("/resume")},
+		"POST /v1/streams/{id}/test":                          {200, stream("/test")},
+		"POST /v1/streams/{id}/replay":                        {200, stream("/replay")},
+		"POST /cloudevents":                                   {200, fixed("/cloudevents", map[string]any{"specversion": "1.0", "id": "ce-1", "source": "/x", "type": "x.y"})},
+		"POST /k8s/audit":                                     {200, fixed("/k8s/audit", map[string]any{"kind": "EventList", "items": []any{}})},
+		"POST /v1/backup":                                     {200, fixed("/v1/backup", nil)},
 		"POST /v1/events":                                     {200, fixed("/v1/events", event("", "environment.update", "usr_3"))},
 		"GET /v1/events":                                      {200, fixed("/v1/events", nil)},
 		"GET /v1/events/{id}":                                 {200, fixed("/v1/events/rt-1", nil)},
@@ -640,5 +677,40 @@ func TestPeopleConfigValidate(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("serve %v with %v = %d %q; want exit 2 naming %q", tt.args, tt.env, code, stderr.String(), tt.want)
 		}
+	}
+}
+
+// TestRoleTableCoversRoutes: every endpoint that checks a credential's
+// scope has its row in the README's role × endpoint table (and so its
+// calls in TestRoleEndpoints).
+func TestRoleTableCoversRoutes(t *testing.T) {
+	cells, _ := roleTable(t)
+	files, err := filepath.Glob("../../internal/httpapi/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := regexp.MustCompile(`route\("([A-Z]+ /[^"]*)", "[^"]+", s\.auth\(`)
+	seen := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range route.FindAllStringSubmatch(string(b), -1) {
+			seen++
+			covered := cells[m[1]] != nil
+			for endpoint := range cells {
+				covered = covered || strings.HasPrefix(endpoint, m[1]+"?")
+			}
+			if !covered {
+				t.Errorf("%s (%s) has no row in the README's roles table: add one, and its request to TestRoleEndpoints", m[1], filepath.Base(f))
+			}
+		}
+	}
+	if seen < 40 {
+		t.Errorf("found %d routes with a scope check; the pattern no longer reads routes.go", seen)
 	}
 }
