@@ -93,6 +93,7 @@ var configSettings = []configSetting{
 	{"streams", "AUDITKEEP_STREAMS", "deliver the tenants' streams from this node; true or false"},
 	{"", "AUDITKEEP_STREAM_KEY", "the key that seals streams' secrets (16 characters or more; every node the same); when unset one is generated and kept in the store"},
 	{"stream-batch", "AUDITKEEP_STREAM_BATCH", "most events per stream delivery"},
+	{"stream-retention-wait", "AUDITKEEP_STREAM_RETENTION_WAIT", "longest an event past its retention waits for the streams that have not delivered it; 0: not at all"},
 }
 
 func init() { configSettings = append(configSettings, peopleSettings...) }

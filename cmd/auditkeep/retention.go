@@ -118,6 +118,9 @@ func (a *app) openRetention(ctx context.Context, tree *httpapi.Ledger, svc *inge
 	if tree != nil {
 		cfg.Tree = tree.Storage
 	}
+	if a.streams != nil {
+		cfg.Streams, cfg.StreamWait = streamHolder{a.streams.Store()}, a.cfg.Streams.RetentionWait
+	}
 	a.log.Info("retention: expired events are archived", "archive", arch.URL(), "plans", plans.String(), "job", a.cfg.Retention.Enabled)
 	return rtn.New(cfg), nil
 }

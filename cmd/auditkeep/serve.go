@@ -132,17 +132,17 @@ func (a *app) Open(ctx context.Context) error {
 	// verify trusts a signed retention.purge record to explain a gap: only
 	// the retention job may write one; only a rebuild records ledger.rebuild.
 	svc.Reserved = []string{ledger.PurgeAction, ledger.RebuildAction}
+	reg := prometheus.NewRegistry()
+	if a.streams, err = a.openStreams(ctx, reg); err != nil {
+		a.store.Close()
+		return err
+	}
 	if a.retention, err = a.openRetention(ctx, ledgerAPI, svc); err != nil {
 		a.store.Close()
 		return err
 	}
 	// Events already past their tenant's retention are refused first.
 	svc.Steps = append([]ingest.Step{a.retention.Step}, svc.Steps...)
-	reg := prometheus.NewRegistry()
-	if a.streams, err = a.openStreams(ctx, reg); err != nil {
-		a.store.Close()
-		return err
-	}
 	a.api = httpapi.New(a.retention.Guard(a.store), svc, httpapi.Config{RootKeyHash: rootHash, Logger: a.log, Tracker: tracker, Catalog: actions,
 		ReadTimeout: a.cfg.ReadTimeout, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst, Ledger: ledgerAPI, Retention: a.retention,
 		ClientIP: a.cfg.Network.resolver(), People: a.cfg.People.api(), Backup: a.backupMaker(),

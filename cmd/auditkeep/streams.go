@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/ingest"
+	rtn "github.com/auditkeep/auditkeep/internal/retention"
 	"github.com/auditkeep/auditkeep/internal/stream"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -20,15 +22,20 @@ type StreamConfig struct {
 	Enabled bool   // --streams, AUDITKEEP_STREAMS: deliver streams from this node
 	Key     string // AUDITKEEP_STREAM_KEY: seals streams' secrets (environment only)
 	Batch   int    // --stream-batch, AUDITKEEP_STREAM_BATCH: most events per delivery
+	// RetentionWait is how long past its retention an event waits for the
+	// streams that have not delivered it (--stream-retention-wait,
+	// AUDITKEEP_STREAM_RETENTION_WAIT); 0 removes it on time.
+	RetentionWait time.Duration
 }
 
 func defaultStreams() StreamConfig {
-	return StreamConfig{Enabled: true, Batch: 500}
+	return StreamConfig{Enabled: true, Batch: 500, RetentionWait: 7 * 24 * time.Hour}
 }
 
 func (c *StreamConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Enabled, "streams", c.Enabled, "deliver streams from this node (AUDITKEEP_STREAMS)")
 	fs.IntVar(&c.Batch, "stream-batch", c.Batch, "most events per stream delivery (AUDITKEEP_STREAM_BATCH)")
+	fs.DurationVar(&c.RetentionWait, "stream-retention-wait", c.RetentionWait, "longest an expired event waits for the streams that have not delivered it; 0: not at all (AUDITKEEP_STREAM_RETENTION_WAIT)")
 }
 
 func (c *StreamConfig) fromEnv(getenv func(string) string) error {
@@ -49,6 +56,13 @@ func (c *StreamConfig) fromEnv(getenv func(string) string) error {
 		}
 		c.Batch = n
 	}
+	if v := getenv("AUDITKEEP_STREAM_RETENTION_WAIT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("AUDITKEEP_STREAM_RETENTION_WAIT: %q is not a duration such as 168h", v)
+		}
+		c.RetentionWait = d
+	}
 	return nil
 }
 
@@ -58,6 +72,9 @@ func (c *StreamConfig) validate() error {
 	}
 	if c.Batch < 1 || c.Batch > auditkeep.MaxLimit {
 		return fmt.Errorf("stream-batch (AUDITKEEP_STREAM_BATCH): must be from 1 to %d", auditkeep.MaxLimit)
+	}
+	if c.RetentionWait < 0 {
+		return fmt.Errorf("stream-retention-wait (AUDITKEEP_STREAM_RETENTION_WAIT): must not be negative")
 	}
 	return nil
 }
@@ -93,4 +110,22 @@ func (a *app) notifyStreams(next func([]*auditkeep.Event, ingest.CommitStats)) f
 		next(stored, st)
 		a.streams.NotifyCommit(stored)
 	}
+}
+
+// streamHolder tells the retention job which streams hold a tenant's
+// events: every stream not paused, with its cursor.
+type streamHolder struct{ store auditkeep.StreamStore }
+
+func (h streamHolder) StreamHolds(ctx context.Context, tenant string) ([]rtn.StreamHold, error) {
+	list, err := h.store.ListStreams(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	var out []rtn.StreamHold
+	for _, st := range list {
+		if st.State != auditkeep.StreamPaused {
+			out = append(out, rtn.StreamHold{ID: st.ID, Name: st.Name, State: st.State, Cursor: st.Cursor})
+		}
+	}
+	return out, nil
 }

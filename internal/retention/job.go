@@ -27,9 +27,15 @@ type Status struct {
 	Segments      int64     `json:"segments"`          // segments written, all runs
 	LastSegment   string    `json:"last_segment,omitempty"`
 	Pending       bool      `json:"pending,omitempty"` // the last run stopped with events still due (errors, not yet integrated)
-	Errors        int64     `json:"errors"`            // failed runs
-	LastError     string    `json:"last_error,omitempty"`
-	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
+	// StreamsWaiting: the last run left expired events that a stream has
+	// not delivered, within the operator's cap (see the README's Streams).
+	StreamsWaiting bool `json:"streams_waiting,omitempty"`
+	// Undelivered counts the events removed, all runs, that a stream had
+	// not delivered when their wait reached the cap.
+	Undelivered int64     `json:"undelivered_removed_events"`
+	Errors      int64     `json:"errors"` // failed runs
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 }
 
 // statusSetting is the tenant setting holding its Status.
@@ -43,6 +49,9 @@ type Report struct {
 	Segments int
 	Errors   int // tenants whose purge failed
 	Waiting  int // tenants whose expired events wait to be integrated into the ledger
+	// Undelivered counts the events removed that a stream had not
+	// delivered, past the streams' wait cap.
+	Undelivered int
 	// Purged lists the seqs removed, as merged ranges [first, last] in seq
 	// order (RunTenant only; Run leaves it empty). The retention.purge
 	// records, written before the removal, list them (and any seq that a
@@ -130,6 +139,7 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 		rep.Removed += r.Removed
 		rep.Segments += r.Segments
 		rep.Waiting += r.Waiting
+		rep.Undelivered += r.Undelivered
 		if err != nil {
 			if ctx.Err() != nil {
 				return rep, ctx.Err()
@@ -173,11 +183,12 @@ func (s *Service) RunTenant(ctx context.Context, tenant string) (Report, error) 
 	}
 	now := s.now().UTC()
 	st.LastRunAt = now
-	st.Pending, st.HeldBy = false, nil
+	st.Pending, st.HeldBy, st.StreamsWaiting = false, nil, false
 	rep, err = s.purge(ctx, tenant, now, st)
 	st.Archived += int64(rep.Archived)
 	st.Removed += int64(rep.Removed)
 	st.Segments += int64(rep.Segments)
+	st.Undelivered += int64(rep.Undelivered)
 	if err != nil {
 		st.Pending = true
 		if ctx.Err() == nil {
@@ -480,13 +491,23 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 		}
 		treeSize = ts.Size
 	}
+	bound, force, err := s.streamBound(ctx, tenant, cut)
+	if err != nil {
+		return rep, err
+	}
+	w := window{treeSize: treeSize, ledger: s.tree != nil, bound: bound, force: force}
 	for {
-		batch, more, err := s.expired(ctx, tenant, &f, treeSize)
+		batch, more, err := s.expired(ctx, tenant, &f, &w)
 		if err != nil {
 			return rep, err
 		}
+		rep.Undelivered += w.undelivered
+		w.undelivered = 0
 		if len(batch) == 0 {
-			if more {
+			switch {
+			case w.streams:
+				st.StreamsWaiting = true // expired events wait for a stream
+			case more:
 				st.Pending = true // expired events wait for the ledger
 				rep.Waiting = 1
 			}
@@ -531,10 +552,23 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 	}
 }
 
+// window is what lets expired events go at a run: the ledger (only
+// integrated events, up to treeSize) and the tenant's streams (only events
+// up to bound, the lowest stream cursor, unless they occurred before force;
+// bound -1 when no stream holds any).
+type window struct {
+	treeSize    uint64
+	ledger      bool
+	bound       int64
+	force       time.Time
+	streams     bool // set by expired: it stopped at an event a stream has not delivered
+	undelivered int  // set by expired: events of the batch a stream had not delivered (past the cap)
+}
+
 // expired reads the next batch of expired events after f's cursor (at
-// most BatchSize, only integrated ones when treeSize applies) and advances
-// the cursor. more reports whether events are left after the batch.
-func (s *Service) expired(ctx context.Context, tenant string, f *auditkeep.Filter, treeSize uint64) (batch []*auditkeep.Event, more bool, err error) {
+// most BatchSize, only those the window lets go) and advances the cursor.
+// more reports whether events are left after the batch.
+func (s *Service) expired(ctx context.Context, tenant string, f *auditkeep.Filter, w *window) (batch []*auditkeep.Event, more bool, err error) {
 	for len(batch) < s.batch {
 		f.Limit = min(auditkeep.MaxLimit, s.batch-len(batch))
 		page, next, err := s.store.ListEvents(ctx, tenant, *f)
@@ -542,8 +576,15 @@ func (s *Service) expired(ctx context.Context, tenant string, f *auditkeep.Filte
 			return nil, false, err
 		}
 		for _, e := range page {
-			if s.tree != nil && uint64(e.Seq) > treeSize {
+			if w.ledger && uint64(e.Seq) > w.treeSize {
 				return batch, true, nil // not integrated yet: archived at a later run with its proof
+			}
+			if w.bound >= 0 && e.Seq > w.bound {
+				if !e.OccurredAt.Before(w.force) {
+					w.streams = true
+					return batch, true, nil // a stream has not delivered it yet: kept, up to the cap
+				}
+				w.undelivered++
 			}
 			batch = append(batch, e)
 		}
@@ -628,6 +669,9 @@ type TenantStatus struct {
 	Holds         []*Hold `json:"holds"`
 	Archive       string  `json:"archive,omitempty"` // the archive URL, without credentials
 	Status        *Status `json:"status"`
+	// Streams says how the tenant's streams hold expired events (absent
+	// when the server runs no streams).
+	Streams *StreamWaitStatus `json:"streams,omitempty"`
 }
 
 // TenantStatus returns the tenant's retention, holds and the job's status
@@ -646,6 +690,9 @@ func (s *Service) TenantStatus(ctx context.Context, tenant string) (*TenantStatu
 		return nil, err
 	}
 	ts := &TenantStatus{Tenant: t.ID, RetentionDays: t.RetentionDays, Plan: t.Plan, Holds: hs, Status: st}
+	if ts.Streams, err = s.streamStatus(ctx, tenant, st); err != nil {
+		return nil, err
+	}
 	if s.arch != nil {
 		ts.Archive = s.arch.URL()
 	}

@@ -63,11 +63,16 @@ func monthStart(t time.Time) time.Time {
 type partitionPolicy struct {
 	cut  time.Time // zero: nothing (unlimited retention, or a hold)
 	size uint64    // the ledger's tree size
+	// bound and force are the streams' (streamBound): bound -1 when no
+	// stream holds events.
+	bound int64
+	force time.Time
 }
 
 // lets reports whether the policy lets t's events in a partition go.
 func (p partitionPolicy) lets(t PartitionTenant, ledger bool) bool {
-	return !p.cut.IsZero() && t.Last.Before(p.cut) && (!ledger || uint64(t.LastSeq) <= p.size)
+	return !p.cut.IsZero() && t.Last.Before(p.cut) && (!ledger || uint64(t.LastSeq) <= p.size) &&
+		(p.bound < 0 || t.LastSeq <= p.bound || t.Last.Before(p.force))
 }
 
 func (s *Service) partitionPolicy(ctx context.Context, tenant string, now time.Time) (partitionPolicy, error) {
@@ -80,9 +85,12 @@ func (s *Service) partitionPolicy(ctx context.Context, tenant string, now time.T
 	if _, err := s.loadStatus(ctx, tenant); err != nil {
 		return partitionPolicy{}, s.statusUnreadable(ctx, tenant, err)
 	}
-	p := partitionPolicy{cut: Cutoff(now, t.RetentionDays)}
+	p := partitionPolicy{cut: Cutoff(now, t.RetentionDays), bound: -1}
 	if p.cut.IsZero() {
 		return p, nil
+	}
+	if p.bound, p.force, err = s.streamBound(ctx, tenant, p.cut); err != nil {
+		return partitionPolicy{}, err
 	}
 	holds, err := s.store.ListHolds(ctx, tenant)
 	if err != nil {

@@ -75,6 +75,11 @@ type Config struct {
 	// accept). A batch is removed only once its purge record is committed.
 	Recorder Recorder
 	Appender Appender // restore into a tenant; nil: restore into a tenant is refused
+	// Streams, when set, keeps the events its streams have not delivered
+	// from the job for up to StreamWait past their retention (0: not at
+	// all).
+	Streams    StreamHolder
+	StreamWait time.Duration
 
 	Interval  time.Duration // between runs; 0: 1h
 	BatchSize int           // events archived and removed per transaction; 0: 5000
@@ -93,21 +98,23 @@ type Config struct {
 // Service runs retention: the purge job (Open/Close), holds, plans,
 // the read guard's cutoffs, restore.
 type Service struct {
-	store    Store
-	arch     *archive.Archive
-	tree     archive.TreeSource
-	plans    Plans
-	recorder Recorder
-	appender Appender
-	interval time.Duration
-	batch    int
-	pause    time.Duration
-	maxSpan  int64
-	ttl      time.Duration
-	waitTree time.Duration
-	now      func() time.Time
-	log      *slog.Logger
-	metrics  *metrics
+	store      Store
+	arch       *archive.Archive
+	tree       archive.TreeSource
+	plans      Plans
+	recorder   Recorder
+	appender   Appender
+	streams    StreamHolder
+	streamWait time.Duration
+	interval   time.Duration
+	batch      int
+	pause      time.Duration
+	maxSpan    int64
+	ttl        time.Duration
+	waitTree   time.Duration
+	now        func() time.Time
+	log        *slog.Logger
+	metrics    *metrics
 
 	cacheMu sync.Mutex
 	cache   map[string]cached
@@ -130,7 +137,7 @@ type cached struct {
 func New(cfg Config) *Service {
 	s := &Service{
 		store: cfg.Store, arch: cfg.Archive, tree: cfg.Tree, plans: cfg.Plans,
-		recorder: cfg.Recorder, appender: cfg.Appender,
+		recorder: cfg.Recorder, appender: cfg.Appender, streams: cfg.Streams, streamWait: cfg.StreamWait,
 		interval: cfg.Interval, batch: cfg.BatchSize, pause: cfg.Pause, maxSpan: cfg.MaxSpan, ttl: cfg.CacheTTL, waitTree: cfg.IntegrationWait,
 		now: cfg.Now, log: cfg.Logger,
 		cache: map[string]cached{}, running: map[string]bool{}, wake: make(chan struct{}, 1),
