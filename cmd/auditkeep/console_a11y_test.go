@@ -13,6 +13,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/auditkeep/auditkeep/internal/stream/receivertest"
 )
 
 // axeSource returns axe-core's axe.min.js: $AUDITKEEP_AXE names the file,
@@ -126,6 +128,9 @@ func TestConsoleAccessibility(t *testing.T) {
 		t.Fatalf("viewer token: %d %s", r.status, r.body)
 	}
 	vt := url.QueryEscape(r.json(t)["token"].(string))
+	h := receivertest.StartHEC(t)
+	streamID := createHECStream(t, base, key, "SIEM", h, receivertest.HECToken)
+	createHECStream(t, base, key, "old token", h, "00000000-0000-0000-0000-000000000000")
 
 	ctx := newBrowser(t)
 	open := func(path, ready string) func(t *testing.T) {
@@ -164,6 +169,7 @@ func TestConsoleAccessibility(t *testing.T) {
 		{"event-first", open("/events/env7-1", "#proof"), true},
 		{"compare", open("/compare?id=env7-1&id=env7-2", "#compare-table"), false},
 		{"not-found", open("/events/no-such-event", "main h1"), true},
+		{"streams", open("/streams", "#stream-"+streamID), false},
 		{"viewer", func(t *testing.T) { signOut(t); open("/?viewer_token="+vt, "#events")(t) }, false},
 		{"viewer-event", open("/events/env7-2?viewer_token="+vt, "#fields"), true},
 	}

@@ -82,6 +82,9 @@ func (s *Server) routes() http.Handler {
 
 	// The web console, at /.
 	s.browser.console = web.New(consoleBackend{s, s.store}, s.log)
+	if s.streamEngine != nil {
+		s.browser.console.Streams = consoleStreams{s}
+	}
 	s.browser.console.SessionEnded = s.endConsoleSession
 	s.browser.console.KeySignIn = !s.people.NoKeySignIn
 	if s.people.OIDC != nil {

@@ -133,6 +133,8 @@ type Console struct {
 	// SessionTTL is how long a sign-in lasts (12 h), unless the user signs
 	// out or the key is revoked before.
 	SessionTTL time.Duration
+	// Streams, when set, serves the Streams page (admin keys).
+	Streams StreamBackend
 	// SessionEnded, when set, is called with a session's ID once sign-out
 	// has deleted it, so that what the session holds open (live streams)
 	// ends at once.
@@ -151,7 +153,7 @@ func New(b Backend, log *slog.Logger) *Console {
 	}
 	c := &Console{b: b, log: log, Now: time.Now, SessionTTL: 12 * time.Hour, KeySignIn: true}
 	c.tmpl = map[string]*template.Template{}
-	for _, page := range []string{"events", "event", "compare", "signin", "error", "refused", "signedin", "choose"} {
+	for _, page := range []string{"events", "event", "compare", "signin", "error", "refused", "signedin", "choose", "streams"} {
 		c.tmpl[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+page+".html"))
 	}
 	return c
@@ -164,6 +166,8 @@ func (c *Console) Routes() []Route {
 		{"GET /events/{id}", "event", c.handleEvent},
 		{"GET /events/{id}/proof", "event_proof", c.handleProof},
 		{"GET /compare", "compare", c.handleCompare},
+		{"GET /streams", "streams", c.handleStreams},
+		{"POST /streams/{id}/{action}", "stream_action", c.handleStreamAction},
 		{"GET /rows", "rows", c.handleRows},
 		{"GET /facets", "facets", c.handleFacets},
 		{"GET /export", "export", c.handleExport},

@@ -66,6 +66,7 @@ type base struct {
 	Viewer      bool
 	Locked      []lockedFilter
 	Expires     time.Time
+	StreamsLink bool // the key may open the Streams page
 }
 
 // lockedFilter is one filter a viewer token fixes: Name is the parameter,
@@ -186,6 +187,7 @@ func (c *Console) base(v *viewer, title string) base {
 		b.CSRF = v.sess.CSRF
 	}
 	b.Expires = v.id.Expires
+	b.StreamsLink = c.Streams != nil && !v.id.Viewer && v.id.HasScope(auditkeep.ScopeAdmin)
 	for name, vals := range v.id.Locked {
 		b.Locked = append(b.Locked, lockedFilter{name, cmp.Or(filterLabels[name], name), strings.Join(vals, ", ")})
 	}
