@@ -54,6 +54,7 @@ func commands() []command {
 		{"archive", "list, restore or verify archived (expired) events", runArchive},
 		{"backup", "back up a running server's embedded store (root key)", runBackup},
 		{"restore", "restore a backup into a new data directory", runRestore},
+		{"stream", "list, create, test, pause, resume or replay the tenant's streams to a SIEM", runStream},
 		{"demo", "fill a tenant with a realistic platform's events", runDemo},
 		{"bench", "measure ingest, queries, export, disk and the ledger on this machine", runBench},
 	}
