@@ -84,17 +84,30 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 	forEachStore(t, testCrashKeepsAcknowledged)
 }
 
-func testCrashKeepsAcknowledged(t *testing.T, cfg Config) {
-	storeArgs := []string{"--data", cfg.DataDir}
+// childStoreArgs are the flags that give a child server cfg's store.
+func childStoreArgs(cfg Config) []string {
+	args := []string{"--data", cfg.DataDir}
 	if cfg.DatabaseURL != "" {
-		storeArgs = append(storeArgs, "--database-url", cfg.DatabaseURL)
+		args = append(args, "--database-url", cfg.DatabaseURL)
 	}
+	return args
+}
+
+// crashCycles is the number of kill -9 cycles: AUDITKEEP_CRASH_CYCLES, 3
+// by default.
+func crashCycles(t *testing.T) int {
 	cycles := 3
 	if v := os.Getenv("AUDITKEEP_CRASH_CYCLES"); v != "" {
 		if n, err := fmt.Sscan(v, &cycles); n != 1 || err != nil || cycles < 1 {
 			t.Fatalf("AUDITKEEP_CRASH_CYCLES=%q: want a number of kill -9 cycles, 1 or more", v)
 		}
 	}
+	return cycles
+}
+
+func testCrashKeepsAcknowledged(t *testing.T, cfg Config) {
+	storeArgs := childStoreArgs(cfg)
+	cycles := crashCycles(t)
 	var key string
 	acked := map[string]bool{}
 	var mu sync.Mutex
