@@ -36,10 +36,11 @@ const (
 	PhaseDisk    = "disk"    // bytes on disk per loaded event against its NDJSON
 	PhaseTail    = "tail"    // live stream delivery after acknowledgement
 	PhaseLedger  = "ledger"  // integration lag; ingest with the ledger on and off
+	PhaseStream  = "stream"  // a stream's delivery to a local webhook: backlog rate, lag under steady ingest
 )
 
 // Phases lists every phase.
-var Phases = []string{PhaseIngest, PhaseCeiling, PhaseQuery, PhaseExport, PhaseDisk, PhaseTail, PhaseLedger}
+var Phases = []string{PhaseIngest, PhaseCeiling, PhaseQuery, PhaseExport, PhaseDisk, PhaseTail, PhaseLedger, PhaseStream}
 
 // ServerConfig is what a benchmark server starts with.
 type ServerConfig struct {
@@ -138,6 +139,7 @@ type Report struct {
 	Disk    *Disk         `json:"disk,omitempty"`
 	Tail    *Tail         `json:"tail,omitempty"`
 	Ledger  *Ledger       `json:"ledger,omitempty"`
+	Stream  *Stream       `json:"stream,omitempty"`
 	Phases  []PhaseTiming `json:"phases"`
 	Notes   []string      `json:"notes,omitempty"`
 }
@@ -219,6 +221,7 @@ func (r *runner) run(ctx context.Context) error {
 		{PhaseQuery, r.query},
 		{PhaseExport, r.export},
 		{PhaseTail, r.tail},
+		{PhaseStream, r.stream},
 	}
 	needLoad := r.cfg.has(PhaseQuery) || r.cfg.has(PhaseExport) || r.cfg.has(PhaseDisk) || r.cfg.has(PhaseTail)
 	for _, s := range steps {

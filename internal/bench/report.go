@@ -93,6 +93,15 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		tw.Flush()
 		fmt.Fprintf(w, "%d of %d probes delivered\n", t.Delivered, t.Probes)
 	}
+	if st := rep.Stream; st != nil {
+		section("Stream to a local webhook (native NDJSON, signed)")
+		fmt.Fprintf(w, "backlog: %d events delivered in %.2f s: %.0f events/s, %d batches\n", st.BacklogEvents, st.BacklogSeconds, st.DeliveryPerSec, st.Batches)
+		fmt.Fprintf(w, "steady ingest at %d events/s (achieved %.0f): %d of %d events delivered, %d duplicates\n",
+			st.LagRate, st.LagAchievedRate, st.LagDelivered, st.LagEvents, st.ReceiverDuplicates)
+		fmt.Fprintln(tw, "lag, acknowledgement → arrival\tp50 ms\tp95 ms\tp99 ms\tmax ms\t")
+		fmt.Fprintf(tw, "\t%.1f\t%.1f\t%.1f\t%.1f\t\n", st.Lag.P50, st.Lag.P95, st.Lag.P99, st.Lag.Max)
+		tw.Flush()
+	}
 	section("Phases")
 	fmt.Fprintln(tw, "phase\tseconds\tload before\tload after\t")
 	for _, p := range rep.Phases {
