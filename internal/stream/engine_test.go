@@ -32,13 +32,18 @@ func newSecret() string {
 }
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	store  *sqlite.Store
 	engine *stream.Engine
 	next   int
 }
 
-func newFixture(t *testing.T, tenants ...string) *fixture {
+func newFixture(t testing.TB, tenants ...string) *fixture {
+	return newFixtureBatch(t, 100, tenants...)
+}
+
+// newFixtureBatch is newFixture with batches of size events.
+func newFixtureBatch(t testing.TB, size int, tenants ...string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, t.TempDir(), sqlite.WithLogger(quiet))
@@ -51,7 +56,7 @@ func newFixture(t *testing.T, tenants ...string) *fixture {
 			t.Fatal(err)
 		}
 	}
-	e, err := stream.New(stream.Config{Store: s, Key: []byte("test stream key"), Owner: "node-1", BatchSize: 100,
+	e, err := stream.New(stream.Config{Store: s, Key: []byte("test stream key"), Owner: "node-1", BatchSize: size,
 		Poll: 50 * time.Millisecond, LeaseTTL: time.Second, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		Timeout: 2 * time.Second, Registry: prometheus.NewRegistry(), Logger: quiet})
 	if err != nil {

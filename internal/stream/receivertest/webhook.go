@@ -167,6 +167,13 @@ func (w *Webhook) Records() []Record {
 	return append([]Record(nil), w.records...)
 }
 
+// Count returns how many records the accepted requests held.
+func (w *Webhook) Count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.records)
+}
+
 // Batches returns the number of records of each accepted request.
 func (w *Webhook) Batches() []int {
 	w.mu.Lock()
