@@ -7,6 +7,7 @@
 package compat
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
 // Batch returns the ingest body {"events": [...]} of events: mapped
@@ -167,4 +169,45 @@ func TypeOfWord(word string) string {
 		return auditkeep.TypeLogout
 	}
 	return ""
+}
+
+// Decode reads raw into v (a pointer to a struct) as strictly as auditkeep
+// reads its own bodies: I-JSON, every member spelled as v's JSON names and
+// known to v. It returns an EINVALID naming the field; an unknown member is
+// named without its path (encoding/json gives none) and its message ends
+// "is not a known field"; a body that is not JSON names "body".
+func Decode(raw []byte, v any) error {
+	if err := ijson.Check(raw, ijson.SchemaOf(v), ""); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) {
+		return auditkeep.FieldErrorf(ute.Field, "%s must be %s", ute.Field, jsonKind(ute.Type.Kind().String()))
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name = strings.Trim(name, `"`)
+		return auditkeep.FieldErrorf(name, "%s is not a known field", name)
+	}
+	return auditkeep.FieldErrorf("body", "the body is not JSON: %v", err)
+}
+
+// jsonKind names the JSON value a Go kind reads.
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "ptr", "struct", "map":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "bool":
+		return "a boolean"
+	case "string":
+		return "a string"
+	}
+	return "a number"
 }

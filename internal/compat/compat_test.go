@@ -70,3 +70,30 @@ func TestTimes(t *testing.T) {
 		}
 	}
 }
+
+func TestDecode(t *testing.T) {
+	type inner struct {
+		N int `json:"n"`
+	}
+	type body struct {
+		A string `json:"a"`
+		B *inner `json:"b"`
+	}
+	var ok body
+	if err := Decode([]byte(`{"a":"x","b":{"n":1}}`), &ok); err != nil || ok.A != "x" || ok.B.N != 1 {
+		t.Errorf("Decode(valid) = %+v, %v", ok, err)
+	}
+	for _, c := range []struct{ raw, field string }{
+		{`{"a":"x","a":"y"}`, "a"},
+		{`{"A":"x"}`, "A"},
+		{`{"a":1}`, "a"},
+		{`{"c":1}`, "c"},
+		{`{"a":"\ud800"}`, "a"},
+		{`{"a":`, "body"},
+	} {
+		var v body
+		if err := Decode([]byte(c.raw), &v); auditkeep.ErrorField(err) != c.field || auditkeep.ErrorCode(err) != auditkeep.EINVALID {
+			t.Errorf("Decode(%s) = %v; want EINVALID naming %s", c.raw, err, c.field)
+		}
+	}
+}

@@ -11,11 +11,9 @@
 package retraced
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -25,7 +23,6 @@ import (
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/compat"
-	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
 // Event is one event as a Retraced client sends it (CreateEventRequest).
@@ -113,14 +110,9 @@ var crudTypes = map[string]string{"c": auditkeep.TypeCreate, "r": auditkeep.Type
 // retraced-go sends for an event whose Created is unset. It returns a
 // *Violation.
 func Parse(raw []byte) (*Parsed, error) {
-	if err := ijson.Check(raw, ijson.SchemaOf(&Event{}), ""); err != nil {
-		return nil, invalid(auditkeep.ErrorField(err), "%s", auditkeep.ErrorMessage(err))
-	}
 	var p Parsed
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p.Event); err != nil {
-		return nil, decodeViolation(err)
+	if err := compat.Decode(raw, &p.Event); err != nil {
+		return nil, invalid(auditkeep.ErrorField(err), "%s", auditkeep.ErrorMessage(err))
 	}
 	e := &p.Event
 	if e.Action == "" {
@@ -216,29 +208,6 @@ func stringMap(raw json.RawMessage, field string) (m map[string]string, present 
 		m[k] = s
 	}
 	return m, true, nil
-}
-
-func decodeViolation(err error) error {
-	var ute *json.UnmarshalTypeError
-	msg := err.Error()
-	switch {
-	case errors.As(err, &ute):
-		return invalid(ute.Field, "'%s' must be a %s", ute.Field, kind(ute.Type.Kind().String()))
-	case strings.HasPrefix(msg, "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
-		return invalid(name, "'%s' is not allowed", name)
-	}
-	return invalid("body", "the body is not a JSON event: %v", err)
-}
-
-func kind(goKind string) string {
-	switch goKind {
-	case "ptr", "struct", "map":
-		return "object"
-	case "bool":
-		return "boolean"
-	}
-	return goKind
 }
 
 // Hash is the hash Retraced's server returns and its clients recompute and
