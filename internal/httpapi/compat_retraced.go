@@ -80,19 +80,29 @@ func (s *Server) writeRetracedError(w http.ResponseWriter, r *http.Request, err 
 // "token="), checks that it carries scope and belongs to the tenant the
 // project id names, and answers errors in Retraced's shape.
 func (s *Server) retracedAuth(scope string, next func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return s.vendorAuth(scope, s.retracedPrincipal, s.writeRetracedError, func(w http.ResponseWriter, r *http.Request) error {
+		if id := r.PathValue("projectId"); id != principalFrom(r.Context()).tenant() {
+			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "this key belongs to another tenant than %q", id)
+		}
+		return next(w, r)
+	})
+}
+
+// vendorAuth is auth for an API of another vendor's shape: authn reads
+// the credential as the vendor sends it, and writeError answers in the
+// vendor's error shape.
+func (s *Server) vendorAuth(scope string, authn func(*http.Request) (principal, error),
+	writeError func(http.ResponseWriter, *http.Request, error), next func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.retracedPrincipal(r)
+		p, err := authn(r)
 		if err == nil {
 			err = s.admit(w, r, p, scope)
-		}
-		if err == nil && r.PathValue("projectId") != p.tenant() {
-			err = auditkeep.Errorf(auditkeep.EFORBIDDEN, "this key belongs to another tenant than %q", r.PathValue("projectId"))
 		}
 		if err == nil {
 			err = next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 		}
 		if err != nil {
-			s.writeRetracedError(w, r, err)
+			writeError(w, r, err)
 		}
 	}
 }

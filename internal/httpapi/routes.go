@@ -62,6 +62,7 @@ func (s *Server) routes() http.Handler {
 	route("OPTIONS /cloudevents", "cloudevents_options", s.handleCloudEventsOptions)
 	route("POST /k8s/audit", "k8s_audit", s.auth(scopeIngest, s.handleK8sAudit))
 	s.retracedRoutes(route)
+	s.workosRoutes(route)
 
 	// Streams to SIEMs (streams.go).
 	route("POST /v1/streams", "stream_create", s.auth(scopeAdmin, s.handleCreateStream))

@@ -63,6 +63,7 @@ type Server struct {
 	streamEngine *delivery.Engine // nil: no stream endpoints (streams.go)
 
 	retracedSchema *graphql.Schema // Retraced's GraphQL search (compat_retraced.go)
+	workosJobs     workosJobs      // WorkOS export jobs (compat_workos.go)
 }
 
 // Config holds the server's settings.
@@ -144,6 +145,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // (and so their commits) to finish, or ctx to end.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopStreams()
+	s.workosJobs.stop()
 	if s.srv == nil {
 		return nil
 	}
