@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -184,14 +185,23 @@ func Decode(raw []byte, v any) error {
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
+		if _, err := dec.Token(); err != io.EOF {
+			return auditkeep.FieldErrorf("body", "the body holds more than one JSON value")
+		}
 		return nil
 	}
 	var ute *json.UnmarshalTypeError
 	if errors.As(err, &ute) {
-		return auditkeep.FieldErrorf(ute.Field, "%s must be %s", ute.Field, jsonKind(ute.Type.Kind().String()))
+		field := ute.Field
+		if field == "" {
+			field = "body"
+		}
+		return auditkeep.FieldErrorf(field, "%s must be %s", field, jsonKind(ute.Type.Kind().String()))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name = strings.Trim(name, `"`)
+		if name = strings.Trim(name, `"`); name == "" {
+			return auditkeep.FieldErrorf("body", "a member with an empty name is not a known field")
+		}
 		return auditkeep.FieldErrorf(name, "%s is not a known field", name)
 	}
 	return auditkeep.FieldErrorf("body", "the body is not JSON: %v", err)

@@ -90,6 +90,9 @@ func TestDecode(t *testing.T) {
 		{`{"c":1}`, "c"},
 		{`{"a":"\ud800"}`, "a"},
 		{`{"a":`, "body"},
+		{`[1]`, "body"},
+		{`{"a":"x"} {"a":"y"}`, "body"},
+		{`{"":1}`, "body"},
 	} {
 		var v body
 		if err := Decode([]byte(c.raw), &v); auditkeep.ErrorField(err) != c.field || auditkeep.ErrorCode(err) != auditkeep.EINVALID {

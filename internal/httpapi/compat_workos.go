@@ -316,8 +316,8 @@ func (s *Server) handleWorkOSCreateExport(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	var req workosExportRequest
-	if err := strictDecode(body, &req); err != nil {
-		return workosInvalid(err)
+	if err := compat.Decode(body, &req); err != nil {
+		return workosInvalid(workos.DecodeError(err))
 	}
 	for _, f := range []struct{ name, v string }{{"organization_id", req.OrganizationID}, {"range_start", req.RangeStart}, {"range_end", req.RangeEnd}} {
 		if f.v == "" {
@@ -353,23 +353,6 @@ func (s *Server) handleWorkOSCreateExport(w http.ResponseWriter, r *http.Request
 	}
 	s.workosJobs.start(x.ID, func(ctx context.Context) { s.runWorkOSExport(ctx, x) })
 	writeJSON(w, http.StatusCreated, s.workosExportBody(r, x))
-	return nil
-}
-
-func strictDecode(body []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return &workos.FieldError{Code: "invalid", Field: ute.Field, Message: ute.Field + " has the wrong type"}
-		}
-		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			name = strings.Trim(name, `"`)
-			return &workos.FieldError{Code: "invalid", Field: name, Message: name + " is not a known field"}
-		}
-		return &workos.FieldError{Code: "invalid_json", Field: "body", Message: "the body is not JSON: " + err.Error()}
-	}
 	return nil
 }
 

@@ -1,4 +1,5 @@
-// Package compattest checks the vendor mappings against golden files.
+// Package compattest checks the vendor mappings: against golden files, and
+// with the properties their fuzz targets hold.
 package compattest
 
 import (

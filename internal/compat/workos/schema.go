@@ -33,7 +33,7 @@ type SchemaTarget struct {
 func ParseSchema(raw []byte) (*Schema, error) {
 	var s Schema
 	if err := compat.Decode(raw, &s); err != nil {
-		return nil, decodeError(err)
+		return nil, DecodeError(err)
 	}
 	if s.Targets == nil {
 		return nil, required("targets")

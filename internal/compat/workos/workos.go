@@ -83,7 +83,7 @@ func Tenant(org string) string {
 func ParseCreate(raw []byte) (*CreateEvent, error) {
 	var c CreateEvent
 	if err := compat.Decode(raw, &c); err != nil {
-		return nil, unknownPath(decodeError(err), raw)
+		return nil, unknownPath(DecodeError(err), raw)
 	}
 	if c.OrganizationID == "" {
 		return nil, required("organization_id")
@@ -155,8 +155,9 @@ func checkObject(raw json.RawMessage, field string) error {
 	return nil
 }
 
-// decodeError turns compat.Decode's refusal into a *FieldError.
-func decodeError(err error) error {
+// DecodeError turns compat.Decode's refusal into a *FieldError: a body that
+// is not one JSON object is "invalid_json" (400), a field "invalid" (422).
+func DecodeError(err error) error {
 	if f := auditkeep.ErrorField(err); f != "body" {
 		return fieldError(f, "%s", auditkeep.ErrorMessage(err))
 	}
