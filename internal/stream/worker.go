@@ -182,9 +182,10 @@ func (w *worker) step(ctx context.Context, st *auditkeep.Stream) (more bool, wai
 	w.observeLag(ctx, st, head)
 	if len(events) == 0 {
 		if head > st.Cursor {
-			// Nothing up to head matched the filters: the cursor passes it.
+			// Nothing up to head matched the filters: the cursor passes it
+			// (nothing was delivered: last_success_at stays).
 			to.Cursor = head
-			w.advance(ctx, st, from, to, now, 0)
+			w.advance(ctx, st, from, to, st.LastSuccessAt, 0)
 		}
 		return false, 0
 	}
