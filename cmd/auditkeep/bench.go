@@ -45,6 +45,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	duration := fs.Duration("duration", 10*time.Second, "longest ingest measurement")
 	only := fs.String("only", "", "comma-separated phases to run: "+strings.Join(bench.Phases, ","))
 	queryReps := fs.Int("query-reps", 200, "requests per query shape")
+	streamRate := fs.Int("stream-rate", 5000, "the stream phase's steady ingest, events/s")
 	seed := fs.Int64("seed", 1, "demo generator seed")
 	tmp := fs.String("tmp", "", "directory for the embedded stores (default the system's temporary directory)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
@@ -72,6 +73,8 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		err = errors.New("--ingest-events must not be negative")
 	case *duration <= 0:
 		err = errors.New("--duration must be positive")
+	case *streamRate < 1:
+		err = errors.New("--stream-rate must be at least 1")
 	case *queryReps < 1:
 		err = errors.New("--query-reps must be at least 1")
 	case *dbURL != "" && !strings.HasPrefix(*dbURL, "postgres://") && !strings.HasPrefix(*dbURL, "postgresql://"):
@@ -112,6 +115,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		IngestEvents:     *ingestEvents,
 		Duration:         *duration,
 		QueryReps:        *queryReps,
+		StreamRate:       *streamRate,
 		Seed:             *seed,
 		CPUProfile:       writerOrNil(profile),
 		ExportCPUProfile: writerOrNil(exportProf),

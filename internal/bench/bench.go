@@ -70,6 +70,7 @@ type Config struct {
 	IngestEvents int           // most events of one ingest measurement (min(200,000, max(1,000, Events/5)))
 	Duration     time.Duration // longest ingest measurement (10s)
 	QueryReps    int           // requests per query shape (200)
+	StreamRate   int           // the stream phase's steady ingest, events/s (5,000)
 	QueryTime    time.Duration // longest time per query shape (3s)
 	ExportTime   time.Duration // longest time per export (60s)
 	Seed         int64         // demo generator seed (1)
@@ -106,6 +107,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Duration <= 0 {
 		c.Duration = 10 * time.Second
+	}
+	if c.StreamRate <= 0 {
+		c.StreamRate = 5000
 	}
 	if c.QueryReps <= 0 {
 		c.QueryReps = 200

@@ -206,14 +206,16 @@ func (r *runner) stream(ctx context.Context) error {
 		return fmt.Errorf("pause: %w", err)
 	}
 
-	// Lag: a second stream under a steady ingest of 5,000 events/s (50
-	// events every 10 ms) for the configured duration.
+	// Lag: a second stream under a steady ingest (5,000 events/s by
+	// default: 50 events every 10 ms) for the configured duration.
 	const lagAction = "bench.lag"
 	if _, err := createStream(ctx, s.api, "lag", lagAction, rcv.url); err != nil {
 		return err
 	}
-	const rate, per = 5000, 50
-	tick := time.Second / (rate / per)
+	// 50 events a request, or fewer for a rate under 100/s.
+	rate := r.cfg.StreamRate
+	per := min(50, max(1, rate/100))
+	tick := time.Second * time.Duration(per) / time.Duration(rate)
 	dur := min(r.cfg.Duration, 30*time.Second)
 	acks := map[string]time.Time{}
 	var mu sync.Mutex
@@ -221,7 +223,7 @@ func (r *runner) stream(ctx context.Context) error {
 	var firstErr error
 	var once sync.Once
 	var lagSent atomic.Int64
-	r.pg.track("stream lag ingest", &lagSent, int64(dur/tick)*per)
+	r.pg.track("stream lag ingest", &lagSent, int64(dur/tick)*int64(per))
 	t0 := time.Now()
 	tk := time.NewTicker(tick)
 	for b := 0; time.Since(t0) < dur; b++ {
@@ -246,7 +248,7 @@ func (r *runner) stream(ctx context.Context) error {
 				acks[id] = at
 			}
 			mu.Unlock()
-			lagSent.Add(per)
+			lagSent.Add(int64(per))
 		}()
 	}
 	tk.Stop()
