@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -41,6 +42,8 @@ const NATSServerPath = "/usr/sbin/nats-server"
 // give credentials.
 type NATS struct {
 	URL string
+	// Certs are its TLS certificates (StartNATSTLS).
+	Certs Certs
 
 	t    testing.TB
 	args []string
@@ -52,6 +55,18 @@ type NATS struct {
 // the token it requires. It skips the test when nats-server is not
 // installed (and fails it under CI=true).
 func StartNATS(t testing.TB, token string) *NATS {
+	t.Helper()
+	return startNATS(t, token, false)
+}
+
+// StartNATSTLS starts nats-server as StartNATS does, requiring TLS with
+// the certificate of n.Certs; its URL is tls://.
+func StartNATSTLS(t testing.TB, token string) *NATS {
+	t.Helper()
+	return startNATS(t, token, true)
+}
+
+func startNATS(t testing.TB, token string, useTLS bool) *NATS {
 	t.Helper()
 	if _, err := os.Stat(NATSServerPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -69,6 +84,16 @@ func StartNATS(t testing.TB, token string) *NATS {
 	n.args = []string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", t.TempDir()}
 	if token != "" {
 		n.args = append(n.args, "--auth", token)
+	}
+	if useTLS {
+		n.Certs = NewCerts(t)
+		dir := t.TempDir()
+		cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		if os.WriteFile(cert, []byte(n.Certs.Cert), 0o600) != nil || os.WriteFile(key, []byte(n.Certs.Key), 0o600) != nil {
+			t.Fatal("cannot write the server's certificate")
+		}
+		n.args = append(n.args, "--tls", "--tlscert", cert, "--tlskey", key)
+		n.URL = fmt.Sprintf("tls://127.0.0.1:%d", port)
 	}
 	n.start()
 	t.Cleanup(n.Stop)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,4 +174,39 @@ func TestNATSSettings(t *testing.T) {
 	if err := transport.Validate("nats", json.RawMessage(`{"url":"tls://a:4222,tls://b:4222","subject":"audit.acme","user":"u"}`), "pw"); err != nil {
 		t.Errorf("Validate(good) = %v", err)
 	}
+}
+
+// TestNATSTLS: over tls://, a server whose certificate settings.ca holds
+// takes the batch; without settings.ca the certificate is refused (Retry).
+func TestNATSTLS(t *testing.T) {
+	n := receivertest.StartNATSTLS(t, "tls-token")
+	js := receivertest.JetStream(t, n.URL, nats.Token("tls-token"), nats.RootCAs(writeTemp(t, n.Certs.CA)))
+	receivertest.CreateStream(t, js, "AUDIT", "audit.acme")
+	ca, _ := json.Marshal(n.Certs.CA)
+	tr, err := transport.Open("nats", json.RawMessage(fmt.Sprintf(`{"url":%q,"subject":"audit.acme","ca":%s}`, n.URL, ca)), "tls-token", transport.Options{Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Send(context.Background(), testBatch(t, "cef", 1, 20)); err != nil {
+		t.Fatalf("Send over TLS: %v", err)
+	}
+	if msgs := receivertest.StreamMessages(t, js, "AUDIT"); len(msgs) != 20 {
+		t.Errorf("stream holds %d messages; want 20", len(msgs))
+	}
+	untrusted, _ := transport.Open("nats", json.RawMessage(fmt.Sprintf(`{"url":%q,"subject":"audit.acme"}`, n.URL)), "tls-token", transport.Options{Timeout: 3 * time.Second})
+	defer untrusted.Close()
+	var te *transport.Error
+	if err := untrusted.Send(context.Background(), testBatch(t, "cef", 21, 1)); !errors.As(err, &te) || te.Kind != transport.Retry || !strings.Contains(te.Message, "certificate") {
+		t.Errorf("Send to an untrusted certificate = %v; want Retry naming the certificate", err)
+	}
+}
+
+// writeTemp writes s to a file of the test's and returns its path.
+func writeTemp(t *testing.T, s string) string {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
