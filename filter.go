@@ -341,8 +341,8 @@ func ParseFilterParams(q url.Values) (Filter, error) {
 				return f, err
 			}
 			f.Cursor = c
-		case "q", "format", "viewer_token", "with_proofs":
-			// handled by the caller
+		case "q", "format", "viewer_token", "with_proofs", "reason":
+			// handled by the caller (reason: an export's stated reason)
 		default:
 			if !slices.Contains(TermFields, name) {
 				return f, FieldErrorf(name, "unknown filter parameter %q", name)

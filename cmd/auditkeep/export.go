@@ -36,6 +36,7 @@ func runExport(ctx context.Context, e *env, args []string) int {
 	out := fs.String("o", "-", "output file; - for stdout")
 	order := fs.String("order", "asc", "asc (oldest first) or desc")
 	progress := fs.Bool("progress", false, "show progress on stderr even when it is not a terminal")
+	reason := fs.String("reason", "", "why the events are exported (a ticket, a case); recorded with the export, required where the tenant says so")
 	withProofs := fs.Bool("with-proofs", false, "write a verification bundle: checkpoint, leaf hashes and every event (ndjson only, no filters)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -59,6 +60,9 @@ func runExport(ctx context.Context, e *env, args []string) int {
 		return usageError(e, name, err)
 	}
 	q.Set("order", *order)
+	if *reason != "" {
+		q.Set("reason", *reason)
+	}
 
 	var w io.Writer = e.stdout
 	var f *os.File

@@ -92,7 +92,7 @@ func (s *Server) handleRestoreSegment(w http.ResponseWriter, r *http.Request) er
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	res, err := svc.Restore(r.Context(), r.PathValue("tenant"), r.PathValue("segment"), in.IntoTenant, actorOf(principalFrom(r.Context())))
+	res, err := svc.Restore(changeContext(r), r.PathValue("tenant"), r.PathValue("segment"), in.IntoTenant, actorOf(principalFrom(r.Context())))
 	if err != nil {
 		return err
 	}

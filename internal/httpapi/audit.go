@@ -38,6 +38,35 @@ func (s *Server) record(r *http.Request, tenant string, a Audit) error {
 	if a.Actor != nil {
 		actor = *a.Actor
 	}
+	return s.recordFrom(r.Context(), requestOrigin{IP: clientIP(r), UserAgent: r.UserAgent()}, actor, tenant, a)
+}
+
+// requestOrigin is where a request came from, as a recorded event's
+// context holds it.
+type requestOrigin struct {
+	IP        string
+	UserAgent string
+}
+
+type originKey struct{}
+
+// withOrigin keeps r's origin in its context, for what is recorded later
+// from the context alone (reads, the console's sign-ins).
+func withOrigin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		o := requestOrigin{IP: clientIP(r), UserAgent: r.UserAgent()}
+		next(w, r.WithContext(context.WithValue(r.Context(), originKey{}, o)))
+	}
+}
+
+// originFrom returns the origin withOrigin kept in ctx.
+func originFrom(ctx context.Context) requestOrigin {
+	o, _ := ctx.Value(originKey{}).(requestOrigin)
+	return o
+}
+
+// recordFrom commits a as record does, with the actor and origin given.
+func (s *Server) recordFrom(ctx context.Context, o requestOrigin, actor auditkeep.Actor, tenant string, a Audit) error {
 	status := auditkeep.StatusSuccess
 	if a.Failed {
 		status = auditkeep.StatusFailure
@@ -49,7 +78,7 @@ func (s *Server) record(r *http.Request, tenant string, a Audit) error {
 		"actor":       actor,
 		"source":      SourceAuditkeep,
 		"status":      status,
-		"context":     auditkeep.Context{IP: clientIP(r), UserAgent: r.UserAgent()},
+		"context":     auditkeep.Context{IP: o.IP, UserAgent: o.UserAgent},
 	}
 	if a.Target != nil {
 		ev["target"] = a.Target
@@ -64,7 +93,7 @@ func (s *Server) record(r *http.Request, tenant string, a Audit) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.ingest.Ingest(ingest.AsServer(context.WithoutCancel(r.Context())), tenant, body)
+	_, err = s.ingest.Ingest(ingest.AsServer(context.WithoutCancel(ctx)), tenant, body)
 	return err
 }
 

@@ -64,6 +64,15 @@ func (p principal) limitID() string {
 	return ""
 }
 
+// readSession names the principal's session in the record of its reads
+// (reads.go): its console session, else its key or viewer token.
+func (p principal) readSession() string {
+	if p.session != "" {
+		return "session:" + p.session
+	}
+	return p.limitID()
+}
+
 type principalKey struct{}
 
 func principalFrom(ctx context.Context) principal {
@@ -167,6 +176,10 @@ func (s *Server) keyPrincipal(r *http.Request, token string) (principal, error) 
 	if k.RevokedAt != nil {
 		return principal{}, auditkeep.Errorf(auditkeep.EUNAUTHORIZED, "API key was revoked")
 	}
+	if k.Expired(s.Now()) {
+		return principal{}, expiredKey(k)
+	}
+	s.touchKey(r.Context(), k, s.Now())
 	return principal{key: k}, nil
 }
 

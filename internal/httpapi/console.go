@@ -61,6 +61,11 @@ func (b consoleBackend) List(ctx context.Context, id *web.Identity, q url.Values
 	if err != nil {
 		return web.Page{}, err
 	}
+	session := p.readSession()
+	if id.Session != "" {
+		session = "session:" + id.Session
+	}
+	b.s.noteRead(ctx, p.tenant(), session, actorOf(p), q)
 	events, next, err := b.s.listFor(ctx, p, f)
 	if err != nil {
 		return web.Page{}, err

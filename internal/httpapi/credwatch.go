@@ -27,6 +27,7 @@ func (e *streamEnd) Error() string { return e.Message }
 const (
 	endKeyRevoked   = "key_revoked"   // the API key was revoked (or deleted)
 	endTokenExpired = "token_expired" // the viewer token reached its expiry
+	endKeyExpired   = "key_expired"   // the API key reached its expiry
 	endSessionEnded = "session_ended" // the console session was signed out or expired
 )
 
@@ -60,6 +61,10 @@ func (s *Server) credentialWatch(p principal) credentialWatch {
 	if k := p.key; k != nil {
 		w.names = append(w.names, keyCredential(k.Tenant, k.ID))
 		w.checks = append(w.checks, s.recheckKey(k.Hash))
+		if k.ExpiresAt != nil {
+			w.expires = *k.ExpiresAt
+			w.expiry = streamEnd{Reason: endKeyExpired, Message: expiredKey(k).Error()}
+		}
 	}
 	if p.session != "" && s.browser.console != nil {
 		w.names = append(w.names, sessionCredential(p.session))

@@ -48,6 +48,9 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Ping(r.Context()); err != nil {
 		return err
 	}
+	if err := s.recordExport(r, tenant, format); err != nil {
+		return err
+	}
 
 	name := "auditkeep-" + tenant + "-" + s.Now().UTC().Format("20060102T150405Z") + "." + format
 	h := w.Header()

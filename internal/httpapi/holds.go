@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/auditkeep/auditkeep"
@@ -24,7 +25,17 @@ func actorOf(p principal) auditkeep.Actor {
 	if p.person != nil {
 		return auditkeep.Actor{Type: auditkeep.ActorUser, ID: p.person.subject, Name: p.person.name, Email: p.person.email}
 	}
+	if p.viewer != nil {
+		return auditkeep.Actor{Type: auditkeep.ActorAPIToken, ID: "viewer_token", Name: "viewer token"}
+	}
 	return auditkeep.Actor{Type: auditkeep.ActorAPIToken, ID: "root", Name: "root key"}
+}
+
+// changeContext returns r's context carrying the request, so that the
+// retention service records the change it asks for with source auditkeep,
+// the request's address and user agent (README "The audit of the audit").
+func changeContext(r *http.Request) context.Context {
+	return retention.WithRequest(r.Context(), retention.Request{IP: clientIP(r), UserAgent: r.UserAgent()})
 }
 
 type holdsBody struct {
@@ -46,7 +57,7 @@ func (s *Server) handleCreateHold(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	p := principalFrom(r.Context())
-	h, err := svc.CreateHold(r.Context(), p.tenant(), in.Scope, in.Reason, actorOf(p))
+	h, err := svc.CreateHold(changeContext(r), p.tenant(), in.Scope, in.Reason, actorOf(p))
 	if err != nil {
 		return err
 	}
@@ -76,7 +87,7 @@ func (s *Server) handleDeleteHold(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	p := principalFrom(r.Context())
-	if err := svc.DeleteHold(r.Context(), p.tenant(), r.PathValue("id"), actorOf(p)); err != nil {
+	if err := svc.DeleteHold(changeContext(r), p.tenant(), r.PathValue("id"), actorOf(p)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

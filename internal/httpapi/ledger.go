@@ -361,7 +361,7 @@ func (s *Server) handleExportBundle(w http.ResponseWriter, r *http.Request) erro
 	}
 	for k, v := range r.URL.Query() {
 		switch {
-		case k == "format":
+		case k == "format", k == "reason":
 		case k == "order" && len(v) == 1 && (v[0] == "asc" || v[0] == ""):
 		default:
 			return auditkeep.FieldErrorf(k, "a bundle holds the whole log, oldest first: it takes no %s", k)
@@ -373,6 +373,10 @@ func (s *Server) handleExportBundle(w http.ResponseWriter, r *http.Request) erro
 	// bundle is served: its verifier checks the stored checkpoint with the
 	// key it trusts, and names what was changed.
 	if _, err := log.Stored(r.Context(), tenant); err != nil {
+		return err
+	}
+	rec, err := s.exportRecord(r, tenant, "bundle")
+	if err != nil {
 		return err
 	}
 	name := "auditkeep-" + tenant + "-" + s.Now().UTC().Format("20060102T150405Z") + ".bundle.ndjson"
@@ -390,6 +394,10 @@ func (s *Server) handleExportBundle(w http.ResponseWriter, r *http.Request) erro
 		s.log.Debug("bundle export: client went away", "tenant", tenant, "err", err)
 		return nil
 	}
+	// Recorded once sent, so that a bundle never holds its own record
+	// half-integrated; the bundle is the log the tenant reads anyway.
+	rec.Metadata["tree_size"] = cp.Size
+	s.recordLogged(r, tenant, rec)
 	s.metrics.exported.Add(float64(cp.Size))
 	return nil
 }

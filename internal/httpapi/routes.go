@@ -10,7 +10,7 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern, name string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.instrument(name, h))
+		mux.Handle(pattern, s.instrument(name, withOrigin(h)))
 	}
 
 	route("POST /v1/events", "ingest", s.auth(scopeIngest, s.handleIngest))
@@ -39,6 +39,9 @@ func (s *Server) routes() http.Handler {
 	route("PUT /v1/tenants/{tenant}", "tenant_update", s.auth(scopeRoot, s.handleUpdateTenant))
 	route("POST /v1/tenants/{tenant}/keys", "key_create", s.auth(scopeRootOrAdmin, s.handleCreateKey))
 	route("DELETE /v1/tenants/{tenant}/keys/{id}", "key_revoke", s.auth(scopeRootOrAdmin, s.handleRevokeKey))
+	route("GET /v1/tenants/{tenant}/keys", "keys_list", s.auth(scopeRootOrAdmin, s.handleListKeys))
+	route("GET /v1/tenants/{tenant}/sessions", "sessions_list", s.auth(scopeRootOrAdmin, s.handleListSessions))
+	route("DELETE /v1/tenants/{tenant}/sessions/{id}", "session_revoke", s.auth(scopeRootOrAdmin, s.handleRevokeSession))
 	route("POST /v1/tenants/{tenant}/ledger/rebuild", "ledger_rebuild", s.auth(scopeRoot, s.handleRebuildLedger))
 	route("POST /v1/backup", "backup", s.auth(scopeRoot, s.handleBackup))
 

@@ -41,6 +41,9 @@ type Server struct {
 	clientIP    clientip.Resolver
 	backup      Backup   // nil: no backups (backup.go)
 	keys        keyCache // API keys recently read, by hash (keycache.go)
+	keyUses     keyUses  // the minute of each key's latest use written (keys.go)
+	accessCache accessCache
+	reads       readLog // reads awaiting their hour's event (reads.go)
 	readTimeout time.Duration
 	handler     http.Handler
 
@@ -126,6 +129,7 @@ func (s *Server) ObserveCommit(stored []*auditkeep.Event, st ingest.CommitStats)
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
+	s.startReadSweep()
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -147,9 +151,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopStreams()
 	s.workosJobs.stop()
 	if s.srv == nil {
+		s.flushReads(ctx, true)
 		return nil
 	}
-	return s.srv.Shutdown(ctx)
+	err := s.srv.Shutdown(ctx)
+	s.stopReadSweep()
+	s.flushReads(ctx, true)
+	return err
 }
 
 // errorStatus maps error codes to HTTP statuses: the one table.

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/changes"
@@ -12,40 +14,121 @@ import (
 type settingsBody struct {
 	Redaction     *changes.Rules `json:"redaction"`
 	RetentionDays int            `json:"retention_days"`
+	accessSettings
 }
 
 func (s *Server) handleGetSettings(w http.ResponseWriter, r *http.Request) error {
-	tenant := principalFrom(r.Context()).tenant()
-	rules, err := s.tracker.Rules(r.Context(), tenant)
+	body, err := s.settingsOf(r, principalFrom(r.Context()).tenant())
 	if err != nil {
 		return err
 	}
-	t, err := s.store.GetTenant(r.Context(), tenant)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, settingsBody{Redaction: &rules, RetentionDays: t.RetentionDays})
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 
-// handlePutSettings replaces the redaction rules. Retention is the
-// operator's (PUT /v1/tenants/{tenant} with the root key) and is read-only here.
+func (s *Server) settingsOf(r *http.Request, tenant string) (*settingsBody, error) {
+	rules, err := s.tracker.Rules(r.Context(), tenant)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.store.GetTenant(r.Context(), tenant)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.access(r.Context(), tenant)
+	if err != nil {
+		return nil, err
+	}
+	return &settingsBody{Redaction: &rules, RetentionDays: t.RetentionDays, accessSettings: a}, nil
+}
+
+// handlePutSettings changes the settings the body names and leaves the
+// others. Retention is the operator's (PUT /v1/tenants/{tenant} with the
+// root key) and is read-only here. The change is recorded as
+// settings.update in the tenant's log, with the old and new values.
 func (s *Server) handlePutSettings(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Redaction *changes.Rules `json:"redaction"`
+		Redaction            *changes.Rules `json:"redaction"`
+		SessionIdleMinutes   *int           `json:"session_idle_minutes"`
+		SessionAbsoluteHours *int           `json:"session_absolute_hours"`
+		RecordReads          *bool          `json:"record_reads"`
+		RequireExportReason  *bool          `json:"require_export_reason"`
 	}
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	if in.Redaction == nil {
-		return auditkeep.FieldErrorf("redaction", "redaction is required: {\"redaction\": {\"paths\": [...]}}")
+	if in.Redaction == nil && in.SessionIdleMinutes == nil && in.SessionAbsoluteHours == nil && in.RecordReads == nil && in.RequireExportReason == nil {
+		return auditkeep.FieldErrorf("redaction", "name a setting to change: redaction ({\"paths\": [...]}), session_idle_minutes, session_absolute_hours, record_reads or require_export_reason")
 	}
 	tenant := principalFrom(r.Context()).tenant()
-	if err := s.tracker.SetRules(r.Context(), tenant, *in.Redaction); err != nil {
+	before, err := s.settingsOf(r, tenant)
+	if err != nil {
 		return err
 	}
-	s.log.Info("redaction rules changed", "tenant", tenant, "rules", len(in.Redaction.Paths))
-	return s.handleGetSettings(w, r)
+	a := before.accessSettings
+	set := func(dst *int, v *int) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&a.SessionIdleMinutes, in.SessionIdleMinutes)
+	set(&a.SessionAbsoluteHours, in.SessionAbsoluteHours)
+	if in.RecordReads != nil {
+		a.RecordReads = *in.RecordReads
+	}
+	if in.RequireExportReason != nil {
+		a.RequireExportReason = *in.RequireExportReason
+	}
+	if err := a.validate(); err != nil {
+		return err
+	}
+	if in.Redaction != nil {
+		if err := s.tracker.SetRules(r.Context(), tenant, *in.Redaction); err != nil {
+			return err
+		}
+		s.log.Info("redaction rules changed", "tenant", tenant, "rules", len(in.Redaction.Paths))
+	}
+	if a != before.accessSettings {
+		if err := s.putAccess(r.Context(), tenant, a); err != nil {
+			return err
+		}
+	}
+	after, err := s.settingsOf(r, tenant)
+	if err != nil {
+		return err
+	}
+	if old, changed := settingsChanges(before, after); len(changed) > 0 {
+		names := make([]string, 0, len(changed))
+		for n := range changed {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		s.recordLogged(r, tenant, Audit{Action: "settings.update", Type: auditkeep.TypeUpdate,
+			Target:      &auditkeep.Target{Type: "tenant", ID: tenant, Name: tenant},
+			Description: "Changed the settings " + strings.Join(names, ", "),
+			Metadata:    map[string]any{"old": old, "new": changed}})
+	}
+	writeJSON(w, http.StatusOK, after)
+	return nil
+}
+
+// settingsChanges returns the settings that differ between a and b, by
+// name: their values in a, and in b.
+func settingsChanges(a, b *settingsBody) (old, changed map[string]any) {
+	var ma, mb map[string]any
+	ra, _ := json.Marshal(a)
+	rb, _ := json.Marshal(b)
+	json.Unmarshal(ra, &ma)
+	json.Unmarshal(rb, &mb)
+	old, changed = map[string]any{}, map[string]any{}
+	for n, v := range mb {
+		va, _ := json.Marshal(ma[n])
+		vb, _ := json.Marshal(v)
+		if string(va) != string(vb) {
+			old[n], changed[n] = ma[n], v
+		}
+	}
+	return old, changed
 }
 
 // handleHash answers the keyed hash of a value, as redaction stores it, so

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/ijson"
@@ -98,7 +99,7 @@ func (s *Server) handleUpdateTenant(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	if s.retention != nil {
-		s.retention.TenantUpdated(r.Context(), &old, t, actorOf(principalFrom(r.Context())))
+		s.retention.TenantUpdated(changeContext(r), &old, t, actorOf(principalFrom(r.Context())))
 	}
 	writeJSON(w, http.StatusOK, tenantBody{Tenant: t, Name: t.ID})
 	return nil
@@ -111,8 +112,9 @@ type keyBody struct {
 
 func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Name   string   `json:"name"`
-		Scopes []string `json:"scopes"`
+		Name      string   `json:"name"`
+		Scopes    []string `json:"scopes"`
+		ExpiresAt *string  `json:"expires_at"`
 	}
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
@@ -131,14 +133,35 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
 			return auditkeep.FieldErrorf("scopes", "scopes[%d] %q is not one of %s", i, sc, strings.Join(auditkeep.KeyScopes, ", "))
 		}
 	}
+	now := s.Now().UTC()
+	var expires *time.Time
+	if in.ExpiresAt != nil {
+		e, err := time.Parse(time.RFC3339Nano, *in.ExpiresAt)
+		if err != nil {
+			return auditkeep.FieldErrorf("expires_at", "expires_at %q is not an RFC 3339 time such as 2027-01-31T00:00:00Z", *in.ExpiresAt)
+		}
+		if !e.After(now) {
+			return auditkeep.FieldErrorf("expires_at", "expires_at %s is not in the future", e.UTC().Format(time.RFC3339))
+		}
+		e = e.UTC()
+		expires = &e
+	}
 	slices.Sort(in.Scopes)
 	key := NewKey()
 	k := &auditkeep.APIKey{ID: newID("key_"), Tenant: r.PathValue("tenant"), Name: in.Name,
-		Scopes: slices.Compact(in.Scopes), Hash: HashKey(key), CreatedAt: s.Now().UTC()}
+		Scopes: slices.Compact(in.Scopes), Hash: HashKey(key), CreatedAt: now, ExpiresAt: expires}
 	if err := s.store.CreateKey(r.Context(), k); err != nil {
 		return err
 	}
 	s.log.Info("key created", "tenant", k.Tenant, "key_id", k.ID, "scopes", k.Scopes)
+	meta := map[string]any{"scopes": k.Scopes}
+	if k.ExpiresAt != nil {
+		meta["expires_at"] = k.ExpiresAt
+	}
+	s.recordLogged(r, k.Tenant, Audit{Action: "key.create", Type: auditkeep.TypeCreate,
+		Target:      &auditkeep.Target{Type: "api_key", ID: k.ID, Name: k.Name},
+		Description: "Created API key '" + k.Name + "' with the scopes " + strings.Join(k.Scopes, ", "),
+		Metadata:    meta})
 	writeJSON(w, http.StatusCreated, keyBody{APIKey: k, Key: key})
 	return nil
 }
@@ -157,6 +180,10 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Info("key revoked", "tenant", tenant, "key_id", id, "sessions_ended", n)
+	s.recordLogged(r, tenant, Audit{Action: "key.revoke", Type: auditkeep.TypeDelete,
+		Target:      &auditkeep.Target{Type: "api_key", ID: id},
+		Description: "Revoked API key " + id,
+		Metadata:    map[string]any{"sessions_ended": n}})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

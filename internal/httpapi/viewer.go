@@ -170,6 +170,10 @@ func (s *Server) handleCreateViewerToken(w http.ResponseWriter, r *http.Request)
 	for name, vals := range params {
 		shown[name] = strings.Join(vals, ",")
 	}
+	s.recordLogged(r, tenant, Audit{Action: "viewer_token.create", Type: auditkeep.TypeCreate,
+		Target:      &auditkeep.Target{Type: "viewer_token", ID: "vt_" + HashKey(token)[:16]},
+		Description: "Created a viewer link valid until " + expires.Format(time.RFC3339),
+		Metadata:    map[string]any{"filters": shown, "expires_at": expires}})
 	writeJSON(w, http.StatusCreated, viewerTokenResponse{Token: token, ExpiresAt: expires, Filters: shown})
 	return nil
 }
@@ -244,6 +248,7 @@ func (s *Server) viewerPrincipal(ctx context.Context, token string) (principal, 
 // token's filters are AND-ed with the request's.
 func (s *Server) handleListScoped(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
+	s.noteRead(r.Context(), p.tenant(), p.readSession(), actorOf(p), r.URL.Query())
 	if p.viewer == nil {
 		return s.handleList(w, r)
 	}

@@ -117,6 +117,24 @@ func holdScopeText(scope string) string {
 	return " on " + scope
 }
 
+// Request is the request that asked for a change (a hold, a retention
+// change, a restore): its event is recorded with the request's address and
+// user agent, source SourceRequest, instead of source "system".
+type Request struct {
+	IP        string
+	UserAgent string
+}
+
+// SourceRequest is the source of the events of changes a request asked for.
+const SourceRequest = "auditkeep"
+
+type requestKey struct{}
+
+// WithRequest returns ctx carrying the request that asks for a change.
+func WithRequest(ctx context.Context, r Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
 // record ingests an event of the retention feature into the tenant's own
 // log. A failure is logged, not returned: the change it records is made.
 func (s *Service) record(ctx context.Context, tenant string, by Actor, action, typ string, target *auditkeep.Target, metadata map[string]any, desc string) {
@@ -139,6 +157,10 @@ func (s *Service) recordEvent(ctx context.Context, tenant string, by Actor, acti
 		"actor":       by,
 		"source":      "system",
 		"description": desc,
+	}
+	if o, ok := ctx.Value(requestKey{}).(Request); ok {
+		ev["source"] = SourceRequest
+		ev["context"] = auditkeep.Context{IP: o.IP, UserAgent: o.UserAgent}
 	}
 	if target != nil {
 		ev["target"] = target

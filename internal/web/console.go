@@ -38,6 +38,9 @@ type Identity struct {
 	Person bool
 	Email  string
 	Role   string
+	// Session is the ID of the console session signed in with it; "" for a
+	// viewer link.
+	Session string
 	// Handle is the backend's own record of the credential, passed back to it.
 	Handle any
 }
@@ -69,6 +72,7 @@ type SessionStore interface {
 	GetSession(ctx context.Context, id string) (*auditkeep.Session, error)
 	DeleteSession(ctx context.Context, id string) error
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	TouchSession(ctx context.Context, id string, seen, expires time.Time) error
 }
 
 // Backend is what the console needs of the API server.
@@ -113,6 +117,14 @@ type Backend interface {
 	// Status returns the HTTP status the API answers err with, so that
 	// pages and the API agree.
 	Status(err error) int
+	// SessionTimeouts returns the tenant's idle timeout of a console
+	// session (0: none) and the longest a session lasts. Returns
+	// EUNAVAILABLE when storage fails.
+	SessionTimeouts(ctx context.Context, tenant string) (idle, absolute time.Duration, err error)
+	// SignedIn records a sign-in to the console with cred in the log of
+	// the credential's tenant, from r: refused for the reason failure, or
+	// accepted when failure is "". A credential of no tenant is not recorded.
+	SignedIn(r *http.Request, cred, failure string)
 }
 
 // Route is one of the console's endpoints.
@@ -243,6 +255,7 @@ func (c *Console) identify(w http.ResponseWriter, r *http.Request) (*viewer, boo
 		c.fail(w, r, nil, err)
 		return nil, false
 	}
+	id.Session = rec.ID
 	return &viewer{id: id, sess: sess}, true
 }
 

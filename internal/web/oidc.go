@@ -368,12 +368,12 @@ func (c *Console) exchange(ctx context.Context, code string, f oidcFlow) (Person
 // along a redirect; a navigation from this page is same-site.
 func (c *Console) signInPerson(w http.ResponseWriter, r *http.Request, who Person, tenant, role, next string) {
 	rec := &auditkeep.Session{Tenant: tenant, Subject: who.Subject, Name: who.Name, Email: who.Email, Role: role}
-	value, err := c.startSession(r.Context(), "", rec)
+	value, ttl, err := c.startSession(r, "", rec)
 	if err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}
-	setCookie(w, r, sessionCookie, value, int(c.SessionTTL/time.Second))
+	setCookie(w, r, sessionCookie, value, int(ttl/time.Second))
 	setFlowCookie(w, r, chooseCookie, "", -1)
 	c.log.Info("console: signed in through the identity provider", "tenant", tenant, "subject", who.Subject, "role", role)
 	c.b.PersonSignedIn(r, rec)

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -103,13 +104,48 @@ func (c *Console) storedSession(ctx context.Context, id string) (*auditkeep.Sess
 	if err != nil {
 		return nil, err
 	}
-	if !c.Now().Before(rec.ExpiresAt) {
+	now := c.Now()
+	if !now.Before(rec.ExpiresAt) {
 		if err := c.b.DeleteSession(ctx, id); err != nil {
 			c.log.Warn("console: delete expired session", "err", err)
 		}
 		return nil, errExpired
 	}
+	if now.Sub(rec.LastSeenAt) >= time.Minute {
+		c.touch(ctx, rec, now)
+	}
 	return rec, nil
+}
+
+// touch writes the session's latest request, at most once a minute, and
+// moves its expiry by the tenant's timeouts: now plus the idle timeout,
+// never past sign-in plus the longest a session lasts. A failure is logged.
+func (c *Console) touch(ctx context.Context, rec *auditkeep.Session, now time.Time) {
+	idle, absolute, err := c.b.SessionTimeouts(ctx, rec.Tenant)
+	if err != nil {
+		c.log.Warn("console: session timeouts", "err", err)
+		return
+	}
+	if absolute <= 0 {
+		absolute = c.SessionTTL
+	}
+	expires := sessionExpiry(rec.CreatedAt, now, idle, absolute)
+	if err := c.b.TouchSession(ctx, rec.ID, now, expires); err != nil {
+		c.log.Warn("console: touch session", "err", err)
+		return
+	}
+	rec.LastSeenAt, rec.ExpiresAt = now.UTC().Truncate(time.Minute), expires
+}
+
+// sessionExpiry is when a session signed in at created and seen at now
+// ends: idle after now (0: no idle timeout), and absolute after created at
+// the latest.
+func sessionExpiry(created, now time.Time, idle, absolute time.Duration) time.Time {
+	end := created.Add(absolute)
+	if idle > 0 && now.Add(idle).Before(end) {
+		end = now.Add(idle)
+	}
+	return end.UTC()
 }
 
 var errExpired = fmt.Errorf("%w: expired", errNoSession)
@@ -259,6 +295,7 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	id, err := c.b.Identify(r.Context(), key)
 	switch {
 	case err != nil && (auditkeep.ErrorCode(err) == auditkeep.EUNAUTHORIZED || auditkeep.ErrorCode(err) == auditkeep.EFORBIDDEN):
+		c.b.SignedIn(r, key, auditkeep.ErrorMessage(err))
 		c.signInForm(w, r, http.StatusUnauthorized, "That key is not valid here: "+auditkeep.ErrorMessage(err)+".")
 		return
 	case err != nil:
@@ -268,36 +305,67 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		c.signInForm(w, r, http.StatusUnauthorized, "A viewer token opens its own link; paste an API key here.")
 		return
 	case !id.HasScope(auditkeep.ScopeRead):
+		c.b.SignedIn(r, key, "the key lacks the read scope")
 		c.signInForm(w, r, http.StatusUnauthorized, "That key lacks the read scope.")
 		return
 	}
-	value, err := c.startSession(r.Context(), key, &auditkeep.Session{Tenant: id.Tenant, KeyID: id.KeyID})
+	value, ttl, err := c.startSession(r, key, &auditkeep.Session{Tenant: id.Tenant, KeyID: id.KeyID})
 	if err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}
-	ttl := c.SessionTTL
+	c.b.SignedIn(r, key, "")
 	setCookie(w, r, sessionCookie, value, int(ttl/time.Second))
 	setCookie(w, r, csrfCookie, "", -1)
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
 // startSession stores rec, a new session of the key (or of the person rec
-// names, key ""), and returns its cookie's value. It sweeps the store's
-// expired sessions on the way.
-func (c *Console) startSession(ctx context.Context, key string, rec *auditkeep.Session) (string, error) {
+// names, key ""), signed in by r, and returns its cookie's value and the
+// longest it lasts. It sweeps the store's expired sessions on the way.
+func (c *Console) startSession(r *http.Request, key string, rec *auditkeep.Session) (string, time.Duration, error) {
+	ctx := r.Context()
 	now := c.Now()
+	idle, absolute, err := c.b.SessionTimeouts(ctx, rec.Tenant)
+	if err != nil {
+		return "", 0, err
+	}
+	if absolute <= 0 {
+		absolute = c.SessionTTL
+	}
 	s := session{Secret: randomSecret(), Cred: key, CSRF: randomToken()}
-	rec.ID, rec.CreatedAt, rec.ExpiresAt = s.id(), now.UTC(), now.Add(c.SessionTTL).UTC()
+	rec.ID, rec.CreatedAt, rec.ExpiresAt = s.id(), now.UTC(), sessionExpiry(now, now, idle, absolute)
+	rec.LastSeenAt, rec.IP, rec.UserAgent = now.UTC().Truncate(time.Minute), remoteIP(r), truncate(r.UserAgent(), 512)
 	if err := c.b.CreateSession(ctx, rec); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if n, err := c.b.DeleteExpiredSessions(ctx, now); err != nil {
 		c.log.Warn("console: delete expired sessions", "err", err)
 	} else if n > 0 {
 		c.log.Debug("console: deleted expired sessions", "count", n)
 	}
-	return c.seal(ctx, s)
+	value, err := c.seal(ctx, s)
+	return value, absolute, err
+}
+
+// remoteIP is the address of r's peer.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// truncate cuts s to at most n bytes, on a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // randomSecret returns 256 random bits, base64url.

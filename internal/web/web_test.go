@@ -30,6 +30,9 @@ type fakeBackend struct {
 	mu       sync.Mutex
 	sessions map[string]auditkeep.Session
 	proofs   map[string]*web.Proof // by event id; none: not integrated
+	idle     time.Duration         // the session timeouts SessionTimeouts answers
+	absolute time.Duration
+	signIns  []string // the failure of each recorded sign-in; "" for a success
 }
 
 const (
@@ -205,6 +208,32 @@ func (b *fakeBackend) DeleteExpiredSessions(ctx context.Context, now time.Time) 
 	n := len(b.sessions)
 	maps.DeleteFunc(b.sessions, func(_ string, s auditkeep.Session) bool { return s.ExpiresAt.Before(now) })
 	return n - len(b.sessions), nil
+}
+
+func (b *fakeBackend) TouchSession(ctx context.Context, id string, seen, expires time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok := b.sessions[id]
+	if !ok {
+		return auditkeep.Errorf(auditkeep.ENOTFOUND, "session not found")
+	}
+	s.LastSeenAt, s.ExpiresAt = seen.Truncate(time.Minute), expires
+	b.sessions[id] = s
+	return nil
+}
+
+// SessionTimeouts answers the tenant's timeouts: idle none, the console's
+// own longest session, unless the test set others.
+func (b *fakeBackend) SessionTimeouts(ctx context.Context, tenant string) (idle, absolute time.Duration, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.idle, b.absolute, nil
+}
+
+func (b *fakeBackend) SignedIn(r *http.Request, cred, failure string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.signIns = append(b.signIns, failure)
 }
 
 // sessionCount returns how many sessions the backend holds.
