@@ -98,11 +98,11 @@ func TestCLIAgainstServer(t *testing.T) {
 	if !strings.Contains(stderr, "--cursor") {
 		t.Errorf("events --limit 5: stderr %q; want how to get the next page", stderr)
 	}
-	// The retention change above is recorded in the tenant's own log too,
-	// committed before the demo's events.
+	// The retention change and the key's creation above are recorded in
+	// the tenant's own log too, committed before the demo's events.
 	all := jsonLines(t, must2(t, user, "events", "--all", "--json", "--limit", "700", "--sort", "seq"))
-	if len(all) != n+1 || all[len(all)-1].Action != "retention.update" {
-		t.Errorf("events --all --sort seq returned %d events; want %d and the retention change first", len(all), n+1)
+	if len(all) != n+2 || all[len(all)-1].Action != "retention.update" || all[len(all)-2].Action != "key.create" {
+		t.Errorf("events --all --sort seq returned %d events; want %d, the retention change and the key's creation first", len(all), n+2)
 	}
 	for _, q := range []struct {
 		args  []string
@@ -146,8 +146,9 @@ func TestCLIAgainstServer(t *testing.T) {
 	dir := t.TempDir()
 	must(exitOK, user, "export", "--format", "ndjson", "-o", filepath.Join(dir, "all.ndjson"))
 	b, _ := os.ReadFile(filepath.Join(dir, "all.ndjson"))
-	if got := jsonLines(t, string(b)); len(got) != n+1 || got[0].Seq != 1 {
-		t.Errorf("export ndjson: %d events; want %d, oldest (seq 1) first", len(got), n+1)
+	// The export holds its own record too, made before it ran.
+	if got := jsonLines(t, string(b)); len(got) != n+3 || got[0].Seq != 1 || got[n+2].Action != "export.run" {
+		t.Errorf("export ndjson: %d events; want %d, oldest (seq 1) first, the export's record last", len(got), n+3)
 	}
 	_, stderr = must(exitOK, user, "export", "--format", "csv", "--type", "delete", "-o", filepath.Join(dir, "deletes.csv"))
 	f, _ := os.Open(filepath.Join(dir, "deletes.csv"))

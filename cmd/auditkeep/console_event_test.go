@@ -78,6 +78,7 @@ func TestConsoleEventProof(t *testing.T) {
 	}
 	ctx := newBrowser(t)
 	signIn(t, ctx, base, key)
+	waitIntegrated(t, base, key, 3) // the sign-in, recorded in the log
 	for _, size := range consoleSizes {
 		step(t, ctx, "open the event at "+size.name,
 			chromedp.EmulateViewport(size.width, size.height, chromedp.EmulateScale(size.scale)),
@@ -87,8 +88,8 @@ func TestConsoleEventProof(t *testing.T) {
 		if got := eval[string](t, ctx, `document.querySelector("#leaf-hash") ? document.querySelector("#leaf-hash").textContent : ""`); got != api.Hash {
 			t.Errorf("%s: leaf hash shown %q; want %q", size.name, got, api.Hash)
 		}
-		if got := eval[string](t, ctx, `document.querySelector("#tree-size") ? document.querySelector("#tree-size").textContent : ""`); got != "tree size 2" {
-			t.Errorf("%s: checkpoint shown %q; want tree size 2", size.name, got)
+		if got := eval[string](t, ctx, `document.querySelector("#tree-size") ? document.querySelector("#tree-size").textContent : ""`); got != "tree size 3" {
+			t.Errorf("%s: checkpoint shown %q; want tree size 3", size.name, got)
 		}
 		if text := eval[string](t, ctx, `document.querySelector("#proof").innerText`); strings.Contains(text, "Not yet integrated") {
 			t.Errorf("%s: the integrated event reads %q", size.name, text)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,13 +33,16 @@ func TestVerifyPublicKeyAsServed(t *testing.T) {
 	if err := os.WriteFile(asServed, []byte(served), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	size := uint64(5)
 	for _, pk := range []string{pub, asServed, served, vkey} {
 		state := filepath.Join(dir, "state.json")
 		os.Remove(state)
 		code, out, errs := runCLI(t, nil, "verify", "--server", base, "--key", key, "--state", state, "--public-key", pk)
-		if code != 0 || !strings.HasPrefix(out, "OK: tree size 5") {
-			t.Errorf("verify --public-key %q = %d %q %q; want OK", pk, code, out, errs)
+		if code != 0 || !strings.HasPrefix(out, fmt.Sprintf("OK: tree size %d,", size)) {
+			t.Errorf("verify --public-key %q = %d %q %q; want OK, tree size %d", pk, code, out, errs, size)
 		}
+		size++ // the bundle it read, recorded in the log once sent
+		waitIntegrated(t, base, key, size)
 	}
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"key": "not a key"}`), 0o644)

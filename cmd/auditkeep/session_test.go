@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -19,17 +18,7 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 // would, and returns the session cookie and the signed-in page's CSRF token.
 func consoleSignIn(t *testing.T, base, key string) (*http.Cookie, string) {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: noRedirect}
-	status, _, body := consoleGet(t, c, base+"/signin", nil)
-	if status != 200 {
-		t.Fatalf("GET /signin = %d", status)
-	}
-	res, err := c.PostForm(base+"/signin", url.Values{"csrf": {formField(t, body, "csrf")}, "key": {key}, "next": {"/"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	c, res := postSignIn(t, base, key)
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign in = %d; want 303", res.StatusCode)
 	}
@@ -42,7 +31,7 @@ func consoleSignIn(t *testing.T, base, key string) (*http.Cookie, string) {
 	if session == nil {
 		t.Fatal("sign in set no session cookie")
 	}
-	status, _, body = consoleGet(t, c, base+"/", nil)
+	status, _, body := consoleGet(t, c, base+"/", nil)
 	if status != 200 {
 		t.Fatalf("signed in GET / = %d", status)
 	}
@@ -128,10 +117,11 @@ func wantSignedIn(t *testing.T, base string, session *http.Cookie) {
 }
 
 // openSessionStream opens the live stream at base as the console's page
-// does: with the session cookie, no Authorization header.
+// does: with the session cookie, no Authorization header. It leaves out the
+// events auditkeep records of its own operations (the sign-in).
 func openSessionStream(t *testing.T, base string, session *http.Cookie) <-chan sseMsg {
 	t.Helper()
-	return openSSEWith(t, base, "since=0", func(req *http.Request) {
+	return openSSEWith(t, base, "since=0&q=-source:auditkeep", func(req *http.Request) {
 		req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 	})

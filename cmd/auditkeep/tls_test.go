@@ -121,7 +121,7 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 	ingest(h1, "before-reload-h1")
 
 	// A live stream on the HTTP/2 connection, from the start.
-	req, _ := http.NewRequest("GET", srv.url+"/v1/stream?since=0", nil)
+	req, _ := http.NewRequest("GET", srv.url+"/v1/stream?since=0&q=-source:auditkeep", nil) // not the key's creation
 	req.Header.Set("Authorization", "Bearer "+k.Key)
 	stream, err := h2.Do(req)
 	if err != nil {

@@ -100,6 +100,10 @@ func TestVerifyRetention(t *testing.T) {
 		if code != want {
 			t.Fatalf("verify (live) = %d; want %d\nstdout: %s\nstderr: %s", code, want, out, errs)
 		}
+		if want == exitOK {
+			size++ // the bundle it read, recorded once it was sent
+			waitIntegrated(t, base, key, uint64(size))
+		}
 		return out
 	}
 	offline := func(want int) string {
@@ -112,12 +116,19 @@ func TestVerifyRetention(t *testing.T) {
 		if code != want {
 			t.Fatalf("verify --bundle = %d; want %d\nstdout: %s\nstderr: %s", code, want, out, errs)
 		}
+		if want == exitOK {
+			size++ // the bundle's download
+			waitIntegrated(t, base, key, uint64(size))
+		}
 		return out
 	}
 
 	// Expired, not purged yet: hidden from reads, in the bundle.
+	// Each verification's bundle is recorded once it was sent: the live one
+	// sees the tree before, the bundle's one more.
+	at := map[string]int64{"live": size, "bundle": size + 1}
 	for name, out := range map[string]string{"live": live(exitOK), "bundle": offline(exitOK)} {
-		if first := fmt.Sprintf("OK: tree size %d, root ", size); !strings.HasPrefix(out, first) || strings.Contains(out, "purged") {
+		if first := fmt.Sprintf("OK: tree size %d, root ", at[name]); !strings.HasPrefix(out, first) || strings.Contains(out, "purged") {
 			t.Errorf("verify (%s) before the purge = %q; want %q... and nothing purged", name, out, first)
 		}
 	}
@@ -129,10 +140,11 @@ func TestVerifyRetention(t *testing.T) {
 	size++ // the retention.purge event
 	waitIntegrated(t, base, key, uint64(size))
 	purged := fmt.Sprintf("; seqs %d-%d, %d-%d purged by retention (recorded at seq %d)\n", want[0][0], want[0][1], want[1][0], want[1][1], size)
+	at = map[string]int64{"live": size, "bundle": size + 1}
 	for name, out := range map[string]string{"live": live(exitOK), "bundle": offline(exitOK)} {
 		line, rest, _ := strings.Cut(out, "\n")
-		if !strings.HasPrefix(out, fmt.Sprintf("OK: tree size %d, root ", size)) || !strings.HasSuffix(line+"\n", purged) {
-			t.Errorf("verify (%s) after the purge = %q; want OK, size %d, ending %q", name, out, size, purged)
+		if !strings.HasPrefix(out, fmt.Sprintf("OK: tree size %d, root ", at[name])) || !strings.HasSuffix(line+"\n", purged) {
+			t.Errorf("verify (%s) after the purge = %q; want OK, size %d, ending %q", name, out, at[name], purged)
 		}
 		if !strings.Contains(rest, "auditkeep archive verify --tenant acme") {
 			t.Errorf("verify (%s) after the purge = %q; want a pointer to 'auditkeep archive verify'", name, out)

@@ -40,7 +40,7 @@ func newRetentionAPI(t *testing.T, now time.Time) (*testAPI, *retention.Service,
 	ret := retention.New(retention.Config{
 		Store: st, Archive: arch, Plans: retention.Plans{"team": 7, "business": 30}, Now: clock, Logger: quiet,
 		Recorder: func(ctx context.Context, tenant string, body []byte) error {
-			_, err := svc.Ingest(ctx, tenant, body)
+			_, err := svc.Ingest(ingest.AsServer(ctx), tenant, body)
 			return err
 		},
 		Appender: func(ctx context.Context, events []*auditkeep.Event) error {
@@ -67,7 +67,7 @@ func newRetentionAPI(t *testing.T, now time.Time) (*testAPI, *retention.Service,
 		c.Close()
 		st.Close()
 	})
-	return &testAPI{base: "http://" + ln.Addr().String(), api: s}, ret, st
+	return &testAPI{base: "http://" + ln.Addr().String(), api: s, store: st}, ret, st
 }
 
 func TestTenantPlans(t *testing.T) {
