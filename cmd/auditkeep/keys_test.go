@@ -29,6 +29,12 @@ func ownEvents(t *testing.T, base, key, action string) []map[string]any {
 // id, from the test's loopback client, and returns it.
 func wantOwn(t *testing.T, base, key, action, actor string) map[string]any {
 	t.Helper()
+	return wantOwnFrom(t, base, key, action, actor, "Go-http-client")
+}
+
+// wantOwnFrom is wantOwn for a client whose user agent starts with ua.
+func wantOwnFrom(t *testing.T, base, key, action, actor, ua string) map[string]any {
+	t.Helper()
 	evs := ownEvents(t, base, key, action)
 	if len(evs) == 0 {
 		t.Fatalf("no %s event with source auditkeep in the log", action)
@@ -36,7 +42,7 @@ func wantOwn(t *testing.T, base, key, action, actor string) map[string]any {
 	e := evs[0]
 	a, _ := e["actor"].(map[string]any)
 	c, _ := e["context"].(map[string]any)
-	if a["id"] != actor || c["ip"] != "127.0.0.1" || !strings.HasPrefix(c["user_agent"].(string), "Go-http-client") {
+	if a["id"] != actor || c["ip"] != "127.0.0.1" || !strings.HasPrefix(c["user_agent"].(string), ua) {
 		t.Errorf("%s by %v from %v; want actor %s, the client's address and user agent", action, a, c, actor)
 	}
 	return e

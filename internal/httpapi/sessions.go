@@ -14,6 +14,10 @@ type sessionBody struct {
 	ID         string    `json:"id"`
 	KeyID      string    `json:"key_id,omitempty"`
 	KeyName    string    `json:"key_name,omitempty"`
+	Subject    string    `json:"subject,omitempty"` // a person's: the ID token's subject, name, email, role
+	Name       string    `json:"name,omitempty"`
+	Email      string    `json:"email,omitempty"`
+	Role       string    `json:"role,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	LastSeenAt time.Time `json:"last_seen_at"`
 	ExpiresAt  time.Time `json:"expires_at"`
@@ -49,7 +53,8 @@ func (s *Server) tenantSessions(ctx context.Context, tenant string) ([]sessionBo
 		if !now.Before(ss.ExpiresAt) {
 			continue
 		}
-		out = append(out, sessionBody{ID: ss.ID, KeyID: ss.KeyID, KeyName: names[ss.KeyID], CreatedAt: ss.CreatedAt,
+		out = append(out, sessionBody{ID: ss.ID, KeyID: ss.KeyID, KeyName: names[ss.KeyID],
+			Subject: ss.Subject, Name: ss.Name, Email: ss.Email, Role: ss.Role, CreatedAt: ss.CreatedAt,
 			LastSeenAt: ss.LastSeenAt, ExpiresAt: ss.ExpiresAt, IP: ss.IP, UserAgent: ss.UserAgent})
 	}
 	return out, nil
@@ -70,13 +75,16 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) erro
 // (root or admin): the session ends on every node, its open streams on
 // this one at once; 404 when the tenant has no such session.
 func (s *Server) handleRevokeSession(w http.ResponseWriter, r *http.Request) error {
-	return s.revokeSession(r, r.PathValue("tenant"), r.PathValue("id"), func() { w.WriteHeader(http.StatusNoContent) })
+	if err := s.revokeSession(r, r.PathValue("tenant"), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-// revokeSession ends the tenant's session id and records session.revoke;
-// done runs once it is ended. Returns ENOTFOUND when the tenant has no
-// such session.
-func (s *Server) revokeSession(r *http.Request, tenant, id string, done func()) error {
+// revokeSession ends the tenant's session id and records session.revoke.
+// Returns ENOTFOUND when the tenant has no such session.
+func (s *Server) revokeSession(r *http.Request, tenant, id string) error {
 	ss, err := s.store.GetSession(r.Context(), id)
 	if err == nil && ss.Tenant != tenant {
 		err = auditkeep.Errorf(auditkeep.ENOTFOUND, "session not found")
@@ -97,6 +105,5 @@ func (s *Server) revokeSession(r *http.Request, tenant, id string, done func()) 
 		Target:      &auditkeep.Target{Type: "console_session", ID: id},
 		Description: "Revoked a console session",
 		Metadata:    meta})
-	done()
 	return nil
 }

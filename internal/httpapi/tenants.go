@@ -167,7 +167,17 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
-	tenant, id := r.PathValue("tenant"), r.PathValue("id")
+	if err := s.revokeKey(r, r.PathValue("tenant"), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// revokeKey revokes the tenant's key id, ends its streams and console
+// sessions, and records key.revoke. Returns ENOTFOUND when the tenant has
+// no such key.
+func (s *Server) revokeKey(r *http.Request, tenant, id string) error {
 	if err := s.store.RevokeKey(r.Context(), tenant, id, s.Now().UTC()); err != nil {
 		return err
 	}
@@ -184,6 +194,5 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
 		Target:      &auditkeep.Target{Type: "api_key", ID: id},
 		Description: "Revoked API key " + id,
 		Metadata:    map[string]any{"sessions_ended": n}})
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -121,6 +121,7 @@ type Backend interface {
 	// session (0: none) and the longest a session lasts. Returns
 	// EUNAVAILABLE when storage fails.
 	SessionTimeouts(ctx context.Context, tenant string) (idle, absolute time.Duration, err error)
+	AdminBackend
 	// SignedIn records a sign-in to the console with cred in the log of
 	// the credential's tenant, from r: refused for the reason failure, or
 	// accepted when failure is "". A credential of no tenant is not recorded.
@@ -165,7 +166,7 @@ func New(b Backend, log *slog.Logger) *Console {
 	}
 	c := &Console{b: b, log: log, Now: time.Now, SessionTTL: 12 * time.Hour, KeySignIn: true}
 	c.tmpl = map[string]*template.Template{}
-	for _, page := range []string{"events", "event", "compare", "signin", "error", "refused", "signedin", "choose", "streams"} {
+	for _, page := range []string{"events", "event", "compare", "signin", "error", "refused", "signedin", "choose", "streams", "keys", "sessions"} {
 		c.tmpl[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+page+".html"))
 	}
 	return c
@@ -189,6 +190,10 @@ func (c *Console) Routes() []Route {
 		{"GET /signin/oidc", "signin_oidc", c.handleOIDCStart},
 		{"GET " + CallbackPath, "signin_callback", c.handleOIDCCallback},
 		{"POST /signin/tenant", "signin_tenant", c.handleChooseTenant},
+		{"GET /keys", "keys", c.handleKeys},
+		{"POST /keys/{id}/revoke", "key_revoke", c.handleRevoke("key")},
+		{"GET /sessions", "sessions", c.handleSessions},
+		{"POST /sessions/{id}/revoke", "session_revoke", c.handleRevoke("session")},
 		{"GET /static/{name}", "static", c.handleStatic},
 		{"GET /favicon.ico", "favicon", c.handleStatic},
 	}

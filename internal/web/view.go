@@ -67,6 +67,7 @@ type base struct {
 	Locked      []lockedFilter
 	Expires     time.Time
 	StreamsLink bool // the key may open the Streams page
+	Admin       bool // the header links to the Sessions and Keys pages
 }
 
 // lockedFilter is one filter a viewer token fixes: Name is the parameter,
@@ -188,6 +189,7 @@ func (c *Console) base(v *viewer, title string) base {
 	}
 	b.Expires = v.id.Expires
 	b.StreamsLink = c.Streams != nil && !v.id.Viewer && v.id.HasScope(auditkeep.ScopeAdmin)
+	b.Admin = !v.id.Viewer && v.id.HasScope(auditkeep.ScopeAdmin)
 	for name, vals := range v.id.Locked {
 		b.Locked = append(b.Locked, lockedFilter{name, cmp.Or(filterLabels[name], name), strings.Join(vals, ", ")})
 	}

@@ -236,6 +236,20 @@ func (b *fakeBackend) SignedIn(r *http.Request, cred, failure string) {
 	b.signIns = append(b.signIns, failure)
 }
 
+// The admin pages' backend: the console's own tests have no keys to list
+// (cmd/auditkeep's console tests page through real ones).
+func (b *fakeBackend) Keys(ctx context.Context, id *web.Identity) ([]*auditkeep.APIKey, error) {
+	return nil, auditkeep.Errorf(auditkeep.EFORBIDDEN, "no admin here")
+}
+
+func (b *fakeBackend) Sessions(ctx context.Context, id *web.Identity) ([]web.SessionInfo, error) {
+	return nil, auditkeep.Errorf(auditkeep.EFORBIDDEN, "no admin here")
+}
+
+func (b *fakeBackend) Revoke(r *http.Request, id *web.Identity, kind, targetID string) error {
+	return auditkeep.Errorf(auditkeep.EFORBIDDEN, "no admin here")
+}
+
 // sessionCount returns how many sessions the backend holds.
 func (b *fakeBackend) sessionCount() int {
 	b.mu.Lock()
