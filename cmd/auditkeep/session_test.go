@@ -117,11 +117,20 @@ func wantSignedIn(t *testing.T, base string, session *http.Cookie) {
 }
 
 // openSessionStream opens the live stream at base as the console's page
-// does: with the session cookie, no Authorization header. It leaves out the
-// events auditkeep records of its own operations (the sign-in).
+// does: with the session cookie, no Authorization header.
 func openSessionStream(t *testing.T, base string, session *http.Cookie) <-chan sseMsg {
 	t.Helper()
-	return openSSEWith(t, base, "since=0&q=-source:auditkeep", func(req *http.Request) {
+	return openSessionStreamQuery(t, base, session, "since=0")
+}
+
+// sentOnly is the stream query of the sent events: without those
+// auditkeep records of its own operations (the sign-ins).
+const sentOnly = "since=0&q=-source:auditkeep"
+
+// openSessionStreamQuery opens GET /v1/stream?query as openSessionStream does.
+func openSessionStreamQuery(t *testing.T, base string, session *http.Cookie, query string) <-chan sseMsg {
+	t.Helper()
+	return openSSEWith(t, base, query, func(req *http.Request) {
 		req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 	})
@@ -137,7 +146,7 @@ func testSignOutEndsSession(t *testing.T, cfg Config) {
 	session, csrf := consoleSignIn(t, base, key)
 	other, _ := consoleSignIn(t, base, key)
 	wantSignedIn(t, base, session)
-	live := openSessionStream(t, base, session)
+	live := openSessionStreamQuery(t, base, session, sentOnly)
 	ingestJSON(t, base, key, []any{event("before-signout", "environment.update", "usr_1")})
 	if got := eventID(t, nextMsg(t, live)); got != "before-signout" {
 		t.Fatalf("first event %s; want before-signout", got)
@@ -186,7 +195,7 @@ func TestSignOutEndsSessionOnEveryNode(t *testing.T) {
 
 	session, csrf := consoleSignIn(t, a, key)
 	wantSignedIn(t, b, session)
-	live := openSessionStream(t, b, session)
+	live := openSessionStreamQuery(t, b, session, sentOnly)
 	ingestJSON(t, a, admin, []any{event("n1", "environment.update", "usr_1")})
 	if got := eventID(t, nextMsg(t, live)); got != "n1" {
 		t.Fatalf("first event on node B %s; want n1", got)
