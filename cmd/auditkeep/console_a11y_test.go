@@ -170,6 +170,8 @@ func TestConsoleAccessibility(t *testing.T) {
 		{"compare", open("/compare?id=env7-1&id=env7-2", "#compare-table"), false},
 		{"not-found", open("/events/no-such-event", "main h1"), true},
 		{"streams", open("/streams", "#stream-"+streamID), false},
+		{"sessions", open("/sessions", "#sessions"), false},
+		{"keys", open("/keys", "#keys"), false},
 		{"viewer", func(t *testing.T) { signOut(t); open("/?viewer_token="+vt, "#events")(t) }, false},
 		{"viewer-event", open("/events/env7-2?viewer_token="+vt, "#fields"), true},
 	}
