@@ -322,6 +322,17 @@ func testRoleEndpoints(t *testing.T, cfg Config) {
 			}
 			return "/v1/holds/" + r.json(t)["id"].(string), nil
 		}},
+		"GET /v1/tenants/{tenant}/keys":     {200, fixed("/v1/tenants/acme/keys", nil)},
+		"GET /v1/tenants/{tenant}/sessions": {200, fixed("/v1/tenants/acme/sessions", nil)},
+		"DELETE /v1/tenants/{tenant}/sessions/{id}": {204, func(t *testing.T) (string, any) {
+			consoleSignIn(t, base, admin)
+			r := call(t, "GET", base+"/v1/tenants/acme/sessions", admin, nil)
+			var body struct{ Sessions []struct{ ID string } }
+			if r.status != 200 || json.Unmarshal(r.body, &body) != nil || len(body.Sessions) == 0 {
+				t.Fatalf("list sessions = %d %s", r.status, r.body)
+			}
+			return "/v1/tenants/acme/sessions/" + body.Sessions[0].ID, nil
+		}},
 		"DELETE /v1/tenants/{tenant}/keys/{id}": {204, func(t *testing.T) (string, any) {
 			r := call(t, "POST", base+"/v1/tenants/acme/keys", admin, map[string]any{"name": "old", "scopes": []string{"read"}})
 			if r.status != 201 {
