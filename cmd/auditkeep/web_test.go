@@ -105,6 +105,18 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
+// evalAwait is eval of an expression whose value is a promise: its result.
+func evalAwait[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(c, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
 // waitFor polls a JavaScript predicate until it holds.
 func waitFor(t *testing.T, ctx context.Context, what, predicate string) {
 	t.Helper()
@@ -329,6 +341,41 @@ func TestConsoleInBrowser(t *testing.T) {
 		ids := rows[1][1] + "," + rows[2][1]
 		if ids != "env7-2,env7-1" {
 			t.Errorf("exported ids %s; want env7-2,env7-1", ids)
+		}
+	})
+
+	t.Run("export with a reason", func(t *testing.T) {
+		if r := call(t, "PUT", base+"/v1/settings", key, map[string]any{"require_export_reason": true}); r.status != 200 {
+			t.Fatalf("require export reasons: %d %s", r.status, r.body)
+		}
+		defer call(t, "PUT", base+"/v1/settings", key, map[string]any{"require_export_reason": false})
+		step(t, ctx, "open the view", chromedp.Navigate(base+"/?target_id=env_7"), chromedp.WaitVisible(chromedp.CSS("#export-reason")))
+		if ok := eval[bool](t, ctx, `document.querySelector("#export-reason").required`); !ok {
+			t.Error("the reason field is not required")
+		}
+		// The form sends the view's filters, the format and the reason: fetch
+		// what submitting it would download.
+		got := evalAwait[string](t, ctx, `(() => {
+			const f = document.querySelector("#export-form");
+			document.querySelector("#export-reason").value = "case INC-7";
+			const q = new URLSearchParams(new FormData(f));
+			q.set("format", "csv");
+			return fetch("/export?" + q).then(r => r.text().then(b => r.status + " " + b.trim().split("\n").length));
+		})()`)
+		if got != "200 3" {
+			t.Errorf("export with a reason = %q; want 200 and a header with 2 rows", got)
+		}
+		if got := evalAwait[string](t, ctx, `fetch("/export?format=csv&target_id=env_7").then(r => String(r.status))`); got != "400" {
+			t.Errorf("export without a reason = %s; want 400", got)
+		}
+		r := call(t, "GET", base+"/v1/events?action=export.run&limit=1", key, nil)
+		evs, _ := r.json(t)["events"].([]any)
+		if len(evs) != 1 {
+			t.Fatalf("export.run records: %s", r.body)
+		}
+		md, _ := evs[0].(map[string]any)["metadata"].(map[string]any)
+		if md["reason"] != "case INC-7" || md["format"] != "csv" || !strings.Contains(fmt.Sprint(md["query"]), "target_id=env_7") {
+			t.Errorf("export.run metadata = %v; want the reason, csv and the view's filter", md)
 		}
 	})
 

@@ -71,6 +71,9 @@ func (b consoleBackend) List(ctx context.Context, id *web.Identity, q url.Values
 		return web.Page{}, err
 	}
 	page := web.Page{Events: events}
+	if a, err := b.s.access(ctx, p.tenant()); err == nil && a.RequireExportReason {
+		page.ExportReason = maxExportReason
+	}
 	if next != nil {
 		page.Next = next.Encode()
 	}

@@ -52,6 +52,10 @@ func (id *Identity) HasScope(scope string) bool { return slices.Contains(id.Scop
 type Page struct {
 	Events []*auditkeep.Event
 	Next   string // cursor of the next page; "" on the last
+	// ExportReason, when above 0, is the longest reason the tenant
+	// requires with every export: the page asks for one beside its export
+	// buttons.
+	ExportReason int
 }
 
 // Proof is an event's inclusion proof in its tenant's tamper-evident log.

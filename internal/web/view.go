@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -307,6 +308,11 @@ type eventsPage struct {
 	ExportCSV    string
 	ExportNDJSON string
 	ExportNote   string
+	// ExportReason: the tenant requires a reason for exports, so export
+	// is a form asking for one, with ExportFields as its hidden filters.
+	ExportReason bool
+	ExportFields []exportField
+	MaxReasonLen int
 	Types        []choice
 	Statuses     []choice
 	ActorTypes   []choice
@@ -409,6 +415,14 @@ func (c *Console) handleEvents(w http.ResponseWriter, r *http.Request) {
 		p.ExportNote = "Export needs a key with the export scope; this key lacks it."
 	default:
 		p.CanExport = true
+		if page.ExportReason > 0 {
+			p.ExportReason, p.MaxReasonLen = true, page.ExportReason
+			for _, name := range slices.Sorted(maps.Keys(eq)) {
+				for _, value := range eq[name] {
+					p.ExportFields = append(p.ExportFields, exportField{name, value})
+				}
+			}
+		}
 		eq.Set("format", "csv")
 		p.ExportCSV = link("/export", eq, "")
 		eq.Set("format", "ndjson")
@@ -757,8 +771,14 @@ func (c *Console) handleExport(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, v, err)
 		return
 	}
+	if reason := r.URL.Query().Get("reason"); reason != "" {
+		api.Set("reason", reason)
+	}
 	c.b.Export(w, r, v.id, format, api)
 }
+
+// exportField is one filter of the export form, sent as a hidden field.
+type exportField struct{ Name, Value string }
 
 // pickerValue is one choice of a picker, as GET /facets answers it.
 type pickerValue struct {
