@@ -112,7 +112,7 @@ func runArchive(ctx context.Context, e *env, args []string) int {
 		defer a.Close()
 		src = localArchive{a}
 	} else {
-		src = &serverArchive{base: strings.TrimRight(cf.server, "/"), key: cf.key, hc: &http.Client{}}
+		src = &serverArchive{base: strings.TrimRight(cf.server, "/"), key: cf.key, hc: http.DefaultClient}
 	}
 
 	switch sub {

@@ -236,7 +236,7 @@ func TestTenantCreate(t *testing.T) {
 }
 
 func TestTenantUpdateSendsOnlyGivenFlags(t *testing.T) {
-	f := newFakeAPI(t, jsonReply(200, `{"id":"acme","name":"acme","retention_days":0,"plan":"enterprise"}`))
+	f := newFakeAPI(t, jsonReply(200, `{"id":"acme","name":"acme","retention_days":0,"plan":"enterprise","created_at":"2026-11-26T09:00:00Z"}`))
 	code, stdout, _ := runCLI(t, f.vars(), "tenant", "update", "acme", "--plan", "enterprise", "--json")
 	if code != exitOK {
 		t.Fatalf("tenant update = %d", code)
@@ -305,12 +305,12 @@ func TestKeyRevoke(t *testing.T) {
 }
 
 const twoEvents = `{"events":[
- {"id":"e2","seq":2,"occurred_at":"2026-11-26T09:00:05.5Z","action":"environment.update","type":"update",
+ {"tenant":"acme","received_at":"2026-11-26T09:00:06Z","id":"e2","seq":2,"occurred_at":"2026-11-26T09:00:05.5Z","action":"environment.update","type":"update",
   "actor":{"type":"user","id":"usr_1","name":"Alice Martin","email":"alice@example.com"},
   "target":{"type":"environment","id":"env_7","name":"production","deleted":true},
   "scope":[{"type":"project","id":"prj_1","name":"Shop"},{"type":"environment","id":"env_7","name":"production"}],
   "source":"console","context":{"ip":"203.0.113.7"},"status":"success"},
- {"id":"e1","seq":1,"occurred_at":"2026-11-26T08:59:00Z","action":"token.create","type":"create",
+ {"tenant":"acme","received_at":"2026-11-26T08:59:01Z","id":"e1","seq":1,"occurred_at":"2026-11-26T08:59:00Z","action":"token.create","type":"create",
   "actor":{"type":"api_token","id":"tok_1","name":"terraform-ci\u001b]0;pwned\u0007"},
   "target":{"type":"api_token","id":"tok_2"},"source":"terraform","context":{"ip":"2001:db8::1"},"status":"failure"}],
  "next_cursor":"CUR2"}`
@@ -318,7 +318,7 @@ const twoEvents = `{"events":[
 func TestEventsTable(t *testing.T) {
 	f := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("cursor") == "CUR2" {
-			jsonReply(200, `{"events":[{"id":"e0","seq":0,"occurred_at":"2026-11-26T08:00:00Z","action":"user.login","actor":{"type":"system","id":"sys"},"status":"success"}]}`)(w, r)
+			jsonReply(200, `{"events":[{"tenant":"acme","received_at":"2026-11-26T08:00:01Z","id":"e0","seq":0,"occurred_at":"2026-11-26T08:00:00Z","action":"user.login","type":"login","actor":{"type":"system","id":"sys"},"status":"success"}]}`)(w, r)
 			return
 		}
 		jsonReply(200, twoEvents)(w, r)
@@ -475,7 +475,10 @@ func TestExportFailureLeavesNoFile(t *testing.T) {
 }
 
 func TestExportStdout(t *testing.T) {
-	f := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{\"id\":\"e1\"}\n") })
+	f := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		io.WriteString(w, "{\"id\":\"e1\"}\n")
+	})
 	code, stdout, stderr := runCLI(t, f.vars(), "export")
 	if code != exitOK || stdout != "{\"id\":\"e1\"}\n" || strings.Contains(stderr, "\r") {
 		t.Errorf("export to stdout = %d, %q, %q; want the body and no progress (stderr is not a terminal)", code, stdout, stderr)
@@ -549,9 +552,9 @@ func TestDemoWithTenant(t *testing.T) {
 		case "/v1/tenants":
 			jsonReply(409, `{"error":{"code":"conflict","message":"exists"}}`)(w, r)
 		case "/v1/tenants/shop/keys":
-			jsonReply(201, `{"id":"key_9","key":"ak_demo","name":"demo","scopes":["export","ingest","read"],"tenant":"shop"}`)(w, r)
+			jsonReply(201, `{"id":"key_9","key":"ak_demo","name":"demo","scopes":["export","ingest","read"],"tenant":"shop","created_at":"2026-11-26T09:00:00Z"}`)(w, r)
 		default:
-			jsonReply(200, `{"accepted":10,"ids":[],"duplicates":0}`)(w, r)
+			jsonReply(200, `{"accepted":10,"ids":[],"duplicates":0,"tenant":"shop"}`)(w, r)
 		}
 	})
 	code, stdout, stderr := runCLI(t, f.vars(), "demo", "--tenant", "shop", "--events", "10")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -108,7 +109,7 @@ func (c *clientFlags) checkServer() error {
 
 // client returns a client of the server.
 func (c *clientFlags) client() *client.Client {
-	return client.New(c.server, c.key, client.WithUserAgent("auditkeep-cli/1"))
+	return client.New(c.server, c.key, client.WithUserAgent("auditkeep-cli/1"), client.WithHTTPClient(http.DefaultClient))
 }
 
 // newFlagSet returns a flag set that reports to e.stderr, with a usage

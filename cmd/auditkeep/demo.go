@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,7 +71,7 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return requestFailed(e, name, err)
 		}
-		c = client.New(cf.server, newKey.Key, client.WithUserAgent("auditkeep-cli/1"))
+		c = client.New(cf.server, newKey.Key, client.WithUserAgent("auditkeep-cli/1"), client.WithHTTPClient(http.DefaultClient))
 	}
 
 	// Spread the history over the last days, at a few thousand events a

@@ -68,7 +68,7 @@ func runLedgerKey(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return usageError(e, name, err)
 	}
-	v := &verifier{e: e, server: strings.TrimRight(cf.server, "/"), hc: &http.Client{}}
+	v := &verifier{e: e, server: strings.TrimRight(cf.server, "/"), hc: http.DefaultClient}
 	key, err := v.serverKey(ctx)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "auditkeep %s: %s\n", name, clean(err.Error()))

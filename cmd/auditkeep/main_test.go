@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,7 +21,23 @@ func TestMain(m *testing.M) {
 	for i, dir := range watched {
 		before[i] = listDir(dir)
 	}
+	// Every request of the tests and of the CLI goes through
+	// http.DefaultClient, whose transport checks /v1 exchanges against the
+	// description (openapi_test.go).
+	described, err := newDescribedTransport(http.DefaultTransport)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	http.DefaultClient.Transport = described
 	code := m.Run()
+	if v := described.report(); len(v) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d exchanges differ from %s (fix the description or the server):\n", len(v), describedFile)
+		for _, s := range v {
+			fmt.Fprintln(os.Stderr, "  -", s)
+		}
+		code = 1
+	}
 	for i, dir := range watched {
 		for _, name := range listDir(dir) {
 			if !slices.Contains(before[i], name) {

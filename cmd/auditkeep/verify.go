@@ -114,7 +114,7 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 		return verifyBundleFile(e, *bundle, vkey)
 	}
 	v := &verifier{e: e, server: strings.TrimRight(cf.server, "/"), key: cf.key, vkey: vkey, statePath: *statePath, sample: *sample,
-		hc: &http.Client{Timeout: 0}}
+		hc: http.DefaultClient}
 	return v.run(ctx)
 }
 

@@ -34,6 +34,7 @@ func (s *Server) routes() http.Handler {
 	route("GET /v1/events/{id}/proof", "proof", s.auth(scopeRead, s.handleProof))
 	route("GET /v1/consistency", "consistency", s.auth(scopeRead, s.handleConsistency))
 	route("GET /v1/ledger/key", "ledger_key", s.handleLedgerKey)
+	route("GET /v1/openapi.json", "openapi", s.handleOpenAPI)
 
 	route("POST /v1/tenants", "tenant_create", s.auth(scopeRoot, s.handleCreateTenant))
 	route("PUT /v1/tenants/{tenant}", "tenant_update", s.auth(scopeRoot, s.handleUpdateTenant))
