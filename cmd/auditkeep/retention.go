@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -84,7 +85,7 @@ func (c *RetentionConfig) validate() error {
 
 // openRetention opens the archive and makes the retention service over
 // the app's store, with the ledger's tree when there is one.
-func (a *app) openRetention(ctx context.Context, tree *httpapi.Ledger, svc *ingest.Service) (*rtn.Service, error) {
+func (a *app) openRetention(ctx context.Context, tree *httpapi.Ledger, svc *ingest.Service, reg prometheus.Registerer) (*rtn.Service, error) {
 	store, ok := a.store.(rtn.Store)
 	if !ok {
 		return nil, fmt.Errorf("retention: the %T store cannot purge events", a.store)
@@ -104,7 +105,7 @@ func (a *app) openRetention(ctx context.Context, tree *httpapi.Ledger, svc *inge
 		return nil, fmt.Errorf("archive-url: %w", err)
 	}
 	cfg := rtn.Config{
-		Store: store, Archive: arch, Plans: plans, Logger: a.log,
+		Store: store, Archive: arch, Plans: plans, Logger: a.log, Registry: reg,
 		Interval: a.cfg.Retention.Interval, BatchSize: a.cfg.Retention.Batch,
 		Recorder: func(ctx context.Context, tenant string, body []byte) error {
 			_, err := svc.Ingest(ingest.AsServer(ctx), tenant, body)

@@ -137,7 +137,7 @@ func (a *app) Open(ctx context.Context) error {
 		a.store.Close()
 		return err
 	}
-	if a.retention, err = a.openRetention(ctx, ledgerAPI, svc); err != nil {
+	if a.retention, err = a.openRetention(ctx, ledgerAPI, svc, reg); err != nil {
 		a.store.Close()
 		return err
 	}
@@ -147,6 +147,9 @@ func (a *app) Open(ctx context.Context) error {
 		ReadTimeout: a.cfg.ReadTimeout, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst, Ledger: ledgerAPI, Retention: a.retention,
 		ClientIP: a.cfg.Network.resolver(), People: a.cfg.People.api(), Backup: a.backupMaker(),
 		Registry: reg, Streams: a.streams})
+	if o, ok := a.store.(interface{ SetCommitObserver(func(time.Duration)) }); ok {
+		o.SetCommitObserver(a.api.ObserveSync)
+	}
 	observe := a.api.ObserveCommit
 	if a.cfg.DatabaseURL == "" {
 		// This process is the embedded store's only writer: the latest

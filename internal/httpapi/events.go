@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/search"
@@ -61,7 +62,9 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	events, next, err := s.store.ListEvents(r.Context(), principalFrom(r.Context()).tenant(), f)
+	s.storeMetrics.observeQuery("list", start)
 	if err != nil {
 		return err
 	}
@@ -79,7 +82,9 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
 	tenant := principalFrom(r.Context()).tenant()
+	start := time.Now()
 	e, err := s.store.GetEvent(r.Context(), tenant, r.PathValue("id"))
+	s.storeMetrics.observeQuery("get", start)
 	if err != nil {
 		return err
 	}

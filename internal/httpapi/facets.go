@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/auditkeep/auditkeep"
 )
@@ -51,7 +52,9 @@ func (s *Server) facetsFor(ctx context.Context, p principal, q url.Values) ([]au
 	if !ok {
 		return nil, false, auditkeep.Errorf(auditkeep.ENOTFOUND, "this server's store serves no facets")
 	}
+	start := time.Now()
 	values, more, err := fs.Facets(ctx, p.tenant(), field, f)
+	s.storeMetrics.observeQuery("facets", start)
 	if err != nil {
 		return nil, false, err
 	}

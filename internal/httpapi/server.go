@@ -30,22 +30,23 @@ type Store interface {
 
 // Server is the HTTP API.
 type Server struct {
-	store       Store
-	ingest      *ingest.Service
-	tracker     *ingest.Tracker
-	log         *slog.Logger
-	rootKey     string // SHA-256 hex of the root key
-	metrics     *metrics
-	limits      *limiters // nil: no rate limit
-	refusals    *limiters // by client address, of refused credentials; nil: no rate limit (clientaddr.go)
-	clientIP    clientip.Resolver
-	backup      Backup   // nil: no backups (backup.go)
-	keys        keyCache // API keys recently read, by hash (keycache.go)
-	keyUses     keyUses  // the minute of each key's latest use written (keys.go)
-	accessCache accessCache
-	reads       readLog // reads awaiting their hour's event (reads.go)
-	readTimeout time.Duration
-	handler     http.Handler
+	store        Store
+	ingest       *ingest.Service
+	tracker      *ingest.Tracker
+	log          *slog.Logger
+	rootKey      string // SHA-256 hex of the root key
+	metrics      *metrics
+	storeMetrics *storeMetrics // metrics_tenant.go
+	limits       *limiters     // nil: no rate limit
+	refusals     *limiters     // by client address, of refused credentials; nil: no rate limit (clientaddr.go)
+	clientIP     clientip.Resolver
+	backup       Backup   // nil: no backups (backup.go)
+	keys         keyCache // API keys recently read, by hash (keycache.go)
+	keyUses      keyUses  // the minute of each key's latest use written (keys.go)
+	accessCache  accessCache
+	reads        readLog // reads awaiting their hour's event (reads.go)
+	readTimeout  time.Duration
+	handler      http.Handler
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -100,6 +101,7 @@ func New(store Store, svc *ingest.Service, cfg Config) *Server {
 		s.Registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.Registry)
+	s.storeMetrics = newStoreMetrics(s.Registry)
 	s.readTimeout = cfg.ReadTimeout
 	if s.readTimeout <= 0 {
 		s.readTimeout = 60 * time.Second
@@ -123,6 +125,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Metrics returns the hook the committer calls after each commit.
 func (s *Server) ObserveCommit(stored []*auditkeep.Event, st ingest.CommitStats) {
 	s.metrics.observeCommit(len(stored), st)
+	s.storeMetrics.observeStored(stored)
 	s.notifyStream(stored)
 }
 

@@ -184,12 +184,14 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event, rows [][]
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(stored)); err != nil {
 		return err
 	}
+	committing := time.Now()
 	if err := tx.Commit(ctx); err != nil {
 		// Whether COMMIT reached the server is unknown. (pgconn.SafeToRetry
 		// cannot tell: a read that fails after the send is reported as
 		// "conn closed", which it calls safe.)
 		return &commitError{err}
 	}
+	s.ObserveCommit(committing)
 	return nil
 }
 

@@ -53,6 +53,8 @@ type Store struct {
 	logger *slog.Logger
 	now    func() time.Time
 
+	auditkeep.CommitWatch // tells how long each COMMIT took
+
 	ahead    int           // months of partitions kept ahead of now
 	interval time.Duration // between partition maintenance runs
 

@@ -229,9 +229,11 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 	if err := st.closeBatches(); err != nil {
 		return nil, nil, err
 	}
+	committing := time.Now()
 	if err := tx.Commit(); err != nil {
 		return nil, nil, err
 	}
+	s.ObserveCommit(committing)
 	return seqs, states, nil
 }
 

@@ -49,6 +49,8 @@ type Store struct {
 	tenants map[string]*tenantState // by tenant id, loaded on first write
 	dict    *dictionary
 
+	auditkeep.CommitWatch // tells how long each COMMIT took
+
 	numMu sync.RWMutex
 	nums  map[string]int64 // tenant id → num, for readers
 
