@@ -23,11 +23,8 @@ func (s *Store) CreateSession(ctx context.Context, ss *auditkeep.Session) error 
 	defer tx.Rollback()
 	var n int
 	if ss.KeyID == "" {
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", ss.Tenant).Scan(&n); err != nil {
-			return dbError(err)
-		}
-		if n == 0 {
-			return auditkeep.Errorf(auditkeep.ENOTFOUND, "tenant %q not found", ss.Tenant)
+		if err := requireTenant(ctx, tx, ss.Tenant); err != nil {
+			return err
 		}
 	} else {
 		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM api_keys WHERE tenant = ? AND id = ?", ss.Tenant, ss.KeyID).Scan(&n); err != nil {

@@ -30,12 +30,8 @@ func (s *Store) CreateStream(ctx context.Context, st *auditkeep.Stream) error {
 		return dbError(err)
 	}
 	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", st.Tenant).Scan(&n); err != nil {
-		return dbError(err)
-	}
-	if n == 0 {
-		return auditkeep.Errorf(auditkeep.ENOTFOUND, "tenant %q not found", st.Tenant)
+	if err := requireTenant(ctx, tx, st.Tenant); err != nil {
+		return err
 	}
 	if st.Version == 0 {
 		st.Version = 1
