@@ -19,7 +19,10 @@ const demoSynopsis = `demo [--tenant TENANT] [--events N] [--seed N] [--senders 
 Fills a tenant with a realistic cloud platform's audit history: people, API
 tokens and the platform itself acting on projects, environments, services,
 secrets, models, GPU pods, members and tokens, over the last days (up to
-about 20), ending a few minutes ago.
+about 20), ending a few minutes ago. Now and then it holds what the default
+alert rules watch for: an attack's burst of failed logins, a project torn
+down (dozens of deletions within seconds), a member's role raised to admin,
+and API tokens created.
 Events go in batches of 1,000 through POST /v1/events.
 
 With --tenant, the key is the root key (or the tenant's admin key): the

@@ -692,6 +692,102 @@ func (g *Generator) deleteProject() bool {
 	return true
 }
 
+// teardownCandidate returns the project with the most objects, when it has
+// enough of them for its teardown to be a mass deletion and the organization
+// keeps two projects or more without it; otherwise nil.
+func (g *Generator) teardownCandidate() *project {
+	if len(g.projects) <= 2 {
+		return nil
+	}
+	var best *project
+	most := 0
+	for _, p := range g.projects {
+		n := 1 + len(p.vars) + len(p.machines) + len(p.models)
+		for _, e := range p.envs {
+			n += 1 + len(e.vars) + len(e.services)
+			for _, s := range e.services {
+				n += len(s.vars)
+			}
+		}
+		if n > most {
+			best, most = p, n
+		}
+	}
+	if most < 24 {
+		return nil
+	}
+	return best
+}
+
+// teardown deletes a project and everything in it, one deletion after the
+// other within seconds, as terraform destroy does: by the Terraform token
+// when there is one, otherwise by the owner through the CLI.
+func (g *Generator) teardown(p *project) {
+	s := &g.sess
+	for _, t := range g.tokens {
+		if t.source == "terraform" {
+			s.t = t
+			s.source, s.ua, s.ip = t.source, t.ua, t.ip
+			break
+		}
+	}
+	if s.t == nil {
+		s.u = g.users[0]
+		s.source, s.ua, s.ip = "cli", s.u.cliUA, s.u.ips[0]
+	}
+	g.deleteVariables(p.vars, "PROJECT", projectScope(p))
+	for _, e := range p.envs {
+		for _, svc := range e.services {
+			scope := serviceScope(p, e, svc)
+			g.deleteVariables(svc.vars, "APPLICATION", scope)
+			ev := g.event(svc.kind+".delete", auditkeep.TypeDelete, &auditkeep.Target{Type: svc.kind, ID: svc.id, Name: svc.name}, scope)
+			ev.Before = g.snapService(p, e, svc)
+			ev.Metadata = g.request("DELETE", "/api/"+svc.kind+"s/"+svc.id, 204)
+			g.emit(ev)
+		}
+		e.services = nil
+		g.deleteVariables(e.vars, "ENVIRONMENT", envScope(p, e))
+		ev := g.event("environment.delete", auditkeep.TypeDelete, &auditkeep.Target{Type: "environment", ID: e.id, Name: e.name}, envScope(p, e))
+		ev.Before = g.snapEnv(p, e)
+		ev.Metadata = g.request("DELETE", "/api/environments/"+e.id, 204)
+		g.emit(ev)
+	}
+	for _, m := range p.machines {
+		ev := g.event(m.kind+".delete", auditkeep.TypeDelete, &auditkeep.Target{Type: m.kind, ID: m.id, Name: m.name}, projectScope(p))
+		ev.Before = g.snapMachine(m)
+		ev.Metadata = g.request("DELETE", "/api/"+m.kind+"s/"+m.id, 204)
+		g.emit(ev)
+	}
+	for _, m := range p.models {
+		ev := g.event("deployment.delete", auditkeep.TypeDelete, &auditkeep.Target{Type: "deployment", ID: m.id, Name: m.name}, modelScope(p, m))
+		ev.Before = g.snapModel(m)
+		ev.Metadata = g.request("DELETE", "/api/deployments/"+m.id, 204)
+		g.emit(ev)
+	}
+	n := len(p.envs)
+	p.envs, p.vars, p.machines, p.models = nil, nil, nil, nil
+	ev := g.event("project.delete", auditkeep.TypeDelete, &auditkeep.Target{Type: "project", ID: p.id, Name: p.name}, projectScope(p))
+	ev.Before = g.snapProject(p)
+	ev.Metadata = g.request("DELETE", "/api/projects/"+p.id, 204)
+	ev.Description = "Destroyed project " + quote(p.name) + " and its " + strconv.Itoa(n) + " environments"
+	g.projects = remove(g.projects, p)
+	g.emit(ev)
+}
+
+// deleteVariables emits the deletion of each variable of a list.
+func (g *Generator) deleteVariables(vars []*variable, scopeName string, scope []auditkeep.ScopeEntry) {
+	for _, v := range vars {
+		kind := "environment_variable"
+		if v.secret {
+			kind = "secret"
+		}
+		ev := g.event(kind+".delete", auditkeep.TypeDelete, &auditkeep.Target{Type: kind, ID: v.id, Name: v.key}, scope)
+		ev.Before = g.snapVariable(v, scopeName)
+		ev.Metadata = g.request("DELETE", "/api/"+kind+"s/"+v.id, 204)
+		g.emit(ev)
+	}
+}
+
 func (g *Generator) updateProject() bool {
 	p := g.anyProject()
 	before, after := g.change(func() []byte { return g.snapProject(p) }, func() {
@@ -904,6 +1000,9 @@ func (g *Generator) memberAction() bool {
 		ev.Before, ev.Snapshot = before, g.snapMember(u)
 		ev.Metadata = g.request("PUT", "/api/organization/members/"+u.id+"/role", 200)
 		g.emit(ev)
+		if u.role == "admin" || u.role == "owner" {
+			g.incident(IncidentPrivilegeEscalation, ev)
+		}
 	default: // removal
 		u := g.activeUser()
 		if u == g.sess.u || u.role == "owner" || len(g.users) < g.opts.Users/2+2 {
@@ -941,6 +1040,7 @@ func (g *Generator) tokenAction() bool {
 	ev.Snapshot = g.snapToken(t)
 	ev.Metadata = g.request("POST", "/api/organization/api-tokens", 201)
 	g.emit(ev)
+	g.incident(IncidentAPITokenCreated, ev)
 	return true
 }
 

@@ -78,6 +78,31 @@ type Generator struct {
 	queue    []auditkeep.Event
 	head     int
 	baseRate float64 // events per second at activity 1
+
+	// lastAttack is the time of the latest failed login of an attack: attacks
+	// are an hour apart or more, each a burst an alert can tell apart.
+	lastAttack time.Time
+	// incidents, when not nil, collects the critical patterns emitted
+	// (tests compare them with the alerts they raise); cur is the one the
+	// session is emitting (its index plus one; 0 for none).
+	incidents *[]Incident
+	cur       int
+}
+
+// Incident kinds: the critical patterns the history holds now and then,
+// named after the default alert rules meant to catch them.
+const (
+	IncidentFailedLogins        = "failed_logins"        // an attack: 6 to 24 failed logins by one actor within a minute or so
+	IncidentMassDeletions       = "mass_deletions"       // a project torn down: 20 deletions or more by one actor within seconds
+	IncidentPrivilegeEscalation = "privilege_escalation" // a member's role raised to admin
+	IncidentAPITokenCreated     = "api_token_created"    // an API token created
+)
+
+// Incident is one occurrence of a critical pattern: its kind and the IDs of
+// the events it is made of.
+type Incident struct {
+	Kind     string
+	EventIDs []string
 }
 
 // session is a burst of actions by one actor through one tool.
@@ -101,9 +126,10 @@ const (
 	sessGit
 	sessAttack
 	sessAccept
+	sessTeardown
 )
 
-var sessionWeights = []float64{sessUser: 62, sessToken: 18, sessSystem: 10, sessGit: 9, sessAttack: 0.7, sessAccept: 0}
+var sessionWeights = []float64{sessUser: 62, sessToken: 18, sessSystem: 10, sessGit: 9, sessAttack: 0.7, sessAccept: 0, sessTeardown: 0.03}
 
 var systemActors = []auditkeep.Actor{
 	{Type: auditkeep.ActorSystem, ID: "sys_autoscaler", Name: "Autoscaler"},
@@ -278,7 +304,11 @@ func (g *Generator) step() {
 		g.startSession()
 		return
 	}
-	g.advance(intraGap(g.rate(g.now)))
+	if s.kind == sessAttack {
+		g.advance(2) // a script tries passwords at once
+	} else {
+		g.advance(intraGap(g.rate(g.now)))
+	}
 	s.left--
 	g.act()
 }
@@ -292,11 +322,23 @@ func (g *Generator) startSession() {
 	g.setNow(timeAfter(g.baseRate, g.now, max(0.05, ahead+meanSession*(g.r.ExpFloat64()-1))))
 	s := &g.sess
 	*s = session{}
+	g.cur = 0
 	weights := sessionWeights
 	if len(g.invitations) > 0 && g.chance(0.15) {
 		s.kind = sessAccept
 	} else {
 		s.kind = g.pickWeighted(weights)
+	}
+	var doomed *project
+	switch s.kind {
+	case sessAttack:
+		if !g.lastAttack.IsZero() && g.now.Sub(g.lastAttack) < time.Hour {
+			s.kind = sessUser
+		}
+	case sessTeardown:
+		if doomed = g.teardownCandidate(); doomed == nil {
+			s.kind = sessUser
+		}
 	}
 	switch s.kind {
 	case sessUser:
@@ -346,8 +388,12 @@ func (g *Generator) startSession() {
 			s.ip = "2001:db8:bad::" + strconv.FormatInt(int64(1+g.r.IntN(0xfff)), 16)
 		}
 		s.victim = pick(g, g.users)
-		s.left = 4 + g.r.IntN(20)
+		s.left = 5 + g.r.IntN(19)
+		g.beginIncident(IncidentFailedLogins)
 		g.act()
+	case sessTeardown:
+		g.beginIncident(IncidentMassDeletions)
+		g.teardown(doomed)
 	case sessAccept:
 		inv := g.invitations[0]
 		g.invitations = g.invitations[1:]
@@ -382,9 +428,11 @@ func (g *Generator) activeUser() *user {
 	}
 }
 
-// openSession emits a user's login, after a failed attempt or two now and then.
+// openSession emits a user's login, after a failed attempt or two now and
+// then (not twice within a quarter of an hour: a mistyped password, no attack).
 func (g *Generator) openSession() {
-	if g.chance(0.06) {
+	if u := g.sess.u; g.chance(0.06) && (u.lastFailure.IsZero() || g.now.Sub(u.lastFailure) > 15*time.Minute) {
+		u.lastFailure = g.now
 		for range 1 + g.r.IntN(2) {
 			g.login("user.login", auditkeep.TypeLogin, auditkeep.StatusFailure, pick(g, failReasons[:4]))
 			g.advance(8)
@@ -455,6 +503,30 @@ func (g *Generator) emit(e *auditkeep.Event) {
 		e.OccurredAt = g.now
 	}
 	g.queue = append(g.queue, *e)
+	if g.cur > 0 {
+		in := &(*g.incidents)[g.cur-1]
+		in.EventIDs = append(in.EventIDs, e.ID)
+	}
+	if g.sess.kind == sessAttack {
+		g.lastAttack = e.OccurredAt
+	}
+}
+
+// beginIncident starts an incident of the kind, to which the events emitted
+// until the next session or incident belong (only when incidents are collected).
+func (g *Generator) beginIncident(kind string) {
+	g.cur = 0
+	if g.incidents != nil {
+		*g.incidents = append(*g.incidents, Incident{Kind: kind})
+		g.cur = len(*g.incidents)
+	}
+}
+
+// incident records one event as an incident of its own.
+func (g *Generator) incident(kind string, e *auditkeep.Event) {
+	if g.incidents != nil {
+		*g.incidents = append(*g.incidents, Incident{Kind: kind, EventIDs: []string{e.ID}})
+	}
 }
 
 // request renders the metadata of an API call.

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The platform's objects. Each keeps the state its snapshots render, so that
@@ -19,6 +20,7 @@ type user struct {
 	active          bool // a member of the organization (invited users are not, yet)
 	invitationID    string
 	sshKeys         []*sshKey
+	lastFailure     time.Time // of the latest mistyped password
 }
 
 type sshKey struct{ id, name, fingerprint string }
