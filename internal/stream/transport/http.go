@@ -80,3 +80,10 @@ func post(client *http.Client, req *http.Request, name string, timeout time.Dura
 	}
 	return nil
 }
+
+// PostRequest sends req, made with a context whose deadline is timeout,
+// and classifies the outcome as Webhook.Post does; name starts the
+// message. For senders of other HTTP messages (chat webhooks).
+func PostRequest(client *http.Client, req *http.Request, name string, timeout time.Duration) error {
+	return post(client, req, name, timeout, printable)
+}

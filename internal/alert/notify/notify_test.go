@@ -1,0 +1,403 @@
+package notify_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/alert/notify"
+	"github.com/auditkeep/auditkeep/internal/stream/receivertest"
+	"github.com/auditkeep/auditkeep/internal/stream/transport"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func testMessage() *notify.Message {
+	return &notify.Message{
+		ID:      "ntf_1",
+		Subject: "[high] Failed logins: actor <!channel>\r\nBcc: victim@example.com",
+		Text:    "5 failed logins by <!channel> in 10 minutes.\nFirst: 2026-12-06T20:00:00Z",
+		Fields:  []notify.Field{{"Actor", "<!channel> & <http://evil.example|click>"}, {"Count", "5"}},
+		Link:    "https://audit.example.com/?q=actor:u_42",
+		Body:    []byte(`{"type":"alert.open","alert":{"id":"alt_1"}}`),
+	}
+}
+
+func kindOf(t *testing.T, err error) transport.Kind {
+	t.Helper()
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		t.Fatalf("error %v (%T) is not a *transport.Error", err, err)
+	}
+	return te.Kind
+}
+
+// checkAnswers makes the receiver answer each status in turn (under mu)
+// and checks the kind of failure Send reports.
+func checkAnswers(t *testing.T, s *notify.Sender, ch notify.Channel, mu *sync.Mutex, status *int, want map[int]transport.Kind) {
+	t.Helper()
+	for code, kind := range want {
+		mu.Lock()
+		*status = code
+		mu.Unlock()
+		if k := kindOf(t, s.Send(context.Background(), ch, testMessage())); k != kind {
+			t.Errorf("answer %d: kind %v; want %v", code, k, kind)
+		}
+	}
+}
+
+// A webhook channel signs its body as Standard Webhooks do, with the
+// notification's id as webhook-id, and a receiver's answers are classified
+// as a stream's are.
+func TestWebhookChannel(t *testing.T) {
+	key, _ := transport.WebhookKey(testSecret)
+	var mu sync.Mutex
+	status := http.StatusNoContent
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts, _ := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64)
+		if r.Header.Get("webhook-id") != "ntf_1" || r.Header.Get("Content-Type") != "application/json" ||
+			r.Header.Get("webhook-signature") != transport.WebhookSignature(key, "ntf_1", ts, body) {
+			http.Error(w, "bad signature", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		got = body
+		w.WriteHeader(status)
+	}))
+	defer srv.Close()
+	s := &notify.Sender{}
+	ch := notify.Channel{Type: notify.TypeWebhook, URL: srv.URL, Secret: testSecret}
+	m := testMessage()
+	if err := s.Send(context.Background(), ch, m); err != nil {
+		t.Fatalf("Send = %v", err)
+	}
+	if string(got) != string(m.Body) {
+		t.Errorf("receiver got %s; want %s", got, m.Body)
+	}
+	checkAnswers(t, s, ch, &mu, &status, map[int]transport.Kind{503: transport.Retry, 429: transport.Retry, 401: transport.Auth, 404: transport.Permanent})
+	// Another secret: the receiver refuses the signature.
+	other := notify.Channel{Type: notify.TypeWebhook, URL: srv.URL, Secret: "whsec_" + strings.Repeat("QUJD", 8)}
+	if k := kindOf(t, s.Send(context.Background(), other, m)); k != transport.Permanent {
+		t.Errorf("wrong signature: kind %v; want Permanent (400)", k)
+	}
+}
+
+// A Slack channel posts text and blocks; what comes from events cannot
+// mention @channel or hide a link.
+func TestSlackChannel(t *testing.T) {
+	var mu sync.Mutex
+	status := http.StatusOK
+	var got map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "invalid_payload", 400)
+			return
+		}
+		got = nil
+		if err := json.NewDecoder(r.Body).Decode(&got); err != nil {
+			http.Error(w, "invalid_payload", 400)
+			return
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	s := &notify.Sender{}
+	ch := notify.Channel{Type: notify.TypeSlack, URL: srv.URL + "/services/T0/B0/x"}
+	if err := s.Send(context.Background(), ch, testMessage()); err != nil {
+		t.Fatalf("Send = %v", err)
+	}
+	var sb strings.Builder
+	enc := json.NewEncoder(&sb)
+	enc.SetEscapeHTML(false)
+	enc.Encode(got["blocks"].([]any)[1:])
+	raw := sb.String()
+	text, _ := got["text"].(string)
+	if !strings.HasPrefix(text, "[high] Failed logins") || !strings.Contains(text, "<https://audit.example.com/?q=actor:u_42|Matching events>") {
+		t.Errorf("text = %q; want the subject and the link", text)
+	}
+	if strings.Contains(raw+text, "<!channel>") || strings.Contains(raw, "<http://evil") {
+		t.Errorf("message holds an unescaped control sequence: %s %s", text, raw)
+	}
+	if !strings.Contains(raw, `&lt;!channel&gt; &amp; &lt;http://evil.example|click&gt;`) {
+		t.Errorf("message does not hold the escaped field value: %s", raw)
+	}
+	blocks, _ := got["blocks"].([]any)
+	if strings.ContainsAny(text, "\r\n") {
+		t.Errorf("text = %q; want one line", text)
+	}
+	if len(blocks) != 3 {
+		t.Fatalf("blocks = %s; want header, fields, link", raw)
+	}
+	if h := blocks[0].(map[string]any); h["type"] != "header" || h["text"].(map[string]any)["type"] != "plain_text" {
+		t.Errorf("first block = %v; want a plain_text header", h)
+	}
+	if f := blocks[1].(map[string]any)["fields"].([]any); len(f) != 2 {
+		t.Errorf("fields = %v; want 2", f)
+	}
+	checkAnswers(t, s, ch, &mu, &status, map[int]transport.Kind{500: transport.Retry, 403: transport.Auth, 404: transport.Permanent, 410: transport.Permanent})
+}
+
+// smtpServer is a real SMTP server on loopback (go-smtp) offering
+// STARTTLS with a test certificate and AUTH PLAIN after it.
+type smtpServer struct {
+	addr string
+	ca   *x509.CertPool
+	srv  *smtp.Server
+
+	mu       sync.Mutex
+	messages []smtpMessage
+	rcptErr  error // answered to RCPT TO when set
+}
+
+type smtpMessage struct {
+	from string
+	to   []string
+	tls  bool
+	data []byte
+}
+
+func startSMTP(t *testing.T, withTLS bool) *smtpServer {
+	t.Helper()
+	certs := receivertest.NewCerts(t)
+	s := &smtpServer{ca: x509.NewCertPool()}
+	s.ca.AppendCertsFromPEM([]byte(certs.CA))
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &smtpSession{s: s, c: c}, nil
+	}))
+	s.srv.Domain = "localhost"
+	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
+	if withTLS {
+		cert, err := tls.X509KeyPair([]byte(certs.Cert), []byte(certs.Key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	} else {
+		s.srv.AllowInsecureAuth = true
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = l.Addr().String()
+	go s.srv.Serve(l)
+	t.Cleanup(func() { s.srv.Close() })
+	return s
+}
+
+func (s *smtpServer) received() []smtpMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]smtpMessage(nil), s.messages...)
+}
+
+type smtpSession struct {
+	s    *smtpServer
+	c    *smtp.Conn
+	auth bool
+	msg  smtpMessage
+}
+
+func (x *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (x *smtpSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		if username != "alerts" || password != "s3cret" {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
+		}
+		x.auth = true
+		return nil
+	}), nil
+}
+
+func (x *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+	if !x.auth {
+		return smtp.ErrAuthRequired
+	}
+	_, x.msg.tls = x.c.TLSConnectionState()
+	x.msg.from = from
+	return nil
+}
+
+func (x *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.s.mu.Lock()
+	err := x.s.rcptErr
+	x.s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	x.msg.to = append(x.msg.to, to)
+	return nil
+}
+
+func (x *smtpSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	x.msg.data = b
+	x.s.mu.Lock()
+	x.s.messages = append(x.s.messages, x.msg)
+	x.s.mu.Unlock()
+	return nil
+}
+
+func (x *smtpSession) Reset()        { x.msg = smtpMessage{} }
+func (x *smtpSession) Logout() error { return nil }
+
+// Email goes over STARTTLS to a real SMTP server, authenticated, with
+// headers no event content can add to.
+func TestEmailChannel(t *testing.T) {
+	srv := startSMTP(t, true)
+	email := &notify.Email{Addr: srv.addr, From: "auditkeep@example.com", Username: "alerts", Password: "s3cret",
+		TLS: &tls.Config{RootCAs: srv.ca}}
+	if err := email.Check(); err != nil {
+		t.Fatal(err)
+	}
+	s := &notify.Sender{Email: email}
+	ch := notify.Channel{Type: notify.TypeEmail, To: []string{"security@example.com", "oncall@example.com"}}
+	if err := s.Send(context.Background(), ch, testMessage()); err != nil {
+		t.Fatalf("Send = %v", err)
+	}
+	got := srv.received()
+	if len(got) != 1 {
+		t.Fatalf("server received %d messages; want 1", len(got))
+	}
+	m := got[0]
+	if !m.tls || m.from != "auditkeep@example.com" || strings.Join(m.to, ",") != "security@example.com,oncall@example.com" {
+		t.Errorf("envelope: tls %v, from %q, to %q", m.tls, m.from, m.to)
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(string(m.data)))
+	if err != nil {
+		t.Fatalf("ReadMessage: %v\n%s", err, m.data)
+	}
+	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil || !strings.HasPrefix(subject, "[high] Failed logins: actor <!channel>") {
+		t.Errorf("Subject = %q (%v)", subject, err)
+	}
+	if bcc := msg.Header.Get("Bcc"); bcc != "" {
+		t.Errorf("a subject's line break added a header: Bcc %q", bcc)
+	}
+	if msg.Header.Get("Message-ID") != "<ntf_1@auditkeep>" || msg.Header.Get("Auto-Submitted") != "auto-generated" {
+		t.Errorf("headers: %v", msg.Header)
+	}
+	body, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if !strings.Contains(string(body), "5 failed logins by <!channel> in 10 minutes.") || !strings.Contains(string(body), "Matching events: https://audit.example.com/?q=actor:u_42") {
+		t.Errorf("body = %q", body)
+	}
+
+	// Refused credentials, a 4xx answer, an unreachable server.
+	bad := *email
+	bad.Password = "wrong"
+	if k := kindOf(t, (&notify.Sender{Email: &bad}).Send(context.Background(), ch, testMessage())); k != transport.Auth {
+		t.Errorf("wrong password: kind %v; want Auth", k)
+	}
+	srv.mu.Lock()
+	srv.rcptErr = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+	srv.mu.Unlock()
+	if k := kindOf(t, s.Send(context.Background(), ch, testMessage())); k != transport.Retry {
+		t.Errorf("451: kind %v; want Retry", k)
+	}
+	srv.mu.Lock()
+	srv.rcptErr = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	srv.mu.Unlock()
+	if k := kindOf(t, s.Send(context.Background(), ch, testMessage())); k != transport.Permanent {
+		t.Errorf("550: kind %v; want Permanent", k)
+	}
+	if n := len(srv.received()); n != 1 {
+		t.Errorf("server received %d messages; want still 1", n)
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	gone := l.Addr().String()
+	l.Close()
+	off := *email
+	off.Addr = gone
+	if k := kindOf(t, (&notify.Sender{Email: &off}).Send(context.Background(), ch, testMessage())); k != transport.Retry {
+		t.Errorf("unreachable: kind %v; want Retry", k)
+	}
+	// An untrusted certificate is not sent to.
+	untrusted := *email
+	untrusted.TLS = nil
+	if err := (&notify.Sender{Email: &untrusted}).Send(context.Background(), ch, testMessage()); err == nil {
+		t.Error("Send to a server whose certificate is not trusted = nil; want an error")
+	}
+	if n := len(srv.received()); n != 1 {
+		t.Errorf("server received %d messages; want still 1", n)
+	}
+}
+
+// A server without STARTTLS gets neither the credentials nor the message.
+func TestEmailRequiresSTARTTLS(t *testing.T) {
+	srv := startSMTP(t, false)
+	email := &notify.Email{Addr: srv.addr, From: "auditkeep@example.com", Username: "alerts", Password: "s3cret"}
+	err := (&notify.Sender{Email: email}).Send(context.Background(), notify.Channel{Type: notify.TypeEmail, To: []string{"a@example.com"}}, testMessage())
+	if k := kindOf(t, err); k != transport.Auth || !strings.Contains(err.Error(), "STARTTLS") {
+		t.Errorf("Send = %v (kind %v); want Auth naming STARTTLS", err, k)
+	}
+	if n := len(srv.received()); n != 0 {
+		t.Errorf("server received %d messages; want 0", n)
+	}
+	if err := (&notify.Sender{}).Send(context.Background(), notify.Channel{Type: notify.TypeEmail, To: []string{"a@example.com"}}, testMessage()); err == nil ||
+		!strings.Contains(err.Error(), "--smtp-addr") {
+		t.Errorf("Send without SMTP configured = %v; want an error naming --smtp-addr", err)
+	}
+}
+
+func TestValidateChannel(t *testing.T) {
+	for _, c := range []struct {
+		ch        notify.Channel
+		secretSet bool
+		field     string
+	}{
+		{notify.Channel{Type: "pager"}, false, "channels[1].type"},
+		{notify.Channel{Type: "webhook"}, false, "channels[1].url"},
+		{notify.Channel{Type: "webhook", URL: "ftp://x"}, false, "channels[1].url"},
+		{notify.Channel{Type: "webhook", URL: "https://u:p@x.example"}, false, "channels[1].url"},
+		{notify.Channel{Type: "webhook", URL: "https://x.example"}, false, "channels[1].secret"},
+		{notify.Channel{Type: "webhook", URL: "https://x.example", Secret: "plain"}, false, "channels[1].secret"},
+		{notify.Channel{Type: "webhook", URL: "https://x.example"}, true, ""},
+		{notify.Channel{Type: "webhook", URL: "https://x.example", Secret: testSecret}, false, ""},
+		{notify.Channel{Type: "webhook", URL: "https://x.example", Secret: testSecret, To: []string{"a@example.com"}}, false, "channels[1].to"},
+		{notify.Channel{Type: "slack", URL: "https://hooks.slack.com/services/T/B/x"}, false, ""},
+		{notify.Channel{Type: "slack", URL: "https://hooks.slack.com/services/T/B/x", Secret: testSecret}, false, "channels[1].secret"},
+		{notify.Channel{Type: "email"}, false, "channels[1].to"},
+		{notify.Channel{Type: "email", To: []string{"Sec <sec@example.com>"}}, false, "channels[1].to[0]"},
+		{notify.Channel{Type: "email", To: []string{"sec@example.com", "not an address"}}, false, "channels[1].to[1]"},
+		{notify.Channel{Type: "email", To: []string{"sec@example.com"}, URL: "https://x"}, false, "channels[1].url"},
+		{notify.Channel{Type: "email", To: []string{"sec@example.com"}}, false, ""},
+	} {
+		err := notify.Validate(1, c.ch, c.secretSet)
+		var ae *auditkeep.Error
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("Validate(%+v) = %v; want nil", c.ch, err)
+		case c.field != "" && (!errors.As(err, &ae) || ae.Code != auditkeep.EINVALID || ae.Field != c.field):
+			t.Errorf("Validate(%+v) = %v; want EINVALID naming %s", c.ch, err, c.field)
+		case c.field != "" && !strings.Contains(ae.Message, c.field):
+			t.Errorf("Validate(%+v) message %q does not name %s", c.ch, ae.Message, c.field)
+		}
+	}
+}
