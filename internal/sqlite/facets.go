@@ -95,7 +95,7 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 	// Tally when reading the events costs less than counting each value:
 	// a value's count costs about as much as decoding tallyPerValue
 	// events.
-	keys, over, err := p.pageKeys(ctx, tx, mark{}, min(s.facetTallyMax, tallyPerValue*len(cands)))
+	keys, over, _, err := p.pageKeys(ctx, tx, mark{}, min(s.facetTallyMax, tallyPerValue*len(cands)), nil)
 	if err != nil {
 		return nil, false, err
 	}
@@ -195,8 +195,7 @@ func (s *Store) facetsDirect(ctx context.Context, tx *sql.Tx, tenant, field stri
 			}
 			q := *p
 			q.pos = append(slices.Clip(p.pos), g)
-			q.chosen = false
-			keys, more, err := q.pageKeys(ctx, tx, mark{}, auditkeep.FacetCountCap)
+			keys, more, _, err := q.pageKeys(ctx, tx, mark{}, auditkeep.FacetCountCap, nil)
 			if err != nil {
 				return nil, false, err
 			}

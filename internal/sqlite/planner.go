@@ -26,23 +26,33 @@ const (
 	byText                   // the full-text index
 )
 
+// choice is a driver the planner chose: what a plan's queries scan in k
+// order, and for byPostings the driving term set (an index in plan.pos).
+// A scan of many pages chooses once, for its first page, and keeps the
+// choice for the next ones.
+type choice struct {
+	drv  driver
+	best int
+}
+
+// follow returns ch, or when ch is nil the planner's choice for the keys
+// between lo and hi.
+func (p *plan) follow(ctx context.Context, q querier, ch *choice, lo, hi int64, limit int) (*choice, error) {
+	if ch != nil {
+		return ch, nil
+	}
+	drv, best, err := p.choose(ctx, q, lo, hi, limit)
+	if err != nil {
+		return nil, err
+	}
+	return &choice{drv: drv, best: best}, nil
+}
+
 // choose picks the driver: the cheapest term set (bestGroup), unless the
 // time range holds fewer events than timeProbeCap and than that set, in
 // which case the time index drives; without terms, full text or the
 // tenant's range, after the same test of the time range.
 func (p *plan) choose(ctx context.Context, q querier, lo, hi int64, limit int) (driver, int, error) {
-	if p.chosen {
-		return p.drv, p.best, nil
-	}
-	drv, best, err := p.choose1(ctx, q, lo, hi, limit)
-	if err == nil {
-		p.chosen, p.drv, p.best = true, drv, best
-	}
-	return drv, best, err
-}
-
-// choose1 makes the choice of choose.
-func (p *plan) choose1(ctx context.Context, q querier, lo, hi int64, limit int) (driver, int, error) {
 	if p.byTime {
 		return p.chooseTime(ctx, q, lo, hi, limit)
 	}

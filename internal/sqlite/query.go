@@ -31,7 +31,7 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	if err != nil {
 		return nil, nil, err
 	}
-	events, more, err := p.page(ctx, tx, s.rs, markOf(f.Cursor), f.PageSize())
+	events, more, _, err := p.page(ctx, tx, s.rs, markOf(f.Cursor), f.PageSize(), nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -56,9 +56,10 @@ func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filte
 		return err
 	}
 	var p *plan
+	var ch *choice // the driver chosen for the first page, kept for the next ones
 	after := markOf(f.Cursor)
 	for {
-		events, more, err := s.scanPage(ctx, tenant, num, &f, &p, after)
+		events, more, err := s.scanPage(ctx, tenant, num, &f, &p, &ch, after)
 		if err != nil {
 			return err
 		}
@@ -75,7 +76,9 @@ func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	}
 }
 
-func (s *Store) scanPage(ctx context.Context, tenant string, num int64, f *auditkeep.Filter, p **plan, after mark) ([]*auditkeep.Event, bool, error) {
+// scanPage reads the page of ScanEvents after `after`, resolving f into
+// *p and choosing *ch for the first page.
+func (s *Store) scanPage(ctx context.Context, tenant string, num int64, f *auditkeep.Filter, p **plan, ch **choice, after mark) ([]*auditkeep.Event, bool, error) {
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, dbError(err)
@@ -86,7 +89,11 @@ func (s *Store) scanPage(ctx context.Context, tenant string, num int64, f *audit
 			return nil, false, err
 		}
 	}
-	return (*p).page(ctx, tx, s.rs, after, scanPage)
+	events, more, used, err := (*p).page(ctx, tx, s.rs, after, scanPage, *ch)
+	if used != nil {
+		*ch = used
+	}
+	return events, more, err
 }
 
 // GetEvent returns the tenant's event with id. Returns ENOTFOUND,
@@ -159,47 +166,49 @@ type querier interface {
 }
 
 // page returns up to limit events after `after` (its zero value: from the
-// start) in the plan's order, and whether there may be more.
-func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after mark, limit int) ([]*auditkeep.Event, bool, error) {
-	keys, more, err := p.pageKeys(ctx, q, after, limit)
+// start) in the plan's order, whether there may be more, and the choice of
+// driver it followed (see pageKeys).
+func (p *plan) page(ctx context.Context, q *sql.Tx, rs *readStmts, after mark, limit int, ch *choice) ([]*auditkeep.Event, bool, *choice, error) {
+	keys, more, ch, err := p.pageKeys(ctx, q, after, limit, ch)
 	if err != nil || len(keys) == 0 {
-		return nil, false, err
+		return nil, false, ch, err
 	}
 	events, err := loadEvents(ctx, q.StmtContext(ctx, rs.load), p.tenant, keys)
 	if err != nil {
-		return nil, false, dbError(err)
+		return nil, false, ch, dbError(err)
 	}
 	if err := markDeleted(ctx, q.StmtContext(ctx, rs.deleted), p.num, events); err != nil {
-		return nil, false, dbError(err)
+		return nil, false, ch, dbError(err)
 	}
-	return events, more, nil
+	return events, more, ch, nil
 }
 
 // pageKeys returns the keys of page: up to limit keys after `after` in the
-// plan's order, and whether there may be more.
-func (p *plan) pageKeys(ctx context.Context, q *sql.Tx, after mark, limit int) ([]int64, bool, error) {
+// plan's order, and whether there may be more. It follows ch, or when ch
+// is nil the planner's choice for this page, and returns the choice it
+// followed (nil when the page was empty before any choice).
+func (p *plan) pageKeys(ctx context.Context, q *sql.Tx, after mark, limit int, ch *choice) ([]int64, bool, *choice, error) {
 	lo, hi, ok, err := p.pageRange(ctx, q, after)
 	if err != nil || !ok {
-		return nil, false, err
+		return nil, false, ch, err
 	}
-	drv, best, err := p.choose(ctx, q, lo, hi, limit+1)
-	if err != nil {
-		return nil, false, err
+	if ch, err = p.follow(ctx, q, ch, lo, hi, limit+1); err != nil {
+		return nil, false, nil, err
 	}
 	var keys []int64
 	if p.byTime {
-		keys, err = p.timeKeys(ctx, q, drv, best, after, lo, hi, limit+1)
+		keys, err = p.timeKeys(ctx, q, ch.drv, ch.best, after, lo, hi, limit+1)
 	} else {
-		keys, err = p.keys(ctx, q, drv, best, lo, hi, limit+1)
+		keys, err = p.keys(ctx, q, ch.drv, ch.best, lo, hi, limit+1)
 	}
 	if err != nil {
-		return nil, false, dbError(err)
+		return nil, false, ch, dbError(err)
 	}
 	more := len(keys) > limit
 	if more {
 		keys = keys[:limit]
 	}
-	return keys, more, nil
+	return keys, more, ch, nil
 }
 
 // pageRange returns the keys between which the page after `after` lies (in

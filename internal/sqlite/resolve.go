@@ -29,12 +29,6 @@ type plan struct {
 	empty     bool   // some condition matches nothing
 	events    int64  // the tenant's last seq (about its number of events), read by page
 	minWindow int64  // smallest window of keys read for a large term set
-
-	// The driver, chosen for the first page and kept for the next ones
-	// (ScanEvents reads every page with one plan).
-	chosen bool
-	drv    driver
-	best   int
 }
 
 // resolve turns f into term-id sets and full-text expressions. Returns

@@ -50,6 +50,7 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 		return &jsonPage{tenant: tenant, tenantJSON: tj, num: num, pos: map[int64]int{}, seen: map[string]bool{}, deleted: map[string]bool{}}
 	}
 	var p *plan
+	var ch *choice // the driver chosen for the first page, kept for the next ones
 	var after int64
 	if f.Cursor != nil {
 		after = f.Cursor.Seq
@@ -57,7 +58,7 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 	// fn runs on one page while the next is read into the other.
 	err = eventjson.ReadAhead(ctx, [2]*jsonPage{newPage(), newPage()},
 		func(ctx context.Context, pg *jsonPage) (bool, error) {
-			more, err := s.scanJSONPage(ctx, &f, &p, after, pg)
+			more, err := s.scanJSONPage(ctx, &f, &p, &ch, after, pg)
 			if more = more && err == nil && len(pg.events) > 0; more {
 				after = pg.events[len(pg.events)-1].seq
 			}
@@ -82,8 +83,9 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 }
 
 // scanJSONPage reads the page after seq `after` into pg and reports whether
-// there may be more.
-func (s *Store) scanJSONPage(ctx context.Context, f *auditkeep.Filter, p **plan, after int64, pg *jsonPage) (bool, error) {
+// there may be more, resolving f into *p and choosing *ch for the first
+// page.
+func (s *Store) scanJSONPage(ctx context.Context, f *auditkeep.Filter, p **plan, ch **choice, after int64, pg *jsonPage) (bool, error) {
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
 		return false, dbError(err)
@@ -99,10 +101,10 @@ func (s *Store) scanJSONPage(ctx context.Context, f *auditkeep.Filter, p **plan,
 	if err != nil || !ok {
 		return false, err
 	}
-	drv, best, err := (*p).choose(ctx, tx, lo, hi, scanPage+1)
-	if err != nil {
+	if *ch, err = (*p).follow(ctx, tx, *ch, lo, hi, scanPage+1); err != nil {
 		return false, err
 	}
+	drv, best := (*ch).drv, (*ch).best
 	var more bool
 	if drv == byScan {
 		// The keys are read in order: their bodies come with them.
