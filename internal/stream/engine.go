@@ -59,7 +59,7 @@ type Config struct {
 type Engine struct {
 	cfg     Config
 	store   Store
-	seal    *sealer
+	seal    *Sealer
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *metrics
@@ -223,12 +223,12 @@ func (e *Engine) Changed(tenant, id string) {
 
 // Seal returns the stream's secret sealed for storage.
 func (e *Engine) Seal(tenant, id, secret string) ([]byte, error) {
-	return e.seal.seal(tenant, id, secret)
+	return e.seal.Seal(tenant, id, secret)
 }
 
 // openTransport opens the stream's transport with its secret.
 func (e *Engine) openTransport(st *auditkeep.Stream) (transport.Transport, error) {
-	secret, err := e.seal.open(st.Tenant, st.ID, st.Secret)
+	secret, err := e.seal.Open(st.Tenant, st.ID, st.Secret)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +258,7 @@ func (e *Engine) Prepare(st *auditkeep.Stream, secret *string) error {
 		plain = *secret
 	} else {
 		var err error
-		if plain, err = e.seal.open(st.Tenant, st.ID, st.Secret); err != nil {
+		if plain, err = e.seal.Open(st.Tenant, st.ID, st.Secret); err != nil {
 			return err
 		}
 	}
@@ -269,7 +269,7 @@ func (e *Engine) Prepare(st *auditkeep.Stream, secret *string) error {
 		return auditkeep.FieldErrorf("type", "%s", err.Error())
 	}
 	if secret != nil {
-		sealed, err := e.seal.seal(st.Tenant, st.ID, plain)
+		sealed, err := e.seal.Seal(st.Tenant, st.ID, plain)
 		if err != nil {
 			return err
 		}

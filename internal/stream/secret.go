@@ -8,12 +8,22 @@ import (
 	"errors"
 )
 
-// sealer encrypts streams' secrets with AES-256-GCM under the server's
-// stream key, bound to the stream (tenant and id) they belong to, so that
-// a sealed secret copied to another stream does not open.
-type sealer struct{ aead cipher.AEAD }
+// Sealer encrypts secrets (streams', alert channels') with AES-256-GCM
+// under the server's stream key, bound to their purpose and to what they
+// belong to (tenant and id), so that a sealed secret copied to another
+// stream or rule does not open.
+type Sealer struct {
+	aead    cipher.AEAD
+	purpose string
+}
 
-func newSealer(key []byte) (*sealer, error) {
+// newSealer returns the sealer of streams' secrets.
+func newSealer(key []byte) (*Sealer, error) { return NewSealer(key, "auditkeep stream secret") }
+
+// NewSealer returns a sealer under key for secrets of purpose (such as
+// "auditkeep alert channel secret"): a secret sealed for one purpose does
+// not open for another.
+func NewSealer(key []byte, purpose string) (*Sealer, error) {
 	if len(key) == 0 {
 		return nil, errors.New("stream: no stream key")
 	}
@@ -26,15 +36,15 @@ func newSealer(key []byte) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sealer{aead: aead}, nil
+	return &Sealer{aead: aead, purpose: purpose}, nil
 }
 
-func streamAAD(tenant, id string) []byte {
-	return []byte("auditkeep stream secret\x00" + tenant + "\x00" + id)
+func (s *Sealer) aad(tenant, id string) []byte {
+	return []byte(s.purpose + "\x00" + tenant + "\x00" + id)
 }
 
-// seal returns the sealed secret ("" seals to nil).
-func (s *sealer) seal(tenant, id, secret string) ([]byte, error) {
+// Seal returns the sealed secret ("" seals to nil).
+func (s *Sealer) Seal(tenant, id, secret string) ([]byte, error) {
 	if secret == "" {
 		return nil, nil
 	}
@@ -42,11 +52,11 @@ func (s *sealer) seal(tenant, id, secret string) ([]byte, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return s.aead.Seal(nonce, nonce, []byte(secret), streamAAD(tenant, id)), nil
+	return s.aead.Seal(nonce, nonce, []byte(secret), s.aad(tenant, id)), nil
 }
 
-// open returns the secret sealed by seal.
-func (s *sealer) open(tenant, id string, sealed []byte) (string, error) {
+// Open returns the secret sealed by Seal.
+func (s *Sealer) Open(tenant, id string, sealed []byte) (string, error) {
 	if len(sealed) == 0 {
 		return "", nil
 	}
@@ -54,7 +64,7 @@ func (s *sealer) open(tenant, id string, sealed []byte) (string, error) {
 	if len(sealed) < n {
 		return "", errors.New("stream: sealed secret too short")
 	}
-	b, err := s.aead.Open(nil, sealed[:n], sealed[n:], streamAAD(tenant, id))
+	b, err := s.aead.Open(nil, sealed[:n], sealed[n:], s.aad(tenant, id))
 	if err != nil {
 		return "", errors.New("stream: the secret does not open with this server's stream key")
 	}

@@ -12,9 +12,9 @@ import (
 
 // sendWebhook posts m.Body signed with the channel's secret, as a webhook
 // stream signs its batches, with m.ID as webhook-id.
-func (s *Sender) sendWebhook(ctx context.Context, ch Channel, m *Message) error {
-	settings, _ := json.Marshal(map[string]string{"url": ch.URL})
-	w, err := transport.OpenWebhook(settings, ch.Secret, s.Options)
+func (s *Sender) sendWebhook(ctx context.Context, url, secret string, m *Message) error {
+	settings, _ := json.Marshal(map[string]string{"url": url})
+	w, err := transport.OpenWebhook(settings, secret, s.Options)
 	if err != nil {
 		return &transport.Error{Kind: transport.Permanent, Message: "webhook: " + err.Error()}
 	}
@@ -36,7 +36,7 @@ var slackClient = func() *http.Client {
 // notifications and older clients show) and blocks (a header, the facts as
 // fields, the link to the matching events). Slack-compatible receivers
 // (Mattermost, Rocket.Chat, Discord's /slack endpoint) read the same body.
-func (s *Sender) sendSlack(ctx context.Context, ch Channel, m *Message) error {
+func (s *Sender) sendSlack(ctx context.Context, url string, m *Message) error {
 	body, err := json.Marshal(SlackMessage(m))
 	if err != nil {
 		return &transport.Error{Kind: transport.Permanent, Message: "slack: " + err.Error()}
@@ -47,7 +47,7 @@ func (s *Sender) sendSlack(ctx context.Context, ch Channel, m *Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ch.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return &transport.Error{Kind: transport.Permanent, Message: "slack: " + err.Error()}
 	}

@@ -51,13 +51,13 @@ func kindOf(t *testing.T, err error) transport.Kind {
 
 // checkAnswers makes the receiver answer each status in turn (under mu)
 // and checks the kind of failure Send reports.
-func checkAnswers(t *testing.T, s *notify.Sender, ch notify.Channel, mu *sync.Mutex, status *int, want map[int]transport.Kind) {
+func checkAnswers(t *testing.T, s *notify.Sender, ch *auditkeep.AlertChannel, secret string, mu *sync.Mutex, status *int, want map[int]transport.Kind) {
 	t.Helper()
 	for code, kind := range want {
 		mu.Lock()
 		*status = code
 		mu.Unlock()
-		if k := kindOf(t, s.Send(context.Background(), ch, testMessage())); k != kind {
+		if k := kindOf(t, s.Send(context.Background(), ch, secret, testMessage())); k != kind {
 			t.Errorf("answer %d: kind %v; want %v", code, k, kind)
 		}
 	}
@@ -86,18 +86,17 @@ func TestWebhookChannel(t *testing.T) {
 	}))
 	defer srv.Close()
 	s := &notify.Sender{}
-	ch := notify.Channel{Type: notify.TypeWebhook, URL: srv.URL, Secret: testSecret}
+	ch := &auditkeep.AlertChannel{Type: auditkeep.ChannelWebhook, URL: srv.URL}
 	m := testMessage()
-	if err := s.Send(context.Background(), ch, m); err != nil {
+	if err := s.Send(context.Background(), ch, testSecret, m); err != nil {
 		t.Fatalf("Send = %v", err)
 	}
 	if string(got) != string(m.Body) {
 		t.Errorf("receiver got %s; want %s", got, m.Body)
 	}
-	checkAnswers(t, s, ch, &mu, &status, map[int]transport.Kind{503: transport.Retry, 429: transport.Retry, 401: transport.Auth, 404: transport.Permanent})
+	checkAnswers(t, s, ch, testSecret, &mu, &status, map[int]transport.Kind{503: transport.Retry, 429: transport.Retry, 401: transport.Auth, 404: transport.Permanent})
 	// Another secret: the receiver refuses the signature.
-	other := notify.Channel{Type: notify.TypeWebhook, URL: srv.URL, Secret: "whsec_" + strings.Repeat("QUJD", 8)}
-	if k := kindOf(t, s.Send(context.Background(), other, m)); k != transport.Permanent {
+	if k := kindOf(t, s.Send(context.Background(), ch, "whsec_"+strings.Repeat("QUJD", 8), m)); k != transport.Permanent {
 		t.Errorf("wrong signature: kind %v; want Permanent (400)", k)
 	}
 }
@@ -125,8 +124,8 @@ func TestSlackChannel(t *testing.T) {
 	}))
 	defer srv.Close()
 	s := &notify.Sender{}
-	ch := notify.Channel{Type: notify.TypeSlack, URL: srv.URL + "/services/T0/B0/x"}
-	if err := s.Send(context.Background(), ch, testMessage()); err != nil {
+	ch := &auditkeep.AlertChannel{Type: auditkeep.ChannelSlack, URL: srv.URL + "/services/T0/B0/x"}
+	if err := s.Send(context.Background(), ch, "", testMessage()); err != nil {
 		t.Fatalf("Send = %v", err)
 	}
 	var sb strings.Builder
@@ -157,7 +156,7 @@ func TestSlackChannel(t *testing.T) {
 	if f := blocks[1].(map[string]any)["fields"].([]any); len(f) != 2 {
 		t.Errorf("fields = %v; want 2", f)
 	}
-	checkAnswers(t, s, ch, &mu, &status, map[int]transport.Kind{500: transport.Retry, 403: transport.Auth, 404: transport.Permanent, 410: transport.Permanent})
+	checkAnswers(t, s, ch, "", &mu, &status, map[int]transport.Kind{500: transport.Retry, 403: transport.Auth, 404: transport.Permanent, 410: transport.Permanent})
 }
 
 // smtpServer is a real SMTP server on loopback (go-smtp) offering
@@ -278,8 +277,8 @@ func TestEmailChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &notify.Sender{Email: email}
-	ch := notify.Channel{Type: notify.TypeEmail, To: []string{"security@example.com", "oncall@example.com"}}
-	if err := s.Send(context.Background(), ch, testMessage()); err != nil {
+	ch := &auditkeep.AlertChannel{Type: auditkeep.ChannelEmail, To: []string{"security@example.com", "oncall@example.com"}}
+	if err := s.Send(context.Background(), ch, "", testMessage()); err != nil {
 		t.Fatalf("Send = %v", err)
 	}
 	got := srv.received()
@@ -312,19 +311,19 @@ func TestEmailChannel(t *testing.T) {
 	// Refused credentials, a 4xx answer, an unreachable server.
 	bad := *email
 	bad.Password = "wrong"
-	if k := kindOf(t, (&notify.Sender{Email: &bad}).Send(context.Background(), ch, testMessage())); k != transport.Auth {
+	if k := kindOf(t, (&notify.Sender{Email: &bad}).Send(context.Background(), ch, "", testMessage())); k != transport.Auth {
 		t.Errorf("wrong password: kind %v; want Auth", k)
 	}
 	srv.mu.Lock()
 	srv.rcptErr = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
 	srv.mu.Unlock()
-	if k := kindOf(t, s.Send(context.Background(), ch, testMessage())); k != transport.Retry {
+	if k := kindOf(t, s.Send(context.Background(), ch, "", testMessage())); k != transport.Retry {
 		t.Errorf("451: kind %v; want Retry", k)
 	}
 	srv.mu.Lock()
 	srv.rcptErr = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 	srv.mu.Unlock()
-	if k := kindOf(t, s.Send(context.Background(), ch, testMessage())); k != transport.Permanent {
+	if k := kindOf(t, s.Send(context.Background(), ch, "", testMessage())); k != transport.Permanent {
 		t.Errorf("550: kind %v; want Permanent", k)
 	}
 	if n := len(srv.received()); n != 1 {
@@ -335,13 +334,13 @@ func TestEmailChannel(t *testing.T) {
 	l.Close()
 	off := *email
 	off.Addr = gone
-	if k := kindOf(t, (&notify.Sender{Email: &off}).Send(context.Background(), ch, testMessage())); k != transport.Retry {
+	if k := kindOf(t, (&notify.Sender{Email: &off}).Send(context.Background(), ch, "", testMessage())); k != transport.Retry {
 		t.Errorf("unreachable: kind %v; want Retry", k)
 	}
 	// An untrusted certificate is not sent to.
 	untrusted := *email
 	untrusted.TLS = nil
-	if err := (&notify.Sender{Email: &untrusted}).Send(context.Background(), ch, testMessage()); err == nil {
+	if err := (&notify.Sender{Email: &untrusted}).Send(context.Background(), ch, "", testMessage()); err == nil {
 		t.Error("Send to a server whose certificate is not trusted = nil; want an error")
 	}
 	if n := len(srv.received()); n != 1 {
@@ -353,51 +352,15 @@ func TestEmailChannel(t *testing.T) {
 func TestEmailRequiresSTARTTLS(t *testing.T) {
 	srv := startSMTP(t, false)
 	email := &notify.Email{Addr: srv.addr, From: "auditkeep@example.com", Username: "alerts", Password: "s3cret"}
-	err := (&notify.Sender{Email: email}).Send(context.Background(), notify.Channel{Type: notify.TypeEmail, To: []string{"a@example.com"}}, testMessage())
+	err := (&notify.Sender{Email: email}).Send(context.Background(), &auditkeep.AlertChannel{Type: auditkeep.ChannelEmail, To: []string{"a@example.com"}}, "", testMessage())
 	if k := kindOf(t, err); k != transport.Auth || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Errorf("Send = %v (kind %v); want Auth naming STARTTLS", err, k)
 	}
 	if n := len(srv.received()); n != 0 {
 		t.Errorf("server received %d messages; want 0", n)
 	}
-	if err := (&notify.Sender{}).Send(context.Background(), notify.Channel{Type: notify.TypeEmail, To: []string{"a@example.com"}}, testMessage()); err == nil ||
+	if err := (&notify.Sender{}).Send(context.Background(), &auditkeep.AlertChannel{Type: auditkeep.ChannelEmail, To: []string{"a@example.com"}}, "", testMessage()); err == nil ||
 		!strings.Contains(err.Error(), "--smtp-addr") {
 		t.Errorf("Send without SMTP configured = %v; want an error naming --smtp-addr", err)
-	}
-}
-
-func TestValidateChannel(t *testing.T) {
-	for _, c := range []struct {
-		ch        notify.Channel
-		secretSet bool
-		field     string
-	}{
-		{notify.Channel{Type: "pager"}, false, "channels[1].type"},
-		{notify.Channel{Type: "webhook"}, false, "channels[1].url"},
-		{notify.Channel{Type: "webhook", URL: "ftp://x"}, false, "channels[1].url"},
-		{notify.Channel{Type: "webhook", URL: "https://u:p@x.example"}, false, "channels[1].url"},
-		{notify.Channel{Type: "webhook", URL: "https://x.example"}, false, "channels[1].secret"},
-		{notify.Channel{Type: "webhook", URL: "https://x.example", Secret: "plain"}, false, "channels[1].secret"},
-		{notify.Channel{Type: "webhook", URL: "https://x.example"}, true, ""},
-		{notify.Channel{Type: "webhook", URL: "https://x.example", Secret: testSecret}, false, ""},
-		{notify.Channel{Type: "webhook", URL: "https://x.example", Secret: testSecret, To: []string{"a@example.com"}}, false, "channels[1].to"},
-		{notify.Channel{Type: "slack", URL: "https://hooks.slack.com/services/T/B/x"}, false, ""},
-		{notify.Channel{Type: "slack", URL: "https://hooks.slack.com/services/T/B/x", Secret: testSecret}, false, "channels[1].secret"},
-		{notify.Channel{Type: "email"}, false, "channels[1].to"},
-		{notify.Channel{Type: "email", To: []string{"Sec <sec@example.com>"}}, false, "channels[1].to[0]"},
-		{notify.Channel{Type: "email", To: []string{"sec@example.com", "not an address"}}, false, "channels[1].to[1]"},
-		{notify.Channel{Type: "email", To: []string{"sec@example.com"}, URL: "https://x"}, false, "channels[1].url"},
-		{notify.Channel{Type: "email", To: []string{"sec@example.com"}}, false, ""},
-	} {
-		err := notify.Validate(1, c.ch, c.secretSet)
-		var ae *auditkeep.Error
-		switch {
-		case c.field == "" && err != nil:
-			t.Errorf("Validate(%+v) = %v; want nil", c.ch, err)
-		case c.field != "" && (!errors.As(err, &ae) || ae.Code != auditkeep.EINVALID || ae.Field != c.field):
-			t.Errorf("Validate(%+v) = %v; want EINVALID naming %s", c.ch, err, c.field)
-		case c.field != "" && !strings.Contains(ae.Message, c.field):
-			t.Errorf("Validate(%+v) message %q does not name %s", c.ch, ae.Message, c.field)
-		}
 	}
 }
