@@ -152,6 +152,8 @@ type Console struct {
 	SessionTTL time.Duration
 	// Streams, when set, serves the Streams page (admin keys).
 	Streams StreamBackend
+	// Alerts, when set, serves the Alerts pages (auditors and admins).
+	Alerts AlertBackend
 	// SessionEnded, when set, is called with a session's ID once sign-out
 	// has deleted it, so that what the session holds open (live streams)
 	// ends at once.
@@ -170,7 +172,7 @@ func New(b Backend, log *slog.Logger) *Console {
 	}
 	c := &Console{b: b, log: log, Now: time.Now, SessionTTL: 12 * time.Hour, KeySignIn: true}
 	c.tmpl = map[string]*template.Template{}
-	for _, page := range []string{"events", "event", "compare", "signin", "error", "refused", "signedin", "choose", "streams", "keys", "sessions"} {
+	for _, page := range []string{"events", "event", "compare", "signin", "error", "refused", "signedin", "choose", "streams", "keys", "sessions", "alerts", "alert_rules", "alert_rule"} {
 		c.tmpl[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+page+".html"))
 	}
 	return c
@@ -185,6 +187,15 @@ func (c *Console) Routes() []Route {
 		{"GET /compare", "compare", c.handleCompare},
 		{"GET /streams", "streams", c.handleStreams},
 		{"POST /streams/{id}/{action}", "stream_action", c.handleStreamAction},
+		{"GET /alerts", "alerts", c.handleAlerts},
+		{"POST /alerts/{id}/{action}", "alert_action", c.handleAlertAction},
+		{"GET /alerts/rules", "alert_rules", c.handleAlertRules},
+		{"GET /alerts/rules/new", "alert_rule_new", c.handleRuleEditor},
+		{"GET /alerts/rules/{id}", "alert_rule", c.handleRuleEditor},
+		{"POST /alerts/rules", "alert_rule_create", c.handleRuleSave},
+		{"POST /alerts/rules/test", "alert_rule_test", c.handleRuleSave},
+		{"POST /alerts/rules/{id}", "alert_rule_save", c.handleRuleSave},
+		{"POST /alerts/rules/{id}/{action}", "alert_rule_action", c.handleRuleAction},
 		{"GET /rows", "rows", c.handleRows},
 		{"GET /facets", "facets", c.handleFacets},
 		{"GET /export", "export", c.handleExport},

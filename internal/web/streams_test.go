@@ -82,6 +82,24 @@ func (b *streamsBackend) TestStream(r *http.Request, id *web.Identity, streamID 
 	return b.testErr
 }
 
+// postFollow posts a form and, when the answer is a redirect, follows it:
+// it returns the status (303 for a redirect), the body of the page it ends
+// on and where the redirect led.
+func postFollow(t *testing.T, cl *http.Client, base, path string, form url.Values) (int, string, string) {
+	t.Helper()
+	res, err := cl.PostForm(base+path, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, res)
+	if res.StatusCode == http.StatusSeeOther {
+		loc := res.Header.Get("Location")
+		res, _ = cl.Get(base + loc)
+		return http.StatusSeeOther, readAll(t, res), loc
+	}
+	return res.StatusCode, body, ""
+}
+
 func newStreamsConsole(t *testing.T) (*streamsBackend, *httptest.Server) {
 	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	b := &streamsBackend{fakeBackend: &fakeBackend{}, streams: []web.StreamStatus{
@@ -145,17 +163,7 @@ func TestStreamsActions(t *testing.T) {
 	csrf := formValue(t, readAll(t, res), "csrf")
 	post := func(path string, form url.Values) (int, string, string) {
 		t.Helper()
-		res, err := cl.PostForm(srv.URL+path, form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body := readAll(t, res)
-		if res.StatusCode == http.StatusSeeOther {
-			loc := res.Header.Get("Location")
-			res, _ = cl.Get(srv.URL + loc)
-			return http.StatusSeeOther, readAll(t, res), loc
-		}
-		return res.StatusCode, body, ""
+		return postFollow(t, cl, srv.URL, path, form)
 	}
 	cases := []struct {
 		path   string

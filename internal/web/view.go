@@ -68,6 +68,7 @@ type base struct {
 	Locked      []lockedFilter
 	Expires     time.Time
 	StreamsLink bool // the key may open the Streams page
+	AlertsLink  bool // the Alerts page is for this credential
 	Admin       bool // the header links to the Sessions and Keys pages
 }
 
@@ -190,6 +191,7 @@ func (c *Console) base(v *viewer, title string) base {
 	}
 	b.Expires = v.id.Expires
 	b.StreamsLink = c.Streams != nil && !v.id.Viewer && v.id.HasScope(auditkeep.ScopeAdmin)
+	b.AlertsLink = c.Alerts != nil && alertsMayRead(v.id)
 	b.Admin = !v.id.Viewer && v.id.HasScope(auditkeep.ScopeAdmin)
 	for name, vals := range v.id.Locked {
 		b.Locked = append(b.Locked, lockedFilter{name, cmp.Or(filterLabels[name], name), strings.Join(vals, ", ")})
