@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -57,18 +58,21 @@ type pageBody struct {
 	NextCursor string             `json:"next_cursor,omitempty"`
 }
 
+// handleList serves GET /v1/events for keys and viewer tokens; a viewer
+// token's filters are AND-ed with the request's. Integrated events carry
+// their leaf hash, whoever reads them.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
+	p := principalFrom(r.Context())
+	s.noteRead(r.Context(), p.tenant(), p.readSession(), actorOf(p), r.URL.Query())
 	f, err := s.listFilter(r)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	events, next, err := s.store.ListEvents(r.Context(), principalFrom(r.Context()).tenant(), f)
-	s.storeMetrics.observeQuery("list", start)
+	events, next, err := s.listFor(r.Context(), p, f)
 	if err != nil {
 		return err
 	}
-	s.fillHashes(r.Context(), principalFrom(r.Context()).tenant(), events)
+	s.fillHashes(r.Context(), p.tenant(), events)
 	page := pageBody{Events: events}
 	if page.Events == nil {
 		page.Events = []*auditkeep.Event{}
@@ -80,16 +84,54 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleGet serves GET /v1/events/{id} for keys and viewer tokens: the event
+// with its inclusion proof once it is integrated. An event outside a viewer
+// token's filters is ENOTFOUND.
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
-	tenant := principalFrom(r.Context()).tenant()
-	start := time.Now()
-	e, err := s.store.GetEvent(r.Context(), tenant, r.PathValue("id"))
-	s.storeMetrics.observeQuery("get", start)
+	p := principalFrom(r.Context())
+	e, err := s.eventFor(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.withProof(r.Context(), tenant, e))
+	writeJSON(w, http.StatusOK, s.withProof(r.Context(), p.tenant(), e))
 	return nil
+}
+
+// listFor lists the principal's events matching f, within a viewer token's filters.
+func (s *Server) listFor(ctx context.Context, p principal, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error) {
+	f, err := p.constrain(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	start := time.Now()
+	events, next, err := s.store.ListEvents(ctx, p.tenant(), f)
+	s.storeMetrics.observeQuery("list", start)
+	return events, next, err
+}
+
+// eventFor returns the principal's event with id. For a viewer token the
+// event must match the token's filters, which the store decides: the event is
+// visible when it is the first match at or below its own seq. Returns
+// ENOTFOUND otherwise.
+func (s *Server) eventFor(ctx context.Context, p principal, id string) (*auditkeep.Event, error) {
+	start := time.Now()
+	e, err := s.store.GetEvent(ctx, p.tenant(), id)
+	s.storeMetrics.observeQuery("get", start)
+	if err != nil || p.viewer == nil {
+		return e, err
+	}
+	f := p.viewer.filter
+	f.Limit = 1
+	f.Order = auditkeep.OrderDesc
+	f.Cursor = &auditkeep.Cursor{Seq: e.Seq + 1, Order: auditkeep.OrderDesc}
+	got, _, err := s.store.ListEvents(ctx, p.tenant(), f)
+	if err != nil {
+		return nil, err
+	}
+	if len(got) == 0 || got[0].Seq != e.Seq {
+		return nil, auditkeep.Errorf(auditkeep.ENOTFOUND, "event %q not found", id)
+	}
+	return e, nil
 }
 
 // filter reads the filter query parameters and q.

@@ -14,8 +14,8 @@ func (s *Server) routes() http.Handler {
 	}
 
 	route("POST /v1/events", "ingest", s.auth(scopeIngest, s.handleIngest))
-	route("GET /v1/events", "list", s.auth(scopeReadOrViewer, s.handleListScoped))
-	route("GET /v1/events/{id}", "get", s.auth(scopeReadOrViewer, s.handleGetScoped))
+	route("GET /v1/events", "list", s.auth(scopeReadOrViewer, s.handleList))
+	route("GET /v1/events/{id}", "get", s.auth(scopeReadOrViewer, s.handleGet))
 	route("GET /v1/events/{id}/diff", "diff", s.auth(scopeRead, s.handleDiff))
 	route("GET /v1/export", "export", s.auth(scopeExport, s.handleExport))
 	route("GET /v1/facets", "facets", s.auth(scopeReadOrViewer, s.handleFacets))
