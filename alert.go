@@ -1,7 +1,10 @@
 package auditkeep
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/mail"
@@ -446,4 +449,72 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
+}
+
+// AlertCursor is where a page of alerts ended: the last alert's CreatedAt
+// and ID (alerts are listed newest first).
+type AlertCursor struct {
+	At time.Time
+	ID string
+}
+
+// Encode returns the cursor's opaque string form.
+func (c AlertCursor) Encode() string {
+	b := binary.AppendVarint([]byte{1}, c.At.UnixNano())
+	return base64.RawURLEncoding.EncodeToString(append(b, c.ID...))
+}
+
+// DecodeAlertCursor parses a cursor made by Encode. It returns EINVALID
+// naming "cursor" for anything else.
+func DecodeAlertCursor(s string) (AlertCursor, error) {
+	bad := FieldErrorf("cursor", "cursor is not valid; use next_cursor from a previous page")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 2 || b[0] != 1 {
+		return AlertCursor{}, bad
+	}
+	at, n := binary.Varint(b[1:])
+	if n <= 0 || !utf8.Valid(b[1+n:]) {
+		return AlertCursor{}, bad
+	}
+	return AlertCursor{At: time.Unix(0, at).UTC(), ID: string(b[1+n:])}, nil
+}
+
+// storedAlertChannel is a channel as stores keep it: its configuration
+// with the sealed secret, without the status.
+type storedAlertChannel struct {
+	Type   string   `json:"type"`
+	URL    string   `json:"url,omitempty"`
+	To     []string `json:"to,omitempty"`
+	Secret []byte   `json:"secret,omitempty"`
+}
+
+// MarshalAlertChannels is the stored form of channels: their
+// configuration, sealed secrets included, without their status.
+func MarshalAlertChannels(chs []AlertChannel) []byte {
+	out := make([]storedAlertChannel, len(chs))
+	for i, c := range chs {
+		out[i] = storedAlertChannel{Type: c.Type, URL: c.URL, To: c.To, Secret: c.Secret}
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// UnmarshalAlertChannels reads what MarshalAlertChannels wrote.
+func UnmarshalAlertChannels(b []byte) ([]AlertChannel, error) {
+	var in []storedAlertChannel
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, err
+	}
+	out := make([]AlertChannel, len(in))
+	for i, c := range in {
+		out[i] = AlertChannel{Type: c.Type, URL: c.URL, To: c.To, Secret: c.Secret, SecretSet: len(c.Secret) > 0}
+	}
+	return out, nil
+}
+
+// SameChannel reports whether a and b send to the same place the same
+// way (type, URL, recipients, secret): a channel's status carries over
+// an update only when it is the same.
+func SameChannel(a, b AlertChannel) bool {
+	return a.Type == b.Type && a.URL == b.URL && slices.Equal(a.To, b.To) && bytes.Equal(a.Secret, b.Secret)
 }
