@@ -45,6 +45,9 @@ func (b *alertsBackend) Alerts(ctx context.Context, id *web.Identity, q url.Valu
 }
 
 func (b *alertsBackend) AlertRules(ctx context.Context, id *web.Identity) ([]*auditkeep.AlertRule, error) {
+	if !id.HasScope(auditkeep.ScopeAdmin) {
+		return nil, auditkeep.Errorf(auditkeep.EFORBIDDEN, "rules are for admins")
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []*auditkeep.AlertRule
@@ -178,9 +181,11 @@ func TestAlertsPage(t *testing.T) {
 			t.Errorf("GET %s with a read key = %d; want 403", path, res.StatusCode)
 		}
 	}
-	res, _ = client(t, srv, exportKey).Get(srv.URL + "/alerts/rules/new")
-	if readAll(t, res); res.StatusCode != 403 {
-		t.Errorf("an auditor's GET /alerts/rules/new = %d; want 403", res.StatusCode)
+	for _, path := range []string{"/alerts/rules", "/alerts/rules/new"} {
+		res, _ = client(t, srv, exportKey).Get(srv.URL + path)
+		if readAll(t, res); res.StatusCode != 403 {
+			t.Errorf("an auditor's GET %s = %d; want 403", path, res.StatusCode)
+		}
 	}
 	res, _ = client(t, srv, adminKey).Get(srv.URL + "/alerts?state=resolved&severity=high")
 	if body := readAll(t, res); res.StatusCode != 200 || strings.Contains(body, `id="alert-alr_1"`) || !strings.Contains(body, `id="alert-alr_3"`) {
