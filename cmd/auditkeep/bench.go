@@ -33,7 +33,10 @@ Phases (--only takes a comma-separated list; default all):
   tail     live stream delivery after acknowledgement
 
 query, export, disk and tail first load --events events (default 1,000,000)
-through HTTP. Progress goes to stderr; the report to stdout.`
+through HTTP; with --bulk, through the store directly (Store.Append in
+batches of 5,000 from 2 writers, the ledger off), before the server starts.
+--keep DIR keeps that load (DIR, and with --database-url a schema named in
+DIR/bench-load.json) for later runs with the same --events to reuse. Progress goes to stderr; the report to stdout.`
 
 // runBench runs the benchmark and prints its report.
 func runBench(ctx context.Context, e *env, args []string) int {
@@ -47,6 +50,8 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	queryReps := fs.Int("query-reps", 200, "requests per query shape")
 	streamRate := fs.Int("stream-rate", 5000, "the stream phase's steady ingest, events/s")
 	seed := fs.Int64("seed", 1, "demo generator seed")
+	bulk := fs.Bool("bulk", false, "load the tenant through the store directly (Store.Append in large batches, ledger off), not through HTTP")
+	keep := fs.String("keep", "", "keep the loaded tenant's storage in this directory (with --bulk), and reuse it when it is there")
 	tmp := fs.String("tmp", "", "directory for the embedded stores (default the system's temporary directory)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ingest phase's measurements (servers and clients) to this file")
@@ -77,6 +82,8 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		err = errors.New("--stream-rate must be at least 1")
 	case *queryReps < 1:
 		err = errors.New("--query-reps must be at least 1")
+	case *keep != "" && !*bulk:
+		err = errors.New("--keep requires --bulk")
 	case *dbURL != "" && !strings.HasPrefix(*dbURL, "postgres://") && !strings.HasPrefix(*dbURL, "postgresql://"):
 		err = errors.New("--database-url must start with postgres://")
 	}
@@ -117,6 +124,8 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		QueryReps:        *queryReps,
 		StreamRate:       *streamRate,
 		Seed:             *seed,
+		Bulk:             *bulk,
+		Keep:             *keep,
 		CPUProfile:       writerOrNil(profile),
 		ExportCPUProfile: writerOrNil(exportProf),
 		Progress:         e.stderr,

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/auditkeep/auditkeep/internal/bench"
@@ -91,5 +93,46 @@ func TestBenchUsage(t *testing.T) {
 		if code, _, _ := runCLI(t, nil, args...); code != exitUsage {
 			t.Errorf("auditkeep %v exited %d; want %d", args, code, exitUsage)
 		}
+	}
+}
+
+// TestBenchBulkKeep loads a tenant through the store with --bulk into a
+// --keep directory, and a second run reads the same events from it
+// without loading again.
+func TestBenchBulkKeep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("bench starts servers and loads events")
+	}
+	keep, tmp := t.TempDir(), t.TempDir()
+	var reps [2]bench.Report
+	for i := range reps {
+		code, stdout, stderr := runCLI(t, nil, "bench", "--bulk", "--keep", keep, "--events", "3000", "--only", "query",
+			"--query-reps", "1", "--tmp", tmp, "--json")
+		if code != exitOK {
+			t.Fatalf("run %d: bench exited %d\nstderr: %s", i, code, stderr)
+		}
+		if err := json.Unmarshal([]byte(stdout), &reps[i]); err != nil {
+			t.Fatalf("run %d: report is not JSON: %v\n%s", i, err, stdout)
+		}
+		if l := reps[i].Load; l == nil || l.Events != 3000 {
+			t.Fatalf("run %d: load = %+v; want 3000 events", i, l)
+		}
+	}
+	if !strings.HasPrefix(reps[1].Load.Note, "kept from an earlier run") {
+		t.Errorf("second load's note = %q; want it read from the kept load", reps[1].Load.Note)
+	}
+	if len(reps[0].Queries) != len(reps[1].Queries) {
+		t.Fatalf("%d query shapes, then %d", len(reps[0].Queries), len(reps[1].Queries))
+	}
+	for i, q := range reps[0].Queries {
+		if r := reps[1].Queries[i]; r.Query != q.Query || r.Results != q.Results {
+			t.Errorf("query %s: %q with %d results, then %q with %d", q.Name, q.Query, q.Results, r.Query, r.Results)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(keep, "bench-load.json")); err != nil {
+		t.Errorf("kept load: %v", err)
+	}
+	if code, _, _ := runCLI(t, nil, "bench", "--keep", keep, "--events", "3000"); code != exitUsage {
+		t.Errorf("--keep without --bulk exited %d; want %d", code, exitUsage)
 	}
 }

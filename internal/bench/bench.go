@@ -75,6 +75,16 @@ type Config struct {
 	ExportTime   time.Duration // longest time per export (60s)
 	Seed         int64         // demo generator seed (1)
 
+	// Bulk loads the tenant through Store.Append, in batches of
+	// bulkBatch from several writers, before its server starts (with the
+	// ledger off), instead of through HTTP.
+	Bulk bool
+	// Keep is a directory where the loaded tenant's storage is kept after
+	// the run (embedded store: the directory; PostgreSQL: a schema named
+	// in its bench-load.json). A later run with the same Keep, Events and
+	// Seed reads it instead of loading again. Requires Bulk.
+	Keep string
+
 	// CPUProfile receives the CPU profile (pprof) of the ingest phase's
 	// measurements, servers and clients, taken after their requests are
 	// generated. Nil: no profile.
@@ -122,6 +132,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
+	}
+	if c.Keep != "" && !c.Bulk {
+		return errors.New("bench: Config.Keep requires Bulk")
 	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
@@ -272,32 +285,50 @@ func (r *runner) startServer(ctx context.Context, ledger bool) (*server, error) 
 	if err != nil {
 		return nil, err
 	}
+	s, root, err := r.serveAt(ctx, loc, ledger)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := root.call(ctx, "POST", "/v1/tenants", nil, []byte(`{"name":"`+benchTenant+`","retention_days":0}`)); err != nil {
+		return nil, fmt.Errorf("create tenant: %w", err)
+	}
+	key, err := createKey(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	s.api = newAPI(s.srv.URL(), key)
+	return s, nil
+}
+
+// serveAt starts a server over the storage of loc and returns it with a
+// client holding its root key.
+func (r *runner) serveAt(ctx context.Context, loc location, ledger bool) (*server, *api, error) {
 	root := make([]byte, 24)
 	rand.Read(root)
 	rootKey := hex.EncodeToString(root)
 	srv, err := r.cfg.Start(ctx, ServerConfig{DataDir: loc.Dir, DatabaseURL: loc.URL, RootKey: rootKey, Ledger: ledger})
 	if err != nil {
-		return nil, fmt.Errorf("start server: %w", err)
+		return nil, nil, fmt.Errorf("start server: %w", err)
 	}
 	s := &server{srv: srv, loc: loc}
 	r.servers = append(r.servers, s)
-	rootAPI := newAPI(srv.URL(), rootKey)
-	if _, err := rootAPI.call(ctx, "POST", "/v1/tenants", nil, []byte(`{"name":"`+benchTenant+`","retention_days":0}`)); err != nil {
-		return nil, fmt.Errorf("create tenant: %w", err)
-	}
-	body, err := rootAPI.call(ctx, "POST", "/v1/tenants/"+benchTenant+"/keys", nil,
+	return s, newAPI(srv.URL(), rootKey), nil
+}
+
+// createKey creates a key of every scope for the bench tenant.
+func createKey(ctx context.Context, root *api) (string, error) {
+	body, err := root.call(ctx, "POST", "/v1/tenants/"+benchTenant+"/keys", nil,
 		[]byte(`{"name":"bench","scopes":["ingest","read","export","admin"]}`))
 	if err != nil {
-		return nil, fmt.Errorf("create key: %w", err)
+		return "", fmt.Errorf("create key: %w", err)
 	}
 	var k struct {
 		Key string `json:"key"`
 	}
 	if err := json.Unmarshal(body, &k); err != nil || k.Key == "" {
-		return nil, fmt.Errorf("create key: unexpected answer %.200s", body)
+		return "", fmt.Errorf("create key: unexpected answer %.200s", body)
 	}
-	s.api = newAPI(srv.URL(), k.Key)
-	return s, nil
+	return k.Key, nil
 }
 
 // api is an HTTP client of one server with one key.

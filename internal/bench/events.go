@@ -17,17 +17,28 @@ type source struct {
 }
 
 func newSource(seed int64, n int) *source {
-	end := time.Now().Add(-5 * time.Minute)
-	opts := demo.Options{EventsPerDay: max(3000, float64(n)/20)}
-	return &source{gen: demo.New(seed, demo.Start(n, end, opts), opts), limit: time.Now()}
+	return newSourceEnding(seed, n, time.Now().Add(-5*time.Minute))
 }
 
-// next returns the next event and its JSON line, as sent.
-func (s *source) next() (auditkeep.Event, []byte) {
+// newSourceEnding returns the source of newSource made at end plus five
+// minutes: the same seed, n and end give the same events.
+func newSourceEnding(seed int64, n int, end time.Time) *source {
+	opts := demo.Options{EventsPerDay: max(3000, float64(n)/20)}
+	return &source{gen: demo.New(seed, demo.Start(n, end, opts), opts), limit: end.Add(5 * time.Minute)}
+}
+
+// event returns the next event.
+func (s *source) event() auditkeep.Event {
 	e := s.gen.Next()
 	if e.OccurredAt.After(s.limit) {
 		e.OccurredAt = s.limit
 	}
+	return e
+}
+
+// next returns the next event and its JSON line, as sent.
+func (s *source) next() (auditkeep.Event, []byte) {
+	e := s.event()
 	line, err := client.MarshalEvent(&e)
 	if err != nil {
 		panic(err) // the generator's events always encode

@@ -69,6 +69,9 @@ const loadClients = 4
 
 // load fills a fresh server's tenant with cfg.Events events.
 func (r *runner) load(ctx context.Context) error {
+	if r.cfg.Bulk {
+		return r.bulkLoad(ctx)
+	}
 	s, err := r.startServer(ctx, true)
 	if err != nil {
 		return err
