@@ -26,7 +26,7 @@ type WebhookPayload struct {
 // ("" when the rule is gone), base is the console's public URL ("" for no
 // link).
 func AlertMessage(id string, a *auditkeep.Alert, match, base string) *Message {
-	group := describeGroup(a.GroupKey)
+	group := DescribeGroup(a.GroupKey)
 	subject := fmt.Sprintf("[%s] %s", strings.ToUpper(a.Severity), a.RuleName)
 	if group != "" {
 		subject += ": " + group
@@ -65,9 +65,9 @@ func AlertMessage(id string, a *auditkeep.Alert, match, base string) *Message {
 	return m
 }
 
-// describeGroup renders a group key as "actor u_42, ip 203.0.113.7", in
+// DescribeGroup renders a group key as "actor u_42, ip 203.0.113.7", in
 // the order of auditkeep.GroupKeys.
-func describeGroup(g map[string]string) string {
+func DescribeGroup(g map[string]string) string {
 	var parts []string
 	for _, k := range auditkeep.GroupKeys {
 		if v, ok := g[k]; ok {
