@@ -1,6 +1,7 @@
 package auditkeep
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 )
@@ -125,4 +126,19 @@ func ScopePath(scope []ScopeEntry) string {
 		b = append(b, s.ID...)
 	}
 	return string(b)
+}
+
+type serverOrigin struct{}
+
+// AsServer marks ctx as the server's own recording (retention, holds,
+// exports), which may use the actions reserved to the server.
+func AsServer(ctx context.Context) context.Context {
+	return context.WithValue(ctx, serverOrigin{}, true)
+}
+
+// FromServer reports whether ctx is the server's own recording (AsServer):
+// such events are not the tenant's to redact or to hold to its schemas.
+func FromServer(ctx context.Context) bool {
+	v, _ := ctx.Value(serverOrigin{}).(bool)
+	return v
 }

@@ -108,7 +108,7 @@ func (a *app) openRetention(ctx context.Context, tree *httpapi.Ledger, svc *inge
 		Store: store, Archive: arch, Plans: plans, Logger: a.log, Registry: reg,
 		Interval: a.cfg.Retention.Interval, BatchSize: a.cfg.Retention.Batch,
 		Recorder: func(ctx context.Context, tenant string, body []byte) error {
-			_, err := svc.Ingest(ingest.AsServer(ctx), tenant, body)
+			_, err := svc.Ingest(auditkeep.AsServer(ctx), tenant, body)
 			return err
 		},
 		Appender: func(ctx context.Context, events []*auditkeep.Event) error {

@@ -131,7 +131,7 @@ func (a *app) Open(ctx context.Context) error {
 	svc.Steps = []ingest.Step{actions.Step, tracker.Step}
 	// verify trusts a signed retention.purge record to explain a gap: only
 	// the retention job may write one; only a rebuild records ledger.rebuild.
-	svc.Reserved = []string{ledger.PurgeAction, ledger.RebuildAction}
+	svc.Reserved = []string{auditkeep.PurgeAction, ledger.RebuildAction}
 	reg := prometheus.NewRegistry()
 	if a.streams, err = a.openStreams(ctx, reg); err != nil {
 		a.store.Close()

@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/internal/ingest"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -394,7 +393,7 @@ func (c *Catalog) Actions(ctx context.Context, tenant string) ([]Action, error) 
 // place ("metadata.region") with the schema's message, and EUNAVAILABLE when
 // the catalog cannot be read: events are never stored unchecked.
 func (c *Catalog) Step(ctx context.Context, tenant string, e *auditkeep.Event) error {
-	if ingest.FromServer(ctx) {
+	if auditkeep.FromServer(ctx) {
 		return nil // the server's own records (retention, holds) keep their shape
 	}
 	sch, version, err := c.latest(ctx, tenant, e.Action)

@@ -93,7 +93,7 @@ func (s *Server) recordFrom(ctx context.Context, o requestOrigin, actor auditkee
 	if err != nil {
 		return err
 	}
-	_, err = s.ingest.Ingest(ingest.AsServer(context.WithoutCancel(ctx)), tenant, body)
+	_, err = s.ingest.Ingest(auditkeep.AsServer(context.WithoutCancel(ctx)), tenant, body)
 	return err
 }
 

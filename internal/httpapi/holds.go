@@ -39,7 +39,7 @@ func changeContext(r *http.Request) context.Context {
 }
 
 type holdsBody struct {
-	Holds []*retention.Hold `json:"holds"`
+	Holds []*auditkeep.Hold `json:"holds"`
 }
 
 // handleCreateHold serves POST /v1/holds: {"scope": "project:prj_1" (or

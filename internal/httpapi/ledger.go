@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/internal/ingest"
 	"github.com/auditkeep/auditkeep/internal/ledger"
 	"github.com/transparency-dev/merkle/compact"
 )
@@ -465,7 +464,7 @@ func (s *Server) handleRebuildLedger(w http.ResponseWriter, r *http.Request) err
 		if err != nil {
 			return err
 		}
-		_, err = s.ingest.Ingest(ingest.AsServer(ctx), tenant, body)
+		_, err = s.ingest.Ingest(auditkeep.AsServer(ctx), tenant, body)
 		return err
 	}
 	size, err := s.ledger.Rebuild(ctx, tenant, record)

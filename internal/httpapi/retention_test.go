@@ -40,7 +40,7 @@ func newRetentionAPI(t *testing.T, now time.Time) (*testAPI, *retention.Service,
 	ret := retention.New(retention.Config{
 		Store: st, Archive: arch, Plans: retention.Plans{"team": 7, "business": 30}, Now: clock, Logger: quiet,
 		Recorder: func(ctx context.Context, tenant string, body []byte) error {
-			_, err := svc.Ingest(ingest.AsServer(ctx), tenant, body)
+			_, err := svc.Ingest(auditkeep.AsServer(ctx), tenant, body)
 			return err
 		},
 		Appender: func(ctx context.Context, events []*auditkeep.Event) error {
@@ -156,7 +156,7 @@ func TestHoldsAndArchiveEndpoints(t *testing.T) {
 		t.Errorf("POST /v1/holds with a bad scope = %d; want 400", r.status)
 	}
 	r = a.do(t, "POST", "/v1/holds", admin, map[string]any{"reason": "case 42"})
-	var h retention.Hold
+	var h auditkeep.Hold
 	if json.Unmarshal(r.body, &h); r.status != 201 || h.ID == "" || h.Tenant != "acme" {
 		t.Fatalf("POST /v1/holds = %d %s", r.status, r.body)
 	}

@@ -61,14 +61,14 @@ func (s *Service) Ingest(ctx context.Context, tenant string, body []byte) (*Resu
 		if err != nil {
 			return nil, err
 		}
-		if slices.Contains(s.Reserved, e.Action) && !FromServer(ctx) {
+		if slices.Contains(s.Reserved, e.Action) && !auditkeep.FromServer(ctx) {
 			f := "action"
 			if prefix != "" {
 				f = prefix + ".action"
 			}
 			return nil, auditkeep.FieldErrorf(f, "%s %q is reserved: only the server records it", f, e.Action)
 		}
-		if e.Source == SourceServer && !FromServer(ctx) {
+		if e.Source == SourceServer && !auditkeep.FromServer(ctx) {
 			f := "source"
 			if prefix != "" {
 				f = prefix + ".source"
@@ -122,18 +122,3 @@ func prefixError(err error, prefix string) error {
 // SourceServer is the source of the events the server records of its own
 // operations; a sender's event may not claim it.
 const SourceServer = "auditkeep"
-
-type serverOrigin struct{}
-
-// AsServer marks ctx as the server's own recording (retention, holds), which
-// may use Reserved actions.
-func AsServer(ctx context.Context) context.Context {
-	return context.WithValue(ctx, serverOrigin{}, true)
-}
-
-// FromServer reports whether ctx is the server's own recording (AsServer):
-// such events are not the tenant's to redact or to hold to its schemas.
-func FromServer(ctx context.Context) bool {
-	v, _ := ctx.Value(serverOrigin{}).(bool)
-	return v
-}

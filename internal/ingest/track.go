@@ -165,10 +165,10 @@ func needsPrevious(e *auditkeep.Event) bool {
 // whose changes need the target's previous snapshot are finished by Prepare,
 // in commit order.
 func (t *Tracker) Step(ctx context.Context, tenant string, e *auditkeep.Event) error {
-	// The server's own records (AsServer: retention, holds) hold what the
+	// The server's own records (auditkeep.AsServer: retention, holds) hold what the
 	// server wrote, which verifiers read (a purge record's seqs): the
 	// tenant's redaction rules do not apply to them.
-	if !FromServer(ctx) {
+	if !auditkeep.FromServer(ctx) {
 		r, err := t.Redactor(ctx, tenant)
 		if err != nil {
 			return err

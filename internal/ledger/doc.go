@@ -67,7 +67,7 @@
 //
 // Retention removes expired events from the store but not their leaves:
 // their seqs are missing from a bundle. The retention job records each purge
-// as an event of the tenant's own log (PurgeAction, by a system actor) whose
+// as an event of the tenant's own log (auditkeep.PurgeAction, by a system actor) whose
 // metadata "seqs" lists the seqs it removed, as merged ranges:
 //
 //	{"archived": 500, "removed": 500, "seqs": [[1, 480], [483, 502]], ...}

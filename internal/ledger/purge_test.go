@@ -15,7 +15,7 @@ import (
 // purgeRecord turns e into the retention job's retention.purge event
 // listing ranges.
 func purgeRecord(e *auditkeep.Event, actorType string, ranges ...[2]int64) {
-	e.Action, e.Type = ledger.PurgeAction, auditkeep.TypeDelete
+	e.Action, e.Type = auditkeep.PurgeAction, auditkeep.TypeDelete
 	e.Actor = auditkeep.Actor{Type: actorType, ID: "auditkeep-retention", Name: "retention"}
 	e.Target, e.Changes, e.Before, e.Snapshot = nil, nil, nil, nil
 	m, _ := json.Marshal(map[string]any{"archived": 10, "removed": 10, "seqs": ranges})

@@ -30,12 +30,6 @@ const (
 	ProblemRollback  = "rollback"  // the log is smaller than a checkpoint seen before
 )
 
-// PurgeAction is the action of the event the retention job records in a
-// tenant's log after removing expired events (internal/retention). Its
-// metadata "seqs" lists the removed seqs as merged ranges, [[first, last],
-// ...]; VerifyBundle accepts a missing seq that such a signed event lists.
-const PurgeAction = "retention.purge"
-
 // RebuildAction is the action of the event recording, in a tenant's own
 // log, that an operator rebuilt its tree from the stored events and had it
 // signed anew (Integrator.Rebuild); its metadata holds the reason.
@@ -524,7 +518,7 @@ func (b *bundle) gapAt(seq int64) (gap, bool) {
 // event signed at its seq. Only seqs before its own can have been purged
 // before it was recorded; a claim on a later seq is ignored.
 func (b *bundle) collect(e *auditkeep.Event) {
-	if e.Action != PurgeAction || e.Actor.Type != auditkeep.ActorSystem || !b.matches(e, e.Seq) {
+	if e.Action != auditkeep.PurgeAction || e.Actor.Type != auditkeep.ActorSystem || !b.matches(e, e.Seq) {
 		return
 	}
 	var m struct {

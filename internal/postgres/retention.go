@@ -6,17 +6,14 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/internal/ledger"
-	"github.com/auditkeep/auditkeep/internal/retention"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // What the retention service needs of the store (internal/retention).
 var (
-	_ retention.Store            = (*Store)(nil)
-	_ retention.Locker           = (*Store)(nil)
-	_ retention.PartitionDropper = (*Store)(nil)
+	_ auditkeep.RetentionStore  = (*Store)(nil)
+	_ auditkeep.RetentionLocker = (*Store)(nil)
 )
 
 // lockRetention is the advisory lock class of a tenant's purge; the second
@@ -52,7 +49,7 @@ func (s *Store) RetentionTenants(ctx context.Context) ([]*auditkeep.Tenant, erro
 // CreateHold stores an active legal hold. Returns ENOTFOUND for an unknown
 // tenant, ECONFLICT when the tenant has a hold with this id, EUNAVAILABLE
 // when the database cannot be reached.
-func (s *Store) CreateHold(ctx context.Context, h *retention.Hold) error {
+func (s *Store) CreateHold(ctx context.Context, h *auditkeep.Hold) error {
 	at, nsec := splitTime(h.CreatedAt)
 	err := s.retry(ctx, once, func() error {
 		_, err := s.pool.Exec(ctx, `INSERT INTO legal_holds (tenant, id, scope, reason, created_by, created_at, created_nsec)
@@ -87,8 +84,8 @@ func (s *Store) DeleteHold(ctx context.Context, tenant, id string) error {
 
 // ListHolds returns the tenant's active holds, oldest first. Returns
 // EUNAVAILABLE when the database cannot be reached.
-func (s *Store) ListHolds(ctx context.Context, tenant string) ([]*retention.Hold, error) {
-	var out []*retention.Hold
+func (s *Store) ListHolds(ctx context.Context, tenant string) ([]*auditkeep.Hold, error) {
+	var out []*auditkeep.Hold
 	err := s.retry(ctx, idempotent, func() error {
 		out = out[:0]
 		rows, err := s.pool.Query(ctx, `SELECT id, scope, reason, created_by, created_at, created_nsec FROM legal_holds
@@ -98,7 +95,7 @@ func (s *Store) ListHolds(ctx context.Context, tenant string) ([]*retention.Hold
 		}
 		defer rows.Close()
 		for rows.Next() {
-			h := &retention.Hold{Tenant: tenant}
+			h := &auditkeep.Hold{Tenant: tenant}
 			var nsec int16
 			if err := rows.Scan(&h.ID, &h.Scope, &h.Reason, &h.CreatedBy, &h.CreatedAt, &nsec); err != nil {
 				return err
@@ -197,7 +194,7 @@ func (s *Store) DropEmptyPartitions(ctx context.Context) ([]string, error) {
 		// A first look without locks, so that partitions still in use
 		// never hold up reads and writes.
 		var busy bool
-		err := s.retry(ctx, idempotent, func() error { return s.pool.QueryRow(ctx, hasEvents, ledger.PurgeAction).Scan(&busy) })
+		err := s.retry(ctx, idempotent, func() error { return s.pool.QueryRow(ctx, hasEvents, auditkeep.PurgeAction).Scan(&busy) })
 		if isCode(err, "42P01") || (err == nil && busy) {
 			continue // dropped since it was listed, or not empty
 		}
@@ -205,7 +202,7 @@ func (s *Store) DropEmptyPartitions(ctx context.Context) ([]string, error) {
 			return dropped, err
 		}
 		ok, err := s.dropPartition(ctx, name, func(tx pgx.Tx, _ string) (bool, error) {
-			err := tx.QueryRow(ctx, hasEvents, ledger.PurgeAction).Scan(&busy)
+			err := tx.QueryRow(ctx, hasEvents, auditkeep.PurgeAction).Scan(&busy)
 			return !busy, err
 		})
 		if err != nil {

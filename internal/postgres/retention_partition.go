@@ -7,12 +7,10 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/internal/ledger"
-	"github.com/auditkeep/auditkeep/internal/retention"
 	"github.com/jackc/pgx/v5"
 )
 
-var _ retention.PartitionStore = (*Store)(nil)
+var _ auditkeep.PartitionStore = (*Store)(nil)
 
 // partitionLockTimeout is how long dropping a partition waits for its
 // locks: every read and write of events waits behind it meanwhile, so it
@@ -67,7 +65,7 @@ type rowsQuerier interface {
 // the partition ident other than retention.purge records, with the
 // greatest seq and the latest occurred_at among them. It walks the
 // partition's indexes (one probe per tenant and value), not its rows.
-func partitionTenants(ctx context.Context, q rowsQuerier, ident string) ([]retention.PartitionTenant, error) {
+func partitionTenants(ctx context.Context, q rowsQuerier, ident string) ([]auditkeep.PartitionTenant, error) {
 	rows, _ := q.Query(ctx, `WITH RECURSIVE nos (no) AS (
 			(SELECT tenant_no FROM `+ident+` ORDER BY tenant_no LIMIT 1)
 			UNION ALL
@@ -79,9 +77,9 @@ func partitionTenants(ctx context.Context, q rowsQuerier, ident string) ([]reten
 			ORDER BY e.seq DESC LIMIT 1) l
 		CROSS JOIN LATERAL (SELECT e.occurred_at, e.occurred_nsec FROM `+ident+` e WHERE e.tenant_no = nos.no AND e.action <> $1
 			ORDER BY e.occurred_at DESC, e.occurred_nsec DESC LIMIT 1) o
-		ORDER BY t.id`, ledger.PurgeAction)
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (retention.PartitionTenant, error) {
-		var t retention.PartitionTenant
+		ORDER BY t.id`, auditkeep.PurgeAction)
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (auditkeep.PartitionTenant, error) {
+		var t auditkeep.PartitionTenant
 		var nsec int16
 		err := row.Scan(&t.Tenant, &t.LastSeq, &t.Last, &nsec)
 		t.Last = joinTime(t.Last, nsec)
@@ -93,14 +91,14 @@ func partitionTenants(ctx context.Context, q rowsQuerier, ident string) ([]reten
 // before, oldest first, each with the tenants that have events in it other
 // than retention.purge records. Returns EUNAVAILABLE when the database
 // cannot be reached.
-func (s *Store) Partitions(ctx context.Context, before time.Time) ([]*retention.Partition, error) {
+func (s *Store) Partitions(ctx context.Context, before time.Time) ([]*auditkeep.Partition, error) {
 	names, err := s.pastPartitions(ctx, before)
 	if err != nil {
 		return nil, err
 	}
-	var out []*retention.Partition
+	var out []*auditkeep.Partition
 	for _, name := range names {
-		p := &retention.Partition{Name: name}
+		p := &auditkeep.Partition{Name: name}
 		ident := pgx.Identifier{name}.Sanitize() // from the catalog, matched against events_pYYYYMM
 		err := s.retry(ctx, idempotent, func() (err error) {
 			p.Tenants, err = partitionTenants(ctx, s.pool, ident)
@@ -121,7 +119,7 @@ func (s *Store) Partitions(ctx context.Context, before time.Time) ([]*retention.
 // retention.purge records aside, whose seqs are above after and at most
 // t.LastSeq, in seq order. Returns EINVALID for a name that is not a
 // monthly partition's, EUNAVAILABLE when the database cannot be reached.
-func (s *Store) PartitionEvents(ctx context.Context, partition string, t retention.PartitionTenant, after int64, limit int) ([]*auditkeep.Event, error) {
+func (s *Store) PartitionEvents(ctx context.Context, partition string, t auditkeep.PartitionTenant, after int64, limit int) ([]*auditkeep.Event, error) {
 	lo, hi, ok := partitionMonth(partition)
 	if !ok {
 		return nil, auditkeep.Errorf(auditkeep.EINVALID, "%q is not an event partition", partition)
@@ -131,7 +129,7 @@ func (s *Store) PartitionEvents(ctx context.Context, partition string, t retenti
 		AND e.seq > $4 AND e.seq <= $5 AND e.action <> $6 ORDER BY e.seq LIMIT $7`
 	var events []*auditkeep.Event
 	err := s.retry(ctx, idempotent, func() error {
-		rows, _ := s.pool.Query(ctx, q, t.Tenant, lo, hi, after, t.LastSeq, ledger.PurgeAction, limit)
+		rows, _ := s.pool.Query(ctx, q, t.Tenant, lo, hi, after, t.LastSeq, auditkeep.PurgeAction, limit)
 		var err error
 		events, err = pgx.CollectRows(rows, eventScanner(t.Tenant))
 		return err
@@ -143,14 +141,14 @@ func (s *Store) PartitionEvents(ctx context.Context, partition string, t retenti
 // under its locks, it still holds what p says (the same tenants with the
 // same last seqs: nothing arrived) and each of those tenants still has a
 // limited retention, no active legal hold, and no event in it at or after
-// retention.Cutoff(now, its retention). The legal holds are locked until
+// auditkeep.RetentionCutoff(now, its retention). The legal holds are locked until
 // the commit, so a hold is either seen here or created after the drop.
 // retention.purge records stay: they move, every column unchanged, to the
 // default partition. dropped is false, with a nil error, when a check fails
 // or the partition is gone; the partition is then as it was. Returns
 // EUNAVAILABLE when the database cannot be reached or the locks are not
 // granted within 2s.
-func (s *Store) DropPartition(ctx context.Context, p *retention.Partition, now time.Time) (bool, error) {
+func (s *Store) DropPartition(ctx context.Context, p *auditkeep.Partition, now time.Time) (bool, error) {
 	if _, _, ok := partitionMonth(p.Name); !ok {
 		return false, auditkeep.Errorf(auditkeep.EINVALID, "%q is not an event partition", p.Name)
 	}
@@ -162,7 +160,7 @@ func (s *Store) DropPartition(ctx context.Context, p *retention.Partition, now t
 		if err != nil {
 			return false, err
 		}
-		same := slices.EqualFunc(got, p.Tenants, func(a, b retention.PartitionTenant) bool {
+		same := slices.EqualFunc(got, p.Tenants, func(a, b auditkeep.PartitionTenant) bool {
 			return a.Tenant == b.Tenant && a.LastSeq == b.LastSeq
 		})
 		if !same || len(got) == 0 {
@@ -187,7 +185,7 @@ func (s *Store) DropPartition(ctx context.Context, p *retention.Partition, now t
 			return false, err
 		}
 		for i, t := range got {
-			cut := retention.Cutoff(now, pols[i].days)
+			cut := auditkeep.RetentionCutoff(now, pols[i].days)
 			if cut.IsZero() || pols[i].held || !t.Last.Before(cut) {
 				return false, nil
 			}
@@ -249,7 +247,7 @@ func (s *Store) dropPartition(ctx context.Context, name string, check func(tx pg
 	if _, err := tx.Exec(ctx, `ALTER TABLE events DETACH PARTITION `+ident); err != nil {
 		return fail(err)
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO events (`+cols+`) SELECT `+cols+` FROM `+ident+` WHERE action = $1`, ledger.PurgeAction)
+	tag, err := tx.Exec(ctx, `INSERT INTO events (`+cols+`) SELECT `+cols+` FROM `+ident+` WHERE action = $1`, auditkeep.PurgeAction)
 	if err != nil {
 		return fail(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/internal/ledger"
 	"github.com/auditkeep/auditkeep/internal/postgres"
 	"github.com/auditkeep/auditkeep/internal/retention"
 	"github.com/jackc/pgx/v5"
@@ -62,7 +61,7 @@ func newPartitionFixture(t *testing.T) *partitionFixture {
 		f.append("acme", fmt.Sprintf("aug-%d", i), september.AddDate(0, 0, -20+i))
 	}
 	f.purge = f.append("acme", "purge-1", september.AddDate(0, 0, 5))
-	f.purge.Action, f.purge.Type, f.purge.Actor = ledger.PurgeAction, auditkeep.TypeDelete, retention.SystemActor
+	f.purge.Action, f.purge.Type, f.purge.Actor = auditkeep.PurgeAction, auditkeep.TypeDelete, retention.SystemActor
 	f.row = f.rowText(f.purge.Seq)
 	return f
 }
@@ -75,7 +74,7 @@ func (f *partitionFixture) append(tenant, id string, occurred time.Time) *auditk
 	e.OccurredAt, e.ReceivedAt = occurred, september.AddDate(0, 0, 9)
 	e.Metadata = json.RawMessage(`{"n":1}`)
 	if id[:5] == "purge" {
-		e.Action, e.Type, e.Actor, e.Target = ledger.PurgeAction, auditkeep.TypeDelete, retention.SystemActor, nil
+		e.Action, e.Type, e.Actor, e.Target = auditkeep.PurgeAction, auditkeep.TypeDelete, retention.SystemActor, nil
 		e.Metadata = json.RawMessage(`{"seqs":[[1,2]],"removed":2}`)
 	}
 	if err := f.s.Append(f.ctx, []*auditkeep.Event{e}); err != nil {
@@ -118,7 +117,7 @@ func (f *partitionFixture) partitions() []string {
 }
 
 // september returns the September partition as Partitions describes it.
-func (f *partitionFixture) september() *retention.Partition {
+func (f *partitionFixture) september() *auditkeep.Partition {
 	f.t.Helper()
 	ps, err := f.s.Partitions(f.ctx, november)
 	if err != nil {
@@ -140,7 +139,7 @@ func (f *partitionFixture) checkKept() {
 		f.t.Errorf("purge record row = %s; want it unchanged: %s", row, f.row)
 	}
 	got, err := f.s.GetEvent(f.ctx, "acme", f.purge.ID)
-	if err != nil || got.Action != ledger.PurgeAction || string(got.Metadata) != `{"seqs":[[1,2]],"removed":2}` {
+	if err != nil || got.Action != auditkeep.PurgeAction || string(got.Metadata) != `{"seqs":[[1,2]],"removed":2}` {
 		f.t.Errorf("GetEvent(purge record) = %+v, %v", got, err)
 	}
 }
@@ -155,8 +154,8 @@ func TestPartitionsAndEvents(t *testing.T) {
 	if len(ps) != 1 || ps[0].Name != sepName {
 		t.Fatalf("Partitions(before November) = %v; want %s alone", ps, sepName)
 	}
-	want := []retention.PartitionTenant{{Tenant: "acme", LastSeq: 3, Last: september.AddDate(0, 0, -18)}}
-	if got := ps[0].Tenants; !slices.EqualFunc(got, want, func(a, b retention.PartitionTenant) bool {
+	want := []auditkeep.PartitionTenant{{Tenant: "acme", LastSeq: 3, Last: september.AddDate(0, 0, -18)}}
+	if got := ps[0].Tenants; !slices.EqualFunc(got, want, func(a, b auditkeep.PartitionTenant) bool {
 		return a.Tenant == b.Tenant && a.LastSeq == b.LastSeq && a.Last.Equal(b.Last)
 	}) {
 		t.Errorf("Partitions()[0].Tenants = %+v; want %+v (the purge record, seq 4, aside)", got, want)
@@ -177,7 +176,7 @@ func TestPartitionsAndEvents(t *testing.T) {
 		}
 		for _, e := range page {
 			seqs = append(seqs, e.Seq)
-			if e.Tenant != "acme" || e.Action == ledger.PurgeAction {
+			if e.Tenant != "acme" || e.Action == auditkeep.PurgeAction {
 				t.Errorf("PartitionEvents returned %+v", e)
 			}
 		}
@@ -196,7 +195,7 @@ func TestPartitionsAndEvents(t *testing.T) {
 func TestDropPartition(t *testing.T) {
 	f := newPartitionFixture(t)
 	p := f.september()
-	refuseAt := func(why string, p *retention.Partition, now time.Time) {
+	refuseAt := func(why string, p *auditkeep.Partition, now time.Time) {
 		t.Helper()
 		if ok, err := f.s.DropPartition(f.ctx, p, now); ok || err != nil {
 			t.Errorf("DropPartition(%s) = %v, %v; want false, nil", why, ok, err)
@@ -205,9 +204,9 @@ func TestDropPartition(t *testing.T) {
 			t.Fatalf("%s: the partition was dropped", why)
 		}
 	}
-	refuse := func(why string, p *retention.Partition) { t.Helper(); refuseAt(why, p, dropNow) }
+	refuse := func(why string, p *auditkeep.Partition) { t.Helper(); refuseAt(why, p, dropNow) }
 
-	hold := &retention.Hold{ID: "hold_1", Tenant: "acme", Scope: "project:prj_9", Reason: "case", CreatedBy: "root", CreatedAt: dropNow}
+	hold := &auditkeep.Hold{ID: "hold_1", Tenant: "acme", Scope: "project:prj_9", Reason: "case", CreatedBy: "root", CreatedAt: dropNow}
 	if err := f.s.CreateHold(f.ctx, hold); err != nil {
 		t.Fatal(err)
 	}

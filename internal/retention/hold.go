@@ -6,41 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strings"
-	"time"
 
 	"github.com/auditkeep/auditkeep"
 )
-
-// Hold is a legal hold: while it is active, no event of the tenant within
-// its scope is removed, whatever the retention says.
-type Hold struct {
-	ID        string    `json:"id"`
-	Tenant    string    `json:"tenant"`
-	Scope     string    `json:"scope,omitempty"` // a scope path ("project:prj_1"); "" holds the whole tenant
-	Reason    string    `json:"reason"`
-	CreatedBy string    `json:"created_by"` // the key id (or "root") that created it
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// Covers reports whether the hold covers an event whose scope path is path
-// (auditkeep.ScopePath): a whole-tenant hold covers every event; a scope
-// hold covers its path and everything below it.
-func (h *Hold) Covers(path string) bool {
-	return h.Scope == "" || path == h.Scope || strings.HasPrefix(path, h.Scope+"/")
-}
-
-// HoldStore keeps legal holds. The stores implement it next to their
-// events, so that DeleteEvents can honour holds in its own transaction.
-type HoldStore interface {
-	// CreateHold stores an active hold. Returns ENOTFOUND for an unknown
-	// tenant, ECONFLICT when the id is taken.
-	CreateHold(ctx context.Context, h *Hold) error
-	// DeleteHold ends the tenant's active hold id. Returns ENOTFOUND when
-	// the tenant has no such active hold.
-	DeleteHold(ctx context.Context, tenant, id string) error
-	// ListHolds returns the tenant's active holds, oldest first.
-	ListHolds(ctx context.Context, tenant string) ([]*Hold, error)
-}
 
 // NewHoldID returns a new hold id: "hold_" and 18 hex digits.
 func NewHoldID() string {
@@ -67,7 +35,7 @@ var SystemActor = auditkeep.Actor{Type: auditkeep.ActorSystem, ID: "auditkeep-re
 // CreateHold validates and stores a new hold on tenant and records
 // hold.create in the tenant's log. Returns EINVALID naming "scope" or
 // "reason", ENOTFOUND for an unknown tenant.
-func (s *Service) CreateHold(ctx context.Context, tenant, scope, reason string, by Actor) (*Hold, error) {
+func (s *Service) CreateHold(ctx context.Context, tenant, scope, reason string, by Actor) (*auditkeep.Hold, error) {
 	if err := ValidateScope(scope); err != nil {
 		return nil, err
 	}
@@ -78,7 +46,7 @@ func (s *Service) CreateHold(ctx context.Context, tenant, scope, reason string, 
 	if len(reason) > 1024 {
 		return nil, auditkeep.FieldErrorf("reason", "reason is longer than 1024 bytes")
 	}
-	h := &Hold{ID: NewHoldID(), Tenant: tenant, Scope: scope, Reason: reason, CreatedBy: by.ID, CreatedAt: s.now().UTC()}
+	h := &auditkeep.Hold{ID: NewHoldID(), Tenant: tenant, Scope: scope, Reason: reason, CreatedBy: by.ID, CreatedAt: s.now().UTC()}
 	if err := s.store.CreateHold(ctx, h); err != nil {
 		return nil, err
 	}
@@ -102,10 +70,10 @@ func (s *Service) DeleteHold(ctx context.Context, tenant, id string, by Actor) e
 }
 
 // ListHolds returns the tenant's active holds.
-func (s *Service) ListHolds(ctx context.Context, tenant string) ([]*Hold, error) {
+func (s *Service) ListHolds(ctx context.Context, tenant string) ([]*auditkeep.Hold, error) {
 	hs, err := s.store.ListHolds(ctx, tenant)
 	if hs == nil && err == nil {
-		hs = []*Hold{}
+		hs = []*auditkeep.Hold{}
 	}
 	return hs, err
 }

@@ -112,7 +112,7 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 	}
 	// Whole partitions first: what they drop, no tenant deletes row by row.
 	var failed map[string]bool
-	if ps, ok := s.store.(PartitionStore); ok {
+	if ps, ok := s.store.(auditkeep.PartitionStore); ok {
 		var r Report
 		r, failed, err = s.dropPartitions(ctx, ps, s.now().UTC())
 		rep.Archived += r.Archived
@@ -147,20 +147,12 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 			rep.Errors++
 		}
 	}
-	if d, ok := s.store.(PartitionDropper); ok && rep.Removed > 0 {
+	if d, ok := s.store.(auditkeep.PartitionStore); ok && rep.Removed > 0 {
 		if _, err := d.DropEmptyPartitions(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("retention: dropping emptied partitions", "err", err)
 		}
 	}
 	return rep, nil
-}
-
-// PartitionDropper is a store that keeps events in time partitions
-// (PostgreSQL): after a run that removed events, the partitions it left
-// without events (retention.purge records aside, which the store keeps)
-// are dropped, which gives their space back at once.
-type PartitionDropper interface {
-	DropEmptyPartitions(ctx context.Context) ([]string, error)
 }
 
 // RunTenant purges one tenant (see Run). It returns what it did and the
@@ -230,7 +222,7 @@ func (s *Service) acquire(ctx context.Context, tenants ...string) (release func(
 		}
 		s.lockMu.Unlock()
 	}
-	l, isLocker := s.store.(Locker)
+	l, isLocker := s.store.(auditkeep.RetentionLocker)
 	if !isLocker || len(tenants) == 0 {
 		return sync.OnceFunc(unmark), true, nil
 	}
@@ -241,10 +233,6 @@ func (s *Service) acquire(ctx context.Context, tenants ...string) (release func(
 	}
 	return sync.OnceFunc(func() { unlock(); unmark() }), true, nil
 }
-
-// purgeAction is the action of the event recording a purge; ledger's
-// VerifyBundle reads its metadata "seqs" (ledger.PurgeAction).
-const purgeAction = "retention.purge"
 
 // maxPurgeRanges is how many seq ranges one retention.purge event lists,
 // so that its metadata stays well within ingest's 16 KiB: a batch whose
@@ -292,7 +280,7 @@ func (s *Service) recordPurge(ctx context.Context, tenant string, b purgeBatch) 
 			meta["part"], meta["parts"] = p+1, parts
 			desc += fmt.Sprintf(" (part %d of %d of their seqs)", p+1, parts)
 		}
-		if err := s.recordEvent(ctx, tenant, SystemActor, purgeAction, "delete", nil, meta, desc); err != nil {
+		if err := s.recordEvent(ctx, tenant, SystemActor, auditkeep.PurgeAction, "delete", nil, meta, desc); err != nil {
 			return errNotRecorded(err)
 		}
 	}
@@ -457,7 +445,7 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 	if err != nil {
 		return rep, err
 	}
-	cut := Cutoff(now, t.RetentionDays)
+	cut := auditkeep.RetentionCutoff(now, t.RetentionDays)
 	st.Cutoff = cut
 	if cut.IsZero() {
 		return rep, nil
@@ -479,7 +467,7 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 	}
 	// Purge records are kept whatever their age: they are what lets a
 	// verifier tell the seqs they list from events removed unannounced.
-	f.Terms = []auditkeep.Term{{Field: auditkeep.FieldAction, Values: []string{purgeAction}, Negate: true}}
+	f.Terms = []auditkeep.Term{{Field: auditkeep.FieldAction, Values: []string{auditkeep.PurgeAction}, Negate: true}}
 	if len(held) > 0 {
 		f.Terms = append(f.Terms, auditkeep.Term{Field: auditkeep.FieldScope, Values: held, Negate: true})
 	}
@@ -663,12 +651,12 @@ func (s *Service) saveStatus(ctx context.Context, tenant string, st *Status) {
 
 // TenantStatus is a tenant's retention as GET /v1/retention shows it.
 type TenantStatus struct {
-	Tenant        string  `json:"tenant"`
-	RetentionDays int     `json:"retention_days"`
-	Plan          string  `json:"plan,omitempty"`
-	Holds         []*Hold `json:"holds"`
-	Archive       string  `json:"archive,omitempty"` // the archive URL, without credentials
-	Status        *Status `json:"status"`
+	Tenant        string            `json:"tenant"`
+	RetentionDays int               `json:"retention_days"`
+	Plan          string            `json:"plan,omitempty"`
+	Holds         []*auditkeep.Hold `json:"holds"`
+	Archive       string            `json:"archive,omitempty"` // the archive URL, without credentials
+	Status        *Status           `json:"status"`
 	// Streams says how the tenant's streams hold expired events (absent
 	// when the server runs no streams).
 	Streams *StreamWaitStatus `json:"streams,omitempty"`

@@ -11,48 +11,6 @@ import (
 	"github.com/auditkeep/auditkeep/internal/archive"
 )
 
-// PartitionStore is a store that keeps events in monthly partitions
-// (PostgreSQL). Run drops a past month's partition whole, instead of
-// deleting its rows, when every tenant with events in it lets it go: the
-// tenant's retention is limited, no legal hold of any scope is active, each
-// of its events there occurred before its cutoff and, with a ledger, is
-// integrated. retention.purge records never go: the store keeps them.
-type PartitionStore interface {
-	// Partitions returns the event partitions that lie wholly before
-	// before, oldest first, each with the tenants that have events in it
-	// other than retention.purge records.
-	Partitions(ctx context.Context, before time.Time) ([]*Partition, error)
-
-	// PartitionEvents returns up to limit events of t.Tenant in the
-	// partition, retention.purge records aside, whose seqs are above after
-	// and at most t.LastSeq, in seq order.
-	PartitionEvents(ctx context.Context, partition string, t PartitionTenant, after int64, limit int) ([]*auditkeep.Event, error)
-
-	// DropPartition drops p in one transaction, provided that, under its
-	// locks, it still holds what p says (the same tenants with the same
-	// last seqs) and each of them still has a limited retention, no active
-	// hold and no event there at or after Cutoff(now, its retention). Its
-	// retention.purge records stay in the live store, unchanged. dropped is
-	// false, with a nil error, when a check fails or p is gone; p is then as
-	// it was. Returns EUNAVAILABLE when storage fails or its locks are not
-	// granted soon.
-	DropPartition(ctx context.Context, p *Partition, now time.Time) (dropped bool, err error)
-}
-
-// Partition is a partition of events and the tenants with events in it.
-type Partition struct {
-	Name    string
-	Tenants []PartitionTenant // by tenant id; retention.purge records are not counted
-}
-
-// PartitionTenant is what a tenant has in a partition, its retention.purge
-// records aside.
-type PartitionTenant struct {
-	Tenant  string
-	LastSeq int64     // the greatest seq of its events there
-	Last    time.Time // the latest occurred_at of its events there
-}
-
 // monthStart returns the first instant of t's month (UTC).
 func monthStart(t time.Time) time.Time {
 	t = t.UTC()
@@ -70,7 +28,7 @@ type partitionPolicy struct {
 }
 
 // lets reports whether the policy lets t's events in a partition go.
-func (p partitionPolicy) lets(t PartitionTenant, ledger bool) bool {
+func (p partitionPolicy) lets(t auditkeep.PartitionTenant, ledger bool) bool {
 	return !p.cut.IsZero() && t.Last.Before(p.cut) && (!ledger || uint64(t.LastSeq) <= p.size) &&
 		(p.bound < 0 || t.LastSeq <= p.bound || t.Last.Before(p.force))
 }
@@ -85,7 +43,7 @@ func (s *Service) partitionPolicy(ctx context.Context, tenant string, now time.T
 	if _, err := s.loadStatus(ctx, tenant); err != nil {
 		return partitionPolicy{}, s.statusUnreadable(ctx, tenant, err)
 	}
-	p := partitionPolicy{cut: Cutoff(now, t.RetentionDays), bound: -1}
+	p := partitionPolicy{cut: auditkeep.RetentionCutoff(now, t.RetentionDays), bound: -1}
 	if p.cut.IsZero() {
 		return p, nil
 	}
@@ -113,7 +71,7 @@ func (s *Service) partitionPolicy(ctx context.Context, tenant string, now time.T
 // months before now's that every tenant in them lets go (dropPartition).
 // It returns what it did and the tenants whose purge failed (their events
 // wait for the next run), and the errors of partitions left in place.
-func (s *Service) dropPartitions(ctx context.Context, ps PartitionStore, now time.Time) (Report, map[string]bool, error) {
+func (s *Service) dropPartitions(ctx context.Context, ps auditkeep.PartitionStore, now time.Time) (Report, map[string]bool, error) {
 	var rep Report
 	failed := map[string]bool{}
 	parts, err := ps.Partitions(ctx, monthStart(now))
@@ -139,7 +97,7 @@ func (s *Service) dropPartitions(ctx context.Context, ps PartitionStore, now tim
 
 // partitionShare is one tenant's share of a partition being dropped.
 type partitionShare struct {
-	t    PartitionTenant
+	t    auditkeep.PartitionTenant
 	cut  time.Time
 	rep  Report
 	seqs []int64 // archived: confirmed by the archive
@@ -157,7 +115,7 @@ type partitionShare struct {
 // re-check, under its locks, that nothing changed). When a write fails, or p
 // is not dropped, the recorded events are deleted row by row instead, as
 // purge deletes them; a tenant whose record failed keeps its events.
-func (s *Service) dropPartition(ctx context.Context, ps PartitionStore, p *Partition, now time.Time, policies map[string]partitionPolicy, failed map[string]bool) (Report, error) {
+func (s *Service) dropPartition(ctx context.Context, ps auditkeep.PartitionStore, p *auditkeep.Partition, now time.Time, policies map[string]partitionPolicy, failed map[string]bool) (Report, error) {
 	var rep Report
 	shares := make([]*partitionShare, 0, len(p.Tenants))
 	ids := make([]string, 0, len(p.Tenants))
@@ -237,7 +195,7 @@ func (s *Service) dropPartition(ctx context.Context, ps PartitionStore, p *Parti
 
 // archivePartition writes sh's events in the partition to the archive, a
 // batch at a time, and collects their seqs (ascending) in sh.seqs.
-func (s *Service) archivePartition(ctx context.Context, ps PartitionStore, partition string, sh *partitionShare) error {
+func (s *Service) archivePartition(ctx context.Context, ps auditkeep.PartitionStore, partition string, sh *partitionShare) error {
 	tenant := sh.t.Tenant
 	defer func() { slices.Sort(sh.seqs) }() // segments are written day by day
 	var after int64

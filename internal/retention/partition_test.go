@@ -39,7 +39,7 @@ type pgStore struct {
 	deleteErr error // when set, DeleteEvents removes nothing and fails with it
 }
 
-func (s *pgStore) DropPartition(ctx context.Context, p *retention.Partition, now time.Time) (bool, error) {
+func (s *pgStore) DropPartition(ctx context.Context, p *auditkeep.Partition, now time.Time) (bool, error) {
 	if s.dropErr != nil {
 		return false, s.dropErr
 	}

@@ -70,7 +70,7 @@ func TestHoldCovers(t *testing.T) {
 		{"project:prj_1/environment:env_7", "project:prj_1", false},
 	}
 	for _, tt := range tests {
-		h := &retention.Hold{Scope: tt.scope}
+		h := &auditkeep.Hold{Scope: tt.scope}
 		if got := h.Covers(tt.path); got != tt.want {
 			t.Errorf("Hold{Scope: %q}.Covers(%q) = %v; want %v", tt.scope, tt.path, got, tt.want)
 		}

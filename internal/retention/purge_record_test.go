@@ -103,7 +103,7 @@ func purgeRecords(t *testing.T, events []*auditkeep.Event) []purgeRecord {
 	t.Helper()
 	var out []purgeRecord
 	for _, ev := range events {
-		if ev.Action != ledger.PurgeAction {
+		if ev.Action != auditkeep.PurgeAction {
 			continue
 		}
 		var m struct {

@@ -25,32 +25,11 @@ import (
 
 // Store is what the retention service needs of a store.
 type Store interface {
-	HoldStore
+	auditkeep.RetentionStore
 	GetTenant(ctx context.Context, id string) (*auditkeep.Tenant, error)
 	ListEvents(ctx context.Context, tenant string, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error)
 	GetSetting(ctx context.Context, tenant, name string) ([]byte, error)
 	PutSetting(ctx context.Context, tenant, name string, value []byte) error
-
-	// RetentionTenants returns every tenant whose retention is limited
-	// (retention_days > 0).
-	RetentionTenants(ctx context.Context) ([]*auditkeep.Tenant, error)
-
-	// DeleteEvents removes the tenant's events of the given seqs that no
-	// active legal hold covers, in one or more transactions each of which
-	// reads the holds, and returns how many it removed (on error too). Seqs not stored are
-	// ignored. Seqs of other events never change. Returns EUNAVAILABLE
-	// when storage fails.
-	DeleteEvents(ctx context.Context, tenant string, seqs []int64) (int, error)
-}
-
-// Locker is what a store shared by several nodes provides (PostgreSQL):
-// RetentionLock takes the retention locks of the tenants given (all or
-// none) without waiting, so that one node at a time purges a tenant; ok is
-// false when another holder has any of them. release frees them and may be
-// called more than once. Within one process the service also serialises
-// each tenant's runs itself.
-type Locker interface {
-	RetentionLock(ctx context.Context, tenants ...string) (release func(), ok bool, err error)
 }
 
 // Recorder ingests one event (a JSON object, as POST /v1/events takes it)
@@ -298,15 +277,6 @@ func (s *Service) policy(ctx context.Context, tenant string) (cached, error) {
 	return c, nil
 }
 
-// Cutoff returns the instant before which the tenant's events have
-// expired: now − retention_days. It is zero when retention is unlimited.
-func Cutoff(now time.Time, days int) time.Time {
-	if days <= 0 {
-		return time.Time{}
-	}
-	return now.Add(-time.Duration(days) * 24 * time.Hour)
-}
-
 // ReadCutoff returns the earliest occurred_at that reads of the tenant may
 // show: now − retention. It is zero (no limit) when retention is unlimited
 // or when a legal hold is active: held events stay readable for the
@@ -323,7 +293,7 @@ func (s *Service) ReadCutoff(ctx context.Context, tenant string) (time.Time, err
 	if err != nil || c.held {
 		return time.Time{}, err
 	}
-	return Cutoff(s.now(), c.days), nil
+	return auditkeep.RetentionCutoff(s.now(), c.days), nil
 }
 
 // Step is an ingest step: it refuses an event whose occurred_at is already
@@ -337,7 +307,7 @@ func (s *Service) Step(ctx context.Context, tenant string, e *auditkeep.Event) e
 		}
 		return err
 	}
-	cut := Cutoff(s.now(), c.days)
+	cut := auditkeep.RetentionCutoff(s.now(), c.days)
 	if !cut.IsZero() && e.OccurredAt.Before(cut) {
 		return auditkeep.FieldErrorf("occurred_at", "occurred_at %s is older than the tenant's retention of %s (events before %s are removed); such an event is refused, not stored",
 			e.OccurredAt.UTC().Format(time.RFC3339), daysText(c.days), cut.UTC().Format(time.RFC3339))

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/internal/retention"
 )
 
 // What the retention service needs of the store (internal/retention).
-var _ retention.Store = (*Store)(nil)
+var _ auditkeep.RetentionStore = (*Store)(nil)
 
 // RetentionTenants returns every tenant whose retention_days is above 0.
 // Returns EUNAVAILABLE when storage fails.
@@ -40,7 +39,7 @@ func (s *Store) RetentionTenants(ctx context.Context) ([]*auditkeep.Tenant, erro
 // CreateHold stores an active legal hold. Returns ENOTFOUND for an unknown
 // tenant, ECONFLICT when the tenant has a hold with this id, EUNAVAILABLE
 // when storage fails.
-func (s *Store) CreateHold(ctx context.Context, h *retention.Hold) error {
+func (s *Store) CreateHold(ctx context.Context, h *auditkeep.Hold) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -87,20 +86,20 @@ func (s *Store) DeleteHold(ctx context.Context, tenant, id string) error {
 
 // ListHolds returns the tenant's active holds, oldest first. Returns
 // EUNAVAILABLE when storage fails.
-func (s *Store) ListHolds(ctx context.Context, tenant string) ([]*retention.Hold, error) {
+func (s *Store) ListHolds(ctx context.Context, tenant string) ([]*auditkeep.Hold, error) {
 	return listHolds(ctx, s.r, tenant)
 }
 
-func listHolds(ctx context.Context, q querier, tenant string) ([]*retention.Hold, error) {
+func listHolds(ctx context.Context, q querier, tenant string) ([]*auditkeep.Hold, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, scope, reason, created_by, created_at FROM legal_holds
 		WHERE tenant = ? ORDER BY created_at, id`, tenant)
 	if err != nil {
 		return nil, dbError(err)
 	}
 	defer rows.Close()
-	var out []*retention.Hold
+	var out []*auditkeep.Hold
 	for rows.Next() {
-		h := &retention.Hold{Tenant: tenant}
+		h := &auditkeep.Hold{Tenant: tenant}
 		var created int64
 		if err := rows.Scan(&h.ID, &h.Scope, &h.Reason, &h.CreatedBy, &created); err != nil {
 			return nil, dbError(err)
@@ -272,7 +271,7 @@ func (s *Store) deleteTx(ctx context.Context, tenant string, num int64, seqs []i
 }
 
 // held reports whether any hold covers e.
-func held(holds []*retention.Hold, e *auditkeep.Event) bool {
+func held(holds []*auditkeep.Hold, e *auditkeep.Event) bool {
 	if len(holds) == 0 {
 		return false
 	}

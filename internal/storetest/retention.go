@@ -7,13 +7,12 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/internal/retention"
 )
 
 // RetentionStore is a store that retention can purge.
 type RetentionStore interface {
 	auditkeep.Store
-	retention.Store
+	auditkeep.RetentionStore
 }
 
 // RunRetention runs the retention conformance subtests (legal holds,
@@ -31,15 +30,15 @@ func testHolds(t *testing.T, s RetentionStore) {
 	createTenant(t, s, "acme")
 	createTenant(t, s, "globex")
 	at := Base.Add(123456789 * time.Nanosecond)
-	h1 := &retention.Hold{ID: "hold_1", Tenant: "acme", Scope: "project:prj_1", Reason: "case 42", CreatedBy: "key_1", CreatedAt: at}
-	h2 := &retention.Hold{ID: "hold_2", Tenant: "acme", Reason: "litigation", CreatedBy: "root", CreatedAt: at.Add(time.Second)}
-	for _, h := range []*retention.Hold{h1, h2} {
+	h1 := &auditkeep.Hold{ID: "hold_1", Tenant: "acme", Scope: "project:prj_1", Reason: "case 42", CreatedBy: "key_1", CreatedAt: at}
+	h2 := &auditkeep.Hold{ID: "hold_2", Tenant: "acme", Reason: "litigation", CreatedBy: "root", CreatedAt: at.Add(time.Second)}
+	for _, h := range []*auditkeep.Hold{h1, h2} {
 		if err := s.CreateHold(ctx, h); err != nil {
 			t.Fatalf("CreateHold(%s) = %v", h.ID, err)
 		}
 	}
-	wantCode(t, "CreateHold(same id)", s.CreateHold(ctx, &retention.Hold{ID: "hold_1", Tenant: "acme", Reason: "x", CreatedAt: at}), auditkeep.ECONFLICT)
-	wantCode(t, "CreateHold(unknown tenant)", s.CreateHold(ctx, &retention.Hold{ID: "hold_3", Tenant: "nobody", Reason: "x", CreatedAt: at}), auditkeep.ENOTFOUND)
+	wantCode(t, "CreateHold(same id)", s.CreateHold(ctx, &auditkeep.Hold{ID: "hold_1", Tenant: "acme", Reason: "x", CreatedAt: at}), auditkeep.ECONFLICT)
+	wantCode(t, "CreateHold(unknown tenant)", s.CreateHold(ctx, &auditkeep.Hold{ID: "hold_3", Tenant: "nobody", Reason: "x", CreatedAt: at}), auditkeep.ENOTFOUND)
 
 	got, err := s.ListHolds(ctx, "acme")
 	if err != nil {
@@ -168,7 +167,7 @@ func testDeleteEventsHeld(t *testing.T, s RetentionStore) {
 	appendAll(t, s, all, 100)
 	every := seqsWhere(all, func(*auditkeep.Event) bool { return true })
 
-	if err := s.CreateHold(ctx, &retention.Hold{ID: "h_all", Tenant: "acme", Reason: "everything", CreatedAt: Base}); err != nil {
+	if err := s.CreateHold(ctx, &auditkeep.Hold{ID: "h_all", Tenant: "acme", Reason: "everything", CreatedAt: Base}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.DeleteEvents(ctx, "acme", every); err != nil || n != 0 {
@@ -177,10 +176,10 @@ func testDeleteEventsHeld(t *testing.T, s RetentionStore) {
 	if err := s.DeleteHold(ctx, "acme", "h_all"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateHold(ctx, &retention.Hold{ID: "h_prj", Tenant: "acme", Scope: "project:prj_1", Reason: "case", CreatedAt: Base}); err != nil {
+	if err := s.CreateHold(ctx, &auditkeep.Hold{ID: "h_prj", Tenant: "acme", Scope: "project:prj_1", Reason: "case", CreatedAt: Base}); err != nil {
 		t.Fatal(err)
 	}
-	h := &retention.Hold{Scope: "project:prj_1"}
+	h := &auditkeep.Hold{Scope: "project:prj_1"}
 	covered := func(e *auditkeep.Event) bool { return h.Covers(auditkeep.ScopePath(e.Scope)) }
 	n, err := s.DeleteEvents(ctx, "acme", every)
 	if err != nil {
