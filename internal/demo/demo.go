@@ -512,6 +512,14 @@ func (g *Generator) emit(e *auditkeep.Event) {
 	}
 }
 
+// CollectIncidents makes g collect the incidents it emits from now on, and
+// returns a function that returns them as they are so far: what the
+// default alert rules should raise alerts for, each once.
+func (g *Generator) CollectIncidents() func() []Incident {
+	g.incidents = &[]Incident{}
+	return func() []Incident { return *g.incidents }
+}
+
 // beginIncident starts an incident of the kind, to which the events emitted
 // until the next session or incident belong (only when incidents are collected).
 func (g *Generator) beginIncident(kind string) {

@@ -47,7 +47,7 @@ var patterns = []pattern{
 // the matching events outside incidents never cross it.
 func TestPatterns(t *testing.T) {
 	g := demo.New(21, start, demo.Options{})
-	incidents := demo.CollectIncidents(g)
+	incidents := g.CollectIncidents()
 	events := make([]auditkeep.Event, 60000)
 	byID := map[string]*auditkeep.Event{}
 	for i := range events {

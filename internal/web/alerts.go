@@ -389,6 +389,7 @@ type ruleForm struct {
 	Error       string
 	ErrorField  string // the form field the error names
 	Tested      bool
+	Span        string // the backtest's span, as people read it
 	Backtest    AlertBacktest
 	Examples    []alertView
 }
@@ -472,6 +473,7 @@ func (c *Console) handleRuleSave(w http.ResponseWriter, r *http.Request) {
 		if from, to, err = backtestSpan(r.PostForm); err == nil {
 			f.Backtest, err = c.Alerts.TestAlertRule(r, v.id, rule, from, to)
 			f.Tested = err == nil
+			f.Span = from.Format("2006-01-02 15:04") + " to " + to.Format("2006-01-02 15:04") + " UTC"
 			for _, a := range f.Backtest.Examples {
 				f.Examples = append(f.Examples, newAlertView(a, rule, false))
 			}
