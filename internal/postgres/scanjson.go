@@ -37,17 +37,13 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 	if err != nil {
 		return auditkeep.Errorf(auditkeep.EINTERNAL, "tenant id: %v", err)
 	}
-	order := auditkeep.OrderDesc
-	if !f.Desc() {
-		order = auditkeep.OrderAsc
-	}
 	// fn runs on one page while the next is read into the other.
 	err = eventjson.ReadAhead(ctx, [2]*jsonPage{{tenant: tenant, tenantJSON: tj}, {tenant: tenant, tenantJSON: tj}},
 		func(ctx context.Context, pg *jsonPage) (bool, error) {
 			err := s.scanJSONPage(ctx, f, pg)
 			more := err == nil && len(pg.events) == scanPage
 			if more {
-				f.Cursor = &auditkeep.Cursor{Seq: pg.events[len(pg.events)-1].seq, Order: order}
+				f.Cursor = f.After(&auditkeep.Event{Seq: pg.events[len(pg.events)-1].seq})
 			}
 			return more, err
 		},
@@ -70,23 +66,12 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 }
 
 // scanJSONPage reads into pg the first scanPage events of the tenant
-// matching f, with the query of listEvents.
+// matching f, with listEvents' statement.
 func (s *Store) scanJSONPage(ctx context.Context, f auditkeep.Filter, pg *jsonPage) error {
-	where, args, err := whereClause(pg.tenant, f)
+	q, args, err := listQuery(pg.tenant, f, scanPage)
 	if err != nil {
 		return err
 	}
-	dir := "DESC"
-	if !f.Desc() {
-		dir = "ASC"
-	}
-	args = append(args, scanPage)
-	q := fmt.Sprintf(`SELECT e.seq, e.body, d.deleted IS NOT NULL
-	FROM (SELECT e.tenant_no, e.seq, e.body, e.target_type, e.target_id FROM events e
-		WHERE %s ORDER BY e.seq %s LIMIT $%d) e
-	LEFT JOIN LATERAL (SELECT true AS deleted FROM deleted_targets d
-		WHERE d.tenant_no = e.tenant_no AND d.target_type = e.target_type AND d.target_id = e.target_id LIMIT 1) d ON true
-	ORDER BY e.seq %s`, where, dir, len(args), dir)
 	return s.retry(ctx, idempotent, func() error {
 		pg.reset()
 		rows, err := s.pool.Query(ctx, q, args...)
