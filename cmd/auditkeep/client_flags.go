@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"unicode/utf8"
 
 	"github.com/auditkeep/auditkeep/client"
@@ -324,4 +325,39 @@ func clean(s string) string {
 func isControl(r rune) bool {
 	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 ||
 		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) // bidirectional overrides
+}
+
+// noArgs parses a command that takes flags only, and checks the client's.
+func noArgs(fs *flag.FlagSet, cf *clientFlags, args []string) error {
+	pos, err := parse(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	if err == nil {
+		err = cf.check()
+	}
+	return err
+}
+
+// printList prints a list command's answer: the items as JSON (none as
+// []) with --json, else none on stderr when there are none, else a table
+// of header and each item's row (tab-separated).
+func printList[T any](e *env, cf *clientFlags, items []T, none, header string, row func(T) string) int {
+	if cf.json {
+		if items == nil {
+			items = []T{}
+		}
+		return printJSON(e, items)
+	}
+	if len(items) == 0 {
+		fmt.Fprintln(e.stderr, none)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, row(it))
+	}
+	tw.Flush()
+	return exitOK
 }

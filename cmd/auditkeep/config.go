@@ -39,6 +39,8 @@ type Config struct {
 	People PeopleConfig
 	// Streams holds the stream settings (streams.go).
 	Streams StreamConfig
+	// Notify holds the alert notifications' settings (notify.go).
+	Notify NotifyConfig
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -142,6 +144,7 @@ func loadConfig(args []string, getenv func(string) string, fs *flag.FlagSet) (Co
 	cfg.Network.flags(fs)
 	cfg.People.flags(fs)
 	cfg.Streams.flags(fs)
+	cfg.Notify.flags(fs)
 	restore := hush(fs)
 	err := fs.Parse(args)
 	restore()
@@ -224,6 +227,7 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	if err := c.Streams.fromEnv(getenv); err != nil {
 		return err
 	}
+	c.Notify.fromEnv(getenv)
 	return c.Retention.fromEnv(getenv)
 }
 
@@ -275,6 +279,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Streams.validate(); err != nil {
+		return err
+	}
+	if err := c.Notify.validate(); err != nil {
 		return err
 	}
 	return c.Retention.validate()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/alert/notify"
 	"github.com/auditkeep/auditkeep/internal/catalog"
 	"github.com/auditkeep/auditkeep/internal/httpapi"
 	"github.com/auditkeep/auditkeep/internal/ingest"
@@ -62,9 +63,10 @@ type app struct {
 	ln     net.Listener
 	served chan error
 
-	retention *rtn.Service   // retention.go
-	cert      *certificate   // nil: plain HTTP (tls.go)
-	streams   *stream.Engine // streams.go
+	retention *rtn.Service     // retention.go
+	cert      *certificate     // nil: plain HTTP (tls.go)
+	streams   *stream.Engine   // streams.go
+	notifier  *notify.Notifier // notify.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -137,6 +139,10 @@ func (a *app) Open(ctx context.Context) error {
 		a.store.Close()
 		return err
 	}
+	if a.notifier, err = a.openNotifier(ctx, reg); err != nil {
+		a.store.Close()
+		return err
+	}
 	if a.retention, err = a.openRetention(ctx, ledgerAPI, svc, reg); err != nil {
 		a.store.Close()
 		return err
@@ -193,6 +199,7 @@ func (a *app) Open(ctx context.Context) error {
 	if a.cfg.Streams.Enabled {
 		a.streams.Open()
 	}
+	a.notifier.Open()
 	a.log.Info("auditkeep listening", "url", a.URL())
 	if a.cfg.AddrFile != "" {
 		tmp := a.cfg.AddrFile + ".tmp"
@@ -241,6 +248,7 @@ func (a *app) close() error {
 	}
 	a.retention.Close()
 	a.streams.Close()
+	a.notifier.Close()
 	a.commit.Close()
 	a.stopLedger()
 	if cerr := a.store.Close(); err == nil {

@@ -479,6 +479,11 @@ func TestConfigValidate(t *testing.T) {
 		{nil, []string{"--trusted-proxies", "10.0.0.0/8,proxy.internal"}, "trusted-proxies (AUDITKEEP_TRUSTED_PROXIES)"},
 		{map[string]string{"AUDITKEEP_TRUSTED_PROXIES": "10.0.0.0/40"}, nil, "trusted-proxies (AUDITKEEP_TRUSTED_PROXIES)"},
 		{nil, []string{"--client-ip-header", "X-Real-IP"}, "client-ip-header (AUDITKEEP_CLIENT_IP_HEADER)"},
+		{nil, []string{"--public-url", "audit.example.com"}, "public-url (AUDITKEEP_PUBLIC_URL)"},
+		{nil, []string{"--smtp-addr", "smtp.example.com"}, "smtp-addr (AUDITKEEP_SMTP_ADDR)"},
+		{nil, []string{"--smtp-addr", "smtp.example.com:587"}, "smtp-from (AUDITKEEP_SMTP_FROM)"},
+		{map[string]string{"AUDITKEEP_SMTP_FROM": "a@example.com"}, nil, "smtp-addr (AUDITKEEP_SMTP_ADDR): required"},
+		{map[string]string{"AUDITKEEP_SMTP_ADDR": "smtp.example.com:587", "AUDITKEEP_SMTP_FROM": "a@example.com", "AUDITKEEP_SMTP_PASSWORD": "pw"}, nil, "smtp-username (AUDITKEEP_SMTP_USERNAME)"},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/auditkeep/auditkeep/client"
@@ -63,39 +62,18 @@ func runStreamList(ctx context.Context, e *env, args []string) int {
 	const name = "stream list"
 	fs := newFlagSet(e, name, name)
 	cf := addClientFlags(fs, e, false)
-	pos, err := parse(fs, args)
-	if err == nil && len(pos) > 0 {
-		err = fmt.Errorf("unexpected argument %q", pos[0])
-	}
-	if err == nil {
-		err = cf.check()
-	}
-	if err != nil {
+	if err := noArgs(fs, cf, args); err != nil {
 		return usageError(e, name, err)
 	}
 	streams, err := cf.client().ListStreams(ctx)
 	if err != nil {
 		return requestFailed(e, name, err)
 	}
-	if cf.json {
-		if streams == nil {
-			streams = []client.Stream{}
-		}
-		return printJSON(e, streams)
-	}
-	if len(streams) == 0 {
-		fmt.Fprintln(e.stderr, "No streams.")
-		return exitOK
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tFORMAT\tSTATE\tLAG\tLAST SUCCESS\tLAST ERROR")
 	now := time.Now()
-	for _, s := range streams {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(s.ID), clean(s.Name), clean(s.Type), clean(s.Format), clean(s.State),
+	return printList(e, cf, streams, "No streams.", "ID\tNAME\tTYPE\tFORMAT\tSTATE\tLAG\tLAST SUCCESS\tLAST ERROR", func(s client.Stream) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", clean(s.ID), clean(s.Name), clean(s.Type), clean(s.Format), clean(s.State),
 			streamLag(s), ago(now, s.LastSuccessAt), orDash(truncate(clean(s.LastError), 60)))
-	}
-	tw.Flush()
-	return exitOK
+	})
 }
 
 // streamLag is a stream's lag as "N events, Ts".

@@ -23,6 +23,9 @@ const (
 	scopeAdmin       = auditkeep.ScopeAdmin
 	scopeRoot        = "root"          // only the operator's root key
 	scopeRootOrAdmin = "root_or_admin" // the root key, or an admin key of the tenant in the path
+	// scopeExportOrAdmin: a key with the export or the admin scope, so
+	// auditors and admins (the alerts)
+	scopeExportOrAdmin = "export_or_admin"
 )
 
 // principal is who made a request.
@@ -216,6 +219,13 @@ func authorize(p principal, scope string, r *http.Request) error {
 				return auditkeep.Errorf(auditkeep.EFORBIDDEN, "you are signed in to another tenant")
 			}
 			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "this key belongs to another tenant")
+		}
+	case scopeExportOrAdmin:
+		if p.root {
+			return auditkeep.Errorf(auditkeep.EFORBIDDEN, "the root key only manages tenants and keys; use a tenant key with the export or admin scope")
+		}
+		if !p.hasScope(auditkeep.ScopeExport) && !p.hasScope(auditkeep.ScopeAdmin) {
+			return p.lacks("export or admin")
 		}
 	default:
 		if p.root {

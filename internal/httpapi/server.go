@@ -65,6 +65,7 @@ type Server struct {
 
 	people       PeopleConfig     // people.go
 	streamEngine *delivery.Engine // nil: no stream endpoints (streams.go)
+	alertsCfg    *Alerts          // nil: no alert endpoints (alerts.go)
 
 	retracedSchema *graphql.Schema // Retraced's GraphQL search (compat_retraced.go)
 	workosJobs     workosJobs      // WorkOS export jobs (compat_workos.go)
@@ -89,6 +90,7 @@ type Config struct {
 	// Backup makes POST /v1/backup's backups; nil: it answers 404 (backup.go).
 	Backup  Backup
 	Streams *delivery.Engine // nil: the stream endpoints answer 404
+	Alerts  *Alerts          // nil: the alert endpoints answer 404
 }
 
 // New returns a server over store and ingest.
@@ -115,6 +117,7 @@ func New(store Store, svc *ingest.Service, cfg Config) *Server {
 	s.ledger = cfg.Ledger
 	s.people = cfg.People
 	s.streamEngine = cfg.Streams
+	s.alertsCfg = cfg.Alerts
 	s.handler = s.routes()
 	return s
 }
