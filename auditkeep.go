@@ -71,23 +71,41 @@ type EventStore interface {
 	// Append stores events atomically: all of them or, on error, none. Each
 	// event has Tenant set and has been validated and normalised. An event
 	// whose (Tenant, ID) is already stored, or repeated earlier in events, is
-	// not stored again. On return, stored events carry their Seq (1, 2, 3, …
-	// per tenant, with no gaps, in commit order) and duplicates carry Seq 0.
+	// not stored again. An event whose ReceivedAt is zero is given the time
+	// of the append (SetReceived), on the caller's event as on the stored
+	// one; a ReceivedAt that is set is kept. On return, stored events carry
+	// their Seq (1, 2, 3, … per tenant, with no gaps, in commit order) and
+	// duplicates carry Seq 0; nothing else of the events is changed.
 	// Returns EUNAVAILABLE when storage cannot be reached, ENOTFOUND when a
 	// tenant does not exist.
 	Append(ctx context.Context, events []*Event) error
 
 	// ListEvents returns one page of the tenant's events matching f, in f's
-	// order, and the cursor of the next page ("" when this is the last).
-	// Returns EINVALID for a filter the store cannot run.
+	// order, and the cursor of the next page (nil when this is the last).
+	// Returns EINVALID, naming the field as f.Validate does, for every
+	// filter f.Validate refuses, and reads nothing then; every other filter
+	// runs (see Filter.Validate for what it leaves open). An unknown tenant
+	// has no events.
 	ListEvents(ctx context.Context, tenant string, f Filter) ([]*Event, *Cursor, error)
 
 	// ScanEvents calls fn for every event matching f, in f's order, ignoring
 	// f.Limit, in constant memory; it stops at fn's first error and returns it.
+	// Returns EINVALID as ListEvents does, before calling fn.
 	ScanEvents(ctx context.Context, tenant string, f Filter, fn func(*Event) error) error
 
 	// GetEvent returns the tenant's event with id. Returns ENOTFOUND.
 	GetEvent(ctx context.Context, tenant, id string) (*Event, error)
+}
+
+// SetReceived gives each event whose ReceivedAt is zero the time now, in
+// UTC: what EventStore.Append does to the events it is given.
+func SetReceived(events []*Event, now time.Time) {
+	now = now.UTC()
+	for _, e := range events {
+		if e.ReceivedAt.IsZero() {
+			e.ReceivedAt = now
+		}
+	}
 }
 
 // TenantStore keeps tenants, keys and settings.

@@ -165,10 +165,21 @@ func (f *Filter) After(e *Event) *Cursor {
 	return c
 }
 
-// CheckSort returns EINVALID naming the field for an order or sort that is
-// not one of the known ones, and for a cursor made for another order or
-// sort.
-func (f *Filter) CheckSort() error {
+// Validate returns EINVALID, naming the field, for a filter that no store
+// runs; every store runs every other filter, and returns the same events
+// for it. The rules:
+//   - Order is OrderDesc, OrderAsc or "" (OrderDesc); Sort is SortSeq,
+//     SortTime or "" (SortSeq). Anything else names "order" or "sort".
+//   - A Cursor was made for the filter's order and sort: its Order ""
+//     is OrderDesc and its Sort "" SortSeq, as the filter's are. Another
+//     names "cursor".
+//   - Each term names one of TermFields and holds at least one value, each
+//     of which ValidateTermValue accepts; the error names "terms[i]".
+//
+// What the rules leave open is not an error: From after To matches
+// nothing, a Limit outside 1..MaxLimit is read as PageSize says, and a text
+// term without a letter or digit matches every event (it is ignored).
+func (f *Filter) Validate() error {
 	if f.Order != "" && f.Order != OrderAsc && f.Order != OrderDesc {
 		return FieldErrorf("order", "order must be asc or desc")
 	}
@@ -183,12 +194,29 @@ func (f *Filter) CheckSort() error {
 		if order != f.orderOrDefault() {
 			return FieldErrorf("cursor", "cursor was made for order=%s", order)
 		}
+		if c.Sort != "" && c.Sort != SortSeq && c.Sort != SortTime {
+			return FieldErrorf("cursor", "cursor was made for an unknown sort")
+		}
 		if (c.Sort == SortTime) != f.ByTime() {
 			sort := c.Sort
 			if sort == "" {
 				sort = SortSeq
 			}
 			return FieldErrorf("cursor", "cursor was made for sort=%s; repeat that sort with it", sort)
+		}
+	}
+	for i, t := range f.Terms {
+		name := "terms[" + strconv.Itoa(i) + "]"
+		if !slices.Contains(TermFields, t.Field) {
+			return FieldErrorf(name, "unknown filter %q", t.Field)
+		}
+		if len(t.Values) == 0 {
+			return FieldErrorf(name, "filter %q has no value", t.Field)
+		}
+		for _, v := range t.Values {
+			if err := ValidateTermValue(t.Field, name, v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

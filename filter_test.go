@@ -96,3 +96,50 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 	})
 }
+
+func TestFilterValidate(t *testing.T) {
+	action := func(v ...string) auditkeep.Term { return auditkeep.Term{Field: auditkeep.FieldAction, Values: v} }
+	desc, asc := auditkeep.OrderDesc, auditkeep.OrderAsc
+	tests := []struct {
+		name  string
+		f     auditkeep.Filter
+		field string // "": valid
+	}{
+		{"zero", auditkeep.Filter{}, ""},
+		{"asc by time", auditkeep.Filter{Order: asc, Sort: auditkeep.SortTime}, ""},
+		{"from after to", auditkeep.Filter{From: time.Unix(100, 0), To: time.Unix(1, 0)}, ""},
+		{"limit out of range", auditkeep.Filter{Limit: -3}, ""},
+		{"text without a word", auditkeep.Filter{Text: []auditkeep.TextTerm{{Text: "--"}}}, ""},
+		{"terms", auditkeep.Filter{Terms: []auditkeep.Term{action("token.*"), {Field: auditkeep.FieldIP, Values: []string{"10.0.0.0/8"}, Negate: true}}}, ""},
+		{"cursor order \"\" is desc", auditkeep.Filter{Cursor: &auditkeep.Cursor{Seq: 3}}, ""},
+		{"cursor order \"\" with desc", auditkeep.Filter{Order: desc, Cursor: &auditkeep.Cursor{Seq: 3}}, ""},
+		{"desc cursor with order \"\"", auditkeep.Filter{Cursor: &auditkeep.Cursor{Seq: 3, Order: desc}}, ""},
+		{"time cursor by time", auditkeep.Filter{Sort: auditkeep.SortTime, Cursor: &auditkeep.Cursor{Seq: 3, Sort: auditkeep.SortTime, Order: desc}}, ""},
+
+		{"unknown order", auditkeep.Filter{Order: "sideways"}, "order"},
+		{"unknown sort", auditkeep.Filter{Sort: "sideways"}, "sort"},
+		{"cursor order \"\" with asc", auditkeep.Filter{Order: asc, Cursor: &auditkeep.Cursor{Seq: 3}}, "cursor"},
+		{"asc cursor with order \"\"", auditkeep.Filter{Cursor: &auditkeep.Cursor{Seq: 3, Order: asc}}, "cursor"},
+		{"unknown cursor order", auditkeep.Filter{Cursor: &auditkeep.Cursor{Seq: 3, Order: "sideways"}}, "cursor"},
+		{"unknown cursor sort", auditkeep.Filter{Cursor: &auditkeep.Cursor{Seq: 3, Sort: "sideways"}}, "cursor"},
+		{"seq cursor by time", auditkeep.Filter{Sort: auditkeep.SortTime, Cursor: &auditkeep.Cursor{Seq: 3}}, "cursor"},
+		{"time cursor by seq", auditkeep.Filter{Cursor: &auditkeep.Cursor{Seq: 3, Sort: auditkeep.SortTime}}, "cursor"},
+		{"term without values", auditkeep.Filter{Terms: []auditkeep.Term{action()}}, "terms[0]"},
+		{"negated term without values", auditkeep.Filter{Terms: []auditkeep.Term{action("a"), {Field: auditkeep.FieldTeam, Negate: true}}}, "terms[1]"},
+		{"unknown field", auditkeep.Filter{Terms: []auditkeep.Term{{Field: "colour", Values: []string{"red"}}}}, "terms[0]"},
+		{"empty value", auditkeep.Filter{Terms: []auditkeep.Term{action("")}}, "terms[0]"},
+		{"malformed value", auditkeep.Filter{Terms: []auditkeep.Term{{Field: auditkeep.FieldStatus, Values: []string{"maybe"}}}}, "terms[0]"},
+	}
+	for _, tc := range tests {
+		err := tc.f.Validate()
+		if tc.field == "" {
+			if err != nil {
+				t.Errorf("%s: Validate() = %v; want nil", tc.name, err)
+			}
+			continue
+		}
+		if auditkeep.ErrorCode(err) != auditkeep.EINVALID || auditkeep.ErrorField(err) != tc.field {
+			t.Errorf("%s: Validate() = %v (field %q); want %s naming %s", tc.name, err, auditkeep.ErrorField(err), auditkeep.EINVALID, tc.field)
+		}
+	}
+}

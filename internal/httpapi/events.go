@@ -149,7 +149,7 @@ func (s *Server) listFilter(r *http.Request) (auditkeep.Filter, error) {
 	if f.Sort == "" {
 		f.Sort = auditkeep.SortTime
 	}
-	return f, f.CheckSort()
+	return f, f.Validate()
 }
 
 // seqOnly refuses a filter sorted by time where events are read in seq

@@ -31,7 +31,7 @@ var eventColumns = []string{"tenant_no", "seq", "id", "received_at", "occurred_a
 // already stored. Stored events get Seq 1, 2, 3, … per tenant; an id already
 // stored or repeated earlier in events gets Seq 0. A successful delete event
 // marks its target deleted for every read. A zero ReceivedAt is set
-// to now. Returns ENOTFOUND when a tenant does not exist and EUNAVAILABLE
+// to now (auditkeep.SetReceived). Returns ENOTFOUND when a tenant does not exist and EUNAVAILABLE
 // when the database cannot be reached; on error every Seq is 0.
 func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) (err error) {
 	if len(events) == 0 {
@@ -48,10 +48,8 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) (err erro
 	// Rows are built before the transaction, to hold the tenants' locks
 	// briefly; append sets their tenant_no and seq.
 	rows := make([][]any, len(events))
+	auditkeep.SetReceived(events, now)
 	for i, e := range events {
-		if e.ReceivedAt.IsZero() {
-			e.ReceivedAt = now
-		}
 		if rows[i], err = eventRow(e); err != nil {
 			return err
 		}
@@ -433,6 +431,9 @@ func (q *query) where(format string, args ...any) {
 // whereClause returns the condition and arguments that select the tenant's
 // events matching f (but for Limit). Every value is a bound argument.
 func whereClause(tenant string, f auditkeep.Filter) (string, []any, error) {
+	if err := f.Validate(); err != nil {
+		return "", nil, err
+	}
 	q := &query{}
 	q.where("e.tenant_no = (SELECT no FROM tenants WHERE id = %s)", q.arg(tenant))
 	// Each bound is also stated on occurred_at alone (implied by the row
@@ -448,9 +449,6 @@ func whereClause(tenant string, f auditkeep.Filter) (string, []any, error) {
 		t := f.To.UTC()
 		at := q.arg(t.Truncate(time.Microsecond))
 		q.where("e.occurred_at <= %[1]s AND (e.occurred_at, e.occurred_nsec) <= (%[1]s, %[2]s)", at, q.arg(int16(t.Nanosecond()%1000)))
-	}
-	if err := f.CheckSort(); err != nil {
-		return "", nil, err
 	}
 	if c := f.Cursor; c != nil {
 		cmp := "<"
@@ -497,16 +495,9 @@ func whereClause(tenant string, f auditkeep.Filter) (string, []any, error) {
 	return strings.Join(q.conds, " AND "), q.args, nil
 }
 
-// term returns the condition of one term, ignoring Negate.
+// term returns the condition of one term, ignoring Negate. t is valid (see
+// auditkeep.Filter.Validate).
 func (q *query) term(t auditkeep.Term) (string, error) {
-	for _, v := range t.Values {
-		if err := auditkeep.ValidateTermValue(t.Field, t.Field, v); err != nil {
-			return "", err
-		}
-	}
-	if len(t.Values) == 0 {
-		return "false", nil
-	}
 	lower := func() []string {
 		out := make([]string, len(t.Values))
 		for i, v := range t.Values {
@@ -554,7 +545,7 @@ func (q *query) term(t auditkeep.Term) (string, error) {
 	case auditkeep.FieldIP:
 		var conds []string
 		for _, v := range t.Values {
-			p, _ := auditkeep.ParseIPFilter(v) // validated above
+			p, _ := auditkeep.ParseIPFilter(v) // validated by Filter.Validate
 			lo, hi := p.Addr(), lastAddr(p)
 			if lo == hi {
 				conds = append(conds, "e.ip = "+q.arg(lo))
@@ -566,7 +557,7 @@ func (q *query) term(t auditkeep.Term) (string, error) {
 	}
 	if t.Field == auditkeep.FieldStatus && len(t.Values) == 1 && t.Values[0] == auditkeep.StatusFailure {
 		// A constant rather than an argument (the value was validated
-		// above), so that even a generic plan can use the partial index
+		// by Filter.Validate), so that even a generic plan can use the partial index
 		// events_failure.
 		return "e.status = 'failure'", nil
 	}

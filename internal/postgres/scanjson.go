@@ -30,6 +30,9 @@ import (
 // returns it. Returns EINVALID for a filter the store cannot run and
 // EUNAVAILABLE when the database cannot be reached or ctx ends.
 func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Filter, fn func(seq int64, js []byte, hashAt int) error) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
 	if f.ByTime() {
 		return auditkeep.FieldErrorf("sort", "events are exported in seq order only")
 	}

@@ -42,7 +42,8 @@ const (
 // whose (Tenant, ID) is already stored, or repeated earlier in events, is
 // not stored again. On return, stored events carry their Seq (1, 2, 3, …
 // per tenant, with no gaps, in the order of events) and duplicates carry
-// Seq 0; nothing else of the events is changed. The transaction is fsynced
+// Seq 0; a zero ReceivedAt is set to now (auditkeep.SetReceived), and
+// nothing else of the events is changed. The transaction is fsynced
 // before Append returns. Returns ENOTFOUND when a tenant does not exist,
 // EINVALID naming the event when one cannot be encoded (a RawMessage that
 // is not JSON), and EUNAVAILABLE when storage fails (including a
@@ -54,6 +55,7 @@ func (s *Store) Append(ctx context.Context, events []*auditkeep.Event) error {
 	if err := ctx.Err(); err != nil {
 		return dbError(err)
 	}
+	auditkeep.SetReceived(events, time.Now())
 	bodies, err := encodeBodies(events)
 	if err != nil {
 		return err

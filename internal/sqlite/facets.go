@@ -64,6 +64,9 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 	}
 	limit := auditkeep.FacetLimit(&f)
 	f.Cursor, f.Order, f.Sort = nil, auditkeep.OrderDesc, ""
+	if err := f.Validate(); err != nil {
+		return nil, false, err
+	}
 	num, err := s.tenantNum(ctx, tenant)
 	if err != nil || num == 0 {
 		return nil, false, err

@@ -15,7 +15,7 @@ const scanPage = 1000
 // Returns EINVALID for a filter the store cannot run, EUNAVAILABLE when
 // storage fails. An unknown tenant has no events.
 func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error) {
-	if err := f.CheckSort(); err != nil {
+	if err := f.Validate(); err != nil {
 		return nil, nil, err
 	}
 	num, err := s.tenantNum(ctx, tenant)
@@ -48,7 +48,7 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filte
 // returns it. Returns EINVALID for a filter the store cannot run,
 // EUNAVAILABLE when storage fails.
 func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filter, fn func(*auditkeep.Event) error) error {
-	if err := f.CheckSort(); err != nil {
+	if err := f.Validate(); err != nil {
 		return err
 	}
 	num, err := s.tenantNum(ctx, tenant)

@@ -82,14 +82,12 @@ func resolve(ctx context.Context, q querier, tenant string, num int64, f *auditk
 }
 
 // resolveTerm returns the term ids matching any of t's values; all is true
-// when the term matches every event (action "*").
+// when the term matches every event (action "*"). t is valid (see
+// auditkeep.Filter.Validate).
 func resolveTerm(ctx context.Context, q querier, num int64, t auditkeep.Term, name string) (g group, all bool, err error) {
 	field, ok := fieldCodes[t.Field]
 	if !ok {
 		return g, false, auditkeep.FieldErrorf(name, "unknown filter %q", t.Field)
-	}
-	if len(t.Values) == 0 {
-		return g, false, auditkeep.FieldErrorf(name, "filter %q has no value", t.Field)
 	}
 	seen := map[int64]bool{}
 	add := func(query string, args ...any) error {
@@ -117,9 +115,6 @@ func resolveTerm(ctx context.Context, q querier, num int64, t auditkeep.Term, na
 	const exact = "SELECT id, count FROM terms WHERE tenant = ? AND field = ? AND value = ?"
 	const between = "SELECT id, count FROM terms WHERE tenant = ? AND field = ? AND value >= ? AND value <= ?"
 	for _, v := range t.Values {
-		if err := auditkeep.ValidateTermValue(t.Field, name, v); err != nil {
-			return g, false, err
-		}
 		switch field {
 		case fAction:
 			if prefix, ok := strings.CutSuffix(v, "*"); ok {

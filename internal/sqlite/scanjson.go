@@ -32,7 +32,7 @@ import (
 // returns it. Returns EINVALID for a filter the store cannot run,
 // EUNAVAILABLE when storage fails or ctx ends.
 func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Filter, fn func(seq int64, js []byte, hashAt int) error) error {
-	if err := f.CheckSort(); err != nil {
+	if err := f.Validate(); err != nil {
 		return err
 	}
 	if f.ByTime() {
