@@ -15,21 +15,10 @@ import (
 	"github.com/auditkeep/auditkeep/internal/ingest"
 )
 
-// ActionCounts counts the in-memory events by action.
-func (m *memStore) ActionCounts(ctx context.Context, tenant string) (map[string]int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := map[string]int64{}
-	for _, e := range m.events[tenant] {
-		out[e.Action]++
-	}
-	return out, nil
-}
-
 // newCatalogAPI serves the API with an action catalog (nil: none).
 func newCatalogAPI(t *testing.T, withCatalog bool) *testAPI {
 	t.Helper()
-	st := newMemStore()
+	st := openStore(t)
 	c := ingest.NewCommitter(st)
 	svc := ingest.NewService(c)
 	cfg := httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}

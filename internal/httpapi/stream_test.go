@@ -17,6 +17,7 @@ import (
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/httpapi"
 	"github.com/auditkeep/auditkeep/internal/ingest"
+	"github.com/auditkeep/auditkeep/internal/sqlite"
 )
 
 const rootKey = "root-key-for-httpapi-tests"
@@ -27,10 +28,11 @@ type testAPI struct {
 	store auditkeep.TenantStore
 }
 
-// newTestAPI serves the API on a loopback port over an in-memory store.
+// newTestAPI serves the API on a loopback port over the embedded store in
+// a temporary directory.
 func newTestAPI(t *testing.T) *testAPI {
 	t.Helper()
-	st := newMemStore()
+	st := openStore(t)
 	c := ingest.NewCommitter(st)
 	s := httpapi.New(st, ingest.NewService(c), httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	c.OnCommit = s.ObserveCommit
@@ -51,6 +53,18 @@ func newTestAPI(t *testing.T) *testAPI {
 		c.Close()
 	})
 	return &testAPI{base: "http://" + ln.Addr().String(), api: s, store: st}
+}
+
+// openStore opens the embedded store in a temporary directory, closed when
+// the test ends.
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 type reply struct {
