@@ -97,6 +97,26 @@ type EventStore interface {
 	GetEvent(ctx context.Context, tenant, id string) (*Event, error)
 }
 
+// DeletesTarget reports whether e, once stored, marks its target deleted
+// (Target.Deleted, on every read of the tenant's events naming the same
+// target type and id): a delete event with a target that did not fail.
+func (e *Event) DeletesTarget() bool {
+	return e.Type == TypeDelete && e.Target != nil && e.Status != StatusFailure
+}
+
+// TenantStats is a tenant's event count and last seq.
+type TenantStats struct {
+	Events  int64 // events stored now
+	LastSeq int64 // seq of the newest event ever appended (0 when none)
+}
+
+// StatsStore counts a tenant's events.
+type StatsStore interface {
+	// Stats returns the tenant's counts. Returns ENOTFOUND for an unknown
+	// tenant, EUNAVAILABLE when storage fails.
+	Stats(ctx context.Context, tenant string) (TenantStats, error)
+}
+
 // SetReceived gives each event whose ReceivedAt is zero the time now, in
 // UTC: what EventStore.Append does to the events it is given.
 func SetReceived(events []*Event, now time.Time) {

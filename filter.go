@@ -311,6 +311,18 @@ func ParseIPFilter(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+// IPRange returns the first and the last address of the prefix p: an IP
+// filter matches the addresses from first to last, both included.
+func IPRange(p netip.Prefix) (first, last netip.Addr) {
+	first = p.Masked().Addr()
+	b := first.AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	last, _ = netip.AddrFromSlice(b)
+	return first, last
+}
+
 // ParseTime parses an RFC 3339 time, or a date (YYYY-MM-DD, as UTC midnight).
 func ParseTime(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {

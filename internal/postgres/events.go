@@ -158,7 +158,7 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event, rows [][]
 		e.Seq = c.last
 		rows[i][0], rows[i][1] = c.no, e.Seq
 		stored = append(stored, rows[i])
-		if e.Type == auditkeep.TypeDelete && e.Status != auditkeep.StatusFailure && e.Target != nil {
+		if e.DeletesTarget() {
 			delNos, delTypes, delIDs = append(delNos, c.no), append(delTypes, e.Target.Type), append(delIDs, e.Target.ID)
 		}
 	}
@@ -392,16 +392,11 @@ func orderBy(f *auditkeep.Filter) (inner, outer string) {
 	return "e.seq" + dir, "e.seq" + dir
 }
 
-// Stats is a tenant's event count and latest seq.
-type Stats struct {
-	Events  int64 // events stored now
-	LastSeq int64 // the seq of the latest event; 0 when there is none
-}
+var _ auditkeep.StatsStore = (*Store)(nil)
 
-// Stats returns the tenant's event count and latest seq. Returns ENOTFOUND
-// for an unknown tenant and EUNAVAILABLE when the database cannot be reached.
-func (s *Store) Stats(ctx context.Context, tenant string) (Stats, error) {
-	var st Stats
+// Stats implements auditkeep.StatsStore.
+func (s *Store) Stats(ctx context.Context, tenant string) (auditkeep.TenantStats, error) {
+	var st auditkeep.TenantStats
 	err := s.retry(ctx, idempotent, func() error {
 		return s.pool.QueryRow(ctx, `SELECT t.last_seq, (SELECT count(*) FROM events e WHERE e.tenant_no = t.no)
 			FROM tenants t WHERE t.id = $1`, tenant).Scan(&st.LastSeq, &st.Events)
@@ -546,7 +541,7 @@ func (q *query) term(t auditkeep.Term) (string, error) {
 		var conds []string
 		for _, v := range t.Values {
 			p, _ := auditkeep.ParseIPFilter(v) // validated by Filter.Validate
-			lo, hi := p.Addr(), lastAddr(p)
+			lo, hi := auditkeep.IPRange(p)
 			if lo == hi {
 				conds = append(conds, "e.ip = "+q.arg(lo))
 			} else {
@@ -600,14 +595,4 @@ func successor(p string) (string, bool) {
 	}
 	b[len(b)-1]++
 	return string(b), true
-}
-
-// lastAddr returns the last address of the prefix p.
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }

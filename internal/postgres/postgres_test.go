@@ -126,7 +126,7 @@ func TestAppendAssignsSeqsAndSkipsDuplicates(t *testing.T) {
 		t.Errorf("acme ids = %v; want %v", ids(got), want)
 	}
 	st, err := s.Stats(ctx, "acme")
-	if err != nil || st != (postgres.Stats{Events: 3, LastSeq: 3}) {
+	if err != nil || st != (auditkeep.TenantStats{Events: 3, LastSeq: 3}) {
 		t.Errorf("Stats(acme) = %+v, %v; want {3 3}", st, err)
 	}
 }

@@ -196,7 +196,7 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 				counts[id]++
 			}
 		}
-		if e.Type == auditkeep.TypeDelete && e.Target != nil && e.Status != auditkeep.StatusFailure {
+		if e.DeletesTarget() {
 			if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO deleted_targets (tenant, type, id) VALUES (?, ?, ?)",
 				ts.num, e.Target.Type, e.Target.ID); err != nil {
 				return nil, nil, err

@@ -269,16 +269,11 @@ func (s *Store) DiskBytes() int64 {
 	return n
 }
 
-// Stats is a tenant's event count and last seq.
-type Stats struct {
-	Events  int64 // events stored now
-	LastSeq int64 // seq of the newest event ever appended (0 when none)
-}
+var _ auditkeep.StatsStore = (*Store)(nil)
 
-// Stats returns the tenant's counts. Returns ENOTFOUND for an unknown
-// tenant, EUNAVAILABLE when storage fails.
-func (s *Store) Stats(ctx context.Context, tenant string) (Stats, error) {
-	var st Stats
+// Stats implements auditkeep.StatsStore.
+func (s *Store) Stats(ctx context.Context, tenant string) (auditkeep.TenantStats, error) {
+	var st auditkeep.TenantStats
 	var num int64
 	err := s.r.QueryRowContext(ctx, "SELECT num, last_seq FROM tenants WHERE id = ?", tenant).Scan(&num, &st.LastSeq)
 	if errors.Is(err, sql.ErrNoRows) {

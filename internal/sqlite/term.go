@@ -112,28 +112,23 @@ func ipTerm(s string) string {
 	if err != nil {
 		return "x" + s
 	}
-	a = a.Unmap().WithZone("")
-	b := a.AsSlice()
-	if a.Is4() {
-		return "4" + hex.EncodeToString(b)
-	}
-	return "6" + hex.EncodeToString(b)
+	return addrTerm(a)
 }
 
-// ipRange returns the first and last term value of a prefix.
+// addrTerm is the term value of an address (see ipTerm).
+func addrTerm(a netip.Addr) string {
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return "4" + hex.EncodeToString(a.AsSlice())
+	}
+	return "6" + hex.EncodeToString(a.AsSlice())
+}
+
+// ipRange returns the first and last term value of a prefix
+// (auditkeep.IPRange).
 func ipRange(p netip.Prefix) (lo, hi string) {
-	first := p.Masked().Addr()
-	b := first.AsSlice()
-	last := make([]byte, len(b))
-	copy(last, b)
-	for i := p.Bits(); i < len(b)*8; i++ {
-		last[i/8] |= 0x80 >> (i % 8)
-	}
-	fam := "6"
-	if first.Is4() {
-		fam = "4"
-	}
-	return fam + hex.EncodeToString(b), fam + hex.EncodeToString(last)
+	first, last := auditkeep.IPRange(p)
+	return addrTerm(first), addrTerm(last)
 }
 
 // dictionary caches term ids for the writer. Terms created by the current

@@ -134,3 +134,29 @@ func testReceivedAt(t *testing.T, s auditkeep.Store) {
 		}
 	}
 }
+
+// testStats: a store that counts events (auditkeep.StatsStore) counts
+// the stored ones, not duplicates nor another tenant's, and its last seq;
+// an unknown tenant is ENOTFOUND.
+func testStats(t *testing.T, s auditkeep.Store) {
+	st, ok := s.(auditkeep.StatsStore)
+	if !ok {
+		t.Skip("the store does not count events")
+	}
+	ctx := context.Background()
+	createTenant(t, s, "acme")
+	createTenant(t, s, "globex")
+	if got, err := st.Stats(ctx, "acme"); err != nil || got != (auditkeep.TenantStats{}) {
+		t.Errorf("Stats(acme) before any event = %+v, %v; want zero", got, err)
+	}
+	appendAll(t, s, simple("acme", "st", 3), 3)
+	appendAll(t, s, simple("globex", "st", 5), 5)
+	if err := s.Append(ctx, simple("acme", "st", 2)); err != nil { // duplicates
+		t.Fatalf("Append(duplicates) = %v", err)
+	}
+	if got, err := st.Stats(ctx, "acme"); err != nil || got != (auditkeep.TenantStats{Events: 3, LastSeq: 3}) {
+		t.Errorf("Stats(acme) = %+v, %v; want 3 events, last seq 3", got, err)
+	}
+	_, err := st.Stats(ctx, "nope")
+	wantCode(t, "Stats(unknown tenant)", err, auditkeep.ENOTFOUND)
+}

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) auditkeep.Store) {
 	})
 	t.Run("AppendRoundTrip", func(t *testing.T) { testAppendRoundTrip(t, open(t)) })
 	t.Run("ReceivedAt", func(t *testing.T) { testReceivedAt(t, open(t)) })
+	t.Run("Stats", func(t *testing.T) { testStats(t, open(t)) })
 	t.Run("SeqPerTenant", func(t *testing.T) { testSeqPerTenant(t, open(t)) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open(t)) })
 	t.Run("AtomicUnknownTenant", func(t *testing.T) { testAtomicUnknownTenant(t, open(t)) })
