@@ -13,6 +13,7 @@ import (
 	"github.com/auditkeep/auditkeep/internal/archive"
 	"github.com/auditkeep/auditkeep/internal/httpapi"
 	"github.com/auditkeep/auditkeep/internal/ingest"
+	"github.com/auditkeep/auditkeep/internal/postgres"
 	rtn "github.com/auditkeep/auditkeep/internal/retention"
 )
 
@@ -86,10 +87,6 @@ func (c *RetentionConfig) validate() error {
 // openRetention opens the archive and makes the retention service over
 // the app's store, with the ledger's tree when there is one.
 func (a *app) openRetention(ctx context.Context, tree *httpapi.Ledger, svc *ingest.Service, reg prometheus.Registerer) (*rtn.Service, error) {
-	store, ok := a.store.(rtn.Store)
-	if !ok {
-		return nil, fmt.Errorf("retention: the %T store cannot purge events", a.store)
-	}
 	plans, err := rtn.ParsePlans(a.cfg.Retention.Plans)
 	if err != nil {
 		return nil, fmt.Errorf("plans: %w", err)
@@ -105,7 +102,7 @@ func (a *app) openRetention(ctx context.Context, tree *httpapi.Ledger, svc *inge
 		return nil, fmt.Errorf("archive-url: %w", err)
 	}
 	cfg := rtn.Config{
-		Store: store, Archive: arch, Plans: plans, Logger: a.log, Registry: reg,
+		Store: a.store, Archive: arch, Plans: plans, Logger: a.log, Registry: reg,
 		Interval: a.cfg.Retention.Interval, BatchSize: a.cfg.Retention.Batch,
 		Recorder: func(ctx context.Context, tenant string, body []byte) error {
 			_, err := svc.Ingest(auditkeep.AsServer(ctx), tenant, body)
@@ -115,6 +112,11 @@ func (a *app) openRetention(ctx context.Context, tree *httpapi.Ledger, svc *inge
 			_, err := svc.Store(ctx, events)
 			return err
 		},
+	}
+	if pg, ok := a.store.(*postgres.Store); ok {
+		// Several nodes may share it: its locks keep them from purging one
+		// tenant at once. Its events are in monthly partitions.
+		cfg.Locker, cfg.Partitions = pg, pg
 	}
 	if tree != nil {
 		cfg.Tree = tree.Storage

@@ -56,7 +56,7 @@ type app struct {
 	cfg    Config
 	out    io.Writer // where the generated root key is printed
 	log    *slog.Logger
-	store  auditkeep.Store
+	store  serverStore
 	commit *ingest.Committer
 	api    *httpapi.Server
 	ledger *ledgerNode // nil when the ledger is off (ledger.go)
@@ -71,6 +71,19 @@ type app struct {
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// serverStore is what the server needs of its store: both stores provide
+// it all.
+type serverStore interface {
+	auditkeep.Store
+	rtn.Store
+	rtn.Guarded
+}
+
+var (
+	_ serverStore = (*sqlite.Store)(nil)
+	_ serverStore = (*postgres.Store)(nil)
+)
 
 func newApp(cfg Config, out io.Writer) *app {
 	return &app{cfg: cfg, out: out}
@@ -149,10 +162,11 @@ func (a *app) Open(ctx context.Context) error {
 	}
 	// Events already past their tenant's retention are refused first.
 	svc.Steps = append([]ingest.Step{a.retention.Step}, svc.Steps...)
-	a.api = httpapi.New(a.retention.Guard(a.store), svc, httpapi.Config{RootKeyHash: rootHash, Logger: a.log, Tracker: tracker, Catalog: actions,
+	guarded := a.retention.Guard(a.store)
+	a.api = httpapi.New(guarded, svc, httpapi.Config{RootKeyHash: rootHash, Logger: a.log, Tracker: tracker, Catalog: actions,
 		ReadTimeout: a.cfg.ReadTimeout, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst, Ledger: ledgerAPI, Retention: a.retention,
 		ClientIP: a.cfg.Network.resolver(), People: a.cfg.People.api(), Backup: a.backupMaker(),
-		Registry: reg, Streams: a.streams})
+		Registry: reg, Streams: a.streams, Facets: guarded, EventJSON: guarded})
 	if o, ok := a.store.(interface{ SetCommitObserver(func(time.Duration)) }); ok {
 		o.SetCommitObserver(a.api.ObserveSync)
 	}

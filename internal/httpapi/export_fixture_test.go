@@ -28,6 +28,14 @@ type exportStore interface {
 	Close() error
 }
 
+// capable sets cfg's Locker and Partitions to its store's, when the store
+// has them, as the server sets the PostgreSQL store's.
+func capable(cfg retention.Config) retention.Config {
+	cfg.Locker, _ = cfg.Store.(auditkeep.RetentionLocker)
+	cfg.Partitions, _ = cfg.Store.(auditkeep.PartitionStore)
+	return cfg
+}
+
 // ledgerStorage is a store's ledger: its trees, and the events they read.
 type ledgerStorage interface {
 	ledger.Storage
@@ -72,10 +80,11 @@ func newExportAPI(tb testing.TB, st exportStore, led ledgerStorage) *exportAPI {
 	a.svc.Now = clock
 	tracker := ingest.NewTracker(st)
 	c.Prepare = tracker.Prepare
-	a.ret = retention.New(retention.Config{Store: st, Archive: arch, Now: clock, Logger: quiet})
+	a.ret = retention.New(capable(retention.Config{Store: st, Archive: arch, Now: clock, Logger: quiet}))
 	a.svc.Steps = []ingest.Step{a.ret.Step, tracker.Step}
-	a.srv = httpapi.New(a.ret.Guard(st), a.svc, httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey), Logger: quiet,
-		Retention: a.ret, Ledger: &httpapi.Ledger{Storage: led}})
+	guarded := a.ret.Guard(st)
+	a.srv = httpapi.New(guarded, a.svc, httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey), Logger: quiet,
+		Retention: a.ret, Ledger: &httpapi.Ledger{Storage: led}, Facets: guarded, EventJSON: guarded})
 	a.srv.Now = clock
 	c.OnCommit = a.srv.ObserveCommit
 	c.Open()

@@ -8,57 +8,8 @@ import (
 	"math"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/internal/retention"
 	"github.com/transparency-dev/merkle/compact"
 )
-
-// eventJSONScanner is what a store offers to export events without
-// decoding and encoding each (both stores): ScanEvents, but fn gets
-// the JSON encoding/json writes for the event (HTML escaping on, Hash
-// empty) and the offset in it where a "hash" member goes. js is valid
-// until fn returns.
-type eventJSONScanner interface {
-	ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Filter, fn func(seq int64, js []byte, hashAt int) error) error
-}
-
-// scanJSONFunc is the signature of ScanEventJSON.
-type scanJSONFunc func(ctx context.Context, tenant string, f auditkeep.Filter, fn func(seq int64, js []byte, hashAt int) error) error
-
-// eventJSON returns the store's ScanEventJSON, behind the retention read
-// guard when the store is guarded; nil when the store has none.
-func (s *Server) eventJSON() scanJSONFunc {
-	switch st := s.store.(type) {
-	case eventJSONScanner:
-		return st.ScanEventJSON
-	case *retention.Guard:
-		scan, ok := st.Unwrap().(eventJSONScanner)
-		if !ok {
-			return nil
-		}
-		return func(ctx context.Context, tenant string, f auditkeep.Filter, fn func(int64, []byte, int) error) error {
-			// The guard narrows the filter as for any scan, then calls
-			// the store it guards: here, one whose ScanEvents is
-			// ScanEventJSON. (It never sees the events: it guards
-			// scans by their filter alone.)
-			g := *st
-			g.Guarded = guardedJSON{Guarded: st.Guarded, scan: scan, fn: fn}
-			return g.ScanEvents(ctx, tenant, f, nil)
-		}
-	}
-	return nil
-}
-
-// guardedJSON is a guarded store whose ScanEvents calls ScanEventJSON with
-// fn (the fn it is given is not called).
-type guardedJSON struct {
-	retention.Guarded
-	scan eventJSONScanner
-	fn   func(int64, []byte, int) error
-}
-
-func (g guardedJSON) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filter, _ func(*auditkeep.Event) error) error {
-	return g.scan.ScanEventJSON(ctx, tenant, f, g.fn)
-}
 
 // exportJSON writes the export in format (csv or ndjson) of the tenant's
 // events matching f to bw from the store's JSON of each event, and returns
@@ -66,8 +17,7 @@ func (g guardedJSON) ScanEvents(ctx context.Context, tenant string, f auditkeep.
 // written) when the store does not offer its JSON. It stops at the first
 // error of storage or bw. It writes what exportEvents writes.
 func (s *Server) exportJSON(ctx context.Context, tenant string, f auditkeep.Filter, format string, bw *bufio.Writer) (n int, flush func() error, ok bool, err error) {
-	scan := s.eventJSON()
-	if scan == nil {
+	if s.eventJSON == nil {
 		return 0, nil, false, nil
 	}
 	var write func(js []byte, hashAt int, hash []byte) error
@@ -126,7 +76,7 @@ func (s *Server) exportJSON(ctx context.Context, tenant string, f auditkeep.Filt
 		seqs, at, ends, buf = seqs[:0], at[:0], ends[:0], buf[:0]
 		return nil
 	}
-	err = scan(ctx, tenant, f, func(seq int64, js []byte, hashAt int) error {
+	err = s.eventJSON.ScanEventJSON(ctx, tenant, f, func(seq int64, js []byte, hashAt int) error {
 		seqs = append(seqs, seq)
 		at = append(at, hashAt)
 		buf = append(buf, js...)

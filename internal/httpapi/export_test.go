@@ -88,10 +88,6 @@ func hostileEvents(prefix string, occurred time.Time) []map[string]any {
 	return events
 }
 
-// plainStore hides every method of a store but those of exportStore: the
-// API exports from its events, as from a store without ScanEventJSON.
-type plainStore struct{ exportStore }
-
 // jsonStore is a store with ScanEventJSON (both stores).
 type jsonStore interface {
 	exportStore
@@ -150,8 +146,9 @@ func TestExportMatchesEvents(t *testing.T) {
 			a.ingestEvents(t, "globex", hostileEvents("other", a.now.Add(-time.Minute)))
 			a.now = a.now.Add(2 * 24 * time.Hour)
 
-			// The same reads through a server without the JSON path.
-			slow := httpapi.New(a.ret.Guard(plainStore{st}), a.svc, httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey),
+			// The same reads through a server without the JSON path
+			// (no EventJSON: it exports from the store's events).
+			slow := httpapi.New(a.ret.Guard(st), a.svc, httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey),
 				Logger: slog.New(slog.DiscardHandler), Retention: a.ret, Ledger: &httpapi.Ledger{Storage: led}})
 			slow.Now = a.srv.Now
 
@@ -288,8 +285,12 @@ func TestExportAbortsOnStorageError(t *testing.T) {
 			a.ingestDemo(t, "acme", 3000)
 			stores := map[string]any{"events": failingStore{st, 2000}, "json": failingJSONStore{failingStore{st, 2000}}}
 			for name, fs := range stores {
-				srv := httpapi.New(a.ret.Guard(fs.(exportStore)), a.svc, httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey),
-					Logger: slog.New(slog.DiscardHandler), Retention: a.ret})
+				guarded := a.ret.Guard(fs.(exportStore))
+				cfg := httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey), Logger: slog.New(slog.DiscardHandler), Retention: a.ret}
+				if name == "json" {
+					cfg.EventJSON = guarded
+				}
+				srv := httpapi.New(guarded, a.svc, cfg)
 				ts := httptest.NewServer(srv.Handler())
 				ts.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)
 				for _, format := range []string{"ndjson", "csv"} {

@@ -37,7 +37,7 @@ func newRetentionAPI(t *testing.T, now time.Time) (*testAPI, *retention.Service,
 	c := ingest.NewCommitter(st)
 	svc := ingest.NewService(c)
 	svc.Now = clock
-	ret := retention.New(retention.Config{
+	ret := retention.New(capable(retention.Config{
 		Store: st, Archive: arch, Plans: retention.Plans{"team": 7, "business": 30}, Now: clock, Logger: quiet,
 		Recorder: func(ctx context.Context, tenant string, body []byte) error {
 			_, err := svc.Ingest(auditkeep.AsServer(ctx), tenant, body)
@@ -47,7 +47,7 @@ func newRetentionAPI(t *testing.T, now time.Time) (*testAPI, *retention.Service,
 			_, err := svc.Store(ctx, events)
 			return err
 		},
-	})
+	}))
 	svc.Steps = []ingest.Step{ret.Step}
 	s := httpapi.New(ret.Guard(st), svc, httpapi.Config{RootKeyHash: httpapi.HashKey(rootKey), Logger: quiet, Retention: ret})
 	s.Now = clock

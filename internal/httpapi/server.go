@@ -63,6 +63,9 @@ type Server struct {
 
 	retention *retention.Service // nil: no holds, archive or retention endpoints (holds.go)
 
+	facets    auditkeep.FacetStore       // nil: no facets (facets.go)
+	eventJSON auditkeep.EventJSONScanner // nil: exports encode each event (export_json.go)
+
 	people       PeopleConfig     // people.go
 	streamEngine *delivery.Engine // nil: no stream endpoints (streams.go)
 	alertsCfg    *Alerts          // nil: no alert endpoints (alerts.go)
@@ -91,6 +94,12 @@ type Config struct {
 	Backup  Backup
 	Streams *delivery.Engine // nil: the stream endpoints answer 404
 	Alerts  *Alerts          // nil: the alert endpoints answer 404
+	// Facets serves GET /v1/facets (the store's, behind the retention
+	// guard); nil: it answers 404.
+	Facets auditkeep.FacetStore
+	// EventJSON exports events from their stored JSON (the store's,
+	// behind the retention guard); nil: exports encode each event.
+	EventJSON auditkeep.EventJSONScanner
 }
 
 // New returns a server over store and ingest.
@@ -118,6 +127,7 @@ func New(store Store, svc *ingest.Service, cfg Config) *Server {
 	s.people = cfg.People
 	s.streamEngine = cfg.Streams
 	s.alertsCfg = cfg.Alerts
+	s.facets, s.eventJSON = cfg.Facets, cfg.EventJSON
 	s.handler = s.routes()
 	return s
 }

@@ -36,6 +36,7 @@ import (
 )
 
 var _ auditkeep.Store = (*Store)(nil)
+var _ auditkeep.EventJSONScanner = (*Store)(nil)
 
 //go:embed migration/*.sql
 var migrationFS embed.FS

@@ -59,7 +59,7 @@ func benchIngest(b *testing.B, be backend, purge bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ret := retention.New(retention.Config{Store: s, Archive: arch, Logger: quiet, Now: func() time.Time { return now0 }})
+	ret := retention.New(capable(retention.Config{Store: s, Archive: arch, Logger: quiet, Now: func() time.Time { return now0 }}))
 	c := ingest.NewCommitter(s)
 	var mu sync.Mutex
 	var commits []time.Duration

@@ -11,23 +11,29 @@ type Guarded interface {
 	auditkeep.EventStore
 	auditkeep.TenantStore
 	auditkeep.SessionStore
+	auditkeep.FacetStore
+	auditkeep.EventJSONScanner
 	Ping(ctx context.Context) error
 }
 
 // Guard wraps a store so that no read returns an event past its tenant's
-// retention, even before the job has removed it: ListEvents and ScanEvents
-// raise Filter.From to the tenant's ReadCutoff, GetEvent answers ENOTFOUND
-// for an expired event. Writes and every other method pass through.
+// retention, even before the job has removed it: ListEvents, ScanEvents,
+// ScanEventJSON and Facets raise Filter.From to the tenant's ReadCutoff,
+// GetEvent answers ENOTFOUND for an expired event. Writes and every other
+// method pass through.
 type Guard struct {
 	Guarded
 	s *Service
 }
 
+var (
+	_ Guarded                    = (*Guard)(nil)
+	_ auditkeep.FacetStore       = (*Guard)(nil)
+	_ auditkeep.EventJSONScanner = (*Guard)(nil)
+)
+
 // Guard returns store guarded by the service's retention.
 func (s *Service) Guard(store Guarded) *Guard { return &Guard{Guarded: store, s: s} }
-
-// Unwrap returns the guarded store.
-func (g *Guard) Unwrap() Guarded { return g.Guarded }
 
 func (g *Guard) narrow(ctx context.Context, tenant string, f *auditkeep.Filter) error {
 	cut, err := g.s.ReadCutoff(ctx, tenant)
@@ -56,17 +62,21 @@ func (g *Guard) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filte
 	return g.Guarded.ScanEvents(ctx, tenant, f, fn)
 }
 
-// Facets implements auditkeep.FacetStore, without expired events. Returns
-// ENOTFOUND when the guarded store serves no facets.
-func (g *Guard) Facets(ctx context.Context, tenant, field string, f auditkeep.Filter) ([]auditkeep.Facet, bool, error) {
-	fs, ok := g.Guarded.(auditkeep.FacetStore)
-	if !ok {
-		return nil, false, auditkeep.Errorf(auditkeep.ENOTFOUND, "this server's store serves no facets")
+// ScanEventJSON implements auditkeep.EventJSONScanner, without expired
+// events.
+func (g *Guard) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Filter, fn func(seq int64, js []byte, hashAt int) error) error {
+	if err := g.narrow(ctx, tenant, &f); err != nil {
+		return err
 	}
+	return g.Guarded.ScanEventJSON(ctx, tenant, f, fn)
+}
+
+// Facets implements auditkeep.FacetStore, without expired events.
+func (g *Guard) Facets(ctx context.Context, tenant, field string, f auditkeep.Filter) ([]auditkeep.Facet, bool, error) {
 	if err := g.narrow(ctx, tenant, &f); err != nil {
 		return nil, false, err
 	}
-	return fs.Facets(ctx, tenant, field, f)
+	return g.Guarded.Facets(ctx, tenant, field, f)
 }
 
 // GetEvent implements auditkeep.EventStore: an expired event is ENOTFOUND.

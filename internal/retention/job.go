@@ -92,7 +92,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // writes them to the archive and, once the archive has confirmed them,
 // records their seqs in a retention.purge event (recordPurge) and only
 // then removes them from the live store. On a store that keeps events in
-// monthly partitions (PartitionStore), it first drops, instead of deleting
+// monthly partitions (Config.Partitions), it first drops, instead of deleting
 // their rows, the partitions of past months that every tenant in them lets
 // go.
 // A tenant's failure is logged, counted and kept in its Status; its events
@@ -112,9 +112,9 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 	}
 	// Whole partitions first: what they drop, no tenant deletes row by row.
 	var failed map[string]bool
-	if ps, ok := s.store.(auditkeep.PartitionStore); ok {
+	if s.partitions != nil {
 		var r Report
-		r, failed, err = s.dropPartitions(ctx, ps, s.now().UTC())
+		r, failed, err = s.dropPartitions(ctx, s.partitions, s.now().UTC())
 		rep.Archived += r.Archived
 		rep.Removed += r.Removed
 		rep.Segments += r.Segments
@@ -147,8 +147,8 @@ func (s *Service) Run(ctx context.Context) (Report, error) {
 			rep.Errors++
 		}
 	}
-	if d, ok := s.store.(auditkeep.PartitionStore); ok && rep.Removed > 0 {
-		if _, err := d.DropEmptyPartitions(ctx); err != nil && ctx.Err() == nil {
+	if s.partitions != nil && rep.Removed > 0 {
+		if _, err := s.partitions.DropEmptyPartitions(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("retention: dropping emptied partitions", "err", err)
 		}
 	}
@@ -200,7 +200,7 @@ func (s *Service) RunTenant(ctx context.Context, tenant string) (Report, error) 
 }
 
 // acquire marks the tenants as being purged by this process and takes
-// their locks in the store (Locker), all or none; ok is false when a run of
+// their locks in the store (Config.Locker), all or none; ok is false when a run of
 // this process or of another node has any of them. release may be called
 // more than once.
 func (s *Service) acquire(ctx context.Context, tenants ...string) (release func(), ok bool, err error) {
@@ -222,11 +222,10 @@ func (s *Service) acquire(ctx context.Context, tenants ...string) (release func(
 		}
 		s.lockMu.Unlock()
 	}
-	l, isLocker := s.store.(auditkeep.RetentionLocker)
-	if !isLocker || len(tenants) == 0 {
+	if s.locker == nil || len(tenants) == 0 {
 		return sync.OnceFunc(unmark), true, nil
 	}
-	unlock, ok, err := l.RetentionLock(ctx, tenants...)
+	unlock, ok, err := s.locker.RetentionLock(ctx, tenants...)
 	if err != nil || !ok {
 		unmark()
 		return nil, false, err

@@ -398,7 +398,7 @@ func TestPartitionArchiveFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.arch = good
-	e.ret = retention.New(retention.Config{Store: e.s, Archive: good, Tree: e.tree, Now: e.clock.Now, Logger: quiet})
+	e.ret = retention.New(capable(retention.Config{Store: e.s, Archive: good, Tree: e.tree, Now: e.clock.Now, Logger: quiet}))
 	rep, err = e.ret.Run(e.ctx)
 	if want := len(acme) + len(globex); err != nil || rep.Removed != want || e.deleted() != 0 {
 		t.Errorf("Run with the archive back = %+v, %v (%d deleted row by row); want %d removed with the partition", rep, err, e.deleted(), want)

@@ -41,8 +41,8 @@ func TestPurgeRecordedBeforeRemoval(t *testing.T) {
 			if len(due) == 0 || len(due) > 40 {
 				t.Fatalf("fixture: %d events due; want one batch of at most 40", len(due))
 			}
-			stopped := retention.New(retention.Config{Store: failingDeletes{e.s}, Archive: e.arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet,
-				BatchSize: 40, Pause: time.Millisecond, Recorder: e.record})
+			stopped := retention.New(capable(retention.Config{Store: failingDeletes{e.s}, Archive: e.arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet,
+				BatchSize: 40, Pause: time.Millisecond, Recorder: e.record}))
 			rep, err := stopped.RunTenant(e.ctx, "acme")
 			if err == nil || rep.Removed != 0 || rep.Archived != len(due) {
 				t.Fatalf("RunTenant with failing deletes = %+v, %v; want %d archived, none removed, an error", rep, err, len(due))
@@ -126,8 +126,8 @@ func TestPurgeWaitsForSignedRecord(t *testing.T) {
 			all := e.fill("acme", 100)
 			due := expired(all, now0.Add(-30*24*time.Hour), nil)
 			e.noIntegration = true
-			waiting := retention.New(retention.Config{Store: e.s, Archive: e.arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet,
-				BatchSize: 40, Pause: time.Millisecond, Recorder: e.record, IntegrationWait: 100 * time.Millisecond})
+			waiting := retention.New(capable(retention.Config{Store: e.s, Archive: e.arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet,
+				BatchSize: 40, Pause: time.Millisecond, Recorder: e.record, IntegrationWait: 100 * time.Millisecond}))
 			rep, err := waiting.RunTenant(e.ctx, "acme")
 			if err == nil || rep.Removed != 0 {
 				t.Fatalf("RunTenant with the record unsigned = %+v, %v; want none removed, an error", rep, err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,15 @@ import (
 type store interface {
 	auditkeep.Store
 	retention.Store
+	retention.Guarded
+}
+
+// capable sets cfg's Locker and Partitions to its store's, when the store
+// has them, as the server sets the PostgreSQL store's.
+func capable(cfg retention.Config) retention.Config {
+	cfg.Locker, _ = cfg.Store.(auditkeep.RetentionLocker)
+	cfg.Partitions, _ = cfg.Store.(auditkeep.PartitionStore)
+	return cfg
 }
 
 // backend is one store with its ledger storage.
@@ -143,7 +153,7 @@ func newEnv(t testing.TB, b backend, arch *archive.Archive) *env {
 	t.Cleanup(func() { c.Close() })
 	e.ingest = ingest.NewService(c)
 	e.ingest.Now = e.clock.Now
-	e.ret = retention.New(retention.Config{
+	e.ret = retention.New(capable(retention.Config{
 		Store: e.s, Archive: arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet, Registry: e.reg,
 		BatchSize: 40, Pause: time.Millisecond,
 		Recorder: e.record,
@@ -151,7 +161,7 @@ func newEnv(t testing.TB, b backend, arch *archive.Archive) *env {
 			_, err := e.ingest.Store(ctx, events)
 			return err
 		},
-	})
+	}))
 	e.ingest.Steps = []ingest.Step{e.ret.Step}
 	return e
 }
@@ -548,7 +558,7 @@ func TestFailingArchiveKeepsEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e2 := retention.New(retention.Config{Store: e.s, Archive: good, Tree: e.tree, Now: e.clock.Now, Logger: quiet})
+			e2 := retention.New(capable(retention.Config{Store: e.s, Archive: good, Tree: e.tree, Now: e.clock.Now, Logger: quiet}))
 			rep, err = e2.Run(e.ctx)
 			if due := expired(all, now0.Add(-30*24*time.Hour), nil); err != nil || rep.Removed != len(due) {
 				t.Errorf("Run with the archive back = %+v, %v; want %d removed", rep, err, len(due))
@@ -656,4 +666,46 @@ func TestRestore(t *testing.T) {
 func sha256Hex(b []byte) string {
 	h := sha256Sum(b)
 	return hex.EncodeToString(h[:])
+}
+
+// heldLocks is a Locker whose locks another node holds while busy is set.
+type heldLocks struct {
+	busy  atomic.Bool
+	asked atomic.Int64
+}
+
+func (l *heldLocks) RetentionLock(ctx context.Context, tenants ...string) (func(), bool, error) {
+	l.asked.Add(1)
+	if l.busy.Load() {
+		return nil, false, nil
+	}
+	return func() {}, true, nil
+}
+
+// TestLockerKeepsNodesApart: with a Locker, a tenant whose lock another
+// node holds is left to that node; once the lock is free, the run purges it.
+func TestLockerKeepsNodesApart(t *testing.T) {
+	e := newEnv(t, backends(t)[0], nil)
+	e.tenant("acme", 30)
+	all := e.fill("acme", 80) // 40 days of events
+	locks := &heldLocks{}
+	locks.busy.Store(true)
+	ret := retention.New(retention.Config{Store: e.s, Locker: locks, Archive: e.arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet, Recorder: e.record})
+	if rep, err := ret.Run(e.ctx); err != nil || rep.Removed != 0 || rep.Archived != 0 {
+		t.Errorf("Run while another node holds the lock = %+v, %v; want nothing archived or removed", rep, err)
+	}
+	if locks.asked.Load() == 0 {
+		t.Errorf("Run never asked the Locker for the tenant's lock")
+	}
+	if got := len(e.live("acme")); got != len(all) {
+		t.Errorf("%d events live after a run that did not get the lock; want all %d", got, len(all))
+	}
+	locks.busy.Store(false)
+	due := expired(all, now0.Add(-30*24*time.Hour), nil)
+	if len(due) == 0 {
+		t.Fatal("fixture: no event expired")
+	}
+	if rep, err := ret.Run(e.ctx); err != nil || rep.Removed != len(due) {
+		t.Errorf("Run with the lock free = %+v, %v; want %d removed", rep, err, len(due))
+	}
 }

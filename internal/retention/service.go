@@ -44,6 +44,17 @@ type Appender func(ctx context.Context, events []*auditkeep.Event) error
 type Config struct {
 	Store   Store            // required
 	Archive *archive.Archive // required for the job and restore
+	// Locker, when set, takes the store's retention locks, so that one node
+	// at a time purges a tenant (the PostgreSQL store, which several nodes
+	// share); nil: only this process's runs are kept apart, which is enough
+	// for a store that one process owns (the embedded store). Within one
+	// process the service serialises each tenant's runs itself either way.
+	Locker auditkeep.RetentionLocker
+	// Partitions, when set, is the store's monthly partitions (PostgreSQL):
+	// the job drops a past month's partition whole when every tenant in it
+	// lets it go, and drops the partitions its runs emptied; nil: expired
+	// events are deleted row by row.
+	Partitions auditkeep.PartitionStore
 	// Tree, when set, is the ledger's storage: events are archived only
 	// once integrated, each segment with its proof. When nil, segments
 	// have no proof.
@@ -78,6 +89,8 @@ type Config struct {
 // the read guard's cutoffs, restore.
 type Service struct {
 	store      Store
+	locker     auditkeep.RetentionLocker
+	partitions auditkeep.PartitionStore
 	arch       *archive.Archive
 	tree       archive.TreeSource
 	plans      Plans
@@ -115,7 +128,7 @@ type cached struct {
 // New returns a service. Call Open to start the job.
 func New(cfg Config) *Service {
 	s := &Service{
-		store: cfg.Store, arch: cfg.Archive, tree: cfg.Tree, plans: cfg.Plans,
+		store: cfg.Store, locker: cfg.Locker, partitions: cfg.Partitions, arch: cfg.Archive, tree: cfg.Tree, plans: cfg.Plans,
 		recorder: cfg.Recorder, appender: cfg.Appender, streams: cfg.Streams, streamWait: cfg.StreamWait,
 		interval: cfg.Interval, batch: cfg.BatchSize, pause: cfg.Pause, maxSpan: cfg.MaxSpan, ttl: cfg.CacheTTL, waitTree: cfg.IntegrationWait,
 		now: cfg.Now, log: cfg.Logger,

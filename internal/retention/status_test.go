@@ -79,8 +79,8 @@ func TestStatusUnreadable(t *testing.T) {
 				t.Fatal(err)
 			}
 			puts := 0
-			failing := retention.New(retention.Config{Store: unreadableStatus{e.s, &puts}, Archive: e.arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet,
-				BatchSize: 40, Pause: time.Millisecond, Recorder: e.record})
+			failing := retention.New(capable(retention.Config{Store: unreadableStatus{e.s, &puts}, Archive: e.arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet,
+				BatchSize: 40, Pause: time.Millisecond, Recorder: e.record}))
 			if rep, err := failing.RunTenant(e.ctx, "acme"); auditkeep.ErrorCode(err) != auditkeep.EUNAVAILABLE || rep.Removed != 0 {
 				t.Errorf("RunTenant with an unreadable status = %+v, %v; want %s and nothing removed", rep, err, auditkeep.EUNAVAILABLE)
 			}

@@ -39,8 +39,8 @@ func TestStreamsHoldExpired(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A cap of 10 days: events more than 40 days old (seqs 1..20) go delivered or not.
-			ret := retention.New(retention.Config{Store: e.s, Archive: e.arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet,
-				BatchSize: 40, Pause: time.Millisecond, Recorder: e.record, Streams: storeStreams{ss}, StreamWait: 10 * 24 * time.Hour})
+			ret := retention.New(capable(retention.Config{Store: e.s, Archive: e.arch, Tree: e.tree, Now: e.clock.Now, Logger: quiet,
+				BatchSize: 40, Pause: time.Millisecond, Recorder: e.record, Streams: storeStreams{ss}, StreamWait: 10 * 24 * time.Hour}))
 			rep, err := ret.Run(e.ctx)
 			if err != nil || rep.Removed != 20 || rep.Undelivered != 10 {
 				t.Fatalf("Run with a stream at cursor 10 = %+v, %v; want 20 removed, 10 of them undelivered", rep, err)

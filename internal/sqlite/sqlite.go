@@ -60,6 +60,7 @@ type Store struct {
 }
 
 var _ auditkeep.Store = (*Store)(nil)
+var _ auditkeep.EventJSONScanner = (*Store)(nil)
 
 type options struct {
 	log       *slog.Logger
