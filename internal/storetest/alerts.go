@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/alert"
 )
 
 func alertStore(t *testing.T, s auditkeep.Store) auditkeep.AlertStore {
@@ -372,5 +374,29 @@ func testAlertNotifications(t *testing.T, s auditkeep.Store) {
 	got, _ = as.GetAlertRule(ctx, "acme", "alr_1")
 	if got.Channels[0].State != auditkeep.ChannelOK || got.Channels[1].State != "" {
 		t.Errorf("after changing channel 1: states %q, %q; want ok, none", got.Channels[0].State, got.Channels[1].State)
+	}
+}
+
+// checkMatcher checks that the alert rules' in-memory matcher selects
+// from all exactly the events the store returned for f (got, in any
+// order): rules match events as search finds them.
+func checkMatcher(t *testing.T, all []*auditkeep.Event, f auditkeep.Filter, got []string) {
+	t.Helper()
+	m, err := alert.NewMatcher(f)
+	if err != nil {
+		t.Errorf("alert.NewMatcher(%s) = %v", describe(f), err)
+		return
+	}
+	var matched []string
+	for _, e := range all {
+		if m.Match(e) {
+			matched = append(matched, e.ID)
+		}
+	}
+	want := slices.Clone(got)
+	slices.Sort(matched)
+	slices.Sort(want)
+	if !slices.Equal(matched, want) {
+		t.Errorf("alert matcher(%s) =\n  %v\nthe store's\n  %v", describe(f), matched, want)
 	}
 }

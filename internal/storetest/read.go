@@ -164,6 +164,9 @@ func check1(t *testing.T, s auditkeep.Store, all []*auditkeep.Event, f auditkeep
 		if !slices.Equal(got, want) {
 			t.Errorf("ListEvents(%s, limit %d) =\n  %v\nwant\n  %v", describe(f), limit, got, want)
 		}
+		if limit == 1000 {
+			checkMatcher(t, all, f, got)
+		}
 	}
 	var scanned []string
 	if err := s.ScanEvents(context.Background(), "acme", f, func(e *auditkeep.Event) error {
@@ -383,6 +386,7 @@ func testText(t *testing.T, s auditkeep.Store, all []*auditkeep.Event) {
 			if !slices.Equal(got, want) {
 				t.Errorf("ListEvents(%s) =\n  %v\nwant\n  %v", describe(f), got, want)
 			}
+			checkMatcher(t, all, f, got)
 		}
 	}
 	// "prod" as a word is not "production".
