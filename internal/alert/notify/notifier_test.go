@@ -17,6 +17,7 @@ import (
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/alert/notify"
 	"github.com/auditkeep/auditkeep/internal/sqlite"
+	"github.com/auditkeep/auditkeep/internal/stream/receivertest"
 	"github.com/auditkeep/auditkeep/internal/stream/transport"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -99,11 +100,11 @@ func TestNotifierDeliversOutbox(t *testing.T) {
 	key, _ := transport.WebhookKey(testSecret)
 	hook, slack := newReceiver(t, key), newReceiver(t, nil)
 	slack.set(http.StatusServiceUnavailable)
-	smtpSrv := startSMTP(t, true)
+	smtpSrv := receivertest.NewSMTP(t, true, "alerts", "s3cret")
 
 	newNotifier := func(reg prometheus.Registerer) *notify.Notifier {
 		n, err := notify.New(notify.Config{Store: s, Key: []byte("test stream key"), Owner: "node-1", PublicURL: "https://audit.example.com",
-			Email: &notify.Email{Addr: smtpSrv.addr, From: "auditkeep@example.com", Username: "alerts", Password: "s3cret", TLS: &tls.Config{RootCAs: smtpSrv.ca}},
+			Email: &notify.Email{Addr: smtpSrv.Addr, From: "auditkeep@example.com", Username: "alerts", Password: "s3cret", TLS: &tls.Config{RootCAs: smtpSrv.Pool}},
 			Poll:  20 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Claim: 5 * time.Second,
 			Logger: quiet, Registry: reg})
 		if err != nil {
@@ -143,7 +144,7 @@ func TestNotifierDeliversOutbox(t *testing.T) {
 	// The webhook and the email arrive; Slack fails, and says so.
 	waitFor(t, "the webhook and the email", func() bool {
 		b, _, _ := hook.got()
-		return len(b) == 1 && len(smtpSrv.received()) == 1
+		return len(b) == 1 && len(smtpSrv.Messages()) == 1
 	})
 	waitFor(t, "slack's failures", func() bool { _, _, tries := slack.got(); return tries >= 2 })
 	got, err := s.GetAlertRule(ctx, "acme", "alr_1")
@@ -204,7 +205,7 @@ func TestNotifierDeliversOutbox(t *testing.T) {
 	if b, _, _ := slack.got(); len(b) != 1 {
 		t.Errorf("slack received %d; want 1", len(b))
 	}
-	if m := smtpSrv.received(); len(m) != 1 {
+	if m := smtpSrv.Messages(); len(m) != 1 {
 		t.Errorf("smtp received %d; want 1", len(m))
 	}
 }

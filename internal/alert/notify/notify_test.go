@@ -3,7 +3,6 @@ package notify_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -17,13 +16,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/alert/notify"
 	"github.com/auditkeep/auditkeep/internal/stream/receivertest"
 	"github.com/auditkeep/auditkeep/internal/stream/transport"
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -159,120 +156,12 @@ func TestSlackChannel(t *testing.T) {
 	checkAnswers(t, s, ch, "", &mu, &status, map[int]transport.Kind{500: transport.Retry, 403: transport.Auth, 404: transport.Permanent, 410: transport.Permanent})
 }
 
-// smtpServer is a real SMTP server on loopback (go-smtp) offering
-// STARTTLS with a test certificate and AUTH PLAIN after it.
-type smtpServer struct {
-	addr string
-	ca   *x509.CertPool
-	srv  *smtp.Server
-
-	mu       sync.Mutex
-	messages []smtpMessage
-	rcptErr  error // answered to RCPT TO when set
-}
-
-type smtpMessage struct {
-	from string
-	to   []string
-	tls  bool
-	data []byte
-}
-
-func startSMTP(t *testing.T, withTLS bool) *smtpServer {
-	t.Helper()
-	certs := receivertest.NewCerts(t)
-	s := &smtpServer{ca: x509.NewCertPool()}
-	s.ca.AppendCertsFromPEM([]byte(certs.CA))
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &smtpSession{s: s, c: c}, nil
-	}))
-	s.srv.Domain = "localhost"
-	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
-	if withTLS {
-		cert, err := tls.X509KeyPair([]byte(certs.Cert), []byte(certs.Key))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
-	} else {
-		s.srv.AllowInsecureAuth = true
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = l.Addr().String()
-	go s.srv.Serve(l)
-	t.Cleanup(func() { s.srv.Close() })
-	return s
-}
-
-func (s *smtpServer) received() []smtpMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]smtpMessage(nil), s.messages...)
-}
-
-type smtpSession struct {
-	s    *smtpServer
-	c    *smtp.Conn
-	auth bool
-	msg  smtpMessage
-}
-
-func (x *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (x *smtpSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, username, password string) error {
-		if username != "alerts" || password != "s3cret" {
-			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
-		}
-		x.auth = true
-		return nil
-	}), nil
-}
-
-func (x *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
-	if !x.auth {
-		return smtp.ErrAuthRequired
-	}
-	_, x.msg.tls = x.c.TLSConnectionState()
-	x.msg.from = from
-	return nil
-}
-
-func (x *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	x.s.mu.Lock()
-	err := x.s.rcptErr
-	x.s.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	x.msg.to = append(x.msg.to, to)
-	return nil
-}
-
-func (x *smtpSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	x.msg.data = b
-	x.s.mu.Lock()
-	x.s.messages = append(x.s.messages, x.msg)
-	x.s.mu.Unlock()
-	return nil
-}
-
-func (x *smtpSession) Reset()        { x.msg = smtpMessage{} }
-func (x *smtpSession) Logout() error { return nil }
-
 // Email goes over STARTTLS to a real SMTP server, authenticated, with
 // headers no event content can add to.
 func TestEmailChannel(t *testing.T) {
-	srv := startSMTP(t, true)
-	email := &notify.Email{Addr: srv.addr, From: "auditkeep@example.com", Username: "alerts", Password: "s3cret",
-		TLS: &tls.Config{RootCAs: srv.ca}}
+	srv := receivertest.NewSMTP(t, true, "alerts", "s3cret")
+	email := &notify.Email{Addr: srv.Addr, From: "auditkeep@example.com", Username: "alerts", Password: "s3cret",
+		TLS: &tls.Config{RootCAs: srv.Pool}}
 	if err := email.Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -281,17 +170,17 @@ func TestEmailChannel(t *testing.T) {
 	if err := s.Send(context.Background(), ch, "", testMessage()); err != nil {
 		t.Fatalf("Send = %v", err)
 	}
-	got := srv.received()
+	got := srv.Messages()
 	if len(got) != 1 {
 		t.Fatalf("server received %d messages; want 1", len(got))
 	}
 	m := got[0]
-	if !m.tls || m.from != "auditkeep@example.com" || strings.Join(m.to, ",") != "security@example.com,oncall@example.com" {
-		t.Errorf("envelope: tls %v, from %q, to %q", m.tls, m.from, m.to)
+	if !m.TLS || m.From != "auditkeep@example.com" || strings.Join(m.To, ",") != "security@example.com,oncall@example.com" {
+		t.Errorf("envelope: tls %v, from %q, to %q", m.TLS, m.From, m.To)
 	}
-	msg, err := mail.ReadMessage(strings.NewReader(string(m.data)))
+	msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
 	if err != nil {
-		t.Fatalf("ReadMessage: %v\n%s", err, m.data)
+		t.Fatalf("ReadMessage: %v\n%s", err, m.Data)
 	}
 	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
 	if err != nil || !strings.HasPrefix(subject, "[high] Failed logins: actor <!channel>") {
@@ -314,19 +203,15 @@ func TestEmailChannel(t *testing.T) {
 	if k := kindOf(t, (&notify.Sender{Email: &bad}).Send(context.Background(), ch, "", testMessage())); k != transport.Auth {
 		t.Errorf("wrong password: kind %v; want Auth", k)
 	}
-	srv.mu.Lock()
-	srv.rcptErr = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
-	srv.mu.Unlock()
+	srv.SetRcptError(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"})
 	if k := kindOf(t, s.Send(context.Background(), ch, "", testMessage())); k != transport.Retry {
 		t.Errorf("451: kind %v; want Retry", k)
 	}
-	srv.mu.Lock()
-	srv.rcptErr = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
-	srv.mu.Unlock()
+	srv.SetRcptError(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
 	if k := kindOf(t, s.Send(context.Background(), ch, "", testMessage())); k != transport.Permanent {
 		t.Errorf("550: kind %v; want Permanent", k)
 	}
-	if n := len(srv.received()); n != 1 {
+	if n := len(srv.Messages()); n != 1 {
 		t.Errorf("server received %d messages; want still 1", n)
 	}
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -343,20 +228,20 @@ func TestEmailChannel(t *testing.T) {
 	if err := (&notify.Sender{Email: &untrusted}).Send(context.Background(), ch, "", testMessage()); err == nil {
 		t.Error("Send to a server whose certificate is not trusted = nil; want an error")
 	}
-	if n := len(srv.received()); n != 1 {
+	if n := len(srv.Messages()); n != 1 {
 		t.Errorf("server received %d messages; want still 1", n)
 	}
 }
 
 // A server without STARTTLS gets neither the credentials nor the message.
 func TestEmailRequiresSTARTTLS(t *testing.T) {
-	srv := startSMTP(t, false)
-	email := &notify.Email{Addr: srv.addr, From: "auditkeep@example.com", Username: "alerts", Password: "s3cret"}
+	srv := receivertest.NewSMTP(t, false, "alerts", "s3cret")
+	email := &notify.Email{Addr: srv.Addr, From: "auditkeep@example.com", Username: "alerts", Password: "s3cret"}
 	err := (&notify.Sender{Email: email}).Send(context.Background(), &auditkeep.AlertChannel{Type: auditkeep.ChannelEmail, To: []string{"a@example.com"}}, "", testMessage())
 	if k := kindOf(t, err); k != transport.Auth || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Errorf("Send = %v (kind %v); want Auth naming STARTTLS", err, k)
 	}
-	if n := len(srv.received()); n != 0 {
+	if n := len(srv.Messages()); n != 0 {
 		t.Errorf("server received %d messages; want 0", n)
 	}
 	if err := (&notify.Sender{}).Send(context.Background(), &auditkeep.AlertChannel{Type: auditkeep.ChannelEmail, To: []string{"a@example.com"}}, "", testMessage()); err == nil ||
