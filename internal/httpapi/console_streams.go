@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
@@ -106,15 +107,33 @@ func (c consoleStreams) call(r *http.Request, id *web.Identity, streamID string,
 	if err != nil {
 		return nil, err
 	}
+	method := r.Method
+	if body != nil {
+		method = http.MethodPost
+	}
+	return runAs(r, p, method, nil, streamID, body, h)
+}
+
+// runAs runs an API handler for the principal on a copy of r (its address
+// and user agent kept for the record) with method, the query q (nil: r's
+// own), the path's {id} and a JSON body (nil: none), and returns what the
+// handler wrote.
+func runAs(r *http.Request, p principal, method string, q url.Values, pathID string, body any, h func(http.ResponseWriter, *http.Request) error) ([]byte, error) {
 	r2 := r.Clone(context.WithValue(r.Context(), principalKey{}, p))
-	r2.SetPathValue("id", streamID)
+	r2.SetPathValue("id", pathID)
+	r2.Method = method
+	if q != nil {
+		u := *r2.URL
+		u.RawQuery = q.Encode()
+		r2.URL = &u
+	}
 	r2.Body, r2.ContentLength = http.NoBody, 0
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, err
 		}
-		r2.Method, r2.Body, r2.ContentLength = http.MethodPost, io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		r2.Body, r2.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
 		r2.Header = r.Header.Clone()
 		r2.Header.Set("Content-Type", "application/json")
 	}

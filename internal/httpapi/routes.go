@@ -90,6 +90,9 @@ func (s *Server) routes() http.Handler {
 	if s.streamEngine != nil {
 		s.browser.console.Streams = consoleStreams{s}
 	}
+	if s.alertsCfg != nil {
+		s.browser.console.Alerts = consoleAlerts{s}
+	}
 	s.browser.console.SessionEnded = s.endConsoleSession
 	s.browser.console.KeySignIn = !s.people.NoKeySignIn
 	if s.people.OIDC != nil {
