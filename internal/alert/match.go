@@ -49,6 +49,11 @@ type textMatch struct {
 // order, limit and cursor do not select). Returns EINVALID for a term
 // the stores would refuse.
 func NewMatcher(f auditkeep.Filter) (*Matcher, error) {
+	// The terms the stores refuse (auditkeep.Filter.Validate), such as one
+	// without values.
+	if err := (&auditkeep.Filter{Terms: f.Terms}).Validate(); err != nil {
+		return nil, err
+	}
 	m := &Matcher{from: f.From, to: f.To}
 	for _, t := range f.Terms {
 		tm := termMatch{field: t.Field, negate: t.Negate}

@@ -3,10 +3,12 @@ package storetest
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/alert"
 )
 
 // invalidFilters are filters auditkeep.Filter.Validate refuses, with the
@@ -65,6 +67,11 @@ func testFilterContract(t *testing.T, s auditkeep.Store, all []*auditkeep.Event)
 		}
 		if n > 0 {
 			t.Errorf("scans of %s called fn %d times; want 0", tc.name, n)
+		}
+		// The alert rules' matcher refuses the terms the stores refuse.
+		if strings.HasPrefix(tc.field, "terms[") {
+			_, err := alert.NewMatcher(tc.f)
+			check("alert.NewMatcher", err)
 		}
 	}
 
