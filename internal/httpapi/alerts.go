@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/alert"
 	"github.com/auditkeep/auditkeep/internal/alert/notify"
 	"github.com/auditkeep/auditkeep/internal/stream/transport"
 )
@@ -26,10 +27,9 @@ type AlertEngine interface {
 	// naming the field, with the position of a match or condition error
 	// ("condition: … at 1:14").
 	Check(r *auditkeep.AlertRule) error
-	// Backtest returns how many alerts r would have raised over the
-	// tenant's events that occurred in [from, to], and the first ones
-	// (oldest first); it stores and sends nothing.
-	Backtest(ctx context.Context, tenant string, r *auditkeep.AlertRule, from, to time.Time) (int, []*auditkeep.Alert, error)
+	// Backtest returns the alerts r would have raised over the tenant's
+	// events that occurred in [from, to], oldest first; it stores nothing.
+	Backtest(ctx context.Context, tenant string, r *auditkeep.AlertRule, from, to time.Time) ([]*auditkeep.Alert, error)
 	// EnsureDefaults gives the tenant the default rules it never had.
 	EnsureDefaults(ctx context.Context, tenant string) error
 	// RulesChanged tells the evaluator that the tenant's rules changed.
@@ -47,6 +47,8 @@ type Alerts struct {
 	Engine AlertEngine
 	Sealer ChannelSealer
 }
+
+var _ AlertEngine = (*alert.Evaluator)(nil)
 
 // Limits of the alert endpoints.
 const (
@@ -437,15 +439,12 @@ func (s *Server) handleTestAlertRule(w http.ResponseWriter, r *http.Request) err
 	case to.Sub(from) > maxBacktestSpan:
 		return auditkeep.FieldErrorf("from", "a backtest reads at most %d days: from and to lie %s apart", int(maxBacktestSpan/(24*time.Hour)), to.Sub(from).Round(time.Hour))
 	}
-	n, examples, err := a.Engine.Backtest(r.Context(), tenant, rule, from, to)
+	raised, err := a.Engine.Backtest(r.Context(), tenant, rule, from, to)
 	if err != nil {
 		return err
 	}
-	if examples == nil {
-		examples = []*auditkeep.Alert{}
-	}
-	examples = examples[:min(len(examples), backtestExamples)]
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": n, "examples": examples, "from": from, "to": to})
+	examples := append([]*auditkeep.Alert{}, raised[:min(len(raised), backtestExamples)]...)
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": len(raised), "examples": examples, "from": from, "to": to})
 	return nil
 }
 
