@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/changes"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -51,7 +53,7 @@ func parseSchema(b []byte) (any, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, auditkeep.FieldErrorf("schema", "schema is empty; send a JSON Schema object as the request body")
 	}
-	if d := depth(b); d > MaxSchemaDepth {
+	if d := ijson.Depth(b); d > MaxSchemaDepth {
 		return nil, auditkeep.FieldErrorf("schema", "schema is nested deeper than %d levels", MaxSchemaDepth)
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
@@ -64,33 +66,6 @@ func parseSchema(b []byte) (any, error) {
 		return nil, auditkeep.FieldErrorf("schema", "schema must be a JSON object (or true or false)")
 	}
 	return doc, nil
-}
-
-// depth returns how deeply objects and arrays nest in the JSON text b.
-func depth(b []byte) int {
-	d, deepest := 0, 0
-	inString, escaped := false, false
-	for _, c := range b {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			switch c {
-			case '\\':
-				escaped = true
-			case '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			d++
-			deepest = max(deepest, d)
-		case c == '}' || c == ']':
-			d--
-		}
-	}
-	return deepest
 }
 
 // compile compiles a decoded schema: draft 2020-12 unless its $schema names
@@ -195,7 +170,7 @@ func describe(ve *jsonschema.ValidationError, inst any, root string) (field, msg
 	field = pathOf(root, inst, first.InstanceLocation)
 	if r, ok := first.ErrorKind.(*kind.Required); ok && len(r.Missing) > 0 {
 		// Name the missing field itself.
-		field = joinKey(field, r.Missing[0])
+		field = changes.JoinKey(field, r.Missing[0])
 	}
 	return field, problem(first, inst, root), len(ts) - 1
 }
@@ -269,38 +244,10 @@ func pathOf(root string, inst any, tokens []string) string {
 				v = nil
 			}
 		case map[string]any:
-			p, v = joinKey(p, tok), x[tok]
+			p, v = changes.JoinKey(p, tok), x[tok]
 		default:
-			p, v = joinKey(p, tok), nil
+			p, v = changes.JoinKey(p, tok), nil
 		}
 	}
 	return p
-}
-
-// joinKey returns the path of key inside the object at path: bare after a
-// dot when it is a simple word, else quoted in brackets.
-func joinKey(path, key string) string {
-	if isIdent(key) {
-		return path + "." + key
-	}
-	q, _ := json.Marshal(key)
-	return path + "[" + string(q) + "]"
-}
-
-// isIdent reports whether a key can be written bare in a path: a letter or
-// '_' followed by letters, digits, '_' or '-'.
-func isIdent(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
-		case i > 0 && (c >= '0' && c <= '9' || c == '-'):
-		default:
-			return false
-		}
-	}
-	return true
 }

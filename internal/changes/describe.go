@@ -449,9 +449,9 @@ func segmentsText(segs []segment) string {
 		case s.isIndex:
 			b = append(b, joinIndex("", s.index)...)
 		case len(b) == 0:
-			b = append(b, joinKey("", s.key)...)
+			b = append(b, JoinKey("", s.key)...)
 		default:
-			b = append(b, joinKey(".", s.key)[1:]...)
+			b = append(b, JoinKey(".", s.key)[1:]...)
 		}
 	}
 	return string(b)

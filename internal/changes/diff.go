@@ -199,7 +199,7 @@ func (d *differ) diff(path string, a, b *value) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		d.diff(joinKey(path, k), ai[k], bi[k])
+		d.diff(JoinKey(path, k), ai[k], bi[k])
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
 // kind is the JSON type of a value.
@@ -58,16 +60,7 @@ type parser struct {
 	i    int
 }
 
-func (p *parser) skipSpace() {
-	for p.i < len(p.data) {
-		switch p.data[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
+func (p *parser) skipSpace() { p.i = ijson.Space(p.data, p.i) }
 
 func (p *parser) value() (*value, error) {
 	p.skipSpace()
@@ -178,25 +171,17 @@ func (p *parser) string() (string, error) {
 		return "", errInvalidJSON
 	}
 	start := p.i
-	escaped := false
-	j := p.i + 1
-	for j < len(p.data) && p.data[j] != '"' {
-		if p.data[j] == '\\' {
-			escaped = true
-			j++
-		}
-		j++
-	}
-	if j >= len(p.data) {
+	end, plain := ijson.StringEnd(p.data, p.i)
+	if end < 0 {
 		return "", errInvalidJSON
 	}
-	p.i = j + 1
-	raw := p.data[start+1 : j]
-	if !escaped && utf8.Valid(raw) {
+	p.i = end
+	raw := p.data[start+1 : end-1]
+	if plain && utf8.Valid(raw) {
 		return string(raw), nil
 	}
 	var s string
-	if err := json.Unmarshal(p.data[start:j+1], &s); err != nil {
+	if err := json.Unmarshal(p.data[start:end], &s); err != nil {
 		return "", err
 	}
 	return s, nil

@@ -56,7 +56,7 @@ func pathString(path []segment) string {
 		if seg.isIndex {
 			s = joinIndex(s, seg.index)
 		} else {
-			s = joinKey(s, seg.key)
+			s = JoinKey(s, seg.key)
 		}
 	}
 	return s

@@ -25,8 +25,12 @@ func isIdent(k string) bool {
 	return true
 }
 
-// joinKey returns the path of key inside the value at path.
-func joinKey(path, key string) string {
+// JoinKey returns the path of key inside the value at path: after a dot
+// when the key is an identifier (see isIdent), else as a JSON string in
+// brackets ("metadata.tags", `metadata["odd key"]`). This is the field
+// path syntax of changes and of every error that names a place inside a
+// document.
+func JoinKey(path, key string) string {
 	if isIdent(key) {
 		if path == "" {
 			return key

@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
 // Shape locates the members of an event's JSON that a read fills or marks.
@@ -42,7 +43,7 @@ func Parse(js []byte) (sh Shape, ok bool) {
 	}
 	i := 1
 	for m := 0; ; m++ {
-		key, v, end, ok := jsonMember(js, i)
+		key, v, end, ok := ijson.MemberAt(js, i)
 		if !ok {
 			return sh, false
 		}
@@ -100,10 +101,10 @@ func (sh *Shape) Target(js []byte) (typ, id []byte, ok bool, err error) {
 	if sh.TargetEnd == 0 {
 		return nil, nil, false, nil
 	}
-	if typ, err = jsonText(js[sh.TargetType:sh.TargetTypeEnd]); err != nil {
+	if typ, err = ijson.Text(js[sh.TargetType:sh.TargetTypeEnd]); err != nil {
 		return nil, nil, false, err
 	}
-	if id, err = jsonText(js[sh.TargetID:sh.TargetIDEnd]); err != nil {
+	if id, err = ijson.Text(js[sh.TargetID:sh.TargetIDEnd]); err != nil {
 		return nil, nil, false, err
 	}
 	return typ, id, true, nil
@@ -168,7 +169,7 @@ func parseTarget(js []byte, v, end int, sh *Shape) bool {
 	}
 	i := v + 1
 	for i < end-1 {
-		key, mv, mend, ok := jsonMember(js, i)
+		key, mv, mend, ok := ijson.MemberAt(js, i)
 		if !ok || js[mv] == '{' || js[mv] == '[' {
 			return false
 		}
@@ -194,117 +195,4 @@ func parseTarget(js []byte, v, end int, sh *Shape) bool {
 	}
 	sh.TargetEnd = end - 1
 	return true
-}
-
-// jsonMember reads the object member starting at js[i] (its key): the
-// key's text as written, and its value's span [v, end). ok is false when
-// there is no well-formed member there.
-func jsonMember(js []byte, i int) (key []byte, v, end int, ok bool) {
-	if i >= len(js) || js[i] != '"' {
-		return nil, 0, 0, false
-	}
-	k := SkipString(js, i)
-	if k < 0 || k >= len(js) || js[k] != ':' {
-		return nil, 0, 0, false
-	}
-	end = SkipValue(js, k+1)
-	if end < 0 {
-		return nil, 0, 0, false
-	}
-	return js[i+1 : k-1], k + 1, end, true
-}
-
-// SkipString returns the offset just past the JSON string starting at
-// js[i], or -1.
-func SkipString(js []byte, i int) int {
-	j := i + 1
-	for {
-		q := bytes.IndexByte(js[j:], '"')
-		if q < 0 {
-			return -1
-		}
-		j += q
-		backslashes := 0
-		for b := j - 1; b > i && js[b] == '\\'; b-- {
-			backslashes++
-		}
-		if backslashes%2 == 0 {
-			return j + 1
-		}
-		j++
-	}
-}
-
-// SkipValue returns the offset just past the JSON value starting at js[i],
-// or -1. It expects JSON without spaces, as encoding/json writes it.
-func SkipValue(js []byte, i int) int {
-	if i >= len(js) {
-		return -1
-	}
-	switch js[i] {
-	case '"':
-		return SkipString(js, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(js); j++ {
-			switch js[j] {
-			case '"':
-				if j = SkipString(js, j); j < 0 {
-					return -1
-				}
-				j--
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	case ',', '}', ']', ':':
-		return -1
-	default:
-		for j := i; j < len(js); j++ {
-			switch js[j] {
-			case ',', '}', ']':
-				return j
-			}
-		}
-		return -1
-	}
-}
-
-// jsonText returns the text of a JSON string q (with its quotes): a part
-// of q when it has no escape.
-func jsonText(q []byte) ([]byte, error) {
-	if bytes.IndexByte(q, '\\') < 0 {
-		return q[1 : len(q)-1], nil
-	}
-	var s string
-	err := json.Unmarshal(q, &s)
-	return []byte(s), err
-}
-
-// Member returns the value of the top-level member key of js, an object as
-// encoding/json writes it (no space), reading the members before it only
-// as far as to skip them; ok is false when js has no such member or is not
-// in that form.
-func Member(js []byte, key string) (value []byte, ok bool) {
-	if len(js) < 2 || js[0] != '{' {
-		return nil, false
-	}
-	for i := 1; ; {
-		k, v, end, ok := jsonMember(js, i)
-		if !ok {
-			return nil, false
-		}
-		if string(k) == key {
-			return js[v:end], true
-		}
-		if end >= len(js) || js[end] != ',' {
-			return nil, false
-		}
-		i = end + 1
-	}
 }

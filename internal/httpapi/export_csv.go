@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/internal/eventjson"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
 // csvJSON makes CSV rows (csvRow's cells) from events' JSON as encoding/json
@@ -67,7 +67,7 @@ func (c *csvJSON) row(row []string, js []byte, hash []byte) (ok bool) {
 	}
 	clear(c.cells)
 	c.buf = c.buf[:0]
-	ok = eachMember(js, func(key, v []byte) bool {
+	ok = ijson.EachMember(js, func(key, v []byte) bool {
 		if col, isString := csvStringMembers[string(key)]; isString {
 			return c.text(col, v)
 		}
@@ -79,7 +79,7 @@ func (c *csvJSON) row(row []string, js []byte, hash []byte) (ok bool) {
 		case "received_at":
 			return c.time(colReceivedAt, v)
 		case "actor":
-			return eachMember(v, func(key, v []byte) bool {
+			return ijson.EachMember(v, func(key, v []byte) bool {
 				switch string(key) {
 				case "type":
 					return c.text(colActorType, v)
@@ -94,7 +94,7 @@ func (c *csvJSON) row(row []string, js []byte, hash []byte) (ok bool) {
 			})
 		case "target":
 			c.raw(colTargetDeleted, falseJSON)
-			return eachMember(v, func(key, v []byte) bool {
+			return ijson.EachMember(v, func(key, v []byte) bool {
 				switch string(key) {
 				case "type":
 					return c.text(colTargetType, v)
@@ -110,7 +110,7 @@ func (c *csvJSON) row(row []string, js []byte, hash []byte) (ok bool) {
 		case "scope":
 			return c.scopePath(v)
 		case "context":
-			return eachMember(v, func(key, v []byte) bool {
+			return ijson.EachMember(v, func(key, v []byte) bool {
 				switch string(key) {
 				case "ip":
 					return c.text(colIP, v)
@@ -150,10 +150,11 @@ func (c *csvJSON) raw(col int, v []byte) bool {
 // text sets column col to the text of the JSON string v.
 func (c *csvJSON) text(col int, v []byte) bool {
 	start := len(c.buf)
-	var ok bool
-	if c.buf, ok = appendText(c.buf, v); !ok {
+	text, err := ijson.Text(v)
+	if err != nil {
 		return false
 	}
+	c.buf = append(c.buf, text...)
 	c.cells[col] = [2]int{start, len(c.buf)}
 	return true
 }
@@ -188,7 +189,7 @@ func (c *csvJSON) scopePath(v []byte) bool {
 	start := len(c.buf)
 	first := true
 	for i := 1; i < len(v)-1; {
-		end := eventjson.SkipValue(v, i)
+		end := ijson.SkipValue(v, i)
 		if end < 0 {
 			return false
 		}
@@ -197,7 +198,7 @@ func (c *csvJSON) scopePath(v []byte) bool {
 		}
 		first = false
 		var typ, id []byte
-		if !eachMember(v[i:end], func(key, v []byte) bool {
+		if !ijson.EachMember(v[i:end], func(key, v []byte) bool {
 			switch string(key) {
 			case "type":
 				typ = v
@@ -208,76 +209,24 @@ func (c *csvJSON) scopePath(v []byte) bool {
 		}) {
 			return false
 		}
-		var ok bool
-		if typ != nil {
-			if c.buf, ok = appendText(c.buf, typ); !ok {
+		for k, q := range [...][]byte{typ, id} {
+			if k == 1 {
+				c.buf = append(c.buf, ':')
+			}
+			if q == nil {
+				continue
+			}
+			text, err := ijson.Text(q)
+			if err != nil {
 				return false
 			}
-		}
-		c.buf = append(c.buf, ':')
-		if id != nil {
-			if c.buf, ok = appendText(c.buf, id); !ok {
-				return false
-			}
+			c.buf = append(c.buf, text...)
 		}
 		if i = end; v[i] == ',' {
 			i++
 		}
 	}
 	c.cells[colScope] = [2]int{start, len(c.buf)}
-	return true
-}
-
-// appendText appends the text of the JSON string q (with its quotes) to
-// dst.
-func appendText(dst, q []byte) ([]byte, bool) {
-	if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
-		return dst, false
-	}
-	if bytes.IndexByte(q, '\\') < 0 {
-		return append(dst, q[1:len(q)-1]...), true
-	}
-	var s string
-	if err := json.Unmarshal(q, &s); err != nil {
-		return dst, false
-	}
-	return append(dst, s...), true
-}
-
-// eachMember calls fn with each member of the JSON object js, written
-// without spaces as encoding/json writes it, until fn returns false or
-// until a member named in stop (whose value is not read). It returns false
-// when fn did, or when js is not such an object.
-func eachMember(js []byte, fn func(key, v []byte) bool, stop ...string) bool {
-	if len(js) < 2 || js[0] != '{' || js[len(js)-1] != '}' {
-		return false
-	}
-	for i := 1; i < len(js)-1; {
-		if js[i] != '"' {
-			return false
-		}
-		k := eventjson.SkipString(js, i)
-		if k < 0 || k >= len(js) || js[k] != ':' {
-			return false
-		}
-		for _, name := range stop {
-			if string(js[i+1:k-1]) == name {
-				return true
-			}
-		}
-		end := eventjson.SkipValue(js, k+1)
-		if end < 0 || end > len(js)-1 {
-			return false
-		}
-		if !fn(js[i+1:k-1], js[k+1:end]) {
-			return false
-		}
-		if i = end; js[i] == ',' {
-			i++
-		} else if i != len(js)-1 {
-			return false
-		}
-	}
 	return true
 }
 

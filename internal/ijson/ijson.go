@@ -145,7 +145,7 @@ func Check(data []byte, s *Schema, prefix string) error {
 	if s != nil {
 		root, w.strict = s.root, s.what
 	}
-	w.value(w.space(0), root)
+	w.value(Space(w.data, 0), root)
 	return w.err
 }
 
@@ -217,18 +217,6 @@ func (w *walker) unknown() int {
 	return -1
 }
 
-func (w *walker) space(i int) int {
-	for i < len(w.data) {
-		switch w.data[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
 // value walks the value at i expected to have shape n and returns the
 // position after it, or -1 (w.err says whether for a finding or a syntax
 // error).
@@ -245,7 +233,7 @@ func (w *walker) value(i int, n *node) int {
 		if elem == nil {
 			elem = free
 		}
-		i = w.space(i + 1)
+		i = Space(w.data, i+1)
 		if i < len(d) && d[i] == ']' {
 			return i + 1
 		}
@@ -263,7 +251,7 @@ func (w *walker) value(i int, n *node) int {
 			}
 		}
 	case '"':
-		end, _ := w.stringEnd(i)
+		end, _ := StringEnd(w.data, i)
 		if end > 0 {
 			if msg := badString(d[i:end]); msg != "" {
 				return w.fail("%s", msg)
@@ -297,13 +285,13 @@ func (w *walker) object(i int, n *node) int {
 	w.path = append(w.path, seg{idx: -1})
 	at := len(w.path) - 1
 	var set map[string]struct{}
-	i = w.space(i + 1)
+	i = Space(w.data, i+1)
 	if i < len(d) && d[i] == '}' {
 		w.path = w.path[:at]
 		return i + 1
 	}
 	for {
-		end, plain := w.stringEnd(i)
+		end, plain := StringEnd(w.data, i)
 		if end < 0 {
 			return -1
 		}
@@ -356,10 +344,10 @@ func (w *walker) object(i int, n *node) int {
 		} else if n.elem != nil {
 			child = n.elem
 		}
-		if i = w.space(end); i >= len(d) || d[i] != ':' {
+		if i = Space(w.data, end); i >= len(d) || d[i] != ':' {
 			return -1
 		}
-		if i = w.value(w.space(i+1), child); i < 0 {
+		if i = w.value(Space(w.data, i+1), child); i < 0 {
 			return -1
 		}
 		var more bool
@@ -374,10 +362,10 @@ func (w *walker) object(i int, n *node) int {
 // ends at i, the position of the next value and true, or the position after
 // end (-1 when there is neither) and false.
 func (w *walker) after(i int, end byte) (int, bool) {
-	if i = w.space(i); i < len(w.data) {
+	if i = Space(w.data, i); i < len(w.data) {
 		switch w.data[i] {
 		case ',':
-			return w.space(i + 1), true
+			return Space(w.data, i+1), true
 		case end:
 			return i + 1, false
 		}
@@ -388,23 +376,3 @@ func (w *walker) after(i int, end byte) (int, bool) {
 // maxLinear is the number of members up to which an object's names are
 // compared one by one.
 const maxLinear = 32
-
-// stringEnd returns the position after the string literal at i and whether
-// it holds no escape, or -1.
-func (w *walker) stringEnd(i int) (int, bool) {
-	d := w.data
-	if i >= len(d) || d[i] != '"' {
-		return -1, false
-	}
-	plain := true
-	for i++; i < len(d); i++ {
-		switch d[i] {
-		case '\\':
-			plain = false
-			i++
-		case '"':
-			return i + 1, plain
-		}
-	}
-	return -1, false
-}

@@ -38,16 +38,14 @@ func checkSplit(t *testing.T, body []byte, lim Limits) {
 	if len(body) == 0 || body[0] != '{' {
 		return
 	}
-	// Syntax and depth: scanValue agrees with json.Valid and checkJSON.
-	end := scanValue(body, 0, 0)
-	valid := end >= 0 && skipSpace(body, end) == len(body)
-	if want := checkJSON(body) == nil; valid != want {
-		t.Fatalf("scanValue(%q) valid = %v; checkJSON says %v", body, valid, want)
-	}
 	events, isBatch, ok := splitBatch(body, lim)
 	wantEvents, wantBatch, err := decodeBatchJSON(body, lim)
 	if !ok {
 		return
+	}
+	// splitBatch checks syntax and depth as checkJSON does.
+	if err := checkJSON(body); err != nil {
+		t.Fatalf("splitBatch(%q) split it; checkJSON refuses: %v", body, err)
 	}
 	if err != nil {
 		t.Fatalf("splitBatch(%q) split it; encoding/json refuses: %v", body, err)
@@ -108,37 +106,4 @@ func FuzzSplitBatch(f *testing.F) {
 	lim := DefaultLimits()
 	lim.MaxBatchEvents = 3
 	f.Fuzz(func(t *testing.T, body []byte) { checkSplit(t, body, lim) })
-}
-
-func TestCompact(t *testing.T) {
-	for _, s := range append(scanSamples, " [ 1 , \"a b\\\" c\" ,{ \"k\" :\t\"\\\\\" } ]\n", `"\\"`, `" x "`) {
-		if !json.Valid([]byte(s)) {
-			continue
-		}
-		var want bytes.Buffer
-		if err := json.Compact(&want, []byte(s)); err != nil {
-			t.Fatal(err)
-		}
-		if got := compact([]byte(s)); !bytes.Equal(got, want.Bytes()) {
-			t.Errorf("compact(%q) = %q; want %q", s, got, want.Bytes())
-		}
-	}
-}
-
-func FuzzCompact(f *testing.F) {
-	for _, s := range scanSamples {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		if !json.Valid(raw) {
-			return
-		}
-		var want bytes.Buffer
-		if err := json.Compact(&want, raw); err != nil {
-			t.Fatal(err)
-		}
-		if got := compact(raw); !bytes.Equal(got, want.Bytes()) {
-			t.Fatalf("compact(%q) = %q; want %q", raw, got, want.Bytes())
-		}
-	})
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
 // CanonicalJSON returns the RFC 8785 (JCS) canonical form of the JSON text
@@ -56,7 +58,7 @@ func appendCanonical(dst, data []byte) ([]byte, error) {
 	c := canonicalizers.Get().(*canonicalizer)
 	defer canonicalizers.Put(c)
 	c.data = data
-	dst, _, err := c.value(dst, c.space(0))
+	dst, _, err := c.value(dst, ijson.Space(c.data, 0))
 	c.data, c.members = nil, c.members[:0]
 	if err != nil {
 		return nil, fmt.Errorf("canonical json: %w", err)
@@ -85,19 +87,6 @@ type member struct {
 	raw      bool
 }
 
-// space returns the position of the first non-space byte at or after pos.
-func (c *canonicalizer) space(pos int) int {
-	for pos < len(c.data) {
-		switch c.data[pos] {
-		case ' ', '\t', '\n', '\r':
-			pos++
-		default:
-			return pos
-		}
-	}
-	return pos
-}
-
 // value appends the canonical form of the value at pos (no space before
 // it) and returns the position just after it.
 func (c *canonicalizer) value(dst []byte, pos int) ([]byte, int, error) {
@@ -107,7 +96,7 @@ func (c *canonicalizer) value(dst []byte, pos int) ([]byte, int, error) {
 		return c.object(dst, pos)
 	case ch == '[':
 		dst = append(dst, '[')
-		pos = c.space(pos + 1)
+		pos = ijson.Space(c.data, pos+1)
 		if d[pos] == ']' {
 			return append(dst, ']'), pos + 1, nil
 		}
@@ -116,15 +105,15 @@ func (c *canonicalizer) value(dst []byte, pos int) ([]byte, int, error) {
 			if dst, pos, err = c.value(dst, pos); err != nil {
 				return nil, 0, err
 			}
-			pos = c.space(pos)
+			pos = ijson.Space(c.data, pos)
 			if d[pos] == ']' {
 				return append(dst, ']'), pos + 1, nil
 			}
 			dst = append(dst, ',')
-			pos = c.space(pos + 1) // after ','
+			pos = ijson.Space(c.data, pos+1) // after ','
 		}
 	case ch == '"':
-		end, plain := c.stringEnd(pos)
+		end, plain := ijson.StringEnd(c.data, pos)
 		if plain && utf8.Valid(d[pos:end]) {
 			return append(dst, d[pos:end]...), end, nil
 		}
@@ -162,9 +151,9 @@ func (c *canonicalizer) object(dst []byte, pos int) ([]byte, int, error) {
 	d := c.data
 	base := len(c.members)
 	defer func() { c.members = c.members[:base] }()
-	pos = c.space(pos + 1)
+	pos = ijson.Space(c.data, pos+1)
 	for d[pos] != '}' {
-		end, plain := c.stringEnd(pos)
+		end, plain := ijson.StringEnd(c.data, pos)
 		m := member{lit: pos}
 		if plain && utf8.Valid(d[pos:end]) {
 			m.name, m.raw = d[pos+1:end-1], true
@@ -175,11 +164,11 @@ func (c *canonicalizer) object(dst []byte, pos int) ([]byte, int, error) {
 			}
 			m.name = []byte(name)
 		}
-		m.val = c.space(c.space(end) + 1) // after ':'
+		m.val = ijson.Space(c.data, ijson.Space(c.data, end)+1) // after ':'
 		c.members = append(c.members, m)
-		pos = c.space(c.skip(m.val))
+		pos = ijson.Space(c.data, ijson.SkipValue(c.data, m.val))
 		if d[pos] == ',' {
-			pos = c.space(pos + 1)
+			pos = ijson.Space(c.data, pos+1)
 		}
 	}
 	ms := c.members[base:]
@@ -205,51 +194,6 @@ func (c *canonicalizer) object(dst []byte, pos int) ([]byte, int, error) {
 		}
 	}
 	return append(dst, '}'), pos + 1, nil
-}
-
-// stringEnd returns the position just after the string literal at pos,
-// and whether it holds no escape.
-func (c *canonicalizer) stringEnd(pos int) (int, bool) {
-	d := c.data
-	plain := true
-	for pos++; d[pos] != '"'; pos++ {
-		if d[pos] == '\\' {
-			plain = false
-			pos++
-		}
-	}
-	return pos + 1, plain
-}
-
-// skip returns the position just after the value at pos.
-func (c *canonicalizer) skip(pos int) int {
-	d := c.data
-	switch d[pos] {
-	case '"':
-		end, _ := c.stringEnd(pos)
-		return end
-	case '{', '[':
-		depth := 0
-		for {
-			switch d[pos] {
-			case '"':
-				pos, _ = c.stringEnd(pos)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return pos + 1
-				}
-			}
-			pos++
-		}
-	default:
-		for pos < len(d) && strings.IndexByte("+-.eE0123456789truefalsn", d[pos]) >= 0 {
-			pos++
-		}
-		return pos
-	}
 }
 
 // decodeString decodes a string literal as encoding/json does (invalid

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/internal/eventjson"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
 var _ auditkeep.FacetStore = (*Store)(nil)
@@ -327,7 +327,7 @@ func loadFacetViews(ctx context.Context, stmt *sql.Stmt, field string, keys []in
 			return nil, err
 		}
 		e := &auditkeep.Event{}
-		if v, ok := eventjson.Member(js, member); ok {
+		if v, ok := ijson.Member(js, member); ok {
 			var dst any
 			switch member {
 			case "scope":
