@@ -19,6 +19,7 @@ import (
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/clientip"
+	"github.com/auditkeep/auditkeep/internal/ijson"
 )
 
 // DefaultSourceHeader is the request header that names the tool a request
@@ -28,14 +29,19 @@ const DefaultSourceHeader = "X-Audit-Source"
 
 // DefaultMaxSnapshotBytes is the largest response body kept as an event's
 // snapshot, leaving room for the rest of the event within the server's
-// 64 KiB limit per event.
-const DefaultMaxSnapshotBytes = 48 << 10
+// limit per event (auditkeep.DefaultMaxEventBytes, 64 KiB).
+const DefaultMaxSnapshotBytes = auditkeep.DefaultMaxEventBytes - 16<<10
 
 // recordTimeout bounds how long a Blocking recorder may hold a request.
 const recordTimeout = 30 * time.Second
 
-// maxJSONDepth is the deepest snapshot kept; the server refuses deeper documents.
-const maxJSONDepth = 56
+// maxJSONDepth is the deepest snapshot kept: the server refuses bodies
+// deeper than auditkeep.MaxJSONDepth, and the batch and event around a
+// snapshot nest it deeper.
+const maxJSONDepth = auditkeep.MaxJSONDepth - 8
+
+// maxPathBytes is the longest request path kept in an event's metadata.
+const maxPathBytes = 1024
 
 // MiddlewareOptions configure Middleware.
 type MiddlewareOptions struct {
@@ -234,7 +240,7 @@ func (m *middleware) record(r *http.Request, tw *teeWriter, ann *annotations, pa
 		Source: m.source(r),
 		Context: auditkeep.Context{
 			IP:        clientip.Resolver{Trusted: m.opts.TrustedProxies, Header: m.opts.ClientIPHeader}.String(r),
-			UserAgent: cleanText(r.UserAgent(), 1024, false),
+			UserAgent: cleanText(r.UserAgent(), auditkeep.MaxUserAgentBytes, false),
 		},
 		Status: auditkeep.StatusSuccess,
 	}
@@ -245,7 +251,7 @@ func (m *middleware) record(r *http.Request, tw *teeWriter, ann *annotations, pa
 		e.Actor = m.opts.Actor(r)
 	}
 
-	meta := map[string]any{"method": r.Method, "path": cleanText(r.URL.EscapedPath(), 1024, false), "status_code": status}
+	meta := map[string]any{"method": r.Method, "path": cleanText(r.URL.EscapedPath(), maxPathBytes, false), "status_code": status}
 	if rt.pattern != "" {
 		meta["route"] = rt.pattern
 	}
@@ -297,10 +303,10 @@ func fillFromResponse(e *auditkeep.Event, body []byte) {
 	}
 	id := scalar(obj.ID)
 	if e.Target.ID == "" {
-		e.Target.ID = cleanText(id, 256, true)
+		e.Target.ID = cleanText(id, auditkeep.MaxTextBytes, true)
 	}
 	if name := scalar(obj.Name); name != "" && e.Target.Name == "" && (id == "" || id == e.Target.ID) {
-		e.Target.Name = cleanText(name, 256, false)
+		e.Target.Name = cleanText(name, auditkeep.MaxTextBytes, false)
 	}
 }
 
@@ -453,14 +459,14 @@ func (m *middleware) route(r *http.Request) route {
 		return route{pattern: pattern}
 	}
 	for _, p := range ids {
-		id := strings.ReplaceAll(cleanText(p.id, 256, true), "/", "%2F")
+		id := strings.ReplaceAll(cleanText(p.id, auditkeep.MaxTextBytes, true), "/", "%2F")
 		if p.typ == "" || id == "" {
 			continue
 		}
 		rt.scope = append(rt.scope, auditkeep.ScopeEntry{Type: p.typ, ID: id})
 	}
 	if rt.target != nil {
-		rt.target.ID = cleanText(rt.target.ID, 256, true)
+		rt.target.ID = cleanText(rt.target.ID, auditkeep.MaxTextBytes, true)
 	}
 	return rt
 }
@@ -507,7 +513,7 @@ func singular(s string) string {
 // source names the tool the request came from: the source header when it
 // holds a word, else a guess from the User-Agent.
 func (m *middleware) source(r *http.Request) string {
-	if s := strings.ToLower(strings.TrimSpace(r.Header.Get(m.opts.SourceHeader))); s != "" && len(s) <= 64 && isWord(s) {
+	if s := strings.ToLower(strings.TrimSpace(r.Header.Get(m.opts.SourceHeader))); s != "" && len(s) <= auditkeep.MaxSourceBytes && isWord(s) {
 		return s
 	}
 	return SourceFromUserAgent(r.UserAgent())
@@ -638,34 +644,8 @@ func (t *teeWriter) json() ([]byte, bool) {
 		return nil, false
 	}
 	body := bytes.TrimSpace(t.buf)
-	if len(body) == 0 || body[0] != '{' && body[0] != '[' || !json.Valid(body) || depth(body) > maxJSONDepth {
+	if len(body) == 0 || body[0] != '{' && body[0] != '[' || !json.Valid(body) || ijson.Depth(body) > maxJSONDepth {
 		return nil, false
 	}
 	return body, true
-}
-
-// depth returns the deepest nesting of objects and arrays in valid JSON.
-func depth(b []byte) int {
-	d, deepest, inString, escaped := 0, 0, false, false
-	for _, c := range b {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			d++
-			deepest = max(deepest, d)
-		case c == '}' || c == ']':
-			d--
-		}
-	}
-	return deepest
 }

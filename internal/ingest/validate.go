@@ -20,25 +20,11 @@ import (
 	"github.com/google/uuid"
 )
 
-// Limits bound what one request may carry.
-type Limits struct {
-	MaxBatchEvents   int // events per request
-	MaxBatchBytes    int // bytes per request body
-	MaxEventBytes    int // bytes per event, as sent
-	MaxMetadataBytes int // bytes of one event's metadata
-	MaxFutureSkew    time.Duration
-}
+// Limits bound what one request may carry (auditkeep.Limits).
+type Limits = auditkeep.Limits
 
 // DefaultLimits are the limits stated under "Events" in README.md.
-func DefaultLimits() Limits {
-	return Limits{
-		MaxBatchEvents:   1000,
-		MaxBatchBytes:    5 << 20,
-		MaxEventBytes:    64 << 10,
-		MaxMetadataBytes: 16 << 10,
-		MaxFutureSkew:    24 * time.Hour,
-	}
-}
+func DefaultLimits() Limits { return auditkeep.DefaultLimits() }
 
 // wireEvent is an event as a sender writes it. Times are strings so that a
 // bad one gets an error naming the field rather than the decoder's message.
@@ -167,7 +153,7 @@ func decodeBatchJSON(body []byte, lim Limits) ([]json.RawMessage, bool, error) {
 
 // maxDepth bounds the nesting of a request body; deeper documents are refused
 // before they are decoded.
-const maxDepth = 64
+const maxDepth = auditkeep.MaxJSONDepth
 
 // checkJSON checks syntax (json.Valid, which allocates nothing) and nesting
 // depth (one scan of the bytes) without building values.
@@ -180,50 +166,20 @@ func checkJSON(b []byte) error {
 		}
 		return auditkeep.FieldErrorf("body", "request body is not valid JSON: %v", err)
 	}
-	depth, inString := 0, false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-			if depth > maxDepth {
-				return auditkeep.FieldErrorf("body", "request body is nested deeper than %d levels", maxDepth)
-			}
-		case '}', ']':
-			depth--
-		}
+	if ijson.Depth(b) > maxDepth {
+		return auditkeep.FieldErrorf("body", "request body is nested deeper than %d levels", maxDepth)
 	}
 	return nil
 }
 
-// Validate decodes and validates one event, applies the defaults listed under
-// "Events" in README.md (UUIDv7 id, occurred_at = now, type from the action,
-// actor type user, status success) and returns it normalised. prefix names the
-// event in error fields ("events[3]" in a batch, "" for a single event). Errors
-// are EINVALID or ETOOLARGE, with Field set to the full path
-// ("events[3].actor.id").
+// Validate decodes one event, applies the defaults listed under "Events"
+// in README.md (UUIDv7 id, occurred_at = now, type from the action, actor
+// type user, status success), checks it (auditkeep.Event.Validate, then
+// that the ledger can encode its documents) and returns it normalised.
+// prefix names the event in error fields ("events[3]" in a batch, "" for
+// a single event). Errors are EINVALID or ETOOLARGE, with Field set to the
+// full path ("events[3].actor.id").
 func Validate(raw json.RawMessage, prefix string, now time.Time, lim Limits) (*auditkeep.Event, error) {
-	field := func(name string) string {
-		if prefix == "" {
-			return name
-		}
-		return prefix + "." + name
-	}
-	invalid := func(name, format string, args ...any) error {
-		f := field(name)
-		return auditkeep.FieldErrorf(f, "%s %s", f, fmt.Sprintf(format, args...))
-	}
 	if len(raw) > lim.MaxEventBytes {
 		f := prefix
 		if f == "" {
@@ -241,6 +197,29 @@ func Validate(raw json.RawMessage, prefix string, now time.Time, lim Limits) (*a
 	if err := dec.Decode(&w); err != nil {
 		return nil, decodeError(err, prefix)
 	}
+	e, timeErr, err := w.event(now)
+	if err != nil {
+		return nil, auditkeep.WithinField(err, prefix)
+	}
+	err = e.Validate(now, lim)
+	if timeErr != nil && auditkeep.ErrorField(err) != "id" {
+		// occurred_at is checked after the id, before the rest.
+		err = timeErr
+	}
+	if err == nil {
+		err = encodable(e)
+	}
+	if err != nil {
+		return nil, auditkeep.WithinField(err, prefix)
+	}
+	return e, nil
+}
+
+// event returns the event w holds, its defaults applied (see Validate).
+// Errors are those of the fields that the event could not hold, their
+// fields relative to the event: a server-assigned field set (err), an
+// occurred_at that is not a time (timeErr; occurred_at is then now).
+func (w *wireEvent) event(now time.Time) (e *auditkeep.Event, timeErr, err error) {
 	// Server-assigned fields may be present with their zero values (a Go
 	// sender marshalling auditkeep.Event writes them), never with others.
 	for _, f := range []struct {
@@ -254,222 +233,65 @@ func Validate(raw json.RawMessage, prefix string, now time.Time, lim Limits) (*a
 		{"hash", w.Hash, []string{`""`, "null"}},
 	} {
 		if f.raw != nil && !slices.Contains(f.zero, string(bytes.TrimSpace(*f.raw))) {
-			return nil, invalid(f.name, "is assigned by the server; leave it out")
+			return nil, nil, auditkeep.FieldErrorf(f.name, "%s is assigned by the server; leave it out", f.name)
 		}
 	}
-
-	e := &auditkeep.Event{}
-	// id
 	// Empty strings and the zero time count as absent: a Go sender
 	// marshalling auditkeep.Event writes them for fields it did not set.
-	if w.ID != nil && *w.ID == "" {
-		w.ID = nil
+	e = &auditkeep.Event{
+		ID:          deref(w.ID),
+		Action:      deref(w.Action),
+		Type:        deref(w.Type),
+		Team:        deref(w.Team),
+		Source:      deref(w.Source),
+		Status:      deref(w.Status),
+		Description: deref(w.Description),
+		Before:      document(w.Before),
+		Snapshot:    document(w.Snapshot),
+		Metadata:    document(w.Metadata),
 	}
-	if w.OccurredAt != nil && (*w.OccurredAt == "" || *w.OccurredAt == "0001-01-01T00:00:00Z") {
-		w.OccurredAt = nil
-	}
-	if w.Type != nil && *w.Type == "" {
-		w.Type = nil
-	}
-	if w.Status != nil && *w.Status == "" {
-		w.Status = nil
-	}
-	if w.ID != nil {
-		if err := checkText(*w.ID, 128, true); err != nil {
-			return nil, invalid("id", "%v", err)
-		}
-		e.ID = *w.ID
-	} else {
+	if e.ID == "" {
 		id, err := uuid.NewV7()
 		if err != nil {
-			return nil, fmt.Errorf("generate id: %w", err)
+			return nil, nil, fmt.Errorf("generate id: %w", err)
 		}
 		e.ID = id.String()
 	}
-	// occurred_at
-	if w.OccurredAt != nil {
-		t, err := time.Parse(time.RFC3339Nano, *w.OccurredAt)
-		if err != nil {
-			return nil, invalid("occurred_at", "is not an RFC 3339 time such as 2026-11-26T09:00:00.123Z")
+	e.OccurredAt = now.UTC()
+	if t := deref(w.OccurredAt); t != "" && t != "0001-01-01T00:00:00Z" {
+		if at, err := time.Parse(time.RFC3339Nano, t); err == nil {
+			e.OccurredAt = at.UTC()
+		} else {
+			timeErr = auditkeep.FieldErrorf("occurred_at", "occurred_at is not an RFC 3339 time such as 2026-11-26T09:00:00.123Z")
 		}
-		if t.Year() < 1970 {
-			return nil, invalid("occurred_at", "is before 1970")
-		}
-		if t.After(now.Add(lim.MaxFutureSkew)) {
-			return nil, invalid("occurred_at", "is more than %s in the future", lim.MaxFutureSkew)
-		}
-		e.OccurredAt = t.UTC()
-	} else {
-		e.OccurredAt = now.UTC()
 	}
-	// action and type
-	if w.Action == nil || *w.Action == "" {
-		return nil, invalid("action", "is required (a lowercase dotted name such as token.create)")
-	}
-	if !auditkeep.ValidAction(*w.Action) {
-		return nil, invalid("action", "%q is not a lowercase dotted name such as token.create", *w.Action)
-	}
-	e.Action = *w.Action
-	if w.Type != nil {
-		if !slices.Contains(auditkeep.Types, *w.Type) {
-			return nil, invalid("type", "%q is not one of %s", *w.Type, strings.Join(auditkeep.Types, ", "))
-		}
-		e.Type = *w.Type
-	} else {
+	if e.Type == "" {
 		e.Type = TypeOf(e.Action)
 	}
-	// actor
-	if w.Actor == nil {
-		return nil, invalid("actor", "is required")
-	}
-	if w.Actor.ID == "" {
-		return nil, invalid("actor.id", "is required")
-	}
-	if err := checkText(w.Actor.ID, 256, true); err != nil {
-		return nil, invalid("actor.id", "%v", err)
-	}
-	e.Actor = auditkeep.Actor{Type: w.Actor.Type, ID: w.Actor.ID, Name: w.Actor.Name, Email: w.Actor.Email}
-	if e.Actor.Type == "" {
-		e.Actor.Type = auditkeep.ActorUser
-	} else if !slices.Contains(auditkeep.ActorTypes, e.Actor.Type) {
-		return nil, invalid("actor.type", "%q is not one of %s", e.Actor.Type, strings.Join(auditkeep.ActorTypes, ", "))
-	}
-	if err := checkText(e.Actor.Name, 256, false); err != nil {
-		return nil, invalid("actor.name", "%v", err)
-	}
-	if e.Actor.Email != "" {
-		if len(e.Actor.Email) > 320 || strings.Count(e.Actor.Email, "@") != 1 || strings.HasPrefix(e.Actor.Email, "@") ||
-			strings.HasSuffix(e.Actor.Email, "@") || strings.ContainsAny(e.Actor.Email, " \t\r\n<>\"") {
-			return nil, invalid("actor.email", "%q is not an email address", e.Actor.Email)
+	if w.Actor != nil {
+		e.Actor = auditkeep.Actor{Type: w.Actor.Type, ID: w.Actor.ID, Name: w.Actor.Name, Email: w.Actor.Email}
+		if e.Actor.Type == "" {
+			e.Actor.Type = auditkeep.ActorUser
 		}
 	}
-	// target
-	if w.Target != nil {
-		if w.Target.Deleted != nil && *w.Target.Deleted {
-			return nil, invalid("target.deleted", "is set by the server; leave it out")
-		}
-		if w.Target.Type == "" {
-			return nil, invalid("target.type", "is required when target is given")
-		}
-		if w.Target.ID == "" {
-			return nil, invalid("target.id", "is required when target is given")
-		}
-		for name, v := range map[string]string{"target.type": w.Target.Type, "target.id": w.Target.ID, "target.name": w.Target.Name} {
-			if err := checkText(v, 256, name != "target.name"); err != nil {
-				return nil, invalid(name, "%v", err)
-			}
-		}
-		e.Target = &auditkeep.Target{Type: w.Target.Type, ID: w.Target.ID, Name: w.Target.Name}
+	if t := w.Target; t != nil {
+		e.Target = &auditkeep.Target{Type: t.Type, ID: t.ID, Name: t.Name, Deleted: t.Deleted != nil && *t.Deleted}
 	}
-	// scope
-	if len(w.Scope) > 8 {
-		return nil, invalid("scope", "has %d levels; at most 8", len(w.Scope))
-	}
-	for i, s := range w.Scope {
-		name := fmt.Sprintf("scope[%d]", i)
-		if s.Type == "" {
-			return nil, invalid(name+".type", "is required")
-		}
-		if s.ID == "" {
-			return nil, invalid(name+".id", "is required")
-		}
-		if strings.ContainsAny(s.Type, ":/") || strings.Contains(s.ID, "/") {
-			return nil, invalid(name, "type may not contain ':' or '/', id may not contain '/'")
-		}
-		for sub, v := range map[string]string{".type": s.Type, ".id": s.ID, ".name": s.Name} {
-			if err := checkText(v, 256, sub != ".name"); err != nil {
-				return nil, invalid(name+sub, "%v", err)
-			}
-		}
+	for _, s := range w.Scope {
 		e.Scope = append(e.Scope, auditkeep.ScopeEntry{Type: s.Type, ID: s.ID, Name: s.Name})
 	}
-	// team, source
-	if w.Team != nil {
-		if err := checkText(*w.Team, 256, false); err != nil {
-			return nil, invalid("team", "%v", err)
-		}
-		e.Team = *w.Team
-	}
-	if w.Source != nil && *w.Source != "" {
-		if !sourceRe(*w.Source) {
-			return nil, invalid("source", "%q is not a word such as console, api, cli, terraform, git or system", *w.Source)
-		}
-		e.Source = *w.Source
-	}
-	// context
-	if w.Context != nil {
-		if w.Context.IP != "" {
-			a, err := netip.ParseAddr(w.Context.IP)
-			if err != nil {
-				return nil, invalid("context.ip", "%q is not an IP address", w.Context.IP)
-			}
+	if c := w.Context; c != nil {
+		e.Context = auditkeep.Context{IP: c.IP, UserAgent: c.UserAgent}
+		if a, err := netip.ParseAddr(c.IP); err == nil {
 			e.Context.IP = a.Unmap().String()
 		}
-		if err := checkText(w.Context.UserAgent, 1024, false); err != nil {
-			return nil, invalid("context.user_agent", "%v", err)
-		}
-		e.Context.UserAgent = w.Context.UserAgent
 	}
-	// status
-	e.Status = auditkeep.StatusSuccess
-	if w.Status != nil {
-		if *w.Status != auditkeep.StatusSuccess && *w.Status != auditkeep.StatusFailure {
-			return nil, invalid("status", "%q is not success or failure", *w.Status)
-		}
-		e.Status = *w.Status
+	if e.Status == "" {
+		e.Status = auditkeep.StatusSuccess
 	}
-	// description
-	if w.Description != nil {
-		if err := checkText(*w.Description, 4096, false); err != nil {
-			return nil, invalid("description", "%v", err)
-		}
-		e.Description = *w.Description
-	}
-	// documents
-	var err error
-	if e.Before, err = document(w.Before, false); err != nil {
-		return nil, invalid("before", "%v", err)
-	}
-	if e.Snapshot, err = document(w.Snapshot, false); err != nil {
-		return nil, invalid("snapshot", "%v", err)
-	}
-	if e.Metadata, err = document(w.Metadata, true); err != nil {
-		return nil, invalid("metadata", "%v", err)
-	}
-	for _, d := range []struct {
-		name string
-		raw  json.RawMessage
-	}{{"before", e.Before}, {"snapshot", e.Snapshot}, {"metadata", e.Metadata}} {
-		if err := encodable(d.raw); err != nil {
-			return nil, invalid(d.name, "%v", err)
-		}
-	}
-	if len(e.Metadata) > lim.MaxMetadataBytes {
-		f := field("metadata")
-		return nil, &auditkeep.Error{Code: auditkeep.ETOOLARGE, Field: f,
-			Message: fmt.Sprintf("%s is %d bytes; at most %d", f, len(e.Metadata), lim.MaxMetadataBytes)}
-	}
-	// changes
-	if len(w.Changes) > 1000 {
-		return nil, invalid("changes", "has %d entries; at most 1000", len(w.Changes))
-	}
-	for i, c := range w.Changes {
-		name := fmt.Sprintf("changes[%d]", i)
-		if c.Field == "" {
-			return nil, invalid(name+".field", "is required")
-		}
-		if err := checkText(c.Field, 512, true); err != nil {
-			return nil, invalid(name+".field", "%v", err)
-		}
+	for _, c := range w.Changes {
 		ch := auditkeep.Change{Field: c.Field, Op: c.Op, Old: anyValue(c.Old), New: anyValue(c.New)}
-		if err := encodable(ch.Old); err != nil {
-			return nil, invalid(name+".old", "%v", err)
-		}
-		if err := encodable(ch.New); err != nil {
-			return nil, invalid(name+".new", "%v", err)
-		}
-		switch ch.Op {
-		case "":
+		if ch.Op == "" {
 			switch {
 			case len(ch.Old) == 0 && len(ch.New) > 0:
 				ch.Op = auditkeep.ChangeAdded
@@ -478,13 +300,17 @@ func Validate(raw json.RawMessage, prefix string, now time.Time, lim Limits) (*a
 			default:
 				ch.Op = auditkeep.ChangeChanged
 			}
-		case auditkeep.ChangeAdded, auditkeep.ChangeRemoved, auditkeep.ChangeChanged:
-		default:
-			return nil, invalid(name+".op", "%q is not added, removed or changed", ch.Op)
 		}
 		e.Changes = append(e.Changes, ch)
 	}
-	return e, nil
+	return e, timeErr, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // TypeOf derives an event type from an action: its last segment when that is
@@ -497,61 +323,49 @@ func TypeOf(action string) string {
 	return auditkeep.TypeInfo
 }
 
-func sourceRe(s string) bool {
-	if len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
+// encodable refuses an event whose documents the ledger's canonical
+// encoding of an event (RFC 8785) cannot hold: a number beyond the range
+// of a double, an object with a repeated member name. Stored, such an
+// event would stop its tenant's Merkle tree for good.
+func encodable(e *auditkeep.Event) error {
+	for _, d := range [...]struct {
+		name string
+		raw  json.RawMessage
+	}{{"before", e.Before}, {"snapshot", e.Snapshot}, {"metadata", e.Metadata}} {
+		if err := canonical(d.raw); err != nil {
+			return auditkeep.FieldErrorf(d.name, "%s %v", d.name, err)
 		}
 	}
-	return true
-}
-
-// checkText refuses over-long text and control characters (in identifiers
-// also whitespace at either end).
-func checkText(s string, max int, ident bool) error {
-	if len(s) > max {
-		return fmt.Errorf("is longer than %d bytes", max)
-	}
-	for _, r := range s {
-		if r < 0x20 && (ident || r != '\n' && r != '\t') || r == 0x7f {
-			return errors.New("contains a control character")
+	for i, c := range e.Changes {
+		for _, d := range [...]struct {
+			name string
+			raw  json.RawMessage
+		}{{"old", c.Old}, {"new", c.New}} {
+			if err := canonical(d.raw); err != nil {
+				f := fmt.Sprintf("changes[%d].%s", i, d.name)
+				return auditkeep.FieldErrorf(f, "%s %v", f, err)
+			}
 		}
-	}
-	if ident && strings.TrimSpace(s) != s {
-		return errors.New("has leading or trailing spaces")
 	}
 	return nil
 }
 
-// document compacts an optional JSON document. before and snapshot may be
-// any object or array; metadata must be an object. null means absent.
-func document(raw json.RawMessage, objectOnly bool) (json.RawMessage, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	if raw[0] != '{' && (objectOnly || raw[0] != '[') {
-		if objectOnly {
-			return nil, errors.New("must be a JSON object")
-		}
-		return nil, errors.New("must be a JSON object or array")
-	}
-	return compact(raw), nil
-}
-
-// encodable refuses a document that the ledger's canonical encoding of an
-// event (RFC 8785) cannot hold: a number beyond the range of a double, an
-// object with a repeated member name. Stored, such an event would stop its
-// tenant's Merkle tree for good.
-func encodable(raw json.RawMessage) error {
+// canonical says why RFC 8785 cannot encode raw, or nil.
+func canonical(raw json.RawMessage) error {
 	if len(raw) == 0 {
 		return nil
 	}
 	if err := ledger.CheckJSON(raw); err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "canonical json: ") + " (numbers must fit a double and member names must not repeat)")
+	}
+	return nil
+}
+
+// document compacts an optional JSON document (before, snapshot,
+// metadata); null means absent.
+func document(raw json.RawMessage) json.RawMessage {
+	if v := anyValue(raw); string(v) != "null" {
+		return v
 	}
 	return nil
 }
@@ -562,35 +376,7 @@ func anyValue(raw json.RawMessage) json.RawMessage {
 	if len(raw) == 0 {
 		return nil
 	}
-	return compact(raw)
-}
-
-// compact returns a copy of the valid JSON raw (the decoder read it) without
-// the whitespace outside its strings: what json.Compact returns, without
-// checking the syntax again.
-func compact(raw []byte) []byte {
-	b := make([]byte, 0, len(raw))
-	start, inString := 0, false
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case ' ', '\t', '\n', '\r':
-			b = append(b, raw[start:i]...)
-			start = i + 1
-		}
-	}
-	return append(b, raw[start:]...)
+	return ijson.Compact(make([]byte, 0, len(raw)), raw)
 }
 
 // decodeError turns a decoder error into an EINVALID naming the field.
