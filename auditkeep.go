@@ -74,10 +74,13 @@ type EventStore interface {
 	// not stored again. An event whose ReceivedAt is zero is given the time
 	// of the append (SetReceived), on the caller's event as on the stored
 	// one; a ReceivedAt that is set is kept. On return, stored events carry
-	// their Seq (1, 2, 3, … per tenant, with no gaps, in commit order) and
-	// duplicates carry Seq 0; nothing else of the events is changed.
-	// Returns EUNAVAILABLE when storage cannot be reached, ENOTFOUND when a
-	// tenant does not exist.
+	// their Seq (1, 2, 3, … per tenant, with no gaps, in commit order; the
+	// events of one call in the order of events) and duplicates carry Seq
+	// 0; nothing else of the events is changed. A successful delete event
+	// (Event.DeletesTarget) marks its target deleted on every read of the
+	// tenant's events (Target.Deleted). Returns EUNAVAILABLE when storage
+	// cannot be reached, ENOTFOUND when a tenant does not exist; on error
+	// (a cancelled ctx too) nothing is stored.
 	Append(ctx context.Context, events []*Event) error
 
 	// ListEvents returns one page of the tenant's events matching f, in f's
@@ -93,7 +96,8 @@ type EventStore interface {
 	// Returns EINVALID as ListEvents does, before calling fn.
 	ScanEvents(ctx context.Context, tenant string, f Filter, fn func(*Event) error) error
 
-	// GetEvent returns the tenant's event with id. Returns ENOTFOUND.
+	// GetEvent returns the tenant's event with id. Returns ENOTFOUND, for
+	// an unknown tenant too.
 	GetEvent(ctx context.Context, tenant, id string) (*Event, error)
 }
 
