@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -85,9 +86,14 @@ func TestQueryPlans(t *testing.T) {
 				t.Fatal(err)
 			}
 			lo, hi := tenantRange(1)
+			before := *p
 			drv, best, err := p.choose(ctx, tx, lo, hi, 51)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The planner returns its choice; the plan is left as it was.
+			if !reflect.DeepEqual(*p, before) {
+				t.Errorf("choose changed the plan:\n%+v\nwas\n%+v", *p, before)
 			}
 			query, args := p.build(drv, best, lo, hi, 51)
 			rows, err := tx.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
