@@ -301,9 +301,9 @@ func (s *Store) GetEvent(ctx context.Context, tenant, id string) (*auditkeep.Eve
 
 // ListEvents returns one page of the tenant's events matching f, in f's
 // order, and the cursor of the next page (nil when no more events match).
-// Returns EINVALID for a filter it cannot run (an unknown field, a malformed
-// value, a cursor made for the other order) and EUNAVAILABLE when the
-// database cannot be reached.
+// Returns EINVALID for a filter auditkeep.Filter.Validate refuses (an
+// unknown field, a malformed value, a cursor made for the other order) and
+// EUNAVAILABLE when the database cannot be reached.
 func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error) {
 	limit := f.PageSize()
 	events, err := s.listEvents(ctx, tenant, f, limit+1)

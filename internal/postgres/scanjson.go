@@ -27,8 +27,8 @@ import (
 //
 // Pages of scanPage events are read one ahead of fn, on another goroutine;
 // no connection is held while fn runs. It stops at fn's first error and
-// returns it. Returns EINVALID for a filter the store cannot run and
-// EUNAVAILABLE when the database cannot be reached or ctx ends.
+// returns it. Returns EINVALID for a filter auditkeep.Filter.Validate
+// refuses and EUNAVAILABLE when the database cannot be reached or ctx ends.
 func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Filter, fn func(seq int64, js []byte, hashAt int) error) error {
 	if err := f.Validate(); err != nil {
 		return err

@@ -12,8 +12,8 @@ const scanPage = 1000
 
 // ListEvents returns one page of the tenant's events matching f, in f's
 // order, and the cursor of the next page (nil when this is the last).
-// Returns EINVALID for a filter the store cannot run, EUNAVAILABLE when
-// storage fails. An unknown tenant has no events.
+// Returns EINVALID for a filter auditkeep.Filter.Validate refuses,
+// EUNAVAILABLE when storage fails. An unknown tenant has no events.
 func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filter) ([]*auditkeep.Event, *auditkeep.Cursor, error) {
 	if err := f.Validate(); err != nil {
 		return nil, nil, err
@@ -45,8 +45,8 @@ func (s *Store) ListEvents(ctx context.Context, tenant string, f auditkeep.Filte
 // ScanEvents calls fn for every event of the tenant matching f, in f's
 // order, ignoring f.Limit, reading scanPage events at a time (no
 // transaction is held while fn runs). It stops at fn's first error and
-// returns it. Returns EINVALID for a filter the store cannot run,
-// EUNAVAILABLE when storage fails.
+// returns it. Returns EINVALID for a filter auditkeep.Filter.Validate
+// refuses, EUNAVAILABLE when storage fails.
 func (s *Store) ScanEvents(ctx context.Context, tenant string, f auditkeep.Filter, fn func(*auditkeep.Event) error) error {
 	if err := f.Validate(); err != nil {
 		return err
