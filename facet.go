@@ -218,3 +218,37 @@ func (t *FacetTally) Facets(limit int) ([]Facet, bool) {
 	SortFacets(facets)
 	return facets, more
 }
+
+// CountedFacetFilter reports whether the facet of field under f is one that
+// counts kept on write answer, as the console's pickers ask: no condition
+// (f's time range aside, which the caller checks), one scope for a scope
+// or target_type facet, or one target type and at most one scope for a
+// target facet, each a single value without a wildcard, not negated. It
+// returns the target type and scope ("" when none).
+func CountedFacetFilter(field string, f *Filter) (typ, scope string, ok bool) {
+	if len(f.Text) > 0 {
+		return "", "", false
+	}
+	for _, t := range f.Terms {
+		if t.Negate || len(t.Values) != 1 || strings.Contains(t.Values[0], "*") {
+			return "", "", false
+		}
+		switch {
+		case t.Field == FieldTargetType && typ == "" && field == FieldTarget:
+			typ = t.Values[0]
+		case t.Field == FieldScope && scope == "":
+			scope = t.Values[0]
+		default:
+			return "", "", false
+		}
+	}
+	switch {
+	case scope == "" && typ == "", IsScopeFacet(field):
+		return typ, scope, true
+	case field == FieldTargetType:
+		return typ, scope, scope != ""
+	case field == FieldTarget:
+		return typ, scope, typ != ""
+	}
+	return "", "", false
+}

@@ -92,8 +92,8 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event, rows [][]
 	// ids already stored.
 	b := &pgx.Batch{}
 	type counter struct {
-		no   int32
-		last int64
+		no          int32
+		first, last int64 // the first seq this batch stores, and the last
 	}
 	counters := map[string]*counter{}
 	b.Queue(`SELECT id, no, last_seq FROM tenants WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, tenants).
@@ -104,6 +104,7 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event, rows [][]
 				if err := rows.Scan(&id, &c.no, &c.last); err != nil {
 					return err
 				}
+				c.first = c.last + 1
 				counters[id] = c
 			}
 			return rows.Err()
@@ -180,6 +181,15 @@ func (s *Store) append(ctx context.Context, events []*auditkeep.Event, rows [][]
 		return err
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(stored)); err != nil {
+		return err
+	}
+	// The facets' counts, from the rows just written: each tenant's new
+	// seqs are one range.
+	firsts := make([]int64, len(tenants))
+	for i, t := range tenants {
+		firsts[i] = counters[t].first
+	}
+	if _, err := tx.Exec(ctx, sqlAddFacetCounts, nos, firsts, lasts); err != nil {
 		return err
 	}
 	committing := time.Now()

@@ -34,7 +34,10 @@ var facetColumns = map[string]string{
 // its own.
 const defaultFacetTallyMax = 100000
 
-// Facets implements auditkeep.FacetStore. A filter matching at most
+// Facets implements auditkeep.FacetStore. Without a filter, or with one
+// scope for a scope or target_type facet, or with one target type (and at
+// most one scope) for a target facet, the values and their counts are read
+// from the counts kept on write (facet_counts). Otherwise, a filter matching at most
 // defaultFacetTallyMax events has its rows grouped by the field's column in one
 // query. Otherwise the column's distinct values are read by skipping
 // through its index (one probe per value) and counted, up to
@@ -60,6 +63,9 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 	where, args, err := whereClause(tenant, f)
 	if err != nil {
 		return nil, false, err
+	}
+	if facets, more, ok, err := s.countedFacet(ctx, tenant, no, field, &f, limit); err != nil || ok {
+		return facets, more, err
 	}
 	if len(f.Terms) > 0 || len(f.Text) > 0 || !f.From.IsZero() || !f.To.IsZero() {
 		t, ok, err := s.facetTally(ctx, field, where, args)
@@ -310,6 +316,9 @@ func (s *Store) nameFacets(ctx context.Context, tenant string, no int32, field s
 	facets := make([]auditkeep.Facet, len(values))
 	for i, v := range values {
 		var e auditkeep.Event
+		if bodies[v.newest] == nil {
+			return nil, false, errStaleNewest
+		}
 		if err := json.Unmarshal(bodies[v.newest], &e); err != nil {
 			return nil, false, auditkeep.Unavailable(fmt.Errorf("stored event %d: %w", v.newest, err))
 		}

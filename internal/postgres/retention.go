@@ -117,20 +117,22 @@ func (s *Store) DeleteEvents(ctx context.Context, tenant string, seqs []int64) (
 	if len(seqs) == 0 {
 		return 0, nil
 	}
-	var tag pgconn.CommandTag
-	// Deleting rows that are already gone deletes nothing: safe to retry.
+	var n int
+	// Deleting rows that are already gone deletes nothing (and takes no
+	// counts off): safe to retry.
 	err := s.retry(ctx, idempotent, func() (err error) {
-		tag, err = s.pool.Exec(ctx, `DELETE FROM events e
+		return s.pool.QueryRow(ctx, `WITH d AS (DELETE FROM events e
 			WHERE e.tenant_no = (SELECT no FROM tenants WHERE id = $1) AND e.seq = ANY($2)
 			AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.tenant = $1
-				AND (h.scope = '' OR e.scope_path = h.scope OR starts_with(e.scope_path, h.scope || '/')))`,
-			tenant, seqs)
-		return err
+				AND (h.scope = '' OR e.scope_path = h.scope OR starts_with(e.scope_path, h.scope || '/')))
+			RETURNING e.*), counted AS (`+subtractFacetCounts("d e", "true")+`)
+			SELECT count(*) FROM d`,
+			tenant, seqs).Scan(&n)
 	})
 	if err != nil {
 		return 0, err
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }
 
 // RetentionLock takes the purge lock of every tenant given, session

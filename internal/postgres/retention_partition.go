@@ -251,6 +251,11 @@ func (s *Store) dropPartition(ctx context.Context, name string, check func(tx pg
 	if err != nil {
 		return fail(err)
 	}
+	// The facets' counts lose the partition's events, but for the purge
+	// records just kept.
+	if _, err := tx.Exec(ctx, subtractFacetCounts(ident+` e`, `e.action <> $1`), auditkeep.PurgeAction); err != nil {
+		return fail(err)
+	}
 	if _, err := tx.Exec(ctx, `DROP TABLE `+ident); err != nil {
 		return fail(err)
 	}

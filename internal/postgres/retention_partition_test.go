@@ -248,6 +248,10 @@ func TestDropPartition(t *testing.T) {
 		t.Errorf("partitions = %v; want %s gone", names, sepName)
 	}
 	f.checkKept()
+	// The facets' counts lost the dropped events, and those deleted before.
+	if n, err := f.s.FacetCountsDrift(f.ctx); n != 0 || err != nil {
+		t.Errorf("after the drop, %d facet counts differ from the events' (%v)", n, err)
+	}
 	if got := f.partitionOf(f.purge.Seq); got != "events_default" {
 		t.Errorf("the purge record is in %s; want events_default", got)
 	}

@@ -174,6 +174,8 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 	counts := map[int64]int64{}
 	var postings []posting
 	var terms []termKey
+	var termIDs []int64
+	pairs := pairCounts{}
 	for i, e := range events {
 		if !fresh[i] {
 			continue
@@ -185,17 +187,19 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 		if err := evRows.add(k, at, hashes[i], bodies[i]); err != nil {
 			return nil, nil, err
 		}
-		terms = eventTerms(terms[:0], ts.num, e)
+		terms, termIDs = eventTerms(terms[:0], ts.num, e), termIDs[:0]
 		for _, tk := range terms {
 			id, err := s.dict.id(ctx, st, tk)
 			if err != nil {
 				return nil, nil, err
 			}
 			postings = append(postings, posting{id, k, at})
+			termIDs = append(termIDs, id)
 			if counted(tk.field) {
 				counts[id]++
 			}
 		}
+		pairs.add(terms, termIDs, k)
 		if e.DeletesTarget() {
 			if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO deleted_targets (tenant, type, id) VALUES (?, ?, ?)",
 				ts.num, e.Target.Type, e.Target.ID); err != nil {
@@ -221,6 +225,9 @@ func (s *Store) appendTx(ctx context.Context, events []*auditkeep.Event, bodies 
 		return nil, nil, err
 	}
 	if err := bumpTerms(ctx, st, counts); err != nil {
+		return nil, nil, err
+	}
+	if err := upsertPairs(ctx, tx, pairs); err != nil {
 		return nil, nil, err
 	}
 	for id, ts := range states {

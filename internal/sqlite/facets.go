@@ -86,6 +86,12 @@ func (s *Store) Facets(ctx context.Context, tenant, field string, f auditkeep.Fi
 	if p.empty {
 		return nil, false, nil
 	}
+	if c1, c2, ok, err := pairFacet(ctx, tx, num, field, &f, p); err != nil || ok {
+		if err != nil {
+			return nil, false, err
+		}
+		return s.facetsPairs(ctx, tx, tenant, field, c1, c2, limit)
+	}
 	scopes := f.Values(auditkeep.FieldScope)
 	cands, err := facetCandidates(ctx, tx, num, field, scopes)
 	if err != nil {

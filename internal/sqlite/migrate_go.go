@@ -10,6 +10,7 @@ import (
 // SQL.
 var goMigrations = map[string]func(ctx context.Context, tx *sql.Tx) error{
 	"migration/0005_actor_name_terms.sql": backfillActorNames,
+	"migration/0014_facet_counts.sql":     backfillFacetPairs,
 }
 
 // backfillActorNames posts the actor name and email terms (fActorName) of

@@ -200,7 +200,9 @@ func (s *Store) deleteTx(ctx context.Context, tenant string, num int64, seqs []i
 	}
 	termIDs := map[termKey]int64{}
 	counts := map[int64]int64{}
+	pairs, gone := pairCounts{}, map[int64]bool{}
 	var terms []termKey
+	var ids []int64
 	removed := 0
 	for _, seq := range seqs {
 		if seq < 1 || seq >= 1<<40 {
@@ -223,20 +225,19 @@ func (s *Store) deleteTx(ctx context.Context, tenant string, num int64, seqs []i
 		if held(holds, e) {
 			continue
 		}
-		terms = eventTerms(terms[:0], num, e)
+		terms, ids = eventTerms(terms[:0], num, e), ids[:0]
 		for _, tk := range terms {
 			id, ok := termIDs[tk]
 			if !ok {
 				err := stmts["term"].QueryRowContext(ctx, tk.tenant, tk.field, tk.value).Scan(&id)
 				if errors.Is(err, sql.ErrNoRows) {
-					termIDs[tk] = 0
-					continue
-				}
-				if err != nil {
+					id = 0
+				} else if err != nil {
 					return 0, err
 				}
 				termIDs[tk] = id
 			}
+			ids = append(ids, id)
 			if id == 0 {
 				continue
 			}
@@ -251,6 +252,8 @@ func (s *Store) deleteTx(ctx context.Context, tenant string, num int64, seqs []i
 				counts[id]++
 			}
 		}
+		pairs.add(terms, ids, k)
+		gone[k] = true
 		if _, err := stmts["fts"].ExecContext(ctx, k); err != nil {
 			return 0, err
 		}
@@ -263,6 +266,9 @@ func (s *Store) deleteTx(ctx context.Context, tenant string, num int64, seqs []i
 		if _, err := stmts["count"].ExecContext(ctx, n, id); err != nil {
 			return 0, err
 		}
+	}
+	if err := removePairs(ctx, tx, pairs, gone); err != nil {
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, err

@@ -28,14 +28,14 @@ const (
 	fActorName  = 13 // the actor's name and its email, lowercased
 )
 
-// counted reports whether Append keeps the count of the field's terms.
-// Only fields of few values are counted: updating the counts of actors,
-// targets, scopes and IPs (thousands of terms per batch, spread over the
-// table) cost about 13% of Append's CPU. The planner counts the postings
-// of the others when it needs to (up to countProbeCap).
+// counted reports whether Append keeps the count of the field's terms:
+// every field a facet lists (the counts answer its pickers) and the other
+// fields of few values. IPs, target names and actor names are not: the
+// planner counts the postings of those when it needs to (up to
+// countProbeCap).
 func counted(field int) bool {
 	switch field {
-	case fAction, fType, fActorType, fTargetType, fTeam, fSource, fStatus:
+	case fAction, fType, fActor, fActorType, fTargetID, fTargetType, fScope, fTeam, fSource, fStatus:
 		return true
 	}
 	return false

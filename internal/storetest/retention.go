@@ -23,6 +23,7 @@ func RunRetention(t *testing.T, open func(t *testing.T) RetentionStore) {
 	t.Run("RetentionTenants", func(t *testing.T) { testRetentionTenants(t, open(t)) })
 	t.Run("DeleteEvents", func(t *testing.T) { testDeleteEvents(t, open(t)) })
 	t.Run("DeleteEventsHeld", func(t *testing.T) { testDeleteEventsHeld(t, open(t)) })
+	t.Run("FacetsAfterDelete", func(t *testing.T) { testFacetsAfterDelete(t, open(t)) })
 }
 
 func testHolds(t *testing.T, s RetentionStore) {
