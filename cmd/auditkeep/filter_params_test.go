@@ -50,6 +50,11 @@ func testFilterParamsAnswers(t *testing.T, cfg Config) {
 		{"ip=10.0.0.0/33", "ip", `ip "10.0.0.0/33" is not an IP address or CIDR prefix`},
 		{"q=action:", "q", `expected a value after "action:" at 7`},
 		{"q=%22%22", "q", "empty phrase at 0"},
+		{"q=ip:notanip", "q", `ip "notanip" is not an IP address or CIDR prefix at 3`},
+		{"q=-ip:x", "q", `ip "x" is not an IP address or CIDR prefix at 4`},
+		{"q=type:mutate", "q", `type "mutate" is not one of create, read, update, delete, execute, login, logout, info at 5`},
+		{"q=status:weird", "q", `status "weird" is not success or failure at 7`},
+		{"q=action:Bad", "q", `action "Bad" is not an action name (lowercase dotted words, optionally ending in *) at 7`},
 	}
 	for _, tt := range refused {
 		for _, path := range []string{"/v1/events?", "/v1/export?format=ndjson&", "/v1/facets?field=team&"} {
