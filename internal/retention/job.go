@@ -501,28 +501,13 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 			return rep, nil
 		}
 		b := purgeBatch{cutoff: cut}
-		for _, seg := range split(batch, s.maxSpan) {
-			var proof *archive.Proof
-			if s.tree != nil {
-				if proof, err = archive.BuildProof(ctx, s.tree, tenant, seg[0].Seq, seg[len(seg)-1].Seq); err != nil {
-					return rep, err
-				}
-			}
-			m, err := s.arch.Write(ctx, seg, proof)
-			if err != nil {
-				// Remove what the archive has confirmed; the rest stays.
-				return rep, errors.Join(err, s.remove(ctx, tenant, b, &rep))
-			}
-			rep.Segments++
-			rep.Archived += len(seg)
-			st.LastSegment = m.Name
-			s.metrics.segments.Inc()
-			s.metrics.archived.Add(float64(len(seg)))
-			b.segments++
-			b.last = m.Name
-			for _, e := range seg {
-				b.seqs = append(b.seqs, e.Seq)
-			}
+		err = s.writeSegments(ctx, tenant, batch, &b, &rep)
+		if b.last != "" {
+			st.LastSegment = b.last
+		}
+		if err != nil {
+			// Remove what the archive has confirmed; the rest stays.
+			return rep, errors.Join(err, s.remove(ctx, tenant, b, &rep))
 		}
 		if err := s.remove(ctx, tenant, b, &rep); err != nil {
 			return rep, err
@@ -530,13 +515,53 @@ func (s *Service) purge(ctx context.Context, tenant string, now time.Time, st *S
 		if !more {
 			return rep, nil
 		}
-		// Let ingest take its turn before the next batch.
-		select {
-		case <-ctx.Done():
-			return rep, ctx.Err()
-		case <-time.After(s.pause):
+		if err := s.takeTurns(ctx); err != nil {
+			return rep, err
 		}
 	}
+}
+
+// takeTurns pauses between batches, so that ingest takes its turn; it
+// returns ctx's error if ctx ends first.
+func (s *Service) takeTurns(ctx context.Context) error {
+	t := time.NewTimer(s.pause)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// writeSegments writes events (in seq order) to the archive as segments
+// (split), each with its proof when there is a ledger, and adds each
+// segment written to b (its seqs, the archive has confirmed them) and rep.
+// It stops at the first error; the segments written before stay in b.
+func (s *Service) writeSegments(ctx context.Context, tenant string, events []*auditkeep.Event, b *purgeBatch, rep *Report) error {
+	for _, seg := range split(events, s.maxSpan) {
+		var proof *archive.Proof
+		if s.tree != nil {
+			var err error
+			if proof, err = archive.BuildProof(ctx, s.tree, tenant, seg[0].Seq, seg[len(seg)-1].Seq); err != nil {
+				return err
+			}
+		}
+		m, err := s.arch.Write(ctx, seg, proof)
+		if err != nil {
+			return err
+		}
+		rep.Segments++
+		rep.Archived += len(seg)
+		s.metrics.segments.Inc()
+		s.metrics.archived.Add(float64(len(seg)))
+		b.segments++
+		b.last = m.Name
+		for _, e := range seg {
+			b.seqs = append(b.seqs, e.Seq)
+		}
+	}
+	return nil
 }
 
 // window is what lets expired events go at a run: the ledger (only

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/internal/archive"
 )
 
 // monthStart returns the first instant of t's month (UTC).
@@ -97,12 +96,10 @@ func (s *Service) dropPartitions(ctx context.Context, ps auditkeep.PartitionStor
 
 // partitionShare is one tenant's share of a partition being dropped.
 type partitionShare struct {
-	t    auditkeep.PartitionTenant
-	cut  time.Time
-	rep  Report
-	seqs []int64 // archived: confirmed by the archive
-	last string  // the last segment written
-	err  error   // what stopped its archive or its removal
+	t   auditkeep.PartitionTenant
+	rep Report
+	b   purgeBatch // what the archive confirmed (its seqs), with the tenant's cutoff
+	err error      // what stopped its archive or its removal
 }
 
 // dropPartition archives the events of p and drops it, when every tenant
@@ -131,7 +128,7 @@ func (s *Service) dropPartition(ctx context.Context, ps auditkeep.PartitionStore
 		if failed[t.Tenant] || !pol.lets(t, s.tree != nil) {
 			return rep, nil // its rows are deleted by the tenants' runs
 		}
-		shares = append(shares, &partitionShare{t: t, cut: pol.cut})
+		shares = append(shares, &partitionShare{t: t, b: purgeBatch{cutoff: pol.cut}})
 		ids = append(ids, t.Tenant)
 	}
 	release, ok, err := s.acquire(ctx, ids...)
@@ -152,16 +149,15 @@ func (s *Service) dropPartition(ctx context.Context, ps auditkeep.PartitionStore
 	fin := context.WithoutCancel(ctx)
 	whole := archErr == nil
 	for _, sh := range shares {
-		if len(sh.seqs) == 0 {
+		if len(sh.b.seqs) == 0 {
 			whole = false // nothing archived, nothing recorded: it stays
 			continue
 		}
-		b := purgeBatch{seqs: sh.seqs, segments: sh.rep.Segments, last: sh.last, cutoff: sh.cut}
-		if err := s.recordPurge(fin, sh.t.Tenant, b); err != nil {
+		if err := s.recordPurge(fin, sh.t.Tenant, sh.b); err != nil {
 			sh.err = errors.Join(sh.err, err)
-			sh.seqs = nil // not recorded: not removed
+			sh.b.seqs = nil // not recorded: not removed
 			whole = false
-		} else if sh.seqs[len(sh.seqs)-1] != sh.t.LastSeq {
+		} else if sh.b.seqs[len(sh.b.seqs)-1] != sh.t.LastSeq {
 			whole = false // the record would not cover every event dropped
 		}
 	}
@@ -170,9 +166,9 @@ func (s *Service) dropPartition(ctx context.Context, ps auditkeep.PartitionStore
 	if whole {
 		if dropped, dropErr = ps.DropPartition(fin, p, now); dropped {
 			for _, sh := range shares {
-				sh.rep.Removed = len(sh.seqs)
-				sh.rep.Purged = addRanges(nil, sh.seqs)
-				s.metrics.removed.Add(float64(len(sh.seqs)))
+				sh.rep.Removed = len(sh.b.seqs)
+				sh.rep.Purged = addRanges(nil, sh.b.seqs)
+				s.metrics.removed.Add(float64(len(sh.b.seqs)))
 			}
 		}
 	}
@@ -194,35 +190,17 @@ func (s *Service) dropPartition(ctx context.Context, ps auditkeep.PartitionStore
 }
 
 // archivePartition writes sh's events in the partition to the archive, a
-// batch at a time, and collects their seqs (ascending) in sh.seqs.
+// batch at a time, and collects their seqs (ascending) in sh.b.
 func (s *Service) archivePartition(ctx context.Context, ps auditkeep.PartitionStore, partition string, sh *partitionShare) error {
-	tenant := sh.t.Tenant
-	defer func() { slices.Sort(sh.seqs) }() // segments are written day by day
+	defer func() { slices.Sort(sh.b.seqs) }() // segments are written day by day
 	var after int64
 	for {
 		batch, err := ps.PartitionEvents(ctx, partition, sh.t, after, s.batch)
 		if err != nil || len(batch) == 0 {
 			return err
 		}
-		for _, seg := range split(batch, s.maxSpan) {
-			var proof *archive.Proof
-			if s.tree != nil {
-				if proof, err = archive.BuildProof(ctx, s.tree, tenant, seg[0].Seq, seg[len(seg)-1].Seq); err != nil {
-					return err
-				}
-			}
-			m, err := s.arch.Write(ctx, seg, proof)
-			if err != nil {
-				return err
-			}
-			sh.rep.Segments++
-			sh.rep.Archived += len(seg)
-			sh.last = m.Name
-			s.metrics.segments.Inc()
-			s.metrics.archived.Add(float64(len(seg)))
-			for _, e := range seg {
-				sh.seqs = append(sh.seqs, e.Seq)
-			}
+		if err := s.writeSegments(ctx, sh.t.Tenant, batch, &sh.b, &sh.rep); err != nil {
+			return err
 		}
 		after = batch[len(batch)-1].Seq
 		if len(batch) < s.batch {
@@ -234,11 +212,13 @@ func (s *Service) archivePartition(ctx context.Context, ps auditkeep.PartitionSt
 // deleteBatches deletes sh's archived events row by row, a batch per
 // transaction with a pause between, as purge does.
 func (s *Service) deleteBatches(ctx context.Context, sh *partitionShare) error {
-	for i := 0; i < len(sh.seqs); i += s.batch {
+	for i := 0; i < len(sh.b.seqs); i += s.batch {
 		if i > 0 {
-			time.Sleep(s.pause) // let ingest take its turn
+			if err := s.takeTurns(ctx); err != nil {
+				return err
+			}
 		}
-		if err := s.deleteEvents(ctx, sh.t.Tenant, sh.seqs[i:min(len(sh.seqs), i+s.batch)], &sh.rep); err != nil {
+		if err := s.deleteEvents(ctx, sh.t.Tenant, sh.b.seqs[i:min(len(sh.b.seqs), i+s.batch)], &sh.rep); err != nil {
 			return err
 		}
 	}
@@ -268,9 +248,9 @@ func (s *Service) partitionDone(ctx context.Context, sh *partitionShare, now tim
 	st.Archived += int64(sh.rep.Archived)
 	st.Removed += int64(sh.rep.Removed)
 	st.Segments += int64(sh.rep.Segments)
-	st.Cutoff = sh.cut
-	if sh.last != "" {
-		st.LastSegment = sh.last
+	st.Cutoff = sh.b.cutoff
+	if sh.b.last != "" {
+		st.LastSegment = sh.b.last
 	}
 	if sh.err != nil && !stopped {
 		failed[tenant] = true
