@@ -124,7 +124,9 @@ func (r *runner) tail(ctx context.Context) error {
 			}
 		}
 		n.Add(1)
-		time.Sleep(10 * time.Millisecond)
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
 	}
 	t.Ack, t.AckToDelivery, t.SendToDelivery = ack.summary(), a2d.summary(), s2d.summary()
 	r.rep.Tail = t
@@ -188,7 +190,9 @@ func (r *runner) ledgerLag(ctx context.Context, s *server, l *Ledger) error {
 				if postEvents(ctx, s.api, load.bodies[i]) != nil {
 					return
 				}
-				time.Sleep(20 * time.Millisecond) // a steady load, not a saturating one
+				if sleep(ctx, 20*time.Millisecond) != nil { // a steady load, not a saturating one
+					return
+				}
 			}
 		})
 	}
@@ -238,13 +242,29 @@ func (r *runner) ledgerLag(ctx context.Context, s *server, l *Ledger) error {
 			if time.Now().After(deadline) {
 				return fmt.Errorf("probe %s (seq %d) not in a checkpoint after a minute", id, e.Seq)
 			}
-			time.Sleep(5 * time.Millisecond)
+			if err := sleep(ctx, 5*time.Millisecond); err != nil {
+				return err
+			}
 		}
 		n.Add(1)
-		time.Sleep(50 * time.Millisecond)
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
 	}
 	l.LagProbes = probes
 	l.Lag = lag.summary()
 	r.pg.note("ledger lag p50 %.0f ms p99 %.0f ms", l.Lag.P50, l.Lag.P99)
 	return nil
+}
+
+// sleep waits d, or until ctx ends; it returns ctx's error then.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
