@@ -58,6 +58,9 @@ func backtest(ctx context.Context, s EventScanner, tenant string, r *auditkeep.A
 	res := &BacktestResult{Examples: []*auditkeep.Alert{}}
 	var in Input
 	err = s.ScanEvents(ctx, tenant, f, func(e *auditkeep.Event) error {
+		if alertRecord(e) {
+			return nil
+		}
 		ok, err := c.Matches(e, &in)
 		if err != nil {
 			res.Errors++

@@ -415,6 +415,9 @@ func (w *worker) read(ctx context.Context, after, upTo int64) ([]*auditkeep.Even
 
 // apply runs every rule on e.
 func (w *worker) apply(e *auditkeep.Event, replay bool) {
+	if alertRecord(e) {
+		return
+	}
 	var in Input
 	for _, rs := range w.tr.rules {
 		ok, err := rs.rule.Matches(e, &in)
