@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
 	"github.com/auditkeep/auditkeep/internal/alert"
+	"github.com/auditkeep/auditkeep/internal/pgtest"
+	"github.com/auditkeep/auditkeep/internal/postgres"
 	"github.com/auditkeep/auditkeep/internal/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -301,5 +304,89 @@ func TestBacktest(t *testing.T) {
 	bad.Condition = "event.("
 	if _, err := alert.Backtest(context.Background(), f.store, "acme", bad, base, base.Add(time.Hour)); auditkeep.ErrorField(err) != "condition" {
 		t.Errorf("Backtest(bad condition) = %v; want invalid condition", err)
+	}
+}
+
+// TestTwoEvaluatorsOneTenant runs two nodes' evaluators on one PostgreSQL
+// database: the lease makes one evaluate the tenant, and every burst
+// raises exactly one alert however the lease moves (one node is stopped
+// half way).
+func TestTwoEvaluatorsOneTenant(t *testing.T) {
+	url := os.Getenv("AUDITKEEP_TEST_DATABASE_URL")
+	if url == "" {
+		t.Skip("AUDITKEEP_TEST_DATABASE_URL is not set")
+	}
+	ctx := context.Background()
+	schema := pgtest.Schema(t, url)
+	open := func() *postgres.Store {
+		s, err := postgres.Open(ctx, schema, postgres.WithLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open() // two nodes' connections
+	if err := a.CreateTenant(ctx, &auditkeep.Tenant{ID: "acme", CreatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	r := failedLogins()
+	if err := a.CreateAlertRule(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	start := func(s *postgres.Store, owner string) *alert.Evaluator {
+		ev := alert.New(alert.Config{Store: s, Owner: owner, Logger: quiet, Poll: 20 * time.Millisecond, LeaseTTL: 500 * time.Millisecond,
+			Registry: prometheus.NewRegistry()})
+		ev.Open()
+		t.Cleanup(func() { ev.Close() })
+		return ev
+	}
+	evA, evB := start(a, "node-a"), start(b, "node-b")
+	f := &fixture{t: t}
+	var last int64
+	for i := range 20 {
+		evs := f.logins(fmt.Sprintf("u_%d", i), base.Add(time.Duration(i)*time.Hour), 5)
+		for _, e := range evs {
+			e.Tenant = "acme"
+		}
+		if err := a.Append(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		evA.NotifyCommit(evs)
+		evB.NotifyCommit(evs)
+		last = lastSeq(evs)
+		if i == 10 {
+			evA.Close() // node-a stops; node-b takes over
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, st, err := a.LeaseAlertEvaluator(ctx, "acme", "observer", time.Nanosecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Cursor >= last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("evaluation stayed at %d of %d", st.Cursor, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	list, _, err := a.ListAlerts(ctx, "acme", auditkeep.AlertFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, al := range list {
+		per[al.GroupKey["actor"]]++
+		if al.Count != 5 {
+			t.Errorf("alert of %s has count %d; want 5", al.GroupKey["actor"], al.Count)
+		}
+	}
+	for i := range 20 {
+		if n := per[fmt.Sprintf("u_%d", i)]; n != 1 {
+			t.Errorf("u_%d: %d alerts; want 1", i, n)
+		}
 	}
 }
