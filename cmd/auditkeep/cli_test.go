@@ -29,7 +29,7 @@ func startCLIServer(t *testing.T) string {
 		getenv: testGetenv(t, map[string]string{"AUDITKEEP_ROOT_KEY": cliRootKey})}
 	go func() {
 		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
-			"--addr-file", addrFile, "--log-level", "warn"}, e)
+			"--addr-file", addrFile, "--log-level", "warn", "--alerts=false"}, e)
 	}()
 	t.Cleanup(func() {
 		cancel()

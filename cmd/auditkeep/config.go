@@ -41,6 +41,9 @@ type Config struct {
 	Streams StreamConfig
 	// Notify holds the alert notifications' settings (notify.go).
 	Notify NotifyConfig
+	// Alerts: evaluate the tenants' alert rules on this node (--alerts,
+	// AUDITKEEP_ALERTS; evaluator.go).
+	Alerts bool
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -58,6 +61,7 @@ func DefaultConfig() Config {
 		Network:         defaultNetwork(),
 		People:          defaultPeople(),
 		Streams:         defaultStreams(),
+		Alerts:          true,
 		ReadTimeout:     60 * time.Second,
 	}
 }
@@ -145,6 +149,7 @@ func loadConfig(args []string, getenv func(string) string, fs *flag.FlagSet) (Co
 	cfg.People.flags(fs)
 	cfg.Streams.flags(fs)
 	cfg.Notify.flags(fs)
+	fs.BoolVar(&cfg.Alerts, "alerts", cfg.Alerts, "evaluate the tenants' alert rules on this node (AUDITKEEP_ALERTS)")
 	restore := hush(fs)
 	err := fs.Parse(args)
 	restore()
@@ -228,6 +233,9 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 		return err
 	}
 	c.Notify.fromEnv(getenv)
+	if err := alertsFromEnv(&c.Alerts, getenv); err != nil {
+		return err
+	}
 	return c.Retention.fromEnv(getenv)
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/alert"
 	"github.com/auditkeep/auditkeep/internal/alert/notify"
 	"github.com/auditkeep/auditkeep/internal/catalog"
 	"github.com/auditkeep/auditkeep/internal/httpapi"
@@ -67,6 +68,7 @@ type app struct {
 	cert      *certificate     // nil: plain HTTP (tls.go)
 	streams   *stream.Engine   // streams.go
 	notifier  *notify.Notifier // notify.go
+	evaluator *alert.Evaluator // evaluator.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -156,6 +158,10 @@ func (a *app) Open(ctx context.Context) error {
 		a.store.Close()
 		return err
 	}
+	if a.evaluator, err = a.openEvaluator(reg); err != nil {
+		a.store.Close()
+		return err
+	}
 	if a.retention, err = a.openRetention(ctx, ledgerAPI, svc, reg); err != nil {
 		a.store.Close()
 		return err
@@ -166,7 +172,8 @@ func (a *app) Open(ctx context.Context) error {
 	a.api = httpapi.New(guarded, svc, httpapi.Config{RootKeyHash: rootHash, Logger: a.log, Tracker: tracker, Catalog: actions,
 		ReadTimeout: a.cfg.ReadTimeout, RateLimit: a.cfg.RateLimit, RateBurst: a.cfg.RateBurst, Ledger: ledgerAPI, Retention: a.retention,
 		ClientIP: a.cfg.Network.resolver(), People: a.cfg.People.api(), Backup: a.backupMaker(),
-		Registry: reg, Streams: a.streams, Facets: guarded, EventJSON: guarded})
+		Registry: reg, Streams: a.streams, Facets: guarded, EventJSON: guarded,
+		Alerts: &httpapi.Alerts{Store: a.store.(auditkeep.AlertStore), Engine: a.evaluator, Sealer: a.notifier}})
 	if o, ok := a.store.(interface{ SetCommitObserver(func(time.Duration)) }); ok {
 		o.SetCommitObserver(a.api.ObserveSync)
 	}
@@ -180,7 +187,7 @@ func (a *app) Open(ctx context.Context) error {
 			a.api.ObserveCommit(stored, st)
 		}
 	}
-	a.commit.OnCommit = a.notifyLedger(a.notifyStreams(observe))
+	a.commit.OnCommit = a.notifyLedger(a.notifyStreams(a.notifyAlerts(observe)))
 	a.commit.Open()
 	if err := a.startLedger(); err != nil {
 		a.commit.Close()
@@ -214,6 +221,9 @@ func (a *app) Open(ctx context.Context) error {
 		a.streams.Open()
 	}
 	a.notifier.Open()
+	if a.cfg.Alerts {
+		a.evaluator.Open()
+	}
 	a.log.Info("auditkeep listening", "url", a.URL())
 	if a.cfg.AddrFile != "" {
 		tmp := a.cfg.AddrFile + ".tmp"
@@ -262,6 +272,7 @@ func (a *app) close() error {
 	}
 	a.retention.Close()
 	a.streams.Close()
+	a.evaluator.Close()
 	a.notifier.Close()
 	a.commit.Close()
 	a.stopLedger()

@@ -39,12 +39,30 @@ func forEachStore(t *testing.T, test func(t *testing.T, cfg Config)) {
 }
 
 // testServer starts the real server in-process on a loopback port with
-// cfg's store: the embedded one in a fresh directory by default.
+// cfg's store: the embedded one in a fresh directory by default. It
+// evaluates no alert rules (the alerts it would raise are recorded in the
+// tenants' logs, which most tests count exactly): testServerAlerts does.
 func testServer(t *testing.T, cfg Config) *app {
 	t.Helper()
 	if cfg.Addr == "" {
 		cfg = DefaultConfig()
 	}
+	cfg.Alerts = false
+	return startTestServer(t, cfg)
+}
+
+// testServerAlerts is testServer evaluating alert rules.
+func testServerAlerts(t *testing.T, cfg Config) *app {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg = DefaultConfig()
+	}
+	cfg.Alerts = true
+	return startTestServer(t, cfg)
+}
+
+func startTestServer(t *testing.T, cfg Config) *app {
+	t.Helper()
 	if cfg.Addr == DefaultConfig().Addr {
 		cfg.Addr = "127.0.0.1:0"
 	}
