@@ -139,3 +139,20 @@ func TestAppendSpliced(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeStored: the stored JSON leaves out what the row holds and
+// what reads compute, and the caller's event is not changed.
+func TestEncodeStored(t *testing.T) {
+	e := &auditkeep.Event{Tenant: "acme", Seq: 7, ID: "evt-1", Action: "a.delete", Type: "delete",
+		Actor: auditkeep.Actor{Type: "user", ID: "u"}, Target: &auditkeep.Target{Type: "t", ID: "1", Deleted: true}, Status: "success"}
+	js, err := eventjson.EncodeStored(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh, ok := eventjson.ParseStored(js); !ok || sh.Deleted {
+		t.Errorf("EncodeStored = %s; want stored JSON that is spliced (ParseStored ok, deleted unmarked)", js)
+	}
+	if e.Tenant != "acme" || e.Seq != 7 || !e.Target.Deleted {
+		t.Errorf("EncodeStored changed its event: %+v", e)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/eventjson"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -250,17 +251,9 @@ func optional(s string) *string {
 	return &s
 }
 
-// encodeEvent returns the stored JSON of e, without what the row holds or
-// reads compute: Tenant and Seq are zero, Target.Deleted false.
+// encodeEvent returns the stored JSON of e (eventjson.EncodeStored).
 func encodeEvent(e *auditkeep.Event) ([]byte, error) {
-	c := *e
-	c.Tenant, c.Seq = "", 0
-	if c.Target != nil && c.Target.Deleted {
-		t := *c.Target
-		t.Deleted = false
-		c.Target = &t
-	}
-	b, err := json.Marshal(&c)
+	b, err := eventjson.EncodeStored(e)
 	if err != nil {
 		return nil, auditkeep.Errorf(auditkeep.EINVALID, "event %q cannot be encoded: %v", e.ID, err)
 	}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/auditkeep/auditkeep"
@@ -36,27 +35,27 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 	if f.ByTime() {
 		return auditkeep.FieldErrorf("sort", "events are exported in seq order only")
 	}
-	tj, err := json.Marshal(tenant)
+	page, err := eventjson.NewPage(tenant)
 	if err != nil {
 		return auditkeep.Errorf(auditkeep.EINTERNAL, "tenant id: %v", err)
 	}
 	// fn runs on one page while the next is read into the other.
-	err = eventjson.ReadAhead(ctx, [2]*jsonPage{{tenant: tenant, tenantJSON: tj}, {tenant: tenant, tenantJSON: tj}},
+	err = eventjson.ReadAhead(ctx, [2]*jsonPage{{Page: *page}, {Page: *page}},
 		func(ctx context.Context, pg *jsonPage) (bool, error) {
 			err := s.scanJSONPage(ctx, f, pg)
 			more := err == nil && len(pg.events) == scanPage
 			if more {
-				f.Cursor = f.After(&auditkeep.Event{Seq: pg.events[len(pg.events)-1].seq})
+				f.Cursor = f.After(&auditkeep.Event{Seq: pg.events[len(pg.events)-1].Seq})
 			}
 			return more, err
 		},
 		func(pg *jsonPage) error {
 			for i := range pg.events {
-				js, hashAt, err := pg.eventJSON(i)
+				js, hashAt, err := pg.JSON(&pg.events[i])
 				if err != nil {
 					return fmt.Errorf("postgres: %w", err)
 				}
-				if err := fn(pg.events[i].seq, js, hashAt); err != nil {
+				if err := fn(pg.events[i].Seq, js, hashAt); err != nil {
 					return err
 				}
 			}
@@ -71,7 +70,7 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 // scanJSONPage reads into pg the first scanPage events of the tenant
 // matching f, with listEvents' statement.
 func (s *Store) scanJSONPage(ctx context.Context, f auditkeep.Filter, pg *jsonPage) error {
-	q, args, err := listQuery(pg.tenant, f, scanPage)
+	q, args, err := listQuery(pg.Tenant, f, scanPage)
 	if err != nil {
 		return err
 	}
@@ -100,26 +99,13 @@ func (s *Store) scanJSONPage(ctx context.Context, f auditkeep.Filter, pg *jsonPa
 // jsonPage is a page of events read by ScanEventJSON. Its buffers are
 // reused from page to page.
 type jsonPage struct {
-	tenant     string
-	tenantJSON []byte      // tenant as a JSON string
-	raw        []byte      // the page's bodies, one after another
-	events     []jsonEvent // in the page's order
-	out        []byte      // the JSON of the event last returned by eventJSON
-}
-
-// jsonEvent is one event of a jsonPage.
-type jsonEvent struct {
-	seq        int64
-	start, end int // its body: raw[start:end]
-	shape      eventjson.Shape
-	spliced    bool             // the body is spliced; otherwise e is encoded
-	e          *auditkeep.Event // when not spliced
-	deleted    bool
+	eventjson.Page
+	events []eventjson.PageEvent // in the page's order
 }
 
 // reset empties pg.
 func (pg *jsonPage) reset() {
-	pg.raw = pg.raw[:0]
+	pg.Raw = pg.Raw[:0]
 	clear(pg.events)
 	pg.events = pg.events[:0]
 }
@@ -127,31 +113,8 @@ func (pg *jsonPage) reset() {
 // add appends an event to pg: its seq, its body (copied) and whether its
 // target is deleted.
 func (pg *jsonPage) add(seq int64, body []byte, deleted bool) error {
-	ev := jsonEvent{seq: seq, deleted: deleted, start: len(pg.raw)}
-	pg.raw = append(pg.raw, body...)
-	ev.end = len(pg.raw)
-	if ev.shape, ev.spliced = eventjson.ParseStored(pg.raw[ev.start:ev.end]); !ev.spliced {
-		pg.raw = pg.raw[:ev.start]
-		ev.start, ev.end = 0, 0
-		e := &auditkeep.Event{}
-		if err := json.Unmarshal(body, e); err != nil {
-			return fmt.Errorf("stored event: %w", err)
-		}
-		e.Tenant, e.Seq = pg.tenant, seq
-		ev.e = e
-	}
-	pg.events = append(pg.events, ev)
-	return nil
-}
-
-// eventJSON returns the JSON of the page's event i and where its hash
-// belongs (see ScanEventJSON). The JSON is valid until the next call.
-func (pg *jsonPage) eventJSON(i int) ([]byte, int, error) {
-	ev := &pg.events[i]
-	if !ev.spliced {
-		return eventjson.Encode(ev.e, ev.deleted)
-	}
-	var hashAt int
-	pg.out, hashAt = eventjson.AppendSpliced(pg.out[:0], pg.raw[ev.start:ev.end], &ev.shape, pg.tenantJSON, ev.seq, ev.deleted)
-	return pg.out, hashAt, nil
+	start := len(pg.Raw)
+	pg.Raw = append(pg.Raw, body...)
+	pg.events = append(pg.events, eventjson.PageEvent{Deleted: deleted})
+	return pg.Add(&pg.events[len(pg.events)-1], seq, start)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/eventjson"
 )
 
 // TestJSONPageSplices: bodies as Append stores them are spliced, but for
@@ -36,9 +37,9 @@ func TestJSONPageSplices(t *testing.T) {
 		{"sorted", sorted, false},
 		{"space", bytes.Replace(body, []byte(`"seq":0`), []byte(`"seq": 0`), 1), false},
 	} {
-		pg := &jsonPage{tenant: "acme", tenantJSON: []byte(`"acme"`)}
-		if err := pg.add(3, tt.body, true); err != nil || pg.events[0].spliced != tt.want {
-			t.Errorf("%s body: spliced %v, %v; want %v", tt.name, pg.events[0].spliced, err, tt.want)
+		pg := &jsonPage{Page: eventjson.Page{Tenant: "acme", TenantJSON: []byte(`"acme"`)}}
+		if err := pg.add(3, tt.body, true); err != nil || pg.events[0].Spliced() != tt.want {
+			t.Errorf("%s body: spliced %v, %v; want %v", tt.name, pg.events[0].Spliced(), err, tt.want)
 		}
 	}
 }

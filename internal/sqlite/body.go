@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/eventjson"
 	"github.com/klauspost/compress/s2"
 )
 
@@ -59,18 +60,10 @@ var readers = sync.Pool{New: func() any {
 	return fr
 }}
 
-// encodeBody returns the stored form of e: Tenant, Seq and Target.Deleted
-// cleared (the first two come from the key, the last is computed on read),
-// as JSON, compressed.
+// encodeBody returns the stored form of e: its stored JSON
+// (eventjson.EncodeStored), compressed.
 func encodeBody(e *auditkeep.Event) ([]byte, error) {
-	c := *e
-	c.Tenant, c.Seq = "", 0
-	if c.Target != nil && c.Target.Deleted {
-		t := *c.Target
-		t.Deleted = false
-		c.Target = &t
-	}
-	js, err := json.Marshal(&c)
+	js, err := eventjson.EncodeStored(e)
 	if err != nil {
 		return nil, err
 	}

@@ -42,12 +42,12 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 	if err != nil || num == 0 {
 		return err
 	}
-	tj, err := json.Marshal(tenant)
+	page, err := eventjson.NewPage(tenant)
 	if err != nil {
 		return auditkeep.Errorf(auditkeep.EINTERNAL, "tenant id: %v", err)
 	}
 	newPage := func() *jsonPage {
-		return &jsonPage{tenant: tenant, tenantJSON: tj, num: num, pos: map[int64]int{}, seen: map[string]bool{}, deleted: map[string]bool{}}
+		return &jsonPage{Page: *page, num: num, pos: map[int64]int{}, seen: map[string]bool{}, deleted: map[string]bool{}}
 	}
 	var p *plan
 	var ch *choice // the driver chosen for the first page, kept for the next ones
@@ -60,17 +60,17 @@ func (s *Store) ScanEventJSON(ctx context.Context, tenant string, f auditkeep.Fi
 		func(ctx context.Context, pg *jsonPage) (bool, error) {
 			more, err := s.scanJSONPage(ctx, &f, &p, &ch, after, pg)
 			if more = more && err == nil && len(pg.events) > 0; more {
-				after = pg.events[len(pg.events)-1].seq
+				after = pg.events[len(pg.events)-1].Seq
 			}
 			return more, err
 		},
 		func(pg *jsonPage) error {
 			for i := range pg.events {
-				js, hashAt, err := pg.eventJSON(i)
+				js, hashAt, err := pg.JSON(&pg.events[i])
 				if err != nil {
 					return dbError(err)
 				}
-				if err := fn(pg.events[i].seq, js, hashAt); err != nil {
+				if err := fn(pg.events[i].Seq, js, hashAt); err != nil {
 					return err
 				}
 			}
@@ -92,7 +92,7 @@ func (s *Store) scanJSONPage(ctx context.Context, f *auditkeep.Filter, p **plan,
 	}
 	defer tx.Rollback()
 	if *p == nil {
-		if *p, err = resolve(ctx, tx, pg.tenant, pg.num, f); err != nil {
+		if *p, err = resolve(ctx, tx, pg.Tenant, pg.num, f); err != nil {
 			return false, err
 		}
 	}
@@ -131,32 +131,19 @@ func (s *Store) scanJSONPage(ctx context.Context, f *auditkeep.Filter, p **plan,
 // jsonPage is a page of events read by ScanEventJSON. Its buffers are
 // reused from page to page.
 type jsonPage struct {
-	tenant     string
-	tenantJSON []byte // tenant as a JSON string
-	num        int64
-	raw        []byte      // the page's stored JSON, one event after another
-	events     []jsonEvent // in the order of the page's keys
-	pos        map[int64]int
-	seen       map[string]bool // target ids of the page
-	ids        []string
-	deleted    map[string]bool // targetKey of the page's deleted targets
-	key        []byte
-	out        []byte // the JSON of the event last returned by eventJSON
-}
-
-// jsonEvent is one event of a jsonPage.
-type jsonEvent struct {
-	seq        int64
-	start, end int // its stored JSON: raw[start:end]
-	shape      eventjson.Shape
-	spliced    bool             // the stored JSON is spliced; otherwise e is encoded
-	e          *auditkeep.Event // when not spliced
-	deleted    bool
+	eventjson.Page
+	num     int64
+	events  []eventjson.PageEvent // in the order of the page's keys
+	pos     map[int64]int
+	seen    map[string]bool // target ids of the page
+	ids     []string
+	deleted map[string]bool // targetKey of the page's deleted targets
+	key     []byte
 }
 
 // reset empties pg for a page of n events.
 func (pg *jsonPage) reset(n int) {
-	pg.raw = pg.raw[:0]
+	pg.Raw = pg.Raw[:0]
 	pg.events = slices.Grow(pg.events[:0], n)[:n]
 	clear(pg.events)
 }
@@ -178,7 +165,7 @@ func (pg *jsonPage) loadRows(ctx context.Context, q *sql.Tx, query string, args 
 		if err := rows.Scan(&k, &body); err != nil {
 			return false, err
 		}
-		pg.events = append(pg.events, jsonEvent{})
+		pg.events = append(pg.events, eventjson.PageEvent{})
 		if err := pg.add(len(pg.events)-1, k&seqMask, body); err != nil {
 			return false, fmt.Errorf("event %d: %w", k, err)
 		}
@@ -210,7 +197,7 @@ func (pg *jsonPage) load(ctx context.Context, stmt *sql.Stmt, keys []int64) erro
 			return err
 		}
 		i, ok := pg.pos[k]
-		if !ok || pg.events[i].seq != 0 {
+		if !ok || pg.events[i].Seq != 0 {
 			continue
 		}
 		if err := pg.add(i, k&seqMask, body); err != nil {
@@ -223,7 +210,7 @@ func (pg *jsonPage) load(ctx context.Context, stmt *sql.Stmt, keys []int64) erro
 	}
 	if n != len(keys) {
 		for _, k := range keys {
-			if pg.events[pg.pos[k]].seq == 0 {
+			if pg.events[pg.pos[k]].Seq == 0 {
 				return fmt.Errorf("event %d vanished", k)
 			}
 		}
@@ -233,37 +220,13 @@ func (pg *jsonPage) load(ctx context.Context, stmt *sql.Stmt, keys []int64) erro
 
 // add stores the body of the page's event i.
 func (pg *jsonPage) add(i int, seq int64, body []byte) error {
-	ev := &pg.events[i]
-	ev.seq = seq
-	ev.start = len(pg.raw)
-	raw, err := appendBodyJSON(pg.raw, body)
+	start := len(pg.Raw)
+	raw, err := appendBodyJSON(pg.Raw, body)
 	if err != nil {
 		return err
 	}
-	pg.raw = raw
-	ev.end = len(raw)
-	ev.shape, ev.spliced = eventjson.ParseStored(raw[ev.start:ev.end])
-	if !ev.spliced {
-		pg.raw = raw[:ev.start]
-		ev.start, ev.end = 0, 0
-		if ev.e, err = decodeBody(body, pg.tenant, seq); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// target returns the type and id of event i's target; ok is false when it
-// has none. The bytes may be the page's: they are not to be changed.
-func (pg *jsonPage) target(i int) (typ, id []byte, ok bool, err error) {
-	ev := &pg.events[i]
-	if !ev.spliced {
-		if ev.e.Target == nil {
-			return nil, nil, false, nil
-		}
-		return []byte(ev.e.Target.Type), []byte(ev.e.Target.ID), true, nil
-	}
-	return ev.shape.Target(pg.raw[ev.start:ev.end])
+	pg.Raw = raw
+	return pg.Add(&pg.events[i], seq, start)
 }
 
 // markDeleted sets deleted on the page's events whose target a delete
@@ -273,7 +236,7 @@ func (pg *jsonPage) markDeleted(ctx context.Context, stmt *sql.Stmt) error {
 	clear(pg.deleted)
 	pg.ids = pg.ids[:0]
 	for i := range pg.events {
-		_, id, ok, err := pg.target(i)
+		_, id, ok, err := pg.Target(&pg.events[i])
 		if err != nil {
 			return err
 		}
@@ -308,11 +271,11 @@ func (pg *jsonPage) markDeleted(ctx context.Context, stmt *sql.Stmt) error {
 		return nil
 	}
 	for i := range pg.events {
-		typ, id, ok, err := pg.target(i)
+		typ, id, ok, err := pg.Target(&pg.events[i])
 		if err != nil {
 			return err
 		}
-		pg.events[i].deleted = ok && pg.deleted[string(pg.targetKey(typ, id))]
+		pg.events[i].Deleted = ok && pg.deleted[string(pg.targetKey(typ, id))]
 	}
 	return nil
 }
@@ -322,16 +285,4 @@ func (pg *jsonPage) markDeleted(ctx context.Context, stmt *sql.Stmt) error {
 func (pg *jsonPage) targetKey(typ, id []byte) []byte {
 	pg.key = eventjson.AppendTargetKey(pg.key[:0], typ, id)
 	return pg.key
-}
-
-// eventJSON returns the JSON of the page's event i and where its hash
-// belongs (see ScanEventJSON). The JSON is valid until the next call.
-func (pg *jsonPage) eventJSON(i int) ([]byte, int, error) {
-	ev := &pg.events[i]
-	if !ev.spliced {
-		return eventjson.Encode(ev.e, ev.deleted)
-	}
-	var hashAt int
-	pg.out, hashAt = eventjson.AppendSpliced(pg.out[:0], pg.raw[ev.start:ev.end], &ev.shape, pg.tenantJSON, ev.seq, ev.deleted)
-	return pg.out, hashAt, nil
 }

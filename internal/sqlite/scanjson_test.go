@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditkeep/auditkeep"
+	"github.com/auditkeep/auditkeep/internal/eventjson"
 	"github.com/auditkeep/auditkeep/internal/storetest"
 )
 
@@ -132,9 +133,9 @@ func TestScanEventJSON(t *testing.T) {
 		if err := s.w.QueryRowContext(ctx, "SELECT body FROM events WHERE k = ?", num<<40|seq).Scan(&body); err != nil {
 			t.Fatal(err)
 		}
-		pg := &jsonPage{tenant: "acme", events: make([]jsonEvent, 1)}
-		if err := pg.add(0, seq, body); err != nil || pg.events[0].spliced != want {
-			t.Errorf("body of seq %d: spliced %v, %v; want %v", seq, pg.events[0].spliced, err, want)
+		pg := &jsonPage{Page: eventjson.Page{Tenant: "acme"}, events: make([]eventjson.PageEvent, 1)}
+		if err := pg.add(0, seq, body); err != nil || pg.events[0].Spliced() != want {
+			t.Errorf("body of seq %d: spliced %v, %v; want %v", seq, pg.events[0].Spliced(), err, want)
 		}
 	}
 
