@@ -95,22 +95,30 @@ func invalid(field, format string, args ...any) error {
 	return FieldErrorf(field, "%s %s", field, fmt.Sprintf(format, args...))
 }
 
-// checkText checks a text part of an event: the bytes of field's text s at
-// most max, no control character (tab and newline allowed unless ident)
-// and, for an identifier, no space at either end.
+// checkText checks a text part of an event, field (see textProblem).
 func checkText(field, s string, max int, ident bool) error {
+	if p := textProblem(s, max, ident); p != "" {
+		return invalid(field, "%s", p)
+	}
+	return nil
+}
+
+// textProblem says what keeps s from being a text part of an event, or
+// "": more than max bytes, a control character (tab and newline allowed
+// unless ident) or, for an identifier, a space at either end.
+func textProblem(s string, max int, ident bool) string {
 	if len(s) > max {
-		return invalid(field, "is longer than %d bytes", max)
+		return fmt.Sprintf("is longer than %d bytes", max)
 	}
 	for _, r := range s {
 		if r < 0x20 && (ident || r != '\n' && r != '\t') || r == 0x7f {
-			return invalid(field, "contains a control character")
+			return "contains a control character"
 		}
 	}
 	if ident && strings.TrimSpace(s) != s {
-		return invalid(field, "has leading or trailing spaces")
+		return "has leading or trailing spaces"
 	}
-	return nil
+	return ""
 }
 
 func (e *Event) validateID() error {
@@ -197,27 +205,33 @@ func (e *Event) validateScope() error {
 		return invalid("scope", "has %d levels; at most %d", len(e.Scope), MaxScopeLevels)
 	}
 	for i := range e.Scope {
-		if err := e.Scope[i].validate(fmt.Sprintf("scope[%d]", i)); err != nil {
+		if err := e.Scope[i].validate(i); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// validate checks one level of a scope, named name.
-func (s *ScopeEntry) validate(name string) error {
+// validate checks level i of a scope.
+func (s *ScopeEntry) validate(i int) error {
+	name := func(sub string) string { return fmt.Sprintf("scope[%d]%s", i, sub) }
 	switch {
 	case s.Type == "":
-		return invalid(name+".type", "is required")
+		return invalid(name(".type"), "is required")
 	case s.ID == "":
-		return invalid(name+".id", "is required")
+		return invalid(name(".id"), "is required")
 	case strings.ContainsAny(s.Type, ":/") || strings.Contains(s.ID, "/"):
-		return invalid(name, "type may not contain ':' or '/', id may not contain '/'")
+		return invalid(name(""), "type may not contain ':' or '/', id may not contain '/'")
 	}
-	return first(
-		checkText(name+".type", s.Type, MaxTextBytes, true),
-		checkText(name+".id", s.ID, MaxTextBytes, true),
-		checkText(name+".name", s.Name, MaxTextBytes, false))
+	for _, t := range [...]struct {
+		sub, s string
+		ident  bool
+	}{{".type", s.Type, true}, {".id", s.ID, true}, {".name", s.Name, false}} {
+		if p := textProblem(t.s, MaxTextBytes, t.ident); p != "" {
+			return invalid(name(t.sub), "%s", p)
+		}
+	}
+	return nil
 }
 
 func (e *Event) validateTeamSource() error {
@@ -292,26 +306,27 @@ func (e *Event) validateChanges() error {
 		return invalid("changes", "has %d entries; at most %d", len(e.Changes), MaxChanges)
 	}
 	for i := range e.Changes {
-		if err := e.Changes[i].validate(fmt.Sprintf("changes[%d]", i)); err != nil {
+		if err := e.Changes[i].validate(i); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// validate checks one change, named name.
-func (c *Change) validate(name string) error {
+// validate checks change i.
+func (c *Change) validate(i int) error {
+	name := func(sub string) string { return fmt.Sprintf("changes[%d].%s", i, sub) }
 	if c.Field == "" {
-		return invalid(name+".field", "is required")
+		return invalid(name("field"), "is required")
 	}
-	if err := checkText(name+".field", c.Field, MaxChangeFieldBytes, true); err != nil {
-		return err
+	if p := textProblem(c.Field, MaxChangeFieldBytes, true); p != "" {
+		return invalid(name("field"), "%s", p)
 	}
 	switch c.Op {
 	case ChangeAdded, ChangeRemoved, ChangeChanged:
 		return nil
 	}
-	return invalid(name+".op", "%q is not added, removed or changed", c.Op)
+	return invalid(name("op"), "%q is not added, removed or changed", c.Op)
 }
 
 // first returns the first of errs that is not nil.
