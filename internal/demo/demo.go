@@ -82,6 +82,9 @@ type Generator struct {
 	// lastAttack is the time of the latest failed login of an attack: attacks
 	// are an hour apart or more, each a burst an alert can tell apart.
 	lastAttack time.Time
+	// lastTeardown is the time of the latest project teardown: they too are
+	// an hour apart or more.
+	lastTeardown time.Time
 	// incidents, when not nil, collects the critical patterns emitted
 	// (tests compare them with the alerts they raise); cur is the one the
 	// session is emitting (its index plus one; 0 for none).
@@ -336,7 +339,9 @@ func (g *Generator) startSession() {
 			s.kind = sessUser
 		}
 	case sessTeardown:
-		if doomed = g.teardownCandidate(); doomed == nil {
+		if !g.lastTeardown.IsZero() && g.now.Sub(g.lastTeardown) < time.Hour {
+			s.kind = sessUser
+		} else if doomed = g.teardownCandidate(); doomed == nil {
 			s.kind = sessUser
 		}
 	}
@@ -507,8 +512,11 @@ func (g *Generator) emit(e *auditkeep.Event) {
 		in := &(*g.incidents)[g.cur-1]
 		in.EventIDs = append(in.EventIDs, e.ID)
 	}
-	if g.sess.kind == sessAttack {
+	switch g.sess.kind {
+	case sessAttack:
 		g.lastAttack = e.OccurredAt
+	case sessTeardown:
+		g.lastTeardown = e.OccurredAt
 	}
 }
 
