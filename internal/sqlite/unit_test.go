@@ -82,8 +82,8 @@ func TestBodyCodec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body[0] != codecS2 {
-		t.Fatalf("encodeBody: codec %#x; want %#x", body[0], codecS2)
+	if body[0] != codecS2Model {
+		t.Fatalf("encodeBody: codec %#x; want %#x", body[0], codecS2Model)
 	}
 	if !e.Target.Deleted || e.Seq != 42 || e.Tenant != "acme" {
 		t.Errorf("encodeBody changed its argument: %+v", e)
@@ -115,7 +115,12 @@ func TestBodyCodec(t *testing.T) {
 	if got, err := decodeBody(old.Bytes(), "acme", 3); err != nil || got.ID != "evt_3" {
 		t.Errorf("decodeBody(DEFLATE body) = %+v, %v; want evt_3", got, err)
 	}
-	for _, bad := range [][]byte{nil, {0x7f, 1, 2}, {codecFlate1, 0xff, 0xff}, {codecS2, 0xff, 0xff}} {
+	// So are bodies of the earlier S2 codec, with its dictionary.
+	s2Old := append([]byte{codecS2}, s2Dict.Encode(nil, []byte(`{"tenant":"","seq":0,"id":"evt_4","action":"user.login"}`))...)
+	if got, err := decodeBody(s2Old, "acme", 4); err != nil || got.ID != "evt_4" {
+		t.Errorf("decodeBody(S2 body of codec 2) = %+v, %v; want evt_4", got, err)
+	}
+	for _, bad := range [][]byte{nil, {0x7f, 1, 2}, {codecFlate1, 0xff, 0xff}, {codecS2, 0xff, 0xff}, {codecS2Model, 0xff, 0xff}} {
 		if _, err := decodeBody(bad, "acme", 1); err == nil {
 			t.Errorf("decodeBody(%x) = nil error; want one", bad)
 		}
