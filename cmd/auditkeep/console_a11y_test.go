@@ -172,6 +172,14 @@ func TestConsoleAccessibility(t *testing.T) {
 		{"streams", open("/streams", "#stream-"+streamID), false},
 		{"sessions", open("/sessions", "#sessions"), false},
 		{"keys", open("/keys", "#keys"), false},
+		{"alerts", open("/alerts", "#alerts-open"), false},
+		{"alert-rules", open("/alerts/rules", "main h1"), false},
+		{"alert-rule", open("/alerts/rules/new", "#rule-form"), false},
+		{"alert-rule-backtest", func(t *testing.T) {
+			step(t, ctx, "fill the rule", chromedp.SendKeys(chromedp.CSS("#r-name"), "Deletions"), chromedp.SendKeys(chromedp.CSS("#r-match"), "type:delete"))
+			navigate(t, ctx, "backtest", chromedp.Click(chromedp.CSS("#backtest")))
+			step(t, ctx, "the result", chromedp.WaitVisible(chromedp.CSS("#backtest-result")))
+		}, false},
 		{"viewer", func(t *testing.T) { signOut(t); open("/?viewer_token="+vt, "#events")(t) }, false},
 		{"viewer-event", open("/events/env7-2?viewer_token="+vt, "#fields"), true},
 	}
