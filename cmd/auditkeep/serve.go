@@ -99,8 +99,17 @@ func (a *app) URL() string {
 	return "http://" + a.ln.Addr().String()
 }
 
-// Open opens storage and starts serving.
+// Open opens storage and starts serving. When it fails part way, it
+// closes what it had opened (Close) before returning the error.
 func (a *app) Open(ctx context.Context) error {
+	if err := a.open(ctx); err != nil {
+		a.Close()
+		return err
+	}
+	return nil
+}
+
+func (a *app) open(ctx context.Context) error {
 	level, _ := parseLevel(a.cfg.LogLevel)
 	opts := &slog.HandlerOptions{Level: level}
 	if a.cfg.LogFormat == "json" {
@@ -111,29 +120,29 @@ func (a *app) Open(ctx context.Context) error {
 
 	var err error
 	if a.cfg.DatabaseURL != "" {
-		a.store, err = postgres.Open(ctx, a.cfg.DatabaseURL, postgres.WithLogger(a.log))
+		pg, err := postgres.Open(ctx, a.cfg.DatabaseURL, postgres.WithLogger(a.log))
 		if err != nil {
 			return fmt.Errorf("open PostgreSQL: %w", err)
 		}
+		a.store = pg
 		a.log.Info("storage: PostgreSQL")
 	} else {
-		a.store, err = sqlite.Open(ctx, a.cfg.DataDir, sqlite.WithLogger(a.log))
+		lite, err := sqlite.Open(ctx, a.cfg.DataDir, sqlite.WithLogger(a.log))
 		if err != nil {
 			return fmt.Errorf("open embedded store in %s: %w", a.cfg.DataDir, err)
 		}
+		a.store = lite
 		abs, _ := filepath.Abs(a.cfg.DataDir)
 		a.log.Info("storage: embedded SQLite", "dir", abs)
 	}
 
 	rootHash, err := a.rootKeyHash(ctx)
 	if err != nil {
-		a.store.Close()
 		return err
 	}
 
 	ledgerAPI, err := a.openLedger(ctx)
 	if err != nil {
-		a.store.Close()
 		return err
 	}
 
@@ -151,19 +160,15 @@ func (a *app) Open(ctx context.Context) error {
 	svc.Reserved = []string{auditkeep.PurgeAction, ledger.RebuildAction}
 	reg := prometheus.NewRegistry()
 	if a.streams, err = a.openStreams(ctx, reg); err != nil {
-		a.store.Close()
 		return err
 	}
 	if a.notifier, err = a.openNotifier(ctx, reg); err != nil {
-		a.store.Close()
 		return err
 	}
 	if a.evaluator, err = a.openEvaluator(reg); err != nil {
-		a.store.Close()
 		return err
 	}
 	if a.retention, err = a.openRetention(ctx, ledgerAPI, svc, reg); err != nil {
-		a.store.Close()
 		return err
 	}
 	// Events already past their tenant's retention are refused first.
@@ -190,8 +195,6 @@ func (a *app) Open(ctx context.Context) error {
 	a.commit.OnCommit = a.notifyLedger(a.notifyStreams(a.notifyAlerts(observe)))
 	a.commit.Open()
 	if err := a.startLedger(); err != nil {
-		a.commit.Close()
-		a.store.Close()
 		return err
 	}
 
@@ -204,9 +207,6 @@ func (a *app) Open(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		a.commit.Close()
-		a.stopLedger()
-		a.store.Close()
 		return err
 	}
 	if a.cert != nil {
@@ -266,19 +266,47 @@ func (a *app) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	start := time.Now()
-	err := a.api.Shutdown(ctx)
-	if serr := <-a.served; err == nil {
-		err = serr
+	// Each part is closed only if Open got as far as making it.
+	var err error
+	if a.api != nil {
+		err = a.api.Shutdown(ctx)
 	}
-	a.retention.Close()
-	a.streams.Close()
-	a.evaluator.Close()
-	a.notifier.Close()
-	a.commit.Close()
+	if a.ln != nil {
+		a.ln.Close() // Serve may not have taken it yet when Open failed just after starting it
+	}
+	if a.served != nil {
+		if serr := <-a.served; err == nil && !errors.Is(serr, net.ErrClosed) {
+			err = serr
+		}
+	}
+	if a.retention != nil {
+		a.retention.Close()
+		if arch := a.retention.Archive(); arch != nil {
+			if cerr := arch.Close(); err == nil {
+				err = cerr
+			}
+		}
+	}
+	if a.streams != nil {
+		a.streams.Close()
+	}
+	if a.evaluator != nil {
+		a.evaluator.Close()
+	}
+	if a.notifier != nil {
+		a.notifier.Close()
+	}
+	if a.commit != nil {
+		a.commit.Close()
+	}
 	a.stopLedger()
-	if cerr := a.store.Close(); err == nil {
-		err = cerr
+	if a.store != nil {
+		if cerr := a.store.Close(); err == nil {
+			err = cerr
+		}
 	}
-	a.log.Info("auditkeep stopped", "took", time.Since(start).Round(time.Millisecond))
+	if a.log != nil {
+		a.log.Info("auditkeep stopped", "took", time.Since(start).Round(time.Millisecond))
+	}
 	return err
 }

@@ -84,7 +84,9 @@ func (c *Committer) Close() error {
 	close(c.queue)
 	c.mu.Unlock()
 	c.wg.Wait()
-	c.cancel()
+	if c.cancel != nil { // nil when never opened
+		c.cancel()
+	}
 	return nil
 }
 
