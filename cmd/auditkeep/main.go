@@ -55,6 +55,8 @@ func commands() []command {
 		{"backup", "back up a running server's embedded store (root key)", runBackup},
 		{"restore", "restore a backup into a new data directory", runRestore},
 		{"stream", "list, create, test, pause, resume or replay the tenant's streams to a SIEM", runStream},
+		{"alerts", "list, acknowledge or resolve the tenant's alerts", runAlerts},
+		{"alert-rule", "list, create or backtest the tenant's alert rules", runAlertRule},
 		{"demo", "fill a tenant with a realistic platform's events", runDemo},
 		{"bench", "measure ingest, queries, export, disk and the ledger on this machine", runBench},
 	}

@@ -269,9 +269,39 @@ func testRoleEndpoints(t *testing.T, cfg Config) {
 			return path, nil
 		}
 	}
+	alertRule := func(name string) map[string]any {
+		return map[string]any{"name": name, "match": "action:role.check", "severity": "low"}
+	}
+	ruleOf := func(t *testing.T) string {
+		r := call(t, "POST", base+"/v1/alert-rules", admin, alertRule("made for a call"))
+		if r.status != 201 {
+			t.Fatalf("create alert rule = %d %s", r.status, r.body)
+		}
+		return r.json(t)["id"].(string)
+	}
+	// raised returns the path of a new open alert (stored: this server
+	// evaluates no rules).
+	raised := func(suffix string) func(t *testing.T) (string, any) {
+		return func(t *testing.T) (string, any) {
+			return "/v1/alerts/" + storeAlert(t, base, "acme", ruleOf(t)) + suffix, nil
+		}
+	}
+	rulePath := func(t *testing.T) (string, any) {
+		return "/v1/alert-rules/" + ruleOf(t), map[string]any{"name": "renamed"}
+	}
 	reqs := map[string]roleRequest{
-		"GET /v1/tenants/{tenant}/archive/{segment}":      {404, fixed("/v1/tenants/acme/archive/2026-11-02_1-500", nil)},
-		"GET /v1/tenants/{tenant}/archive/{segment}/data": {404, fixed("/v1/tenants/acme/archive/2026-11-02_1-500/data", nil)},
+		"POST /v1/alert-rules":                                {201, fixed("/v1/alert-rules", alertRule("by a person"))},
+		"GET /v1/alert-rules":                                 {200, fixed("/v1/alert-rules", nil)},
+		"POST /v1/alert-rules/test":                           {200, fixed("/v1/alert-rules/test", map[string]any{"rule": alertRule("backtest")})},
+		"GET /v1/alert-rules/{id}":                            {200, rulePath},
+		"PATCH /v1/alert-rules/{id}":                          {200, rulePath},
+		"DELETE /v1/alert-rules/{id}":                         {204, rulePath},
+		"GET /v1/alerts":                                      {200, fixed("/v1/alerts", nil)},
+		"GET /v1/alerts/{id}":                                 {200, raised("")},
+		"POST /v1/alerts/{id}/acknowledge":                    {200, raised("/acknowledge")},
+		"POST /v1/alerts/{id}/resolve":                        {200, raised("/resolve")},
+		"GET /v1/tenants/{tenant}/archive/{segment}":          {404, fixed("/v1/tenants/acme/archive/2026-11-02_1-500", nil)},
+		"GET /v1/tenants/{tenant}/archive/{segment}/data":     {404, fixed("/v1/tenants/acme/archive/2026-11-02_1-500/data", nil)},
 		"POST /v1/streams":                                    {201, fixed("/v1/streams", newStream("SIEM"))},
 		"GET /v1/streams":                                     {200, fixed("/v1/streams", nil)},
 		"GET /v1/streams/{id}":                                {200, stream("")},

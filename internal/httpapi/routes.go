@@ -79,6 +79,18 @@ func (s *Server) routes() http.Handler {
 	route("POST /v1/streams/{id}/test", "stream_test", s.auth(scopeAdmin, s.handleTestStream))
 	route("POST /v1/streams/{id}/replay", "stream_replay", s.auth(scopeAdmin, s.handleReplayStream))
 
+	// Alert rules and alerts (alerts.go).
+	route("POST /v1/alert-rules", "alert_rule_create", s.auth(scopeAdmin, s.handleCreateAlertRule))
+	route("GET /v1/alert-rules", "alert_rules_list", s.auth(scopeAdmin, s.handleListAlertRules))
+	route("POST /v1/alert-rules/test", "alert_rule_test", s.auth(scopeAdmin, s.handleTestAlertRule))
+	route("GET /v1/alert-rules/{id}", "alert_rule_get", s.auth(scopeAdmin, s.handleGetAlertRule))
+	route("PATCH /v1/alert-rules/{id}", "alert_rule_update", s.auth(scopeAdmin, s.handlePatchAlertRule))
+	route("DELETE /v1/alert-rules/{id}", "alert_rule_delete", s.auth(scopeAdmin, s.handleDeleteAlertRule))
+	route("GET /v1/alerts", "alerts_list", s.auth(scopeExportOrAdmin, s.handleListAlerts))
+	route("GET /v1/alerts/{id}", "alert_get", s.auth(scopeExportOrAdmin, s.handleGetAlert))
+	route("POST /v1/alerts/{id}/acknowledge", "alert_acknowledge", s.auth(scopeAdmin, s.handleAcknowledgeAlert))
+	route("POST /v1/alerts/{id}/resolve", "alert_resolve", s.auth(scopeAdmin, s.handleResolveAlert))
+
 	route("GET /healthz", "healthz", s.handleHealthz)
 	route("GET /readyz", "readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", s.metricsHandler())
