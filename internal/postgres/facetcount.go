@@ -111,9 +111,11 @@ func (s *Store) scopeCounts(ctx context.Context, no int32, field, scope string) 
 		q, args := `SELECT value, count, newest FROM facet_counts WHERE tenant_no = $1 AND field = 'scope' AND c1 = '' AND c2 = '' AND count > 0`, []any{no}
 		if scope != "" {
 			// The path itself, or a path below it: v/… sorts from v+"/"
-			// up to v+"0" ('0' follows '/').
-			q += ` AND (value = $2 OR (value >= $3 AND value < $4))`
-			args = append(args, scope, scope+"/", scope+"0")
+			// up to v+"0" ('0' follows '/'). One index range, from v up
+			// to v+"0"; the paths that only extend v's last id are
+			// skipped below.
+			q += ` AND value >= $2 AND value < $3`
+			args = append(args, scope, scope+"0")
 		}
 		rows, _ := s.pool.Query(ctx, q+` ORDER BY value`, args...)
 		var err error
@@ -125,6 +127,9 @@ func (s *Store) scopeCounts(ctx context.Context, no int32, field, scope string) 
 	})
 	if err != nil {
 		return nil, err
+	}
+	if scope != "" {
+		prefixes = slices.DeleteFunc(prefixes, func(p prefix) bool { return p.path != scope && !strings.HasPrefix(p.path, scope+"/") })
 	}
 	index := map[string]int{}
 	var values []facetValue
