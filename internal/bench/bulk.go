@@ -19,7 +19,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/auditkeep/auditkeep"
-	"github.com/auditkeep/auditkeep/client"
 	"github.com/auditkeep/auditkeep/internal/ingest"
 )
 
@@ -43,6 +42,9 @@ type kept struct {
 	Schema string    `json:"schema,omitempty"`
 	Key    string    `json:"key"`
 	Load   Load      `json:"load"`
+	// Samples are the loaded events sampled for query values (the
+	// generator does not give the same events twice).
+	Samples []*auditkeep.Event `json:"samples"`
 }
 
 // bulkLoad fills the tenant through Store.Append before its server
@@ -98,6 +100,7 @@ func (r *runner) bulkLoad(ctx context.Context) error {
 	s.api = newAPI(s.srv.URL(), k.Key)
 	r.loaded, r.rep.Load = s, &k.Load
 	if r.cfg.Keep != "" {
+		k.Samples = r.samples
 		b, _ := json.MarshalIndent(&k, "", "  ")
 		return os.WriteFile(filepath.Join(r.cfg.Keep, keptFile), b, 0o600)
 	}
@@ -171,22 +174,10 @@ func (r *runner) reuseKept(ctx context.Context, k *kept) error {
 	load.Note = "kept from an earlier run in " + r.cfg.Keep + "; " + load.Note
 	r.rep.Load = &load
 	r.pg.note("reusing the %d events kept in %s", k.Events, r.cfg.Keep)
-	src := newSourceEnding(k.Seed, k.Events, k.End)
-	now := time.Now().UTC()
-	every := max(1, k.Events/samplesPerLoad)
-	for i := range k.Events {
-		e := src.event()
-		if i%every != every/2 {
-			continue
-		}
-		line, err := client.MarshalEvent(&e)
-		if err != nil {
-			return err
-		}
-		if v, err := ingest.Validate(json.RawMessage(line), "", now, ingest.DefaultLimits()); err == nil {
-			r.samples = append(r.samples, v)
-		}
+	if len(k.Samples) == 0 {
+		return fmt.Errorf("%s holds no sampled events: remove it and load again", r.cfg.Keep)
 	}
+	r.samples = k.Samples
 	return nil
 }
 
