@@ -25,6 +25,7 @@ type analyzer struct {
 	next    int64 // pending that calls for the next one
 	running bool
 	wg      sync.WaitGroup
+	ctx     context.Context // the store's background work's: Close cancels it
 }
 
 // WithAnalyzeAfter sets the fewest events appended by this node between two
@@ -47,10 +48,10 @@ func (s *Store) appended(n int) {
 	a.mu.Unlock()
 	go func() {
 		defer a.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Minute)
 		defer cancel()
 		rows, err := s.analyzeCurrent(ctx)
-		if err != nil {
+		if err != nil && a.ctx.Err() == nil { // not the store closing
 			s.logger.Warn("analyzing the event partition being filled", "err", err)
 		}
 		a.mu.Lock()

@@ -60,8 +60,14 @@ func TestAnalyzeGrowingPartition(t *testing.T) {
 	if err := s.Append(ctx, batch(60, 60)); err != nil {
 		t.Fatalf("Append: %v", err)
 	}
-	s.Close() // waits for the analysis
-	if n := analyses(); n != 1 {
+	// The analysis runs in the background (Close would cancel it): wait
+	// for the statistics to show it.
+	n := analyses()
+	for deadline := time.Now().Add(time.Minute); n == 0 && time.Now().Before(deadline); n = analyses() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Close()
+	if n != 1 {
 		t.Errorf("after 120 events: %d analyses of %s; want 1", n, partition)
 	}
 }

@@ -124,12 +124,13 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	}
 	mctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	s.analyzer.ctx = mctx
 	s.wg.Add(1)
 	go s.maintain(mctx)
 	return s, nil
 }
 
-// Close stops background work, lets a running analysis finish, and closes
+// Close stops background work, a running analysis included, and closes
 // every connection.
 func (s *Store) Close() error {
 	s.cancel()
