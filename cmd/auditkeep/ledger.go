@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/auditkeep/auditkeep"
@@ -29,51 +28,16 @@ const ledgerKeyFile = "ledger.key"
 // nodes of one PostgreSQL database share, when none is configured.
 const ledgerKeySetting = "ledger_signer_key"
 
-// ledgerCoalesce is how long commits are gathered before the integrator is
-// woken: one integration step (one more fsynced write) per tenant per
-// period, rather than one per group commit, which would double the writes.
+// ledgerCoalesce is how long commits are gathered before the integrator
+// integrates them (ledger.IntegratorConfig.Coalesce).
 const ledgerCoalesce = 100 * time.Millisecond
 
 // ledgerNode is the server's part of the tamper-evident ledger: the
-// integrator that turns committed events into signed tree heads, its
-// metrics, and the tenants with commits not yet passed on to it.
+// integrator that turns committed events into signed tree heads, and its
+// metrics.
 type ledgerNode struct {
 	integrator *ledger.Integrator
 	metrics    []prometheus.Collector
-
-	mu      sync.Mutex
-	pending map[string]bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-}
-
-// notify records that tenant has new committed events; the integrator
-// hears of it within ledgerCoalesce.
-func (n *ledgerNode) notify(tenant string) {
-	n.mu.Lock()
-	n.pending[tenant] = true
-	n.mu.Unlock()
-}
-
-// run passes the pending tenants on to the integrator every ledgerCoalesce
-// until ctx ends.
-func (n *ledgerNode) run(ctx context.Context) {
-	t := time.NewTicker(ledgerCoalesce)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n.mu.Lock()
-		pending := n.pending
-		n.pending = map[string]bool{}
-		n.mu.Unlock()
-		for tenant := range pending {
-			n.integrator.Notify(tenant)
-		}
-	}
 }
 
 // openLedger loads (or creates) the checkpoint signer key and prepares the
@@ -121,7 +85,7 @@ func (a *app) openLedger(ctx context.Context) (*httpapi.Ledger, error) {
 	}, []string{"source"})
 	in := ledger.NewIntegrator(ledger.IntegratorConfig{
 		Storage: storage, Events: storage, Signer: signer, Verifier: verifier,
-		Interval: a.cfg.LedgerInterval, Logger: a.log,
+		Interval: a.cfg.LedgerInterval, Coalesce: ledgerCoalesce, Logger: a.log,
 		Observe: func(s ledger.Step) {
 			lag.Observe(s.Lag.Seconds())
 			leaves.WithLabelValues("memory").Add(float64(s.Buffered))
@@ -131,7 +95,7 @@ func (a *app) openLedger(ctx context.Context) (*httpapi.Ledger, error) {
 	errs := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "auditkeep_ledger_errors_total", Help: "Failed integration attempts (gaps included) on this node.",
 	}, func() float64 { return float64(in.Stats().Errors) })
-	a.ledger = &ledgerNode{integrator: in, metrics: []prometheus.Collector{lag, leaves, errs}, pending: map[string]bool{}}
+	a.ledger = &ledgerNode{integrator: in, metrics: []prometheus.Collector{lag, leaves, errs}}
 	a.log.Info("ledger: checkpoints are signed", "verifier_key", vkey)
 	// Bundles read the store itself, not the API's retention-guarded view.
 	return &httpapi.Ledger{Storage: storage, VerifierKey: vkey, Events: storage, Held: in.Held, Rebuild: in.Rebuild}, nil
@@ -148,20 +112,12 @@ func (a *app) startLedger() error {
 			return fmt.Errorf("ledger metrics: %w", err)
 		}
 	}
-	if err := a.ledger.integrator.Open(); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a.ledger.cancel = cancel
-	a.ledger.wg.Go(func() { a.ledger.run(ctx) })
-	return nil
+	return a.ledger.integrator.Open()
 }
 
 // stopLedger stops the integrator, letting its step in progress finish.
 func (a *app) stopLedger() {
-	if a.ledger != nil && a.ledger.cancel != nil {
-		a.ledger.cancel()
-		a.ledger.wg.Wait()
+	if a.ledger != nil {
 		a.ledger.integrator.Close()
 	}
 }
@@ -179,7 +135,7 @@ func (a *app) notifyLedger(next func([]*auditkeep.Event, ingest.CommitStats)) fu
 		last := ""
 		for _, e := range stored {
 			if e.Tenant != last {
-				a.ledger.notify(e.Tenant)
+				a.ledger.integrator.Notify(e.Tenant)
 				last = e.Tenant
 			}
 		}

@@ -283,3 +283,38 @@ func TestIntegratorRuns(t *testing.T) {
 		t.Errorf("Open() without storage = %v; want %s", err, auditkeep.EINVALID)
 	}
 }
+
+func TestIntegratorCoalesces(t *testing.T) {
+	ev := newMemEvents()
+	ev.addAt("early", 1, time.Now()) // integrated at Open, before the commits below
+	s, _ := newKeys(t)
+	steps := make(chan ledger.Step, 100)
+	in := ledger.NewIntegrator(ledger.IntegratorConfig{
+		Storage: ledger.NewMemoryStorage(), Events: ev, Signer: s,
+		Interval: time.Hour, Coalesce: 3 * time.Second,
+		Observe: func(s ledger.Step) { steps <- s },
+	})
+	if err := in.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if s := <-steps; s.Tenant != "early" {
+		t.Fatalf("first step = %+v; want the catch-up of early", s)
+	}
+	// Five commits a little apart, well within one coalescing period: one
+	// step integrates them all. Integrating at each Notify would store a
+	// step of size 1 first.
+	for range 5 {
+		ev.addAt("acme", 1, time.Now())
+		in.Notify("acme")
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case s := <-steps:
+		if s.Tenant != "acme" || s.OldSize != 0 || s.NewSize != 5 {
+			t.Errorf("first step = %+v; want acme 0 → 5 in one step", s)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no integration step")
+	}
+}
