@@ -31,6 +31,9 @@ Phases (--only takes a comma-separated list; default all):
   export   CSV and NDJSON export of the loaded tenant
   disk     bytes on disk per loaded event against its NDJSON size
   tail     live stream delivery after acknowledgement
+  stream   a stream's delivery to a local webhook: backlog and lag
+  alerts   ingest without alert rules, with the defaults and with 100 rules
+           (twice, alternating), and notification latency to a local webhook
 
 query, export, disk and tail first load --events events (default 1,000,000)
 through HTTP; with --bulk, through the store directly (Store.Append in
@@ -163,8 +166,9 @@ func startBenchServer(e *env) bench.StartFunc {
 		cfg.Ledger = sc.Ledger
 		cfg.LogLevel = "error"
 		cfg.Retention.Enabled = false
-		// The phases compare the logs of runs: no alert.open records.
-		cfg.Alerts = false
+		// The phases compare the logs of runs: no alert.open records, but
+		// in the alerts phase.
+		cfg.Alerts = sc.Alerts
 		if err := cfg.Validate(); err != nil {
 			return nil, err
 		}

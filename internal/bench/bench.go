@@ -37,10 +37,11 @@ const (
 	PhaseTail    = "tail"    // live stream delivery after acknowledgement
 	PhaseLedger  = "ledger"  // integration lag; ingest with the ledger on and off
 	PhaseStream  = "stream"  // a stream's delivery to a local webhook: backlog rate, lag under steady ingest
+	PhaseAlerts  = "alerts"  // ingest without rules, with the defaults and with 100 rules; notification latency
 )
 
 // Phases lists every phase.
-var Phases = []string{PhaseIngest, PhaseCeiling, PhaseQuery, PhaseExport, PhaseDisk, PhaseTail, PhaseLedger, PhaseStream}
+var Phases = []string{PhaseIngest, PhaseCeiling, PhaseQuery, PhaseExport, PhaseDisk, PhaseTail, PhaseLedger, PhaseStream, PhaseAlerts}
 
 // ServerConfig is what a benchmark server starts with.
 type ServerConfig struct {
@@ -48,6 +49,7 @@ type ServerConfig struct {
 	DatabaseURL string // PostgreSQL, with search_path naming a fresh schema
 	RootKey     string
 	Ledger      bool // keep the tamper-evident ledger
+	Alerts      bool // evaluate the tenants' alert rules (only the alerts phase)
 }
 
 // Server is a running auditkeep server.
@@ -157,6 +159,7 @@ type Report struct {
 	Tail    *Tail         `json:"tail,omitempty"`
 	Ledger  *Ledger       `json:"ledger,omitempty"`
 	Stream  *Stream       `json:"stream,omitempty"`
+	Alerts  *Alerts       `json:"alerts,omitempty"`
 	Phases  []PhaseTiming `json:"phases"`
 	Notes   []string      `json:"notes,omitempty"`
 }
@@ -211,6 +214,8 @@ type runner struct {
 	pg      *progress
 	servers []*server
 	seed    int64 // next generator seed
+	// alertsOn starts servers with the alert evaluator (the alerts phase).
+	alertsOn bool
 
 	batch1000 *requests // the events of the 1,000-event batches, reused by the ceiling and the ledger phases
 	batch100  *requests
@@ -239,6 +244,7 @@ func (r *runner) run(ctx context.Context) error {
 		{PhaseExport, r.export},
 		{PhaseTail, r.tail},
 		{PhaseStream, r.stream},
+		{PhaseAlerts, r.alerts},
 	}
 	needLoad := r.cfg.has(PhaseQuery) || r.cfg.has(PhaseExport) || r.cfg.has(PhaseDisk) || r.cfg.has(PhaseTail)
 	for _, s := range steps {
@@ -306,7 +312,7 @@ func (r *runner) serveAt(ctx context.Context, loc location, ledger bool) (*serve
 	root := make([]byte, 24)
 	rand.Read(root)
 	rootKey := hex.EncodeToString(root)
-	srv, err := r.cfg.Start(ctx, ServerConfig{DataDir: loc.Dir, DatabaseURL: loc.URL, RootKey: rootKey, Ledger: ledger})
+	srv, err := r.cfg.Start(ctx, ServerConfig{DataDir: loc.Dir, DatabaseURL: loc.URL, RootKey: rootKey, Ledger: ledger, Alerts: r.alertsOn})
 	if err != nil {
 		return nil, nil, fmt.Errorf("start server: %w", err)
 	}

@@ -171,12 +171,13 @@ func (r *runner) ledger(ctx context.Context) error {
 	return nil
 }
 
-// ledgerLag measures, while two clients send batches of 100 events, how
-// long after its acknowledgement each probe event is covered by the
-// tenant's signed checkpoint.
-func (r *runner) ledgerLag(ctx context.Context, s *server, l *Ledger) error {
+const steadyLoadText = "2 clients sending batches of 100 events, 20 ms apart"
+
+// steadyLoad starts two clients sending batches of 100 events to s, 20 ms
+// apart (a steady load, not a saturating one), until the returned stop is
+// called.
+func (r *runner) steadyLoad(ctx context.Context, s *server) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	load := r.requestsFor(r.ingestPlans()[2])
 	var wg sync.WaitGroup
 	var next atomic.Int64
@@ -184,21 +185,24 @@ func (r *runner) ledgerLag(ctx context.Context, s *server, l *Ledger) error {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(load.bodies) {
+				if i >= len(load.bodies) || postEvents(ctx, s.api, load.bodies[i]) != nil {
 					return
 				}
-				if postEvents(ctx, s.api, load.bodies[i]) != nil {
-					return
-				}
-				if sleep(ctx, 20*time.Millisecond) != nil { // a steady load, not a saturating one
+				if sleep(ctx, 20*time.Millisecond) != nil {
 					return
 				}
 			}
 		})
 	}
-	defer wg.Wait()
-	defer cancel()
-	l.LagUnderLoad = "2 clients sending batches of 100 events, 20 ms apart"
+	return func() { cancel(); wg.Wait() }
+}
+
+// ledgerLag measures, while two clients send batches of 100 events, how
+// long after its acknowledgement each probe event is covered by the
+// tenant's signed checkpoint.
+func (r *runner) ledgerLag(ctx context.Context, s *server, l *Ledger) error {
+	defer r.steadyLoad(ctx, s)()
+	l.LagUnderLoad = steadyLoadText
 
 	const probes = 40
 	var lag recorder
