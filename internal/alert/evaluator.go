@@ -32,7 +32,8 @@ type Config struct {
 	// rules) the default rules (DefaultRules), once.
 	Defaults bool
 	// Raised, when set, is called with each alert once its evaluation is
-	// committed (to record it in the tenant's log, to wake a notifier).
+	// committed (to record it in the tenant's log, to wake a notifier);
+	// it is called for several alerts at once, so it must be safe for that.
 	Raised func(ctx context.Context, a *auditkeep.Alert)
 
 	Now      func() time.Time      // nil: time.Now
@@ -434,6 +435,9 @@ func (w *worker) apply(e *auditkeep.Event, replay bool) {
 	}
 }
 
+// raisedAtOnce bounds the Raised calls of one batch that run at once.
+const raisedAtOnce = 64
+
 // evaluate reads the next batch of the log, evaluates it and commits.
 // It reports whether more events may be waiting.
 func (w *worker) evaluate(ctx context.Context) (bool, error) {
@@ -477,12 +481,22 @@ func (w *worker) evaluate(ctx context.Context) (bool, error) {
 		ev.metrics.lag.Observe(max(now.Sub(last.ReceivedAt), 0).Seconds())
 		ev.metrics.behind.Set(max(now.Sub(last.ReceivedAt), 0).Seconds())
 	}
+	// Raised is called for the batch's alerts side by side (at most
+	// raisedAtOnce at a time): recording each in the log waits for a
+	// commit, and concurrent records share commits.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, raisedAtOnce)
 	for _, a := range raised {
 		ev.metrics.raised.WithLabelValues(a.Severity).Inc()
 		ev.log.Info("alerts: alert raised", "tenant", w.tenant, "rule", a.RuleID, "alert", a.ID, "severity", a.Severity, "count", a.Count)
 		if ev.cfg.Raised != nil {
-			ev.cfg.Raised(ctx, a)
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				ev.cfg.Raised(ctx, a)
+			})
 		}
 	}
+	wg.Wait()
 	return len(page) == ev.cfg.BatchSize, nil
 }

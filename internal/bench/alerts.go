@@ -29,11 +29,14 @@ type Alerts struct {
 	RulesOverNone    float64 `json:"rules_100_over_none"`
 	// Notification latency: each probe event's acknowledgement to the
 	// arrival of its alert's signed webhook on loopback, under a steady
-	// ingest of LatencyLoad, with the 100 rules in place.
-	LatencyLoad    string  `json:"latency_load"`
-	LatencyProbes  int     `json:"latency_probes"`
-	Latency        Summary `json:"latency"`
-	LatencyMissing int     `json:"latency_missing"` // probes whose notification never came
+	// ingest of LatencyLoad, with the 100 rules in place (Latency) and with
+	// the defaults alone (DefaultsLatency).
+	LatencyLoad            string  `json:"latency_load"`
+	LatencyProbes          int     `json:"latency_probes"`
+	Latency                Summary `json:"latency"`
+	LatencyMissing         int     `json:"latency_missing"` // probes whose notification never came
+	DefaultsLatency        Summary `json:"defaults_latency"`
+	DefaultsLatencyMissing int     `json:"defaults_latency_missing"`
 }
 
 // AlertIngestRow is one ingest measurement with a set of rules.
@@ -71,8 +74,13 @@ func (r *runner) alerts(ctx context.Context) error {
 				return err
 			}
 			row, err := r.alertIngest(ctx, s, set, reqs, plan.clients)
-			if err == nil && set == rules100 && round == al.Rounds {
-				err = r.alertLatency(ctx, s, al)
+			if err == nil && round == al.Rounds {
+				switch set {
+				case rulesDefaults:
+					al.DefaultsLatency, al.DefaultsLatencyMissing, err = r.alertLatency(ctx, s, al)
+				case rules100:
+					al.Latency, al.LatencyMissing, err = r.alertLatency(ctx, s, al)
+				}
 			}
 			s.close()
 			if err != nil {
@@ -274,16 +282,18 @@ func benchRules(n int) []map[string]any {
 
 // alertLatency measures, under a steady ingest, how long after its
 // acknowledgement each probe event's alert reaches a webhook on loopback.
-func (r *runner) alertLatency(ctx context.Context, s *server, al *Alerts) error {
+// It returns the latencies and the number of probes whose notification
+// never came.
+func (r *runner) alertLatency(ctx context.Context, s *server, al *Alerts) (Summary, int, error) {
 	rcv, err := startAlertReceiver()
 	if err != nil {
-		return err
+		return Summary{}, 0, err
 	}
 	defer rcv.close()
 	if _, err := createRule(ctx, s.api, map[string]any{"name": "bench notify", "match": "action:bench.notify", "threshold": 1,
 		"window": "1m", "suppress_for": "0s", "severity": "high",
 		"channels": []map[string]string{{"type": "webhook", "url": rcv.url, "secret": webhookSecret()}}}); err != nil {
-		return err
+		return Summary{}, 0, err
 	}
 	defer r.steadyLoad(ctx, s)()
 	al.LatencyLoad = steadyLoadText
@@ -295,33 +305,33 @@ func (r *runner) alertLatency(ctx context.Context, s *server, al *Alerts) error 
 	for i := range probes {
 		id := fmt.Sprintf("notify-%d-%d", r.cfg.Seed, i)
 		if err := postEvents(ctx, s.api, benchProbe(id, "bench.notify")); err != nil {
-			return err
+			return Summary{}, 0, err
 		}
 		acks[id] = time.Now()
 		n.Add(1)
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return err
+			return Summary{}, 0, err
 		}
 	}
 	deadline := time.Now().Add(time.Minute)
 	for rcv.count() < probes && time.Now().Before(deadline) {
 		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return err
+			return Summary{}, 0, err
 		}
 	}
 	var lat recorder
+	missing := 0
 	rcv.mu.Lock()
 	for id, ack := range acks {
 		if at, ok := rcv.arrived[id]; ok {
 			lat.add(at.Sub(ack))
 		} else {
-			al.LatencyMissing++
+			missing++
 		}
 	}
 	rcv.mu.Unlock()
 	al.LatencyProbes = probes
-	al.Latency = lat.summary()
-	return nil
+	return lat.summary(), missing, nil
 }
 
 // alertReceiver is a webhook receiver that notes when each probe's alert
