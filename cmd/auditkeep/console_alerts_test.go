@@ -41,7 +41,7 @@ func waitAlerts(t *testing.T, base, key, query string, n int) []any {
 // lists the matching events; acknowledge and resolve from its buttons,
 // recorded in the log; the rule editor's backtest, then the rule created.
 func TestConsoleAlerts(t *testing.T) {
-	a := testServer(t, Config{})
+	a := testServerAlerts(t, Config{})
 	base := a.URL()
 	key := setupTenant(t, base, "acme")
 	const hostile = `<img src=x onerror=alert(1)>`
