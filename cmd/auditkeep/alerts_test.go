@@ -400,6 +400,11 @@ func TestAlertsCLI(t *testing.T) {
 	if !strings.HasPrefix(ruleID, "alr_") || !strings.Contains(errOut, "Created alert rule Deploys (critical, enabled)") {
 		t.Errorf("alert-rule create said %q %q", out, errOut)
 	}
+	// No --suppress-for: a rule counting more than one event extends a
+	// burst's alert for 30 minutes.
+	if got := call(t, "GET", base+"/v1/alert-rules/"+ruleID, key, nil).json(t)["suppress_for"]; got != "30m" {
+		t.Errorf("suppress_for of a rule created without one = %v; want 30m", got)
+	}
 	for _, c := range []struct {
 		args []string
 		want string

@@ -109,6 +109,10 @@ type alertChannelBody struct {
 }
 
 // duration reads a duration member: "10m" or a number of seconds.
+// defaultSuppressFor is a new rule's suppress_for when it counts more than
+// one event and says none.
+const defaultSuppressFor = auditkeep.Duration(30 * time.Minute)
+
 func duration(raw json.RawMessage, field string) (auditkeep.Duration, error) {
 	var d auditkeep.Duration
 	if err := json.Unmarshal(raw, &d); err != nil {
@@ -162,6 +166,10 @@ func (b *alertRuleBody) apply(a *Alerts, r, old *auditkeep.AlertRule) error {
 		if r.SuppressFor, err = duration(b.SuppressFor, "suppress_for"); err != nil {
 			return err
 		}
+	} else if create && r.Threshold > 1 {
+		// A burst goes on past its threshold: by default its further
+		// matches extend its alert, as the default rules' do.
+		r.SuppressFor = defaultSuppressFor
 	}
 	if b.Enabled != nil {
 		r.Enabled = *b.Enabled
