@@ -31,18 +31,7 @@ func TestAlertsSurviveKill9(t *testing.T) {
 }
 
 func testAlertsSurviveKill9(t *testing.T, cfg Config) {
-	args := []string{"--data", cfg.DataDir, "--retention=false"}
-	n := 1
-	if cfg.DatabaseURL != "" {
-		args = append(args, "--database-url", cfg.DatabaseURL)
-		n = 2
-	}
-	nodeArgs := func(i int) []string {
-		if n == 1 {
-			return args
-		}
-		return append([]string{"--data", fmt.Sprintf("%s/node%d", cfg.DataDir, i)}, args[2:]...)
-	}
+	n, nodeArgs := crashNodes(cfg)
 	env := []string{"AUDITKEEP_STREAM_KEY=stream-key-for-tests-0123456789", "AUDITKEEP_ALERTS=true"}
 	nodes := make([]*child, n)
 	for i := range nodes {

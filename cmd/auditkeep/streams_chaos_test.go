@@ -23,21 +23,24 @@ func TestStreamChaosWebhook(t *testing.T) {
 	forEachStore(t, testStreamChaosWebhook)
 }
 
-func testStreamChaosWebhook(t *testing.T, cfg Config) {
+// crashNodes returns how many server processes a crash test runs on cfg's
+// store (two sharing a PostgreSQL database, else one) and the arguments of
+// each (node i from 0).
+func crashNodes(cfg Config) (int, func(i int) []string) {
 	args := []string{"--data", cfg.DataDir, "--retention=false"}
-	n := 1
-	if cfg.DatabaseURL != "" {
-		args = append(args, "--database-url", cfg.DatabaseURL)
-		n = 2
+	if cfg.DatabaseURL == "" {
+		return 1, func(int) []string { return args }
 	}
-	env := []string{"AUDITKEEP_STREAM_KEY=stream-key-for-tests-0123456789"}
-	nodeArgs := func(i int) []string {
-		if n == 1 {
-			return args
-		}
+	args = append(args, "--database-url", cfg.DatabaseURL)
+	return 2, func(i int) []string {
 		// Each node its own data directory (its ledger key file stays shared by the database).
 		return append([]string{"--data", fmt.Sprintf("%s/node%d", cfg.DataDir, i)}, args[2:]...)
 	}
+}
+
+func testStreamChaosWebhook(t *testing.T, cfg Config) {
+	n, nodeArgs := crashNodes(cfg)
+	env := []string{"AUDITKEEP_STREAM_KEY=stream-key-for-tests-0123456789"}
 	var mu sync.Mutex
 	nodes := make([]*child, n)
 	for i := range nodes {

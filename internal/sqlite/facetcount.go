@@ -133,59 +133,31 @@ func removePairs(ctx context.Context, tx *sql.Tx, pc pairCounts, removed map[int
 func backfillFacetPairs(ctx context.Context, tx *sql.Tx) error {
 	ids := map[termKey]int64{}
 	pc := pairCounts{}
-	var after int64
 	var terms []termKey
 	var termIDs []int64
-	for {
-		type row struct {
-			k    int64
-			body []byte
-		}
-		var page []row
-		rows, err := tx.QueryContext(ctx, "SELECT k, body FROM events WHERE k > ? ORDER BY k LIMIT 1000", after)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.k, &r.body); err != nil {
-				rows.Close()
-				return err
-			}
-			page = append(page, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			break
-		}
-		for _, r := range page {
-			e, err := decodeBody(r.body, "", r.k&seqMask)
-			if err != nil {
-				return err
-			}
-			terms, termIDs = eventTerms(terms[:0], r.k>>40, e), termIDs[:0]
-			for _, tk := range terms {
-				id := int64(0)
-				if tk.field == fTargetType || tk.field == fTargetID || tk.field == fScope {
-					var ok bool
-					if id, ok = ids[tk]; !ok {
-						if err := tx.QueryRowContext(ctx, sqlFindTerm, tk.tenant, tk.field, tk.value).Scan(&id); err != nil {
-							return err
-						}
-						ids[tk] = id
+	err := eachStoredEvent(ctx, tx, func(k int64, e *auditkeep.Event) error {
+		terms, termIDs = eventTerms(terms[:0], k>>40, e), termIDs[:0]
+		for _, tk := range terms {
+			id := int64(0)
+			if tk.field == fTargetType || tk.field == fTargetID || tk.field == fScope {
+				var ok bool
+				if id, ok = ids[tk]; !ok {
+					if err := tx.QueryRowContext(ctx, sqlFindTerm, tk.tenant, tk.field, tk.value).Scan(&id); err != nil {
+						return err
 					}
+					ids[tk] = id
 				}
-				termIDs = append(termIDs, id)
 			}
-			pc.add(terms, termIDs, r.k)
+			termIDs = append(termIDs, id)
 		}
-		after = page[len(page)-1].k
+		pc.add(terms, termIDs, k)
 		if len(ids) > 1<<20 {
 			clear(ids)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return upsertPairs(ctx, tx, pc)
 }

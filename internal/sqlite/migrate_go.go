@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+
+	"github.com/auditkeep/auditkeep"
 )
 
 // goMigrations holds the work of migrations that SQL alone cannot do (event
@@ -31,8 +33,30 @@ func backfillActorNames(ctx context.Context, tx *sql.Tx) error {
 		ids[k] = id
 		return id, nil
 	}
-	var after int64
 	var terms []termKey
+	return eachStoredEvent(ctx, tx, func(k int64, e *auditkeep.Event) error {
+		terms = eventTerms(terms[:0], k>>40, e)
+		for _, tk := range terms {
+			if tk.field != fActorName {
+				continue
+			}
+			id, err := termID(tk)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO postings (term, k) VALUES (?, ?)", id, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// eachStoredEvent calls fn with every stored event and its key, in key
+// order, reading (and decoding) a page of events at a time; a page is read
+// whole before fn sees it, so fn may use tx.
+func eachStoredEvent(ctx context.Context, tx *sql.Tx, fn func(k int64, e *auditkeep.Event) error) error {
+	var after int64
 	for {
 		type row struct {
 			k    int64
@@ -63,18 +87,8 @@ func backfillActorNames(ctx context.Context, tx *sql.Tx) error {
 			if err != nil {
 				return err
 			}
-			terms = eventTerms(terms[:0], r.k>>40, e)
-			for _, tk := range terms {
-				if tk.field != fActorName {
-					continue
-				}
-				id, err := termID(tk)
-				if err != nil {
-					return err
-				}
-				if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO postings (term, k) VALUES (?, ?)", id, r.k); err != nil {
-					return err
-				}
+			if err := fn(r.k, e); err != nil {
+				return err
 			}
 		}
 		after = page[len(page)-1].k
